@@ -1,0 +1,25 @@
+CREATE OR REPLACE TABLE {{ t.daily_aggregates_this_run }} AS
+WITH day_events AS (
+  SELECT
+    events.*
+{%- for window in windows %},
+    {{ window.expr }} AS {{ window.name }}
+{%- endfor %}
+  FROM {{ t.filtered_events }} AS events
+  WHERE events.event_date IN (SELECT event_date FROM {{ t.days_to_process }} WHERE process_now)
+{%- if exact %}
+    AND events.attribute_key IS NOT NULL
+{%- endif %}
+)
+SELECT
+{%- if compat %}
+  attribute_key_date_id,
+{%- endif %}
+  attribute_key,
+  event_date,
+{%- for column in columns %}
+  {{ column.expr }} AS {{ column.name }},
+{%- endfor %}
+  MAX(derived_tstamp) AS last_event_tstamp
+FROM day_events AS events
+GROUP BY {% if compat %}attribute_key_date_id, {% endif %}attribute_key, event_date

@@ -1,0 +1,2 @@
+INSERT INTO {{ target }} ({{ columns | join(", ") }})
+SELECT {{ columns | join(", ") }} FROM {{ source }}

@@ -1,0 +1,1 @@
+DELETE FROM {{ t.run_state }} WHERE 1 = 1

@@ -1,0 +1,162 @@
+//! Command-line flags (clap). Only `main.rs` uses this; the library never imports clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sigbatch",
+    version,
+    about = "Computes Snowplow Signals batch attributes incrementally, straight on the warehouse.",
+    long_about = "Computes Snowplow Signals batch attributes incrementally, straight on the warehouse.\n\n\
+                  A project directory holds sigbatch.yml (the attribute group file, semantics and vars) and \
+                  finds profiles.yml as dbt does. Exit codes: 0 success, 2 a problem with your input or \
+                  the warehouse's contents, 3 an internal or warehouse failure.",
+    after_help = "Examples:\n  sigbatch demo\n  sigbatch init --attribute-group group.json --project-dir my_project\n  \
+                  sigbatch run --project-dir my_project\n  sigbatch compile --project-dir my_project --dialect snowflake"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Print no progress on stderr.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ProjectFlags {
+    /// The project directory (holds sigbatch.yml).
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub project_dir: PathBuf,
+
+    /// Where profiles.yml is; else SIGBATCH_PROFILES_DIR, the project directory, ~/.dbt.
+    #[arg(long, value_name = "DIR")]
+    pub profiles_dir: Option<PathBuf>,
+
+    /// The profile target; else the project's `target`, else the profile's default.
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+
+    /// Vars overriding sigbatch.yml, as YAML or JSON: '{snowplow__start_date: "2025-01-01"}'.
+    #[arg(long, value_name = "YAML")]
+    pub vars: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the pipeline: load windows until caught up, then rebuild the attributes table.
+    #[command(after_help = "Examples:\n  sigbatch run --project-dir my_project\n  \
+                            sigbatch run --project-dir my_project --until '2025-03-01 00:00:00'\n  \
+                            sigbatch run --project-dir my_project --dry-run\n  \
+                            sigbatch run --project-dir my_project --full-refresh")]
+    Run {
+        #[command(flatten)]
+        project: ProjectFlags,
+
+        /// Rebuild every table from snowplow__start_date (refused on non-dev targets unless
+        /// snowplow__allow_refresh is true).
+        #[arg(long)]
+        full_refresh: bool,
+
+        /// Cap the load window's upper bound (e.g. Airflow's data_interval_end), UTC.
+        #[arg(long, value_name = "TIMESTAMP")]
+        until: Option<String>,
+
+        /// Process at most N load windows in this invocation (exact mode catches up by default).
+        #[arg(long, value_name = "N")]
+        max_windows: Option<u32>,
+
+        /// Print the statements the next window would execute; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+
+        /// Seconds to wait for another run of the same database to finish (default: fail at once).
+        #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+        lock_timeout: u64,
+    },
+
+    /// Print every stage's SQL for a first run, with no warehouse connection.
+    #[command(after_help = "Examples:\n  sigbatch compile --project-dir my_project\n  \
+                            sigbatch compile --project-dir my_project --dialect bigquery > run.sql")]
+    Compile {
+        #[command(flatten)]
+        project: ProjectFlags,
+
+        /// duckdb, snowflake or bigquery; else the target's type, else duckdb.
+        #[arg(long, value_name = "DIALECT")]
+        dialect: Option<String>,
+
+        /// Render the statements of a --full-refresh run.
+        #[arg(long)]
+        full_refresh: bool,
+    },
+
+    /// Show the watermark, the daily aggregation manifest, deferred dates and row counts.
+    #[command(after_help = "Example:\n  sigbatch status --project-dir my_project")]
+    Status {
+        #[command(flatten)]
+        project: ProjectFlags,
+    },
+
+    /// Check the project and its attribute group, and that the SQL parses; no warehouse.
+    #[command(after_help = "Example:\n  sigbatch validate --project-dir my_project")]
+    Validate {
+        #[command(flatten)]
+        project: ProjectFlags,
+    },
+
+    /// Create a project from an attribute group file (the Signals API JSON).
+    #[command(after_help = "Example:\n  sigbatch init --attribute-group group.json --project-dir my_project")]
+    Init {
+        /// The attribute group JSON, as the Signals API returns it.
+        #[arg(long, value_name = "FILE")]
+        attribute_group: PathBuf,
+
+        /// The directory to create the project in.
+        #[arg(long, default_value = ".", value_name = "DIR")]
+        project_dir: PathBuf,
+
+        /// exact (what users mean) or compat (reproduces the upstream dbt project).
+        #[arg(long, default_value = "exact")]
+        semantics: String,
+
+        /// The DuckDB file the generated profile points at, relative to the project.
+        #[arg(long, default_value = "warehouse.duckdb", value_name = "PATH")]
+        database: String,
+    },
+
+    /// Load a Snowplow events CSV into the project's DuckDB events table (replacing it).
+    #[command(after_help = "Example:\n  sigbatch stage --project-dir my_project --csv events.csv")]
+    Stage {
+        #[command(flatten)]
+        project: ProjectFlags,
+
+        /// The CSV, with a header; contexts named by full schema version are renamed to major.
+        #[arg(long, value_name = "FILE")]
+        csv: PathBuf,
+    },
+
+    /// Generate a realistic events dataset and a demo project, run it incrementally, and print
+    /// the attributes.
+    #[command(after_help = "Example:\n  sigbatch demo --dir target/demo")]
+    Demo {
+        /// Where to put the demo project and its DuckDB file (replaced if it is a demo).
+        #[arg(long, default_value = "target/demo", value_name = "DIR")]
+        dir: PathBuf,
+
+        #[arg(long, default_value_t = 3000)]
+        users: u32,
+
+        #[arg(long, default_value_t = 21)]
+        days: u32,
+
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+
+        /// Incremental runs to split the loads into.
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+    },
+}

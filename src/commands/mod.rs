@@ -1,0 +1,170 @@
+//! The commands behind the CLI, as library functions taking resolved settings.
+//!
+//! `main.rs` parses flags into these settings; everything here is testable without clap. Data
+//! goes to `out` (stdout), progress to `progress` (stderr).
+
+mod inspect;
+mod setup;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDateTime;
+
+pub use inspect::{status, validate};
+pub use setup::{DemoSettings, InitSettings, demo, init, stage};
+
+use crate::dialect::{self, Dialect};
+use crate::error::{Error, Result};
+use crate::execute::{self, Mode, RunOptions};
+use crate::plan::Plan;
+use crate::project::Project;
+use crate::project::profiles::{Output, Target};
+use crate::render::{self, Frontier, LoadWindow, RunSpec, Tables};
+use crate::warehouse::duckdb::DuckDbWarehouse;
+
+/// Where the project is and which target to use.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectArgs {
+    pub project_dir: PathBuf,
+    pub profiles_dir: Option<PathBuf>,
+    pub target: Option<String>,
+    pub vars: Option<String>,
+}
+
+impl ProjectArgs {
+    pub fn load(&self) -> Result<(Project, Plan)> {
+        let project = Project::load(&self.project_dir, self.vars.as_deref())?;
+        let plan = Plan::build(&project)?;
+        Ok((project, plan))
+    }
+
+    pub fn target(&self, project: &Project) -> Result<Target> {
+        project.load_target(self.profiles_dir.as_deref(), self.target.as_deref())
+    }
+}
+
+fn duckdb_path(target: &Target) -> Result<&Path> {
+    match &target.output {
+        Output::DuckDb { path, .. } => Ok(path),
+        Output::Remote { kind, .. } => Err(Error::invalid(
+            format!("target `{}`", target.name),
+            format!("running on {kind} is not supported yet; only duckdb targets run"),
+        )
+        .with_hint(format!("inspect the SQL with `sigbatch compile --dialect {kind}`"))),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub project: ProjectArgs,
+    pub full_refresh: bool,
+    pub until: Option<NaiveDateTime>,
+    pub max_windows: Option<u32>,
+    pub dry_run: bool,
+    pub now: NaiveDateTime,
+    /// How long to wait for another run holding the database; zero fails at once.
+    pub lock_timeout: std::time::Duration,
+}
+
+pub fn run(settings: &RunSettings, out: &mut dyn Write, progress: &mut dyn FnMut(&str)) -> Result<()> {
+    let (project, plan) = settings.project.load()?;
+    let target = settings.project.target(&project)?;
+    let path = duckdb_path(&target)?;
+    let dialect = dialect::for_name("duckdb")?;
+    let tables = Tables::new(&plan, dialect.as_ref(), target.output.schema());
+    let mode = if settings.dry_run { Mode::DryRun } else { Mode::Execute };
+    let mut warehouse = match mode {
+        Mode::DryRun => DuckDbWarehouse::open_read_only(path)?,
+        Mode::Execute => DuckDbWarehouse::open(path, settings.lock_timeout)?,
+    };
+    let options = RunOptions {
+        full_refresh: settings.full_refresh,
+        until: settings.until,
+        max_windows: settings.max_windows,
+        now: settings.now,
+        target_name: target.name.clone(),
+        mode,
+    };
+    progress(&format!(
+        "sigbatch: running `{}` ({} mode) on {} target `{}` ({})",
+        project.name,
+        project.semantics.as_str(),
+        target.output.kind(),
+        target.name,
+        path.display()
+    ));
+    let reports = execute::run(&project, &plan, &mut warehouse, dialect.as_ref(), &tables, &options, progress)?;
+    let io = |e: std::io::Error| Error::Internal(format!("writing output: {e}"));
+    if settings.dry_run {
+        writeln!(out, "-- dry run: nothing was written. The next window's statements follow.").map_err(io)?;
+        for statement in reports.iter().flat_map(|r| &r.statements) {
+            writeln!(out, "-- stage: {}\n{};\n", statement.stage.name(), statement.sql).map_err(io)?;
+        }
+        return Ok(());
+    }
+    let events: u64 = reports.iter().map(|r| r.events).sum();
+    let days: u64 = reports.iter().map(|r| r.days_processed).sum();
+    writeln!(
+        out,
+        "ran {} window(s): {events} new events, {days} event days aggregated; attributes in {}",
+        reports.len(),
+        tables.get("attributes")
+    )
+    .map_err(io)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct CompileSettings {
+    pub project: ProjectArgs,
+    pub dialect: Option<String>,
+    pub full_refresh: bool,
+    pub now: NaiveDateTime,
+}
+
+/// Every stage's SQL for a first run, with no connection at all.
+pub fn compile(settings: &CompileSettings, out: &mut dyn Write) -> Result<()> {
+    let (project, plan) = settings.project.load()?;
+    let (dialect_name, schema) = match &settings.dialect {
+        Some(name) => (name.clone(), "main".to_string()),
+        None => match settings.project.target(&project) {
+            Ok(target) => (target.output.kind().to_string(), target.output.schema().to_string()),
+            Err(_) => ("duckdb".to_string(), "main".to_string()),
+        },
+    };
+    let dialect: Box<dyn Dialect> = dialect::for_name(&dialect_name)?;
+    let sql = compile_sql(&plan, dialect.as_ref(), &schema, settings.full_refresh, settings.now)?;
+    out.write_all(sql.as_bytes()).map_err(|e| Error::Internal(format!("writing output: {e}")))
+}
+
+/// The statements of a first run (the window `backfill_limit_days` from `start_date`) as text.
+pub fn compile_sql(plan: &Plan, dialect: &dyn Dialect, schema: &str, full_refresh: bool, now: NaiveDateTime) -> Result<String> {
+    let tables = Tables::new(plan, dialect, schema);
+    let (window, _) = crate::state::compat_window(&Default::default(), plan, true, now);
+    let window = match plan.semantics {
+        crate::project::Semantics::Compat => window,
+        crate::project::Semantics::Exact => LoadWindow { lower: window.lower, upper: window.upper + chrono::TimeDelta::seconds(1) },
+    };
+    let spec = RunSpec {
+        window,
+        full_refresh,
+        now,
+        today: plan.vars.today(now),
+        frontier: Frontier::At(window.upper),
+        upsert_filtered_events: true,
+    };
+    let statements = render::render_run(plan, dialect, &tables, &spec)?;
+    let mut text = format!(
+        "-- sigbatch compile: project `{}`, {} mode, {} dialect\n-- first load window: {} .. {}\n\n",
+        plan.project,
+        plan.semantics.as_str(),
+        dialect.name(),
+        window.lower,
+        window.upper
+    );
+    for statement in statements {
+        text.push_str(&format!("-- stage: {}\n{};\n\n", statement.stage.name(), statement.sql));
+    }
+    Ok(text)
+}

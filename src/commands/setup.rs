@@ -1,0 +1,165 @@
+//! `init`, `stage` and `demo`: make a project, load events, and show the whole thing working.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{NaiveDateTime, NaiveTime};
+
+use super::inspect::print_table;
+use super::{ProjectArgs, RunSettings, duckdb_path, run};
+use crate::error::{Error, Result};
+use crate::project::{AttributeGroup, PROJECT_FILE, Project};
+use crate::warehouse::duckdb::DuckDbWarehouse;
+
+fn io(e: std::io::Error) -> Error {
+    Error::Internal(format!("writing output: {e}"))
+}
+
+fn write_new(path: &Path, text: &str) -> Result<()> {
+    if path.exists() {
+        return Err(Error::file(path, "already exists; not overwriting it").with_hint("choose another --project-dir"));
+    }
+    std::fs::write(path, text).map_err(|e| Error::file(path, format!("cannot write: {e}")))
+}
+
+#[derive(Debug, Clone)]
+pub struct InitSettings {
+    pub project_dir: PathBuf,
+    pub attribute_group: PathBuf,
+    pub semantics: String,
+    pub database: String,
+}
+
+/// Scaffolds a project from an attribute group file: sigbatch.yml, the group, a DuckDB profile.
+pub fn init(settings: &InitSettings, out: &mut dyn Write) -> Result<()> {
+    let group = AttributeGroup::load(&settings.attribute_group)?;
+    if !matches!(settings.semantics.as_str(), "exact" | "compat") {
+        return Err(Error::invalid("--semantics", format!("`{}` is neither exact nor compat", settings.semantics)));
+    }
+    let dir = &settings.project_dir;
+    std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, format!("cannot create: {e}")))?;
+    let project_file = dir.join(PROJECT_FILE);
+    if project_file.exists() {
+        return Err(Error::file(&project_file, "already exists; not overwriting it"));
+    }
+    let group_text = std::fs::read_to_string(&settings.attribute_group)
+        .map_err(|e| Error::file(&settings.attribute_group, format!("cannot read: {e}")))?;
+    write_new(&dir.join("attribute_group.json"), &group_text)?;
+    let project = format!(
+        "# sigbatch project for attribute group `{}` v{}\n\
+         attribute_group: attribute_group.json\n\
+         semantics: {}        # exact (what users mean) or compat (reproduces the upstream dbt project)\n\
+         profile: sigbatch\n\
+         vars:\n  snowplow__start_date: '2025-01-01'\n  snowplow__backfill_limit_days: 1\n",
+        group.name, group.version, settings.semantics
+    );
+    write_new(&project_file, &project)?;
+    let profiles = dir.join("profiles.yml");
+    if !profiles.exists() {
+        write_new(
+            &profiles,
+            &format!(
+                "sigbatch:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: {}\n      schema: main\n",
+                settings.database
+            ),
+        )?;
+    }
+    writeln!(
+        out,
+        "created {} with {} attributes of `{}`; next: load events into atomic.events of {}, then `sigbatch run --project-dir {}`",
+        dir.display(),
+        group.attributes.len(),
+        group.name,
+        settings.database,
+        dir.display()
+    )
+    .map_err(io)
+}
+
+/// Loads a Snowplow events CSV into the project's events table.
+pub fn stage(args: &ProjectArgs, csv: &Path, out: &mut dyn Write) -> Result<()> {
+    let project = Project::load(&args.project_dir, args.vars.as_deref())?;
+    let target = args.target(&project)?;
+    let path = duckdb_path(&target)?;
+    let warehouse = DuckDbWarehouse::open(path, std::time::Duration::ZERO)?;
+    let rows = crate::stage_csv::stage_events_csv(
+        warehouse.connection(),
+        csv,
+        &project.vars.atomic_schema,
+        &project.vars.events_table,
+    )
+    .map_err(|e| Error::file(csv, e.to_string()))?;
+    writeln!(
+        out,
+        "staged {rows} events from {} into {}.{} of {}",
+        csv.display(),
+        project.vars.atomic_schema,
+        project.vars.events_table,
+        path.display()
+    )
+    .map_err(io)
+}
+
+#[derive(Debug, Clone)]
+pub struct DemoSettings {
+    pub dir: PathBuf,
+    pub users: u32,
+    pub days: u32,
+    pub seed: u64,
+    pub runs: u32,
+}
+
+/// Generates a realistic events dataset, a demo project over it, runs it incrementally in
+/// `runs` steps (as a daily scheduler would), and prints a summary of the attributes table.
+pub fn demo(settings: &DemoSettings, out: &mut dyn Write, progress: &mut dyn FnMut(&str)) -> Result<()> {
+    let dir = &settings.dir;
+    if dir.join(PROJECT_FILE).exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| Error::file(dir, format!("cannot clear the old demo: {e}")))?;
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, format!("cannot create: {e}")))?;
+    let spec = crate::demo::DemoSpec { users: settings.users, days: settings.days, seed: settings.seed, ..Default::default() };
+    std::fs::write(dir.join("attribute_group.json"), crate::demo::DEMO_ATTRIBUTE_GROUP_JSON)
+        .map_err(|e| Error::file(dir, format!("cannot write: {e}")))?;
+    std::fs::write(
+        dir.join(PROJECT_FILE),
+        format!(
+            "attribute_group: attribute_group.json\nsemantics: exact\nprofile: sigbatch\nvars:\n  \
+             snowplow__start_date: '{}'\n  snowplow__backfill_limit_days: 3\n  snowplow__app_id: ['website']\n",
+            spec.start
+        ),
+    )
+    .map_err(|e| Error::file(dir, format!("cannot write: {e}")))?;
+    std::fs::write(
+        dir.join("profiles.yml"),
+        "sigbatch:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: demo.duckdb\n      schema: main\n",
+    )
+    .map_err(|e| Error::file(dir, format!("cannot write: {e}")))?;
+    let database = dir.join("demo.duckdb");
+    let stats = {
+        let warehouse = DuckDbWarehouse::open(&database, std::time::Duration::ZERO)?;
+        crate::demo::generate_events(warehouse.connection(), &spec)
+            .map_err(|e| Error::Internal(format!("generating demo events: {e}")))?
+    };
+    progress(&format!(
+        "sigbatch demo: generated {} events ({} duplicates, {} late) for {} users over {} days, loaded {} .. {}",
+        stats.events, stats.duplicates, stats.late_events, spec.users, spec.days, stats.first_load, stats.last_load
+    ));
+    let args = ProjectArgs { project_dir: dir.clone(), ..Default::default() };
+    let end = stats.last_load.date().succ_opt().unwrap_or(stats.last_load.date()).and_time(NaiveTime::MIN);
+    let span = (end - stats.first_load).num_seconds().max(1);
+    for step in 1..=settings.runs.max(1) {
+        // each run sees the loads up to a later point in time, like a daily cron job would
+        let until: NaiveDateTime = stats.first_load + chrono::TimeDelta::seconds(span * i64::from(step) / i64::from(settings.runs.max(1)));
+        progress(&format!("sigbatch demo: run {step} of {} (--until {until})", settings.runs));
+        let settings = RunSettings { project: args.clone(), full_refresh: false, until: Some(until), max_windows: None, dry_run: false, now: end.max(until), lock_timeout: std::time::Duration::ZERO };
+        run(&settings, out, progress)?;
+    }
+    let warehouse = DuckDbWarehouse::open_read_only(&database)?;
+    let project = Project::load(dir, None)?;
+    let table = format!("\"main_derived\".\"{}_attributes\"", project.name);
+    writeln!(out, "\nattributes table {table}:").map_err(io)?;
+    print_table(warehouse.connection(), &format!("SELECT COUNT(*) AS users, COUNT(updated_at) AS with_updated_at FROM {table}"), out)?;
+    writeln!(out).map_err(io)?;
+    print_table(warehouse.connection(), &format!("SELECT * FROM {table} ORDER BY 1 LIMIT 8"), out)?;
+    writeln!(out, "\ninspect it: sigbatch status --project-dir {}", dir.display()).map_err(io)
+}

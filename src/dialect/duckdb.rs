@@ -1,0 +1,76 @@
+//! DuckDB: the embedded default. Self-describing data sits in JSON columns (Snowflake's layout,
+//! original field names), read with `json_extract_string`.
+
+use super::{Dialect, json_path};
+use crate::error::Result;
+use crate::project::group::ValueType;
+use crate::project::property::{PathSyntax, PropertyPath};
+
+pub struct DuckDb;
+
+impl Dialect for DuckDb {
+    fn name(&self) -> &'static str {
+        "duckdb"
+    }
+
+    fn parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::DuckDbDialect {})
+    }
+
+    fn type_name(&self, value_type: ValueType) -> &'static str {
+        match value_type {
+            ValueType::Text => "VARCHAR",
+            ValueType::Integer => "BIGINT",
+            ValueType::Double => "DOUBLE",
+            ValueType::Boolean => "BOOLEAN",
+        }
+    }
+
+    fn list_type(&self, element: ValueType) -> String {
+        format!("{}[]", self.type_name(element))
+    }
+
+    fn property(&self, path: &PropertyPath, value_type: ValueType) -> Result<String> {
+        let column = format!("events.{}", self.ident(&path.column));
+        if path.is_atomic() {
+            return Ok(self.try_cast(&column, value_type));
+        }
+        let extract = |fields: &[String]| {
+            let json_path = json_path(path.index, fields, "$");
+            format!("json_extract_string({column}, {})", self.string_literal(&json_path))
+        };
+        // BigQuery/Databricks paths arrive snake_cased; the JSON keeps the tracker's spelling,
+        // which is camelCase for nearly every Snowplow schema, so both are tried.
+        let text = match path.syntax {
+            PathSyntax::BigQuery | PathSyntax::Databricks if path.fields_as_sent() != path.fields => {
+                format!("COALESCE({}, {})", extract(&path.fields), extract(&path.fields_as_sent()))
+            }
+            _ => extract(&path.fields),
+        };
+        Ok(if value_type == ValueType::Text { text } else { self.try_cast(&text, value_type) })
+    }
+
+    fn add_days(&self, timestamp: &str, days: i64) -> String {
+        format!("({timestamp} + INTERVAL ({days}) DAY)")
+    }
+
+    fn unique_list_daily(&self, value: &str, when: &str) -> String {
+        format!("list_distinct(list({}) FILTER (WHERE {when}))", self.cast_to_text(value))
+    }
+
+    fn unique_list_merge(&self, daily: &str, when: &str) -> String {
+        format!("flatten(list({daily}) FILTER (WHERE {when}))")
+    }
+
+    fn unique_list_finish(&self, merged: &str) -> String {
+        format!("CASE WHEN len(list_distinct({merged})) > 0 THEN list_sort(list_distinct({merged})) END")
+    }
+
+    fn first_value_ignore_nulls(&self, value: &str, window: &str) -> String {
+        format!("first_value({value} IGNORE NULLS) OVER ({window})")
+    }
+
+    fn last_value_ignore_nulls(&self, value: &str, window: &str) -> String {
+        format!("last_value({value} IGNORE NULLS) OVER ({window})")
+    }
+}

@@ -1,0 +1,189 @@
+//! Dialects turn typed values and stage specs into SQL text for one warehouse.
+//!
+//! Core code never asks which warehouse it is talking to: every difference (quoting, JSON path
+//! access, list aggregation, date arithmetic, hashing) is a method of `Dialect`. A user string
+//! only ever reaches SQL through `ident` or `string_literal`.
+
+mod bigquery;
+mod duckdb;
+mod snowflake;
+
+use chrono::{NaiveDate, NaiveDateTime};
+
+pub use bigquery::BigQuery;
+pub use duckdb::DuckDb;
+pub use snowflake::Snowflake;
+
+use crate::error::{Error, Result};
+use crate::project::group::{Scalar, ValueType};
+use crate::project::property::PropertyPath;
+
+/// How upstream's `days_to_process` decides that a date is "delayed" (it differs per warehouse).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DelayedRule {
+    /// Snowflake: the date is not the load date of any event in the run.
+    NotAnyLoadDate,
+    /// BigQuery/Databricks: no event of that date was also loaded that date.
+    NoSameDayLoad,
+}
+
+pub trait Dialect: Send + Sync {
+    fn name(&self) -> &'static str;
+
+    /// The parser used to check that every rendered statement is valid in this dialect.
+    fn parser(&self) -> Box<dyn sqlparser::dialect::Dialect>;
+
+    fn ident(&self, name: &str) -> String {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+
+    /// A dotted relation name, each part quoted.
+    fn relation(&self, parts: &[&str]) -> String {
+        parts.iter().map(|p| self.ident(p)).collect::<Vec<_>>().join(".")
+    }
+
+    fn string_literal(&self, text: &str) -> String {
+        format!("'{}'", text.replace('\'', "''"))
+    }
+
+    fn scalar_literal(&self, value: &Scalar) -> String {
+        match value {
+            Scalar::Text(text) => self.string_literal(text),
+            Scalar::Integer(i) => i.to_string(),
+            Scalar::Double(d) if d.is_finite() => format!("{d:?}"),
+            Scalar::Double(_) => "NULL".into(),
+            Scalar::Boolean(b) => if *b { "TRUE" } else { "FALSE" }.into(),
+        }
+    }
+
+    fn timestamp_literal(&self, at: NaiveDateTime) -> String {
+        format!("TIMESTAMP '{}'", at.format("%Y-%m-%d %H:%M:%S%.6f"))
+    }
+
+    fn date_literal(&self, day: NaiveDate) -> String {
+        format!("DATE '{}'", day.format("%Y-%m-%d"))
+    }
+
+    fn type_name(&self, value_type: ValueType) -> &'static str;
+
+    fn timestamp_type(&self) -> &'static str {
+        "TIMESTAMP"
+    }
+
+    fn list_type(&self, element: ValueType) -> String;
+
+    /// `expr` converted to `value_type`, NULL where it does not convert.
+    fn try_cast(&self, expr: &str, value_type: ValueType) -> String {
+        format!("TRY_CAST({expr} AS {})", self.type_name(value_type))
+    }
+
+    fn cast_to_text(&self, expr: &str) -> String {
+        format!("CAST({expr} AS {})", self.type_name(ValueType::Text))
+    }
+
+    /// The value at `path` in the events table row aliased `events`, as `value_type`.
+    fn property(&self, path: &PropertyPath, value_type: ValueType) -> Result<String>;
+
+    fn date_of(&self, timestamp: &str) -> String {
+        format!("CAST({timestamp} AS DATE)")
+    }
+
+    fn add_days(&self, timestamp: &str, days: i64) -> String;
+
+    /// Lower-case hex MD5 of a string expression.
+    fn md5_hex(&self, text: &str) -> String {
+        format!("MD5({text})")
+    }
+
+    /// Per-day aggregate: the distinct non-NULL values (as text) of matching events.
+    fn unique_list_daily(&self, value: &str, when: &str) -> String;
+
+    /// Aggregate over daily rows: all daily lists (where `when`) concatenated.
+    fn unique_list_merge(&self, daily: &str, when: &str) -> String;
+
+    /// The merged list, distinct and sorted ascending; NULL when empty.
+    fn unique_list_finish(&self, merged: &str) -> String;
+
+    /// `FIRST_VALUE(value IGNORE NULLS) OVER (window)` or the dialect's spelling.
+    fn first_value_ignore_nulls(&self, value: &str, window: &str) -> String;
+
+    fn last_value_ignore_nulls(&self, value: &str, window: &str) -> String;
+
+    fn compat_delayed_rule(&self) -> DelayedRule {
+        DelayedRule::NoSameDayLoad
+    }
+
+    /// Checks that `sql` parses as exactly one statement of this dialect.
+    fn check(&self, stage: &str, sql: &str) -> Result<()> {
+        let parser = self.parser();
+        match sqlparser::parser::Parser::parse_sql(parser.as_ref(), sql) {
+            Ok(statements) if statements.len() == 1 => Ok(()),
+            Ok(statements) => Err(Error::Internal(format!(
+                "stage `{stage}` rendered {} statements where one was expected for {}",
+                statements.len(),
+                self.name()
+            ))),
+            Err(e) => Err(Error::Internal(format!(
+                "stage `{stage}` rendered SQL that does not parse as {}: {e}\n{sql}",
+                self.name()
+            ))),
+        }
+    }
+}
+
+/// The dialect for a warehouse type name, as in profiles.yml `type:` or `--dialect`.
+pub fn for_name(name: &str) -> Result<Box<dyn Dialect>> {
+    match name {
+        "duckdb" => Ok(Box::new(DuckDb)),
+        "snowflake" => Ok(Box::new(Snowflake)),
+        "bigquery" => Ok(Box::new(BigQuery)),
+        other => Err(Error::invalid("dialect", format!("unknown dialect `{other}`"))
+            .with_hint("use duckdb, snowflake or bigquery")),
+    }
+}
+
+/// The JSON path (`$[0].a.b`) for the index and fields of a self-describing property.
+pub(crate) fn json_path(index: Option<u32>, fields: &[String], root: &str) -> String {
+    let mut path = root.to_string();
+    if let Some(i) = index {
+        path.push_str(&format!("[{i}]"));
+    }
+    for field in fields {
+        path.push('.');
+        path.push_str(field);
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_strings_stay_literals_in_every_dialect() {
+        let hostile = "it's \\ 100% _x_ ' OR 1=1 --; DROP TABLE t; ünïcødé \"q\"";
+        for dialect in [for_name("duckdb").unwrap(), for_name("snowflake").unwrap(), for_name("bigquery").unwrap()] {
+            let sql = format!(
+                "SELECT {} AS {} WHERE 1 = 1",
+                dialect.string_literal(hostile),
+                dialect.ident("we\"ird`name")
+            );
+            let parser = dialect.parser();
+            let statements = sqlparser::parser::Parser::parse_sql(parser.as_ref(), &sql)
+                .unwrap_or_else(|e| panic!("{}: {e}: {sql}", dialect.name()));
+            assert_eq!(statements.len(), 1, "{sql}");
+            let sqlparser::ast::Statement::Query(query) = &statements[0] else { panic!("not a query") };
+            let sqlparser::ast::SetExpr::Select(select) = query.body.as_ref() else { panic!("not a select") };
+            let sqlparser::ast::SelectItem::ExprWithAlias { expr, alias } = &select.projection[0] else {
+                panic!("no alias")
+            };
+            assert_eq!(alias.value, "we\"ird`name", "{}", dialect.name());
+            let sqlparser::ast::Expr::Value(value) = expr else { panic!("not a literal: {expr:?}") };
+            let text = match &value.value {
+                sqlparser::ast::Value::SingleQuotedString(s) => s.clone(),
+                other => panic!("{}: unexpected literal {other:?}", dialect.name()),
+            };
+            assert_eq!(text, hostile, "{}", dialect.name());
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! Snowflake: self-describing data in VARIANT columns read with `GET_PATH`, arrays as ARRAY.
+
+use super::{DelayedRule, Dialect, json_path};
+use crate::error::Result;
+use crate::project::group::ValueType;
+use crate::project::property::PropertyPath;
+
+pub struct Snowflake;
+
+impl Dialect for Snowflake {
+    fn name(&self) -> &'static str {
+        "snowflake"
+    }
+
+    fn parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::SnowflakeDialect {})
+    }
+
+    fn type_name(&self, value_type: ValueType) -> &'static str {
+        match value_type {
+            ValueType::Text => "VARCHAR",
+            ValueType::Integer => "NUMBER(38,0)",
+            ValueType::Double => "FLOAT",
+            ValueType::Boolean => "BOOLEAN",
+        }
+    }
+
+    fn timestamp_type(&self) -> &'static str {
+        "TIMESTAMP_NTZ"
+    }
+
+    fn list_type(&self, _element: ValueType) -> String {
+        "ARRAY".into()
+    }
+
+    /// Snowflake reads backslash escapes inside single-quoted strings, so both `\` and `'` are
+    /// escaped.
+    fn string_literal(&self, text: &str) -> String {
+        format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+    }
+
+    fn timestamp_literal(&self, at: chrono::NaiveDateTime) -> String {
+        format!("'{}'::TIMESTAMP_NTZ", at.format("%Y-%m-%d %H:%M:%S%.6f"))
+    }
+
+    /// Snowflake's TRY_CAST only takes text, so the value goes through VARCHAR first.
+    fn try_cast(&self, expr: &str, value_type: ValueType) -> String {
+        format!("TRY_CAST(CAST({expr} AS VARCHAR) AS {})", self.type_name(value_type))
+    }
+
+    fn property(&self, path: &PropertyPath, value_type: ValueType) -> Result<String> {
+        let column = format!("events.{}", self.ident(&path.column));
+        if path.is_atomic() {
+            return Ok(self.try_cast(&column, value_type));
+        }
+        let path_text = json_path(path.index, &path.fields_as_sent(), "");
+        let path_text = path_text.trim_start_matches('.');
+        Ok(self.try_cast(&format!("GET_PATH({column}, {})", self.string_literal(path_text)), value_type))
+    }
+
+    fn add_days(&self, timestamp: &str, days: i64) -> String {
+        format!("DATEADD(day, {days}, {timestamp})")
+    }
+
+    fn unique_list_daily(&self, value: &str, when: &str) -> String {
+        format!("ARRAY_AGG(DISTINCT CASE WHEN {when} THEN {} END)", self.cast_to_text(value))
+    }
+
+    fn unique_list_merge(&self, daily: &str, when: &str) -> String {
+        format!("ARRAY_FLATTEN(ARRAY_AGG(CASE WHEN {when} THEN {daily} END))")
+    }
+
+    fn unique_list_finish(&self, merged: &str) -> String {
+        format!("CASE WHEN ARRAY_SIZE({merged}) > 0 THEN ARRAY_SORT(ARRAY_DISTINCT({merged})) END")
+    }
+
+    fn first_value_ignore_nulls(&self, value: &str, window: &str) -> String {
+        format!("FIRST_VALUE({value}) IGNORE NULLS OVER ({window})")
+    }
+
+    fn last_value_ignore_nulls(&self, value: &str, window: &str) -> String {
+        format!("LAST_VALUE({value}) IGNORE NULLS OVER ({window})")
+    }
+
+    fn compat_delayed_rule(&self) -> DelayedRule {
+        DelayedRule::NotAnyLoadDate
+    }
+}

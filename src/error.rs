@@ -1,0 +1,93 @@
+//! The library's error type: one enum, split by who can fix the problem.
+//!
+//! A user error (bad project file, bad attribute, missing table, lock held) and an internal
+//! failure (a bug, an unexpected warehouse answer) map to different exit codes, so a scheduler
+//! can tell "fix your config" from "page someone". Messages are lower case, name the file,
+//! attribute, field or stage and the offending value in backticks, and carry a `hint:` where
+//! a user can act.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A project, profile or attribute group file that cannot be read or is malformed.
+    #[error("{}: {message}", .path.display())]
+    File { path: PathBuf, message: String, hint: Option<String> },
+
+    /// A value in the project that is well-formed but not allowed.
+    #[error("{context}: {message}")]
+    Invalid { context: String, message: String, hint: Option<String> },
+
+    /// A feature the target dialect cannot express.
+    #[error("the {dialect} dialect cannot express {feature}")]
+    Unsupported { dialect: &'static str, feature: String },
+
+    /// The warehouse rejected or failed a statement while running a stage.
+    #[error("stage `{stage}` failed: {message}")]
+    Stage { stage: String, message: String, hint: Option<String>, user_fixable: bool },
+
+    /// Another run holds the project's lock.
+    #[error("{message}")]
+    Locked { message: String, hint: Option<String> },
+
+    /// A bug: an invariant of the engine did not hold.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::File { path: path.into(), message: message.into(), hint: None }
+    }
+
+    pub fn invalid(context: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid { context: context.into(), message: message.into(), hint: None }
+    }
+
+    /// Attaches a `hint:` line telling the user what to do about the error.
+    pub fn with_hint(mut self, text: impl Into<String>) -> Self {
+        let text = Some(text.into());
+        match &mut self {
+            Error::File { hint, .. }
+            | Error::Invalid { hint, .. }
+            | Error::Stage { hint, .. }
+            | Error::Locked { hint, .. } => *hint = text,
+            Error::Unsupported { .. } | Error::Internal(_) => {}
+        }
+        self
+    }
+
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Error::File { hint, .. }
+            | Error::Invalid { hint, .. }
+            | Error::Stage { hint, .. }
+            | Error::Locked { hint, .. } => hint.as_deref(),
+            Error::Unsupported { .. } => Some("compile for another dialect, or drop the attribute"),
+            Error::Internal(_) => Some("this is a bug in sigbatch; please report it with the command you ran"),
+        }
+    }
+
+    /// Whether the user can fix this by changing their input (exit code 2) rather than it
+    /// being an internal or warehouse failure (exit code 3).
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            Error::File { .. } | Error::Invalid { .. } | Error::Unsupported { .. } | Error::Locked { .. } => true,
+            Error::Stage { user_fixable, .. } => *user_fixable,
+            Error::Internal(_) => false,
+        }
+    }
+}
+
+/// Prefixes the context of an `Invalid` error, so nested validation reads as a path:
+/// "attribute `x`: criterion 1: ...".
+pub fn in_context(context: &str) -> impl Fn(Error) -> Error + '_ {
+    move |error| match error {
+        Error::Invalid { context: inner, message, hint } => {
+            Error::Invalid { context: format!("{context}: {inner}"), message, hint }
+        }
+        other => other,
+    }
+}

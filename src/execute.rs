@@ -1,0 +1,212 @@
+//! Execute: runs the rendered statements of each load window on a warehouse, one transaction
+//! per window, so the watermark, the daily manifest and the data move together or not at all.
+
+use chrono::NaiveDateTime;
+
+use crate::dialect::Dialect;
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+use crate::project::{Project, Semantics};
+use crate::render::{self, Frontier, LoadWindow, RunSpec, Statement, Tables};
+use crate::state::{self, LimitState, StoredState};
+use crate::warehouse::Warehouse;
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub full_refresh: bool,
+    /// Caps the load window's upper bound (Airflow's `data_interval_end`).
+    pub until: Option<NaiveDateTime>,
+    pub max_windows: Option<u32>,
+    pub now: NaiveDateTime,
+    /// The resolved target name, for the full-refresh guard.
+    pub target_name: String,
+    pub mode: Mode,
+}
+
+/// Whether statements that write are executed or only printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Execute,
+    DryRun,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowReport {
+    pub window: LoadWindow,
+    pub label: String,
+    pub events: u64,
+    pub days_processed: u64,
+    pub statements: Vec<Statement>,
+}
+
+/// Columns the engine reads from every events row.
+const REQUIRED_EVENT_COLUMNS: &[&str] = &[
+    "event_id",
+    "load_tstamp",
+    "derived_tstamp",
+    "dvce_created_tstamp",
+    "app_id",
+    "event_name",
+    "event_vendor",
+    "event_version",
+];
+
+/// Checks the events table and every column the plan reads before anything is written.
+pub fn check_events_table(warehouse: &mut dyn Warehouse, plan: &Plan, tables: &Tables) -> Result<()> {
+    let (schema, table) = &tables.events_location;
+    let columns = warehouse.columns(schema, table)?;
+    if columns.is_empty() {
+        return Err(Error::invalid("events table", format!("`{schema}.{table}` does not exist"))
+            .with_hint("load Snowplow events there, or point snowplow__atomic_schema / snowplow__events_table at them"));
+    }
+    let mut needed: Vec<(&str, String)> = REQUIRED_EVENT_COLUMNS.iter().map(|c| (*c, "the engine".to_string())).collect();
+    needed.push((&plan.key_column, "the attribute key".into()));
+    for property in &plan.properties {
+        needed.push((&property.path.column, format!("property `{}`", property.path.raw)));
+    }
+    for (column, user) in needed {
+        if !columns.iter().any(|c| c == &column.to_lowercase()) {
+            return Err(Error::invalid(
+                "events table",
+                format!("`{schema}.{table}` has no column `{column}` (needed by {user})"),
+            )
+            .with_hint("self-describing columns are named by schema major version, e.g. contexts_nl_basjes_yauaa_context_1"));
+        }
+    }
+    Ok(())
+}
+
+fn guard_full_refresh(project: &Project, options: &RunOptions) -> Result<()> {
+    let vars = &project.vars;
+    if options.full_refresh
+        && project.semantics == Semantics::Exact
+        && options.target_name != vars.dev_target_name
+        && !vars.allow_refresh
+    {
+        return Err(Error::invalid(
+            "--full-refresh",
+            format!(
+                "refusing to rebuild every table from {} on target `{}` (not the dev target `{}`)",
+                vars.start_date, options.target_name, vars.dev_target_name
+            ),
+        )
+        .with_hint("a full refresh drops all state; allow it with --vars '{snowplow__allow_refresh: true}'"));
+    }
+    Ok(())
+}
+
+fn guard_plan_change(state: &StoredState, plan: &Plan, options: &RunOptions) -> Result<()> {
+    if options.full_refresh {
+        return Ok(());
+    }
+    if let Some(stored) = &state.semantics
+        && stored != plan.semantics.as_str()
+    {
+        return Err(Error::invalid(
+            "semantics",
+            format!("the tables were built in `{stored}` mode, the project now says `{}`", plan.semantics.as_str()),
+        )
+        .with_hint("rebuild with `sigbatch run --full-refresh`"));
+    }
+    if let Some(stored) = &state.plan_fingerprint
+        && *stored != plan.fingerprint()
+    {
+        return Err(Error::invalid(
+            "attribute group",
+            "the attributes changed since the stored tables were built, so they no longer fit",
+        )
+        .with_hint("rebuild with `sigbatch run --full-refresh`"));
+    }
+    Ok(())
+}
+
+/// Runs load windows until caught up (exact) or one window (compat), as `options` say.
+pub fn run(
+    project: &Project,
+    plan: &Plan,
+    warehouse: &mut dyn Warehouse,
+    dialect: &dyn Dialect,
+    tables: &Tables,
+    options: &RunOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<WindowReport>> {
+    guard_full_refresh(project, options)?;
+    check_events_table(warehouse, plan, tables)?;
+    let mut stored = state::read(warehouse, dialect, plan, tables)?;
+    guard_plan_change(&stored, plan, options)?;
+    let cap = options.until.map_or(options.now, |until| until.min(options.now));
+    let today = plan.vars.today(options.now);
+    let mut reports = Vec::new();
+    let mut full_refresh = options.full_refresh;
+    loop {
+        let (window, frontier, label, upsert) = match plan.semantics {
+            Semantics::Compat => {
+                let (window, limit_state) = state::compat_window(&stored, plan, full_refresh, cap);
+                let upsert = limit_state != LimitState::OutOfSync
+                    || stored.filtered_events_last_success.is_none_or(|last| window.upper > last);
+                (window, Frontier::At(window.upper), limit_state.describe().to_string(), upsert)
+            }
+            Semantics::Exact => {
+                let start = plan.vars.start_date.and_time(chrono::NaiveTime::MIN);
+                let from = if full_refresh { start } else { stored.scanned_until.unwrap_or(start) };
+                let next = state::next_load(warehouse, dialect, tables, from, cap)?;
+                let window = state::exact_window(from, next, plan, cap);
+                let frontier = match (window.upper < cap, options.until) {
+                    (true, _) => Frontier::At(window.upper),
+                    (false, Some(_)) => Frontier::At(cap),
+                    (false, None) => Frontier::NewestLoadInWindow,
+                };
+                (window, frontier, if next.is_some() { "catching up" } else { "no new events" }.to_string(), true)
+            }
+        };
+        let spec = RunSpec { window, full_refresh, now: options.now, today, frontier, upsert_filtered_events: upsert };
+        let statements = render::render_run(plan, dialect, tables, &spec)?;
+        progress(&format!("window {} .. {} ({label})", window.lower, window.upper));
+        let mut report = WindowReport { window, label, events: 0, days_processed: 0, statements, };
+        if options.mode == Mode::DryRun {
+            reports.push(report);
+            break;
+        }
+        execute_window(warehouse, &report.statements)?;
+        (report.events, report.days_processed) = window_counts(warehouse, tables)?;
+        progress(&format!("  {} events, {} days aggregated", report.events, report.days_processed));
+        reports.push(report);
+        full_refresh = false;
+        let more = plan.semantics == Semantics::Exact
+            && window.upper < cap
+            && options.max_windows.is_none_or(|max| (reports.len() as u32) < max);
+        if !more {
+            break;
+        }
+        stored = state::read(warehouse, dialect, plan, tables)?;
+    }
+    Ok(reports)
+}
+
+fn execute_window(warehouse: &mut dyn Warehouse, statements: &[Statement]) -> Result<()> {
+    warehouse.begin()?;
+    for statement in statements {
+        if let Err(error) = warehouse.execute(&statement.sql) {
+            // the failure is what the user needs to see; a failed rollback adds nothing to it
+            let _ = warehouse.rollback();
+            return Err(match error {
+                Error::Stage { message, hint, user_fixable, .. } => {
+                    Error::Stage { stage: statement.stage.name().to_string(), message, hint, user_fixable }
+                }
+                other => other,
+            });
+        }
+    }
+    warehouse.commit()
+}
+
+fn window_counts(warehouse: &mut dyn Warehouse, tables: &Tables) -> Result<(u64, u64)> {
+    let sql = format!(
+        "SELECT (SELECT COUNT(*) FROM {}), (SELECT COUNT(*) FROM {} WHERE process_now)",
+        tables.get("filtered_events_this_run"),
+        tables.get("days_to_process")
+    );
+    let rows = warehouse.query(&sql)?;
+    let number = |i: usize| rows.first().and_then(|r| r.get(i).cloned().flatten()).and_then(|v| v.parse().ok()).unwrap_or(0);
+    Ok((number(0), number(1)))
+}

@@ -1,0 +1,18 @@
+//! sigbatch: a native incremental SQL engine for Snowplow Signals batch attributes.
+//!
+//! See ARCHITECTURE.md for the map: project -> plan -> dag -> render -> execute / state.
+
+pub mod commands;
+pub mod dag;
+pub mod demo;
+pub mod dialect;
+pub mod error;
+pub mod execute;
+pub mod plan;
+pub mod project;
+pub mod render;
+pub mod stage_csv;
+pub mod state;
+pub mod warehouse;
+
+pub use error::{Error, Result};

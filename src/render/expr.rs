@@ -1,0 +1,142 @@
+//! Expressions: predicates, daily partial aggregates and output folds, rendered for a dialect.
+
+use chrono::NaiveDate;
+
+use crate::dialect::Dialect;
+use crate::plan::{OutputColumn, Partial, Predicate};
+use crate::project::group::{Aggregation, EventRef, ValueType};
+
+pub fn predicate(d: &dyn Dialect, p: &Predicate, alias: &str) -> String {
+    let column = |name: &str| format!("{alias}.{}", d.ident(name));
+    match p {
+        Predicate::Always => "TRUE".into(),
+        Predicate::EventNameIn(names) => {
+            let list: Vec<String> = names.iter().map(|n| d.string_literal(n)).collect();
+            format!("{} IN ({})", column("event_name"), list.join(", "))
+        }
+        Predicate::EventIs(events) => event_types(d, events, alias, false),
+        Predicate::Compare { column: c, operator, value } => {
+            format!("{} {operator} {}", column(c), d.scalar_literal(value))
+        }
+        Predicate::NotEqualOrNull { column: c, value } => {
+            format!("({} <> {} OR {} IS NULL)", column(c), d.scalar_literal(value), column(c))
+        }
+        Predicate::Like { column: c, pattern } => format!("{} LIKE {}", column(c), d.string_literal(pattern)),
+        Predicate::In { column: c, values } => {
+            let list: Vec<String> = values.iter().map(|v| d.scalar_literal(v)).collect();
+            format!("{} IN ({})", column(c), list.join(", "))
+        }
+        Predicate::All(parts) => parts.iter().map(|q| format!("({})", predicate(d, q, alias))).collect::<Vec<_>>().join(" AND "),
+        Predicate::Any(parts) => {
+            format!("({})", parts.iter().map(|q| format!("({})", predicate(d, q, alias))).collect::<Vec<_>>().join(" OR "))
+        }
+    }
+}
+
+/// The OR over event types. `upstream_vendor_bug`: an event without vendor filters on the
+/// string 'None' (upstream's defect, kept in compat mode).
+pub fn event_types(d: &dyn Dialect, events: &[EventRef], alias: &str, upstream_vendor_bug: bool) -> String {
+    let terms: Vec<String> = events
+        .iter()
+        .map(|e| {
+            let mut parts = vec![format!("{alias}.event_name = {}", d.string_literal(&e.name))];
+            match (&e.vendor, upstream_vendor_bug) {
+                (Some(vendor), _) => parts.push(format!("{alias}.event_vendor = {}", d.string_literal(vendor))),
+                (None, true) => parts.push(format!("{alias}.event_vendor = {}", d.string_literal("None"))),
+                (None, false) => {}
+            }
+            if let Some(version) = &e.version {
+                parts.push(format!("{alias}.event_version = {}", d.string_literal(version)));
+            }
+            format!("({})", parts.join(" AND "))
+        })
+        .collect();
+    terms.join(" OR ")
+}
+
+const WHOLE_PARTITION: &str = "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING";
+
+/// A daily partial needing a window function first: (window column expression), if any.
+pub fn daily_window(d: &dyn Dialect, partial: &Partial) -> Option<String> {
+    let day = "PARTITION BY events.attribute_key, events.event_date";
+    let ordered = format!("{day} ORDER BY events.derived_tstamp, events.load_tstamp, events.event_id {WHOLE_PARTITION}");
+    let matched = |value: &str, when: &Predicate| {
+        format!("CASE WHEN {} THEN events.{} END", predicate(d, when, "events"), d.ident(value))
+    };
+    let matched_tstamp = |value: &str, when: &Predicate| {
+        format!(
+            "CASE WHEN {} AND events.{} IS NOT NULL THEN events.derived_tstamp END",
+            predicate(d, when, "events"),
+            d.ident(value)
+        )
+    };
+    Some(match partial {
+        Partial::First { value, when: None } => {
+            format!("FIRST_VALUE(events.{}) OVER ({day} ORDER BY events.derived_tstamp {WHOLE_PARTITION})", d.ident(value))
+        }
+        Partial::Last { value, when: None } => {
+            format!("LAST_VALUE(events.{}) OVER ({day} ORDER BY events.derived_tstamp {WHOLE_PARTITION})", d.ident(value))
+        }
+        Partial::First { value, when: Some(when) } => d.first_value_ignore_nulls(&matched(value, when), &ordered),
+        Partial::Last { value, when: Some(when) } => d.last_value_ignore_nulls(&matched(value, when), &ordered),
+        Partial::FirstTstamp { value, when } => d.first_value_ignore_nulls(&matched_tstamp(value, when), &ordered),
+        Partial::LastTstamp { value, when } => d.last_value_ignore_nulls(&matched_tstamp(value, when), &ordered),
+        _ => return None,
+    })
+}
+
+/// The aggregate computing a daily partial; `window_column` is the column `daily_window` made.
+pub fn daily_aggregate(d: &dyn Dialect, partial: &Partial, window_column: &str) -> String {
+    let when = |p: &Predicate| predicate(d, p, "events");
+    let value = |v: &str| format!("events.{}", d.ident(v));
+    match partial {
+        Partial::Count { when: w } => format!("CAST(SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS {})", when(w), d.type_name(ValueType::Integer)),
+        Partial::Sum { value: v, when: w, else_zero } => format!(
+            "SUM(CASE WHEN {} THEN CAST({} AS {}) {}END)",
+            when(w),
+            value(v),
+            d.type_name(ValueType::Double),
+            if *else_zero { "ELSE 0 " } else { "" }
+        ),
+        Partial::Min { value: v, when: w } => format!("MIN(CASE WHEN {} THEN {} END)", when(w), value(v)),
+        Partial::Max { value: v, when: w } => format!("MAX(CASE WHEN {} THEN {} END)", when(w), value(v)),
+        Partial::ValueCount { value: v, when: w } => format!("COUNT(CASE WHEN {} THEN {} END)", when(w), value(v)),
+        Partial::UniqueList { value: v, when: w } => d.unique_list_daily(&value(v), &when(w)),
+        // every row of the partition carries the same window value
+        Partial::First { .. } | Partial::Last { .. } | Partial::FirstTstamp { .. } | Partial::LastTstamp { .. } => {
+            format!("MAX({})", d.ident(window_column))
+        }
+    }
+}
+
+/// The attributes window of a period: `[upper - N, upper)` where upper is today (or tomorrow
+/// with `include_current_day_in_windows`).
+pub struct Windows {
+    pub upper: NaiveDate,
+}
+
+impl Windows {
+    pub fn condition(&self, d: &dyn Dialect, period_days: Option<u32>, bounded_above: bool) -> String {
+        match period_days {
+            None => "TRUE".into(),
+            Some(days) => {
+                let lower = self.upper - chrono::Days::new(u64::from(days));
+                let mut condition = format!("daily.event_date >= {}", d.date_literal(lower));
+                if bounded_above {
+                    condition.push_str(&format!(" AND daily.event_date < {}", d.date_literal(self.upper)));
+                }
+                condition
+            }
+        }
+    }
+}
+
+/// Casts a folded value back to the attribute's declared type (numbers were read as doubles).
+pub fn declared_type(d: &dyn Dialect, output: &OutputColumn, expr: String) -> String {
+    match (output.aggregation, output.value_type) {
+        (Aggregation::Min | Aggregation::Max | Aggregation::First | Aggregation::Last, ValueType::Integer) => {
+            d.try_cast(&expr, ValueType::Integer)
+        }
+        _ => expr,
+    }
+}

@@ -1,0 +1,235 @@
+//! Render: a plan, a dialect and one load window become the SQL statements of a run.
+//!
+//! Pure and free of I/O: `compile`, `--dry-run` and `run` all go through here, so what a user
+//! inspects is exactly what runs. Statement shapes live in `sql/*.sql` as minijinja templates
+//! (strict undefined) that receive only fragments the dialect has already quoted; every rendered
+//! statement is parsed back with sqlparser in its dialect before it is returned.
+
+mod expr;
+mod stages;
+
+pub use stages::tracked_model_names;
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use minijinja::{Environment, UndefinedBehavior};
+use serde_json::{Value, json};
+
+use crate::dag::{self, Stage};
+use crate::dialect::Dialect;
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+use crate::project::Semantics;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    pub stage: Stage,
+    pub sql: String,
+}
+
+/// The load window of one run: `lower < load_tstamp < upper` in compat mode (upstream's strict
+/// bounds), `lower <= load_tstamp < upper` in exact mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadWindow {
+    pub lower: NaiveDateTime,
+    pub upper: NaiveDateTime,
+}
+
+/// Where exact mode's scan frontier moves when the window commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frontier {
+    /// Everything loaded before this instant has been read.
+    At(NaiveDateTime),
+    /// The window ended at "now": resume from the newest load seen in it, since events loaded
+    /// just before now may not be visible yet.
+    NewestLoadInWindow,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    pub window: LoadWindow,
+    pub full_refresh: bool,
+    pub now: NaiveDateTime,
+    /// The day attribute windows end at (`mock_current_day` or today).
+    pub today: NaiveDate,
+    pub frontier: Frontier,
+    /// Upstream skips the `filtered_events` upsert when that model already consumed the window
+    /// (a replay after a partial failure).
+    pub upsert_filtered_events: bool,
+}
+
+/// Fully qualified, quoted names of every table a run reads or writes.
+#[derive(Debug, Clone)]
+pub struct Tables {
+    pub events: String,
+    /// The events table as (schema, table), unquoted, for catalog look-ups.
+    pub events_location: (String, String),
+    pub schemas: Vec<String>,
+    names: BTreeMap<&'static str, String>,
+    locations: BTreeMap<&'static str, (String, String)>,
+}
+
+const SCRATCH: &[&str] = &[
+    "base_new_event_limits",
+    "base_events_this_run",
+    "filtered_events_this_run",
+    "days_to_process",
+    "daily_aggregates_this_run",
+    "daily_aggregation_manifest_this_run",
+    "incremental_manifest_this_run",
+    "attributes_this_run",
+    "attributes_next",
+];
+const DERIVED: &[&str] = &["filtered_events", "daily_aggregates", "attributes"];
+const MANIFEST: &[&str] = &["incremental_manifest", "daily_aggregation_manifest", "run_state"];
+/// Tables that carry state between runs, dropped by `--full-refresh`.
+pub const PERSISTENT: &[&str] =
+    &["filtered_events", "daily_aggregates", "attributes", "incremental_manifest", "daily_aggregation_manifest", "run_state"];
+
+impl Tables {
+    /// Upstream's placement: `<schema>_derived`, `<schema>_snowplow_manifest`, `<schema>_scratch`.
+    pub fn new(plan: &Plan, dialect: &dyn Dialect, target_schema: &str) -> Tables {
+        let vars = &plan.vars;
+        let mut events_parts: Vec<&str> = Vec::new();
+        if let Some(database) = &vars.database {
+            events_parts.push(database);
+        }
+        events_parts.extend([vars.atomic_schema.as_str(), vars.events_table.as_str()]);
+        let mut names = BTreeMap::new();
+        let mut locations = BTreeMap::new();
+        let mut schemas = Vec::new();
+        for (suffix, tables) in [("_scratch", SCRATCH), ("_derived", DERIVED), ("_snowplow_manifest", MANIFEST)] {
+            let schema = format!("{target_schema}{suffix}");
+            schemas.push(dialect.ident(&schema));
+            for table in tables {
+                let name = if *table == "run_state" {
+                    format!("{}_sigbatch_run_state", plan.project)
+                } else {
+                    format!("{}_{table}", plan.project)
+                };
+                names.insert(*table, dialect.relation(&[&schema, &name]));
+                locations.insert(*table, (schema.clone(), name));
+            }
+        }
+        Tables {
+            events: dialect.relation(&events_parts),
+            events_location: (vars.atomic_schema.clone(), vars.events_table.clone()),
+            schemas,
+            names,
+            locations,
+        }
+    }
+
+    pub fn get(&self, table: &str) -> &str {
+        self.names.get(table).map(String::as_str).unwrap_or_else(|| panic!("unknown table {table}"))
+    }
+
+    /// (schema, table) of a table, unquoted.
+    pub fn location(&self, table: &str) -> (&str, &str) {
+        let (schema, name) = self.locations.get(table).unwrap_or_else(|| panic!("unknown table {table}"));
+        (schema, name)
+    }
+
+    fn as_json(&self) -> Value {
+        json!(self.names)
+    }
+}
+
+fn environment() -> &'static Environment<'static> {
+    static ENVIRONMENT: OnceLock<Environment<'static>> = OnceLock::new();
+    ENVIRONMENT.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        macro_rules! templates {
+            ($($name:literal),* $(,)?) => {
+                $( env.add_template($name, include_str!(concat!("../../sql/", $name))).expect($name); )*
+            };
+        }
+        templates!(
+            "setup_schema.sql",
+            "drop_table.sql",
+            "create_incremental_manifest.sql",
+            "create_daily_aggregation_manifest.sql",
+            "create_run_state.sql",
+            "create_filtered_events.sql",
+            "run_limits.sql",
+            "base_events_this_run.sql",
+            "filtered_events_this_run.sql",
+            "filtered_events_delete.sql",
+            "insert_all.sql",
+            "days_to_process_compat.sql",
+            "days_to_process_exact.sql",
+            "daily_aggregates_this_run.sql",
+            "create_like.sql",
+            "daily_aggregates_delete.sql",
+            "daily_aggregation_manifest_next.sql",
+            "daily_aggregation_manifest_delete.sql",
+            "incremental_manifest_next.sql",
+            "incremental_manifest_delete.sql",
+            "run_state_delete.sql",
+            "run_state_insert.sql",
+            "attributes_compat.sql",
+            "attributes_exact.sql",
+            "attributes_create.sql",
+            "attributes_next.sql",
+            "copy_table.sql",
+        );
+        env
+    })
+}
+
+/// Renders and checks statements for one stage.
+pub(crate) struct StageWriter<'a> {
+    pub plan: &'a Plan,
+    pub dialect: &'a dyn Dialect,
+    pub tables: &'a Tables,
+    pub spec: &'a RunSpec,
+    stage: Stage,
+    out: Vec<Statement>,
+}
+
+impl StageWriter<'_> {
+    /// Renders `template` with the shared context plus `extra`.
+    pub fn emit(&mut self, template: &str, extra: Value) -> Result<()> {
+        let d = self.dialect;
+        let mut context = json!({
+            "t": self.tables.as_json(),
+            "events": self.tables.events,
+            "exact": self.plan.semantics == Semantics::Exact,
+            "compat": self.plan.semantics == Semantics::Compat,
+            "key": d.ident(&self.plan.key_column),
+            "start_date": d.date_literal(self.plan.vars.start_date),
+            "now": d.timestamp_literal(self.spec.now),
+            "full_refresh": self.spec.full_refresh,
+            "text": d.type_name(crate::project::group::ValueType::Text),
+            "integer": d.type_name(crate::project::group::ValueType::Integer),
+            "timestamp": d.timestamp_type(),
+        });
+        if let (Value::Object(base), Value::Object(extra)) = (&mut context, extra) {
+            base.extend(extra);
+        }
+        let template = environment()
+            .get_template(template)
+            .map_err(|e| Error::Internal(format!("template {template}: {e}")))?;
+        let sql = template
+            .render(minijinja::value::Serde(&context))
+            .map_err(|e| Error::Internal(format!("rendering stage `{}`: {e:#}", self.stage.name())))?;
+        let sql = sql.trim().to_string();
+        d.check(self.stage.name(), &sql)?;
+        self.out.push(Statement { stage: self.stage, sql });
+        Ok(())
+    }
+}
+
+/// Every statement of one load window, in DAG order.
+pub fn render_run(plan: &Plan, dialect: &dyn Dialect, tables: &Tables, spec: &RunSpec) -> Result<Vec<Statement>> {
+    let mut statements = Vec::new();
+    for stage in dag::execution_order() {
+        let mut writer = StageWriter { plan, dialect, tables, spec, stage, out: Vec::new() };
+        stages::render(&mut writer)?;
+        statements.extend(writer.out);
+    }
+    Ok(statements)
+}

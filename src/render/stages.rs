@@ -1,0 +1,353 @@
+//! One function per stage: what each stage's statements are made of.
+
+use serde_json::{Value, json};
+
+use super::expr::{self, Windows};
+use super::{Frontier, PERSISTENT, StageWriter};
+use crate::dag::Stage;
+use crate::dialect::DelayedRule;
+use crate::error::Result;
+use crate::project::Semantics;
+use crate::project::group::{Aggregation, ValueType};
+
+/// Upstream's label for the daily manifest rows; only ever a constant.
+const SOURCE_MODEL: &str = "filtered_events";
+/// The models upstream's incremental manifest tracks (one row each).
+const TRACKED_MODELS: &[&str] = &[
+    "filtered_events_this_run",
+    "filtered_events",
+    "days_to_process",
+    "daily_aggregates_this_run",
+    "daily_aggregation_manifest",
+    "daily_aggregates",
+    "attributes",
+];
+
+pub fn tracked_model_names(project: &str) -> Vec<String> {
+    TRACKED_MODELS.iter().map(|m| format!("{project}_{m}")).collect()
+}
+
+pub(super) fn render(w: &mut StageWriter<'_>) -> Result<()> {
+    match w.stage {
+        Stage::Setup => setup(w),
+        Stage::RunLimits => {
+            let d = w.dialect;
+            let window = w.spec.window;
+            w.emit(
+                "run_limits.sql",
+                json!({"lower": d.timestamp_literal(window.lower), "upper": d.timestamp_literal(window.upper)}),
+            )
+        }
+        Stage::BaseEventsThisRun => base_events(w),
+        Stage::FilteredEventsThisRun => filtered_events_this_run(w),
+        Stage::FilteredEvents => filtered_events(w),
+        Stage::DaysToProcess => days_to_process(w),
+        Stage::DailyAggregatesThisRun => daily_aggregates_this_run(w),
+        Stage::DailyAggregationManifest => {
+            let source_model = w.dialect.string_literal(&format!("{}_{SOURCE_MODEL}", w.plan.project));
+            w.emit("daily_aggregation_manifest_next.sql", json!({"source_model": source_model}))?;
+            w.emit("daily_aggregation_manifest_delete.sql", json!({}))?;
+            let (target, source) = (w.tables.get("daily_aggregation_manifest"), w.tables.get("daily_aggregation_manifest_this_run"));
+            let columns =
+                ["event_date", "source_model", "processed_events", "skipped_events", "max_load_tstamp", "last_updated_at"];
+            insert_all(w, target, source, &columns)
+        }
+        Stage::DailyAggregates => {
+            let (target, source) = (w.tables.get("daily_aggregates").to_string(), w.tables.get("daily_aggregates_this_run").to_string());
+            w.emit("create_like.sql", json!({"target": target, "source": source}))?;
+            w.emit("daily_aggregates_delete.sql", json!({}))?;
+            let mut columns = vec![];
+            if w.plan.semantics == Semantics::Compat {
+                columns.push("attribute_key_date_id".to_string());
+            }
+            columns.extend(["attribute_key".to_string(), "event_date".to_string()]);
+            columns.extend(w.plan.daily.iter().map(|c| c.name.clone()));
+            columns.push("last_event_tstamp".into());
+            let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+            insert_all(w, &target, &source, &columns)
+        }
+        Stage::Attributes => attributes(w),
+        Stage::IncrementalManifest => incremental_manifest(w),
+    }
+}
+
+fn insert_all(w: &mut StageWriter<'_>, target: &str, source: &str, columns: &[&str]) -> Result<()> {
+    let columns: Vec<String> = columns.iter().map(|c| w.dialect.ident(c)).collect();
+    let (target, source) = (target.to_string(), source.to_string());
+    w.emit("insert_all.sql", json!({"target": target, "source": source, "columns": columns}))
+}
+
+fn setup(w: &mut StageWriter<'_>) -> Result<()> {
+    for schema in w.tables.schemas.clone() {
+        w.emit("setup_schema.sql", json!({"schema": schema}))?;
+    }
+    if w.spec.full_refresh {
+        for table in PERSISTENT {
+            let table = w.tables.get(table).to_string();
+            w.emit("drop_table.sql", json!({"table": table}))?;
+        }
+    }
+    w.emit("create_incremental_manifest.sql", json!({}))?;
+    w.emit("create_daily_aggregation_manifest.sql", json!({}))?;
+    w.emit("create_run_state.sql", json!({}))?;
+    let columns: Vec<Value> = filtered_event_columns(w)?
+        .into_iter()
+        .map(|(name, column_type, _)| json!({"name": name, "type": column_type}))
+        .collect();
+    w.emit("create_filtered_events.sql", json!({"columns": columns}))
+}
+
+/// (quoted name, type, expression over `events`) of every `filtered_events` column.
+fn filtered_event_columns(w: &StageWriter<'_>) -> Result<Vec<(String, String, String)>> {
+    let d = w.dialect;
+    let text = d.type_name(ValueType::Text).to_string();
+    let ts = d.timestamp_type().to_string();
+    let key = format!("events.{}", d.ident(&w.plan.key_column));
+    let mut columns = vec![
+        (d.ident("event_id"), text.clone(), "events.event_id".to_string()),
+        (d.ident("attribute_key"), text.clone(), d.cast_to_text(&key)),
+        (d.ident("event_date"), "DATE".to_string(), d.date_of("events.derived_tstamp")),
+        (d.ident("derived_tstamp"), ts.clone(), "events.derived_tstamp".to_string()),
+        (d.ident("load_tstamp"), ts, "events.load_tstamp".to_string()),
+        (d.ident("event_name"), text.clone(), "events.event_name".to_string()),
+        (d.ident("event_vendor"), text.clone(), "events.event_vendor".to_string()),
+        (d.ident("event_version"), text.clone(), "events.event_version".to_string()),
+    ];
+    for property in &w.plan.properties {
+        let expr = d.property(&property.path, property.value_type)?;
+        columns.push((d.ident(&property.name), d.type_name(property.value_type).to_string(), expr));
+    }
+    if w.plan.semantics == Semantics::Compat {
+        // dbt_utils.generate_surrogate_key(['attribute_key', 'event_date'])
+        let null = d.string_literal("_dbt_utils_surrogate_key_null_");
+        let part = |e: &str| format!("COALESCE({}, {null})", d.cast_to_text(e));
+        let id = d.md5_hex(&format!("{} || '-' || {}", part(&key), part(&d.date_of("events.derived_tstamp"))));
+        columns.push((d.ident("attribute_key_date_id"), text, id));
+    }
+    Ok(columns)
+}
+
+fn base_events(w: &mut StageWriter<'_>) -> Result<()> {
+    let d = w.dialect;
+    let vars = &w.plan.vars;
+    let exact = w.plan.semantics == Semantics::Exact;
+    let context = json!({
+        "lower_operator": if exact { ">=" } else { ">" },
+        "lower": d.timestamp_literal(w.spec.window.lower),
+        "upper": d.timestamp_literal(w.spec.window.upper),
+        "app_ids": vars.app_ids.iter().map(|a| d.string_literal(a)).collect::<Vec<_>>(),
+        "events_to_include": vars.events_to_include.iter().map(|e| d.string_literal(e)).collect::<Vec<_>>(),
+        "custom_filter": vars.custom_filter.as_ref().map(|f| f.to_sql()).unwrap_or_default(),
+        "event_date": d.date_of("events.derived_tstamp"),
+        "event_types": expr::event_types(d, &w.plan.event_types, "events", false),
+    });
+    w.emit("base_events_this_run.sql", context)
+}
+
+fn filtered_events_this_run(w: &mut StageWriter<'_>) -> Result<()> {
+    let d = w.dialect;
+    let columns: Vec<Value> = filtered_event_columns(w)?
+        .into_iter()
+        .map(|(name, _, expr)| json!({"name": name, "expr": expr}))
+        .collect();
+    let compat = w.plan.semantics == Semantics::Compat;
+    let event_types = expr::event_types(d, &w.plan.event_types, "events", compat);
+    w.emit("filtered_events_this_run.sql", json!({"columns": columns, "event_types": event_types}))
+}
+
+fn filtered_events(w: &mut StageWriter<'_>) -> Result<()> {
+    if !w.spec.upsert_filtered_events {
+        return Ok(());
+    }
+    if w.plan.semantics == Semantics::Compat {
+        // upstream's merge only matches stored copies within the upsert lookback
+        let lookback = w.dialect.add_days("MIN(derived_tstamp)", -i64::from(w.plan.vars.upsert_lookback_days));
+        w.emit("filtered_events_delete.sql", json!({"lookback_lower": lookback}))?;
+    }
+    let names: Vec<String> = filtered_event_columns(w)?.into_iter().map(|(name, _, _)| name).collect();
+    let (target, source) = (w.tables.get("filtered_events").to_string(), w.tables.get("filtered_events_this_run").to_string());
+    w.emit("insert_all.sql", json!({"target": target, "source": source, "columns": names}))
+}
+
+fn days_to_process(w: &mut StageWriter<'_>) -> Result<()> {
+    let d = w.dialect;
+    let vars = &w.plan.vars;
+    match w.plan.semantics {
+        Semantics::Compat => {
+            let rule = match d.compat_delayed_rule() {
+                DelayedRule::NotAnyLoadDate => "not_any_load_date",
+                DelayedRule::NoSameDayLoad => "no_same_day_load",
+            };
+            let max_dates = vars.late_event_lookback_days.max(vars.backfill_limit_days);
+            w.emit(
+                "days_to_process_compat.sql",
+                json!({
+                    "delayed_rule": rule,
+                    "load_date": d.date_of("load_tstamp"),
+                    "min_late_events": vars.min_late_events_to_process,
+                    "max_dates": max_dates,
+                }),
+            )
+        }
+        Semantics::Exact => {
+            let newest = d.add_days("MAX(event_date)", -i64::from(vars.late_event_lookback_days));
+            w.emit(
+                "days_to_process_exact.sql",
+                json!({
+                    "newest_minus_lookback": d.date_of(&newest),
+                    "min_late_events": vars.min_late_events_to_process,
+                }),
+            )
+        }
+    }
+}
+
+fn daily_aggregates_this_run(w: &mut StageWriter<'_>) -> Result<()> {
+    let d = w.dialect;
+    let mut windows = Vec::new();
+    let mut columns = Vec::new();
+    for column in &w.plan.daily {
+        let window_name = format!("window_{}", column.name);
+        if let Some(window) = expr::daily_window(d, &column.partial) {
+            windows.push(json!({"name": d.ident(&window_name), "expr": window}));
+        }
+        let aggregate = expr::daily_aggregate(d, &column.partial, &window_name);
+        columns.push(json!({"name": d.ident(&column.name), "expr": aggregate}));
+    }
+    w.emit("daily_aggregates_this_run.sql", json!({"windows": windows, "columns": columns}))
+}
+
+fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
+    let d = w.dialect;
+    let plan = w.plan;
+    let upper = if plan.vars.include_current_day_in_windows { w.spec.today + chrono::Days::new(1) } else { w.spec.today };
+    let windows = Windows { upper };
+    let daily = |name: &str| format!("daily.{}", d.ident(name));
+    let mut window_columns = Vec::new();
+    let mut grouped = Vec::new();
+    let mut first_last = Vec::new();
+    let mut outputs = Vec::new();
+    for (position, output) in plan.outputs.iter().enumerate() {
+        let name = d.ident(&output.name);
+        let helper = d.ident(&format!("a{position}"));
+        let compat = plan.semantics == Semantics::Compat;
+        let in_window = windows.condition(d, output.period_days, true);
+        let folded = match (output.aggregation, compat) {
+            (Aggregation::First | Aggregation::Last, true) => {
+                let frame = match output.period_days {
+                    Some(days) => format!("ROWS BETWEEN {days} PRECEDING AND CURRENT ROW"),
+                    None if output.aggregation == Aggregation::Last => {
+                        "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING".into()
+                    }
+                    None => String::new(),
+                };
+                let function = if output.aggregation == Aggregation::First { "FIRST_VALUE" } else { "LAST_VALUE" };
+                first_last.push(json!({"name": helper, "expr": format!(
+                    "{function}({}) OVER (PARTITION BY daily.attribute_key ORDER BY daily.last_event_tstamp {frame})",
+                    daily(&output.daily)
+                )}));
+                format!("first_last.{helper}")
+            }
+            (Aggregation::First | Aggregation::Last, false) => {
+                let tstamp = output.daily_second.as_deref().expect("exact first/last keep a timestamp");
+                let window = format!(
+                    "PARTITION BY daily.attribute_key ORDER BY {} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING",
+                    daily(tstamp)
+                );
+                let value = format!("CASE WHEN {in_window} THEN {} END", daily(&output.daily));
+                let picked = if output.aggregation == Aggregation::First {
+                    d.first_value_ignore_nulls(&value, &window)
+                } else {
+                    d.last_value_ignore_nulls(&value, &window)
+                };
+                window_columns.push(json!({"name": helper, "expr": picked}));
+                grouped.push(json!({"name": helper, "expr": format!("MAX(daily.{helper})")}));
+                format!("grouped.{helper}")
+            }
+            (Aggregation::UniqueList, _) => {
+                // upstream's windowed unique_list has no upper bound
+                let when = windows.condition(d, output.period_days, !compat);
+                grouped.push(json!({"name": helper, "expr": d.unique_list_merge(&daily(&output.daily), &when)}));
+                d.unique_list_finish(&format!("grouped.{helper}"))
+            }
+            (Aggregation::Mean, _) => {
+                let count = output.daily_second.as_deref().expect("mean keeps a count");
+                let count_helper = d.ident(&format!("a{position}_count"));
+                grouped.push(json!({"name": helper, "expr": format!("SUM(CASE WHEN {in_window} THEN {} END)", daily(&output.daily))}));
+                grouped.push(json!({"name": count_helper, "expr": format!("SUM(CASE WHEN {in_window} THEN {} END)", daily(count))}));
+                format!("CASE WHEN grouped.{count_helper} > 0 THEN grouped.{helper} / grouped.{count_helper} END")
+            }
+            (aggregation, _) => {
+                let function = match aggregation {
+                    Aggregation::Min => "MIN",
+                    Aggregation::Max => "MAX",
+                    _ => "SUM",
+                };
+                let value = if output.period_days.is_some() {
+                    format!("CASE WHEN {in_window} THEN {} END", daily(&output.daily))
+                } else {
+                    daily(&output.daily)
+                };
+                grouped.push(json!({"name": helper, "expr": format!("{function}({value})")}));
+                let total = format!("grouped.{helper}");
+                match (aggregation, compat) {
+                    (Aggregation::Counter, true) => format!("CAST({total} AS {})", d.type_name(ValueType::Integer)),
+                    (Aggregation::Counter, false) => format!("COALESCE(CAST({total} AS {}), 0)", d.type_name(ValueType::Integer)),
+                    (Aggregation::Sum, false) => format!("COALESCE({total}, 0)"),
+                    _ => total,
+                }
+            }
+        };
+        let mut value = expr::declared_type(d, output, folded);
+        if let (Some(default), false) = (&output.default_value, compat) {
+            value = format!("COALESCE({value}, {})", d.scalar_literal(default));
+        }
+        outputs.push(json!({"name": name, "expr": value}));
+    }
+    match plan.semantics {
+        Semantics::Compat => w.emit(
+            "attributes_compat.sql",
+            json!({"first_last": first_last, "grouped": grouped, "outputs": outputs}),
+        ),
+        Semantics::Exact => {
+            w.emit(
+                "attributes_exact.sql",
+                json!({"windows": window_columns, "grouped": grouped, "outputs": outputs}),
+            )?;
+            w.emit("attributes_create.sql", json!({}))?;
+            let columns: Vec<String> = plan.outputs.iter().map(|o| d.ident(&o.name)).collect();
+            w.emit("attributes_next.sql", json!({"columns": columns}))?;
+            let (target, source) = (w.tables.get("attributes").to_string(), w.tables.get("attributes_next").to_string());
+            w.emit("copy_table.sql", json!({"target": target, "source": source}))
+        }
+    }
+}
+
+fn incremental_manifest(w: &mut StageWriter<'_>) -> Result<()> {
+    let d = w.dialect;
+    let models: Vec<String> = tracked_model_names(&w.plan.project).iter().map(|m| d.string_literal(m)).collect();
+    w.emit("incremental_manifest_next.sql", json!({"models": models}))?;
+    w.emit("incremental_manifest_delete.sql", json!({}))?;
+    let (target, source) = (w.tables.get("incremental_manifest").to_string(), w.tables.get("incremental_manifest_this_run").to_string());
+    insert_all(w, &target, &source, &["model", "first_success", "last_success"])?;
+    let window = w.spec.window;
+    let scanned_until = match w.spec.frontier {
+        Frontier::At(at) => d.timestamp_literal(at),
+        Frontier::NewestLoadInWindow => format!(
+            "COALESCE((SELECT MAX(load_tstamp) FROM {} WHERE load_tstamp >= {} AND load_tstamp < {}), {})",
+            w.tables.events,
+            d.timestamp_literal(window.lower),
+            d.timestamp_literal(window.upper),
+            d.timestamp_literal(window.lower)
+        ),
+    };
+    w.emit("run_state_delete.sql", json!({}))?;
+    w.emit(
+        "run_state_insert.sql",
+        json!({
+            "semantics": d.string_literal(w.plan.semantics.as_str()),
+            "fingerprint": d.string_literal(&w.plan.fingerprint()),
+            "scanned_until": scanned_until,
+        }),
+    )
+}

@@ -1,0 +1,158 @@
+//! Run state: the incremental manifest (upstream's per-model watermark rows), exact mode's scan
+//! frontier, and the load window each run takes from them.
+//!
+//! Reading state is separate from writing it: the writes are ordinary statements rendered with
+//! the rest of a window (`render`), so they commit in the same transaction as the data they
+//! describe. A crash before COMMIT leaves the previous state and data together.
+
+use chrono::{Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
+
+use crate::dialect::Dialect;
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+use crate::render::{LoadWindow, Tables, tracked_model_names};
+use crate::warehouse::Warehouse;
+
+/// What the manifest tables say before a run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredState {
+    /// Tracked models with a manifest row, and how many distinct `last_success` values they have.
+    pub models_matched: u32,
+    pub sync_count: u32,
+    pub min_last_success: Option<NaiveDateTime>,
+    pub max_last_success: Option<NaiveDateTime>,
+    pub filtered_events_last_success: Option<NaiveDateTime>,
+    pub first_success: Option<NaiveDateTime>,
+    /// Exact mode: every event loaded before this instant has been read.
+    pub scanned_until: Option<NaiveDateTime>,
+    pub semantics: Option<String>,
+    pub plan_fingerprint: Option<String>,
+}
+
+pub fn parse_timestamp(text: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S%.f"))
+        .or_else(|_| NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map(|d| d.and_time(NaiveTime::MIN)))
+        .ok()
+}
+
+pub fn read(warehouse: &mut dyn Warehouse, dialect: &dyn Dialect, plan: &Plan, tables: &Tables) -> Result<StoredState> {
+    let mut state = StoredState::default();
+    let (schema, name) = tables.location("incremental_manifest");
+    if warehouse.table_exists(schema, name)? {
+        let models: Vec<String> = tracked_model_names(&plan.project).iter().map(|m| dialect.string_literal(m)).collect();
+        let text = |e: &str| dialect.cast_to_text(e);
+        let filtered_events = dialect.string_literal(&format!("{}_filtered_events", plan.project));
+        let sql = format!(
+            "SELECT COUNT(*), COUNT(DISTINCT last_success), {}, {}, {}, {} FROM {} WHERE model IN ({})",
+            text("MIN(last_success)"),
+            text("MAX(last_success)"),
+            text(&format!("MAX(CASE WHEN model = {filtered_events} THEN last_success END)")),
+            text("MIN(first_success)"),
+            tables.get("incremental_manifest"),
+            models.join(", ")
+        );
+        let rows = warehouse.query(&sql)?;
+        let row = rows.first().ok_or_else(|| Error::Internal("manifest summary returned no row".into()))?;
+        let number = |i: usize| row.get(i).cloned().flatten().and_then(|v| v.parse().ok()).unwrap_or(0);
+        let stamp = |i: usize| row.get(i).cloned().flatten().as_deref().and_then(parse_timestamp);
+        state.models_matched = number(0);
+        state.sync_count = number(1);
+        state.min_last_success = stamp(2);
+        state.max_last_success = stamp(3);
+        state.filtered_events_last_success = stamp(4);
+        state.first_success = stamp(5);
+    }
+    let (schema, name) = tables.location("run_state");
+    if warehouse.table_exists(schema, name)? {
+        let sql = format!(
+            "SELECT semantics, plan_fingerprint, {} FROM {}",
+            dialect.cast_to_text("scanned_until"),
+            tables.get("run_state")
+        );
+        if let Some(row) = warehouse.query(&sql)?.into_iter().next() {
+            state.semantics = row.first().cloned().flatten();
+            state.plan_fingerprint = row.get(1).cloned().flatten();
+            state.scanned_until = row.get(2).cloned().flatten().as_deref().and_then(parse_timestamp);
+        }
+    }
+    Ok(state)
+}
+
+/// Which of upstream's three run-limit states a compat run is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitState {
+    FirstRun,
+    OutOfSync,
+    Standard,
+}
+
+impl LimitState {
+    pub fn describe(self) -> &'static str {
+        match self {
+            LimitState::FirstRun => "first run",
+            LimitState::OutOfSync => "out of sync: replaying",
+            LimitState::Standard => "standard",
+        }
+    }
+}
+
+fn start_of(day: NaiveDate) -> NaiveDateTime {
+    day.and_time(NaiveTime::MIN)
+}
+
+fn day_start(at: NaiveDateTime) -> NaiveDateTime {
+    start_of(at.date())
+}
+
+/// Upstream's `get_run_limits_t`: the window is calendar-based, never derived from the events.
+pub fn compat_window(
+    state: &StoredState,
+    plan: &Plan,
+    full_refresh: bool,
+    cap: NaiveDateTime,
+) -> (LoadWindow, LimitState) {
+    let days = u64::from(plan.vars.backfill_limit_days);
+    let second = TimeDelta::seconds(1);
+    let start = start_of(plan.vars.start_date);
+    match (state.min_last_success, state.max_last_success) {
+        (Some(min_last), Some(max_last)) if !full_refresh && state.models_matched > 0 => {
+            let upper = day_start(min_last) + Days::new(days + 1) - second;
+            if state.sync_count == 2 {
+                (LoadWindow { lower: min_last, upper: upper.min(max_last).min(cap) }, LimitState::OutOfSync)
+            } else {
+                (LoadWindow { lower: min_last, upper: upper.min(cap) }, LimitState::Standard)
+            }
+        }
+        _ => (LoadWindow { lower: start, upper: (start + Days::new(days) - second).min(cap) }, LimitState::FirstRun),
+    }
+}
+
+/// Exact mode's next window: from the frontier to the end of the `backfill_limit_days`-th day
+/// counted from the first day that has a loaded event, skipping an empty stretch in one step.
+pub fn exact_window(frontier: NaiveDateTime, next_load: Option<NaiveDateTime>, plan: &Plan, cap: NaiveDateTime) -> LoadWindow {
+    let days = u64::from(plan.vars.backfill_limit_days);
+    match next_load {
+        Some(next) => LoadWindow { lower: frontier, upper: (day_start(next) + Days::new(days)).min(cap).max(frontier) },
+        None => LoadWindow { lower: frontier, upper: cap.max(frontier) },
+    }
+}
+
+/// The earliest load at or after `from` and before `cap`: one query however long the gap.
+pub fn next_load(
+    warehouse: &mut dyn Warehouse,
+    dialect: &dyn Dialect,
+    tables: &Tables,
+    from: NaiveDateTime,
+    cap: NaiveDateTime,
+) -> Result<Option<NaiveDateTime>> {
+    let sql = format!(
+        "SELECT {} FROM {} WHERE load_tstamp >= {} AND load_tstamp < {}",
+        dialect.cast_to_text("MIN(load_tstamp)"),
+        tables.events,
+        dialect.timestamp_literal(from),
+        dialect.timestamp_literal(cap)
+    );
+    let rows = warehouse.query(&sql)?;
+    Ok(rows.first().and_then(|r| r.first().cloned().flatten()).as_deref().and_then(parse_timestamp))
+}

@@ -1,0 +1,195 @@
+//! The embedded DuckDB warehouse.
+//!
+//! DuckDB's file lock already keeps a second writer out; its error is translated into one that
+//! says which file is held and by which process, since that is what a user (or a cron job that
+//! overlapped) needs to know.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use duckdb::Connection;
+use duckdb::types::ValueRef;
+
+use super::{Row, Warehouse};
+use crate::error::{Error, Result};
+
+pub struct DuckDbWarehouse {
+    connection: Connection,
+    /// The run-lock note this process wrote, removed again on drop.
+    lock_note: Option<PathBuf>,
+}
+
+/// Beside the database, who holds the write lock and since when. DuckDB's own file lock is the
+/// real exclusion (the OS drops it when a holder dies, so a dead holder never blocks); the note
+/// only lets the waiting side say who it is waiting for.
+fn lock_note_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".sigbatch-lock");
+    path.with_file_name(name)
+}
+
+impl DuckDbWarehouse {
+    /// Opens for writing; waits up to `lock_timeout` for another writer to finish.
+    pub fn open(path: &Path, lock_timeout: Duration) -> Result<DuckDbWarehouse> {
+        let started = Instant::now();
+        loop {
+            match Connection::open(path) {
+                Ok(connection) => {
+                    let note = lock_note_path(path);
+                    let text = format!(
+                        "pid {} since {} UTC\n",
+                        std::process::id(),
+                        chrono::Utc::now().format("%Y-%m-%d %H:%M:%S")
+                    );
+                    // informative only: a note that cannot be written does not stop the run
+                    let lock_note = std::fs::write(&note, text).ok().map(|_| note);
+                    return Ok(DuckDbWarehouse { connection, lock_note });
+                }
+                Err(error) => {
+                    let message = error.to_string();
+                    if !message.contains("lock") || started.elapsed() >= lock_timeout {
+                        return Err(open_error(path, &message));
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+        }
+    }
+
+    /// Opens the file without taking the write lock, for commands that only read.
+    pub fn open_read_only(path: &Path) -> Result<DuckDbWarehouse> {
+        if !path.exists() {
+            return Err(Error::invalid("duckdb", format!("database file `{}` does not exist", path.display()))
+                .with_hint("check `path` in profiles.yml, or load events first"));
+        }
+        let config = duckdb::Config::default()
+            .access_mode(duckdb::AccessMode::ReadOnly)
+            .map_err(|e| open_error(path, &e.to_string()))?;
+        let connection = Connection::open_with_flags(path, config).map_err(|e| open_error(path, &e.to_string()))?;
+        Ok(DuckDbWarehouse { connection, lock_note: None })
+    }
+
+    pub fn in_memory() -> Result<DuckDbWarehouse> {
+        let connection = Connection::open_in_memory().map_err(|e| Error::Internal(format!("duckdb: {e}")))?;
+        Ok(DuckDbWarehouse { connection, lock_note: None })
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    fn failure(&self, sql: &str, error: duckdb::Error) -> Error {
+        let message = error.to_string();
+        let first_line = sql.lines().next().unwrap_or_default();
+        let user_fixable = message.contains("Catalog Error") || message.contains("Binder Error") || message.contains("Conversion Error");
+        Error::Stage {
+            stage: first_line.chars().take(80).collect(),
+            message,
+            hint: None,
+            user_fixable,
+        }
+    }
+}
+
+impl Drop for DuckDbWarehouse {
+    fn drop(&mut self) {
+        if let Some(note) = &self.lock_note {
+            let _ = std::fs::remove_file(note);
+        }
+    }
+}
+
+fn open_error(path: &Path, message: &str) -> Error {
+    if message.contains("lock") {
+        let holder = match std::fs::read_to_string(lock_note_path(path)) {
+            Ok(note) => format!(" (sigbatch run, {})", note.trim()),
+            Err(_) => message
+                .split("PID")
+                .nth(1)
+                .map(|rest| rest.trim_start().chars().take_while(char::is_ascii_digit).collect::<String>())
+                .filter(|pid| !pid.is_empty())
+                .map(|pid| format!(" (pid {pid})"))
+                .unwrap_or_default(),
+        };
+        return Error::Locked {
+            message: format!("the DuckDB file `{}` is in use by another process{holder}", path.display()),
+            hint: Some(
+                "another `sigbatch run` (or a DuckDB client) has it open; wait for it, or pass --lock-timeout SECONDS".into(),
+            ),
+        };
+    }
+    Error::invalid("duckdb", format!("cannot open `{}`: {message}", path.display()))
+}
+
+fn cell(value: ValueRef<'_>) -> Option<String> {
+    use duckdb::types::ValueRef as V;
+    match value {
+        V::Null => None,
+        V::Boolean(b) => Some(b.to_string()),
+        V::TinyInt(i) => Some(i.to_string()),
+        V::SmallInt(i) => Some(i.to_string()),
+        V::Int(i) => Some(i.to_string()),
+        V::BigInt(i) => Some(i.to_string()),
+        V::HugeInt(i) => Some(i.to_string()),
+        V::UTinyInt(i) => Some(i.to_string()),
+        V::USmallInt(i) => Some(i.to_string()),
+        V::UInt(i) => Some(i.to_string()),
+        V::UBigInt(i) => Some(i.to_string()),
+        V::Float(f) => Some(f.to_string()),
+        V::Double(f) => Some(f.to_string()),
+        V::Text(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+        other => Some(format!("{other:?}")),
+    }
+}
+
+impl Warehouse for DuckDbWarehouse {
+    fn dialect_name(&self) -> &'static str {
+        "duckdb"
+    }
+
+    fn execute(&mut self, sql: &str) -> Result<()> {
+        self.connection.execute_batch(sql).map_err(|e| self.failure(sql, e))
+    }
+
+    fn query(&mut self, sql: &str) -> Result<Vec<Row>> {
+        let mut statement = self.connection.prepare(sql).map_err(|e| self.failure(sql, e))?;
+        let mut rows = statement.query([]).map_err(|e| self.failure(sql, e))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(|e| Error::Internal(format!("duckdb: {e}")))? {
+            let width = row.as_ref().column_count();
+            out.push((0..width).map(|i| row.get_ref(i).ok().and_then(cell)).collect());
+        }
+        Ok(out)
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        self.execute("BEGIN TRANSACTION")
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.execute("COMMIT")
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        self.execute("ROLLBACK")
+    }
+
+    fn table_exists(&mut self, schema: &str, table: &str) -> Result<bool> {
+        Ok(!self.columns(schema, table)?.is_empty())
+    }
+
+    fn columns(&mut self, schema: &str, table: &str) -> Result<Vec<String>> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT lower(column_name) FROM information_schema.columns \
+                 WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            )
+            .map_err(|e| Error::Internal(format!("duckdb: {e}")))?;
+        let names = statement
+            .query_map([schema, table], |row| row.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| Error::Internal(format!("duckdb: {e}")))?;
+        Ok(names)
+    }
+}

@@ -1,0 +1,190 @@
+//! The real binary on temp projects: exit codes, stdout and stderr, and bad input that must fail
+//! clearly, naming what and where, without leaving anything half-written.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{FIXTURE_VARS, TempProject, fixture_dir};
+
+fn sigbatch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sigbatch")).args(args).env("SIGBATCH_NOW", "2026-06-01 00:00:00").output().unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn fixture_group() -> String {
+    std::fs::read_to_string(fixture_dir().join("attribute_group.snowflake.json")).unwrap()
+}
+
+/// Tables sigbatch created (anything outside the `atomic` schema).
+fn built_tables(project: &TempProject) -> i64 {
+    if !project.database().exists() {
+        return 0;
+    }
+    project
+        .connection()
+        .query_row(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema NOT IN ('atomic', 'main')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// Runs `sigbatch run` on a staged fixture project whose group or vars were altered, and checks
+/// the failure: exit code 2, every `needles` in stderr, a hint, and no table written.
+fn assert_run_fails(project: &TempProject, needles: &[&str]) {
+    let output = sigbatch(&["run", "--project-dir", project.path().to_str().unwrap(), "--quiet"]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "exit code; stderr:\n{text}");
+    for needle in needles {
+        assert!(text.contains(needle), "stderr should mention {needle:?}:\n{text}");
+    }
+    assert!(text.contains("hint:") || text.contains("error:"), "{text}");
+    assert_eq!(built_tables(project), 0, "a failed run left tables behind");
+}
+
+fn staged(semantics: &str, group: &str, vars: &str) -> TempProject {
+    let project = TempProject::new(semantics, group, vars);
+    let connection = duckdb::Connection::open(project.database()).unwrap();
+    sigbatch::stage_csv::stage_events_csv(&connection, &fixture_dir().join("events.csv"), "atomic", "events").unwrap();
+    project
+}
+
+#[test]
+fn help_says_what_each_command_does_with_an_example() {
+    for command in ["run", "compile", "status", "validate", "init", "stage", "demo"] {
+        let output = sigbatch(&[command, "--help"]);
+        assert!(output.status.success(), "{command}");
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("Example"), "{command} --help has no example:\n{text}");
+    }
+}
+
+#[test]
+fn a_full_cli_session_runs_and_reports() {
+    let project = staged("compat", &fixture_group(), FIXTURE_VARS);
+    let dir = project.path().to_str().unwrap();
+    let output = sigbatch(&["run", "--project-dir", dir, "--full-refresh"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("ran 1 window(s)"));
+    assert!(stderr(&output).contains("first run"), "{}", stderr(&output));
+    let output = sigbatch(&["status", "--project-dir", dir]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    assert!(text.contains("2025-01-03 23:34:56"), "watermark missing:\n{text}");
+    assert!(text.contains("attributes") && text.contains("9 rows"), "{text}");
+}
+
+#[test]
+fn dry_run_prints_the_statements_and_writes_nothing() {
+    let project = staged("compat", &fixture_group(), FIXTURE_VARS);
+    let output = sigbatch(&["run", "--project-dir", project.path().to_str().unwrap(), "--dry-run"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("-- stage: base_events_this_run") && text.contains("CREATE OR REPLACE TABLE"));
+    assert_eq!(built_tables(&project), 0);
+}
+
+#[test]
+fn compile_needs_no_connection() {
+    let project = TempProject::new("compat", &fixture_group(), FIXTURE_VARS);
+    for dialect in ["duckdb", "snowflake", "bigquery"] {
+        let output = sigbatch(&["compile", "--project-dir", project.path().to_str().unwrap(), "--dialect", dialect]);
+        assert!(output.status.success(), "{dialect}: {}", stderr(&output));
+        assert!(String::from_utf8_lossy(&output.stdout).contains("-- stage: attributes"));
+    }
+    assert!(!project.database().exists(), "compile must not create the database");
+}
+
+#[test]
+fn malformed_yaml_names_the_file() {
+    let project = staged("compat", &fixture_group(), FIXTURE_VARS);
+    std::fs::write(project.path().join("sigbatch.yml"), "attribute_group: [unclosed\n").unwrap();
+    assert_run_fails(&project, &["sigbatch.yml", "malformed"]);
+}
+
+#[test]
+fn malformed_json_names_the_file() {
+    let project = staged("compat", "{\"name\": \"g\", ", FIXTURE_VARS);
+    assert_run_fails(&project, &["attribute_group.json", "malformed JSON"]);
+}
+
+#[test]
+fn an_unknown_aggregation_names_the_attribute_and_value() {
+    let group = fixture_group().replacen("\"aggregation\": \"counter\"", "\"aggregation\": \"median\"", 1);
+    assert_run_fails(&staged("exact", &group, FIXTURE_VARS), &["page_view_events_count_last_7_days", "`median`"]);
+}
+
+#[test]
+fn an_unknown_operator_names_the_attribute_and_value() {
+    let group = fixture_group().replacen("\"operator\": \"like\"", "\"operator\": \"~~\"", 1);
+    assert_run_fails(&staged("exact", &group, FIXTURE_VARS), &["pricing_pageview_count_last_7_days", "`~~`"]);
+}
+
+#[test]
+fn a_property_path_that_does_not_parse_is_named() {
+    let group = fixture_group().replacen("\"property\": \"geo_country\"", "\"property\": \"geo_country; DROP TABLE x\"", 1);
+    assert_run_fails(&staged("exact", &group, FIXTURE_VARS), &["last_geo_country", "geo_country; DROP TABLE x"]);
+}
+
+#[test]
+fn a_period_that_is_not_whole_days_is_named() {
+    let group = fixture_group().replacen("\"period\": \"P7D\"", "\"period\": \"P1DT12H\"", 1);
+    assert_run_fails(&staged("exact", &group, FIXTURE_VARS), &["page_view_events_count_last_7_days", "P1DT12H", "whole"]);
+}
+
+#[test]
+fn an_unknown_var_is_named() {
+    let vars = format!("{FIXTURE_VARS}  snowplow__start_dte: '2025-01-01'\n");
+    assert_run_fails(&staged("exact", &fixture_group(), &vars), &["snowplow__start_dte"]);
+}
+
+#[test]
+fn a_custom_filter_with_a_semicolon_or_dml_is_refused() {
+    for filter in ["app_id = 'x'; DROP TABLE atomic.events", "app_id IN (DELETE FROM atomic.events RETURNING app_id)"] {
+        let vars = format!("{FIXTURE_VARS}  snowplow__custom_filter: \"{filter}\"\n");
+        assert_run_fails(&staged("exact", &fixture_group(), &vars), &["snowplow__custom_filter"]);
+    }
+}
+
+#[test]
+fn a_missing_events_table_or_column_is_named() {
+    let project = TempProject::new("exact", &fixture_group(), FIXTURE_VARS);
+    duckdb::Connection::open(project.database()).unwrap();
+    assert_run_fails(&project, &["atomic.events", "does not exist"]);
+
+    let project = staged("exact", &fixture_group(), FIXTURE_VARS);
+    project.connection().execute_batch("ALTER TABLE atomic.events DROP COLUMN geo_timezone").unwrap();
+    assert_run_fails(&project, &["geo_timezone"]);
+}
+
+#[test]
+fn a_database_held_by_another_process_is_a_clear_error() {
+    let project = staged("compat", &fixture_group(), FIXTURE_VARS);
+    let holder = project.connection();
+    holder.execute_batch("CREATE TABLE atomic.marker AS SELECT 1 AS x").unwrap();
+    let output = sigbatch(&["run", "--project-dir", project.path().to_str().unwrap()]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("in use by another process") && text.contains("warehouse.duckdb"), "{text}");
+    drop(holder);
+    assert_eq!(built_tables(&project), 0);
+}
+
+#[test]
+fn full_refresh_is_refused_on_a_non_dev_target_unless_allowed() {
+    let project = staged("exact", &fixture_group(), FIXTURE_VARS);
+    let dir = project.path().to_str().unwrap();
+    let output = sigbatch(&["run", "--project-dir", dir, "--target", "prod", "--full-refresh"]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("prod") && text.contains("snowplow__allow_refresh"), "{text}");
+    let output = sigbatch(&[
+        "run", "--project-dir", dir, "--target", "prod", "--full-refresh", "--vars", "{snowplow__allow_refresh: true}",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}

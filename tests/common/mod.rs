@@ -1,0 +1,138 @@
+//! Shared test helpers: temp projects, the upstream fixture, reading tables back as text.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDateTime;
+use sigbatch::commands::{ProjectArgs, RunSettings};
+
+pub const FIXTURE_VARS: &str = "  snowplow__start_date: '2025-01-01'\n  snowplow__app_id: ['basic_test']\n  \
+    snowplow__backfill_limit_days: 3\n  snowplow__late_event_lookback_days: 1\n  \
+    snowplow__min_late_events_to_process: 1\n  snowplow__allow_refresh: false\n  \
+    snowplow__mock_current_day: '2025-01-06'\n  snowplow__include_current_day_in_windows: false\n";
+
+pub fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/upstream-0.4")
+}
+
+pub fn timestamp(text: &str) -> NaiveDateTime {
+    sigbatch::state::parse_timestamp(text).unwrap()
+}
+
+/// A project directory with its own DuckDB file.
+pub struct TempProject {
+    pub dir: tempfile::TempDir,
+}
+
+impl TempProject {
+    pub fn new(semantics: &str, group_json: &str, vars: &str) -> TempProject {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("attribute_group.json"), group_json).unwrap();
+        std::fs::write(
+            dir.path().join("sigbatch.yml"),
+            format!("attribute_group: attribute_group.json\nsemantics: {semantics}\nprofile: test\nvars:\n{vars}"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("profiles.yml"),
+            "test:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n    prod:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        )
+        .unwrap();
+        TempProject { dir }
+    }
+
+    /// The upstream fixture, staged, with the conformance vars.
+    pub fn fixture(semantics: &str, syntax: &str) -> TempProject {
+        let group = std::fs::read_to_string(fixture_dir().join(format!("attribute_group.{syntax}.json"))).unwrap();
+        let project = TempProject::new(semantics, &group, FIXTURE_VARS);
+        let connection = duckdb::Connection::open(project.database()).unwrap();
+        sigbatch::stage_csv::stage_events_csv(&connection, &fixture_dir().join("events.csv"), "atomic", "events").unwrap();
+        project
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.dir.path().join("warehouse.duckdb")
+    }
+
+    pub fn args(&self) -> ProjectArgs {
+        ProjectArgs { project_dir: self.path().to_path_buf(), ..Default::default() }
+    }
+
+    pub fn run(&self, full_refresh: bool, until: Option<&str>, now: &str) -> sigbatch::Result<String> {
+        let settings = RunSettings {
+            project: self.args(),
+            full_refresh,
+            until: until.map(timestamp),
+            max_windows: None,
+            dry_run: false,
+            now: timestamp(now),
+            lock_timeout: std::time::Duration::ZERO,
+        };
+        let mut out = Vec::new();
+        sigbatch::commands::run(&settings, &mut out, &mut |_| {})?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    pub fn connection(&self) -> duckdb::Connection {
+        duckdb::Connection::open(self.database()).unwrap()
+    }
+}
+
+/// Every row of a query, each cell as text (NULL as None); lists are sorted and joined by ", ".
+pub fn rows(connection: &duckdb::Connection, sql: &str) -> (Vec<String>, Vec<Vec<Option<String>>>) {
+    let described: Vec<(String, String)> = connection
+        .prepare(&format!("DESCRIBE ({sql})"))
+        .unwrap()
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .unwrap()
+        .map(|t| t.unwrap())
+        .collect();
+    let (names, types): (Vec<String>, Vec<String>) = described.into_iter().unzip();
+    let select: Vec<String> = names
+        .iter()
+        .zip(&types)
+        .map(|(name, column_type)| {
+            let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+            if column_type.ends_with("[]") {
+                format!("array_to_string(list_sort({quoted}), ', ')")
+            } else {
+                format!("CAST({quoted} AS VARCHAR)")
+            }
+        })
+        .collect();
+    let text_sql = format!("SELECT {} FROM ({sql})", select.join(", "));
+    let mut statement = connection.prepare(&text_sql).unwrap();
+    let width = names.len();
+    let data = statement
+        .query_map([], |row| (0..width).map(|i| row.get::<_, Option<String>>(i)).collect::<Result<Vec<_>, _>>())
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    (names, data)
+}
+
+/// Upstream's comparison: numbers as numbers, empty cells and NULL alike.
+pub fn same_cell(actual: &Option<String>, expected: &Option<String>) -> bool {
+    let norm = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    match (norm(actual), norm(expected)) {
+        (None, None) => true,
+        (Some(a), Some(e)) => match (a.parse::<f64>(), e.parse::<f64>()) {
+            (Ok(x), Ok(y)) => (x - y).abs() < 1e-9,
+            _ => a == e,
+        },
+        _ => false,
+    }
+}
+
+/// The expected table of the fixture, keyed by user.
+pub fn expected_fixture_rows(connection: &duckdb::Connection) -> (Vec<String>, Vec<Vec<Option<String>>>) {
+    let path = fixture_dir().join("expected_attributes.csv");
+    rows(
+        connection,
+        &format!("SELECT * FROM read_csv('{}', all_varchar = true, header = true) ORDER BY 1", path.display()),
+    )
+}

@@ -1,0 +1,191 @@
+//! Exact mode's targeted behaviours: catch-up over empty stretches, events loaded exactly at
+//! the watermark, deferred late dates, hostile values, and the upstream fixture's differences.
+
+mod common;
+
+use common::{FIXTURE_VARS, TempProject, rows};
+
+const NOW: &str = "2025-06-01 00:00:00";
+
+fn group(attributes: &str) -> String {
+    format!(r#"{{"name":"g","version":1,"attribute_key_or_name":"domain_userid","attributes":[{attributes}]}}"#)
+}
+
+const COUNT_VIEWS: &str = r#"{"name":"views","type":"int64","events":[{"name":"page_view"}],"aggregation":"counter"}"#;
+
+fn events_table(project: &TempProject) {
+    project
+        .connection()
+        .execute_batch(
+            "CREATE SCHEMA atomic; CREATE TABLE atomic.events (event_id VARCHAR, app_id VARCHAR, load_tstamp TIMESTAMP, \
+             derived_tstamp TIMESTAMP, dvce_created_tstamp TIMESTAMP, event_name VARCHAR, event_vendor VARCHAR, \
+             event_version VARCHAR, domain_userid VARCHAR, geo_country VARCHAR, page_url VARCHAR)",
+        )
+        .unwrap();
+}
+
+fn insert(project: &TempProject, id: &str, user: &str, derived: &str, load: &str, country: &str, url: &str) {
+    project
+        .connection()
+        .execute(
+            "INSERT INTO atomic.events VALUES (?, 'web', CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), \
+             'page_view', 'com.snowplowanalytics.snowplow', '1-0-0', ?, ?, ?)",
+            duckdb::params![id, load, derived, derived, user, country, url],
+        )
+        .unwrap();
+}
+
+fn table(project: &TempProject) -> Vec<Vec<Option<String>>> {
+    rows(&project.connection(), "SELECT * EXCLUDE (updated_at) FROM main_derived.g_1_attributes ORDER BY 1").1
+}
+
+fn windows_run(output: &str) -> u32 {
+    output.split("ran ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap()
+}
+
+#[test]
+fn an_empty_stretch_costs_one_window_not_one_per_day() {
+    let project = TempProject::new("exact", &group(COUNT_VIEWS), "  snowplow__start_date: '2025-01-01'\n");
+    events_table(&project);
+    insert(&project, "a", "u1", "2025-01-01 10:00:00", "2025-01-01 10:00:05", "DE", "/");
+    insert(&project, "b", "u1", "2025-03-01 10:00:00", "2025-03-01 10:00:05", "DE", "/");
+    let output = project.run(false, Some("2025-03-10 00:00:00"), NOW).unwrap();
+    assert!(windows_run(&output) <= 3, "{output}");
+    assert_eq!(table(&project), vec![vec![Some("u1".into()), Some("2".into())]]);
+}
+
+#[test]
+fn an_event_loaded_exactly_at_the_watermark_is_not_skipped() {
+    let project = TempProject::new("exact", &group(COUNT_VIEWS), "  snowplow__start_date: '2025-01-01'\n");
+    events_table(&project);
+    insert(&project, "a", "u1", "2025-01-01 10:00:00", "2025-01-01 12:00:00", "DE", "/");
+    project.run(false, Some("2025-01-01 12:00:00"), NOW).unwrap();
+    project.run(false, None, NOW).unwrap();
+    // arrives after the watermark reached its load_tstamp
+    insert(&project, "b", "u1", "2025-01-01 11:00:00", "2025-01-01 12:00:00", "DE", "/");
+    project.run(false, None, NOW).unwrap();
+    assert_eq!(table(&project), vec![vec![Some("u1".into()), Some("2".into())]]);
+}
+
+#[test]
+fn deferred_late_dates_are_retried_until_processed_and_shown_in_status() {
+    let vars = "  snowplow__start_date: '2025-01-01'\n  snowplow__late_event_lookback_days: 1\n  \
+                snowplow__min_late_events_to_process: 2\n";
+    let project = TempProject::new("exact", &group(COUNT_VIEWS), vars);
+    events_table(&project);
+    insert(&project, "a", "u1", "2025-01-10 10:00:00", "2025-01-10 10:00:01", "DE", "/");
+    project.run(false, Some("2025-01-11 00:00:00"), NOW).unwrap();
+    // one late event for 01-02: below the threshold of 2, so it waits
+    insert(&project, "late1", "u1", "2025-01-02 10:00:00", "2025-01-11 10:00:00", "DE", "/");
+    insert(&project, "c", "u1", "2025-01-11 10:00:00", "2025-01-11 10:00:01", "DE", "/");
+    project.run(false, Some("2025-01-12 00:00:00"), NOW).unwrap();
+    assert_eq!(table(&project), vec![vec![Some("u1".into()), Some("2".into())]]);
+    let mut status = Vec::new();
+    sigbatch::commands::status(&project.args(), &mut status).unwrap();
+    let status = String::from_utf8(status).unwrap();
+    assert!(status.contains("deferred     2025-01-02: 1 events waiting"), "{status}");
+    // a run with nothing for that date still re-checks it; the second late event releases it
+    project.run(false, Some("2025-01-12 12:00:00"), NOW).unwrap();
+    insert(&project, "late2", "u1", "2025-01-02 11:00:00", "2025-01-12 13:00:00", "DE", "/");
+    project.run(false, Some("2025-01-13 00:00:00"), NOW).unwrap();
+    assert_eq!(table(&project), vec![vec![Some("u1".into()), Some("4".into())]]);
+}
+
+#[test]
+fn hostile_criteria_values_are_literals() {
+    let hostile = ["it's", "back\\slash", "100%", "a_b", "ünïcødé", "SELECT", "'; DROP TABLE atomic.events; --"];
+    let attributes: Vec<String> = hostile
+        .iter()
+        .enumerate()
+        .map(|(i, value)| {
+            let value = serde_json::to_string(value).unwrap();
+            format!(
+                r#"{{"name":"eq_{i}","type":"int64","events":[{{"name":"page_view"}}],"aggregation":"counter",
+                    "criteria":{{"all":[{{"property":"geo_country","operator":"=","value":{value}}}]}}}},
+                   {{"name":"like_{i}","type":"int64","events":[{{"name":"page_view"}}],"aggregation":"counter",
+                    "criteria":{{"all":[{{"property":"page_url","operator":"like","value":{value}}}]}}}}"#
+            )
+        })
+        .collect();
+    let project = TempProject::new("exact", &group(&attributes.join(",")), "  snowplow__start_date: '2025-01-01'\n");
+    events_table(&project);
+    for (i, value) in hostile.iter().enumerate() {
+        insert(&project, &format!("e{i}"), "u1", "2025-01-02 10:00:00", "2025-01-02 10:00:01", value, value);
+    }
+    insert(&project, "other", "u1", "2025-01-02 10:00:00", "2025-01-02 10:00:01", "a-b", "100x");
+    project.run(false, Some("2025-01-03 00:00:00"), NOW).unwrap();
+    let row = &table(&project)[0];
+    for (i, value) in hostile.iter().enumerate() {
+        assert_eq!(row[1 + 2 * i].as_deref(), Some("1"), "`=` {value}");
+        // LIKE takes the pattern as given: `%` and `_` are wildcards, so "100%" also matches "100x"
+        let expected_like = match *value {
+            "100%" => "2",
+            _ => "1",
+        };
+        assert_eq!(row[2 + 2 * i].as_deref(), Some(expected_like), "like {value}");
+    }
+    let count: i64 = project.connection().query_row("SELECT COUNT(*) FROM atomic.events", [], |r| r.get(0)).unwrap();
+    assert_eq!(count, hostile.len() as i64 + 1);
+}
+
+#[test]
+fn property_paths_with_injection_attempts_are_rejected() {
+    for path in ["geo_country); DROP TABLE x; --", "contexts_x_1[0]:a'b", "contexts_x_1[0]:a\"b", "geo_country OR 1=1"] {
+        let attribute = format!(
+            r#"{{"name":"x","type":"string","events":[{{"name":"page_view"}}],"aggregation":"last","property":{}}}"#,
+            serde_json::to_string(path).unwrap()
+        );
+        let project = TempProject::new("exact", &group(&attribute), "  snowplow__start_date: '2025-01-01'\n");
+        let error = project.run(false, None, NOW).unwrap_err().to_string();
+        assert!(error.contains(path) && error.contains("does not parse"), "{error}");
+    }
+}
+
+#[test]
+fn updated_at_moves_only_when_a_row_changes() {
+    let project = TempProject::new("exact", &group(COUNT_VIEWS), "  snowplow__start_date: '2025-01-01'\n");
+    events_table(&project);
+    insert(&project, "a", "u1", "2025-01-01 10:00:00", "2025-01-01 10:00:01", "DE", "/");
+    insert(&project, "b", "u2", "2025-01-01 10:00:00", "2025-01-01 10:00:01", "DE", "/");
+    project.run(false, Some("2025-01-02 00:00:00"), "2025-02-01 00:00:00").unwrap();
+    insert(&project, "c", "u2", "2025-01-02 10:00:00", "2025-01-02 10:00:01", "DE", "/");
+    project.run(false, Some("2025-01-03 00:00:00"), "2025-02-02 00:00:00").unwrap();
+    let (_, data) = rows(&project.connection(), "SELECT domain_userid, updated_at FROM main_derived.g_1_attributes ORDER BY 1");
+    assert_eq!(data[0][1].as_deref(), Some("2025-02-01 00:00:00"), "u1 did not change");
+    assert_eq!(data[1][1].as_deref(), Some("2025-02-02 00:00:00"), "u2 changed");
+}
+
+#[test]
+fn exact_mode_on_the_fixture_differs_only_where_upstream_defects_bite() {
+    let project = TempProject::fixture("exact", "snowflake");
+    let _ = FIXTURE_VARS;
+    project.run(true, None, "2026-06-01 00:00:00").unwrap();
+    let (names, actual) = rows(
+        &project.connection(),
+        "SELECT * EXCLUDE (updated_at) FROM main_derived.ecommerce_transaction_interactions_features_1_attributes ORDER BY 1",
+    );
+    let (expected_names, expected) = common::expected_fixture_rows(&project.connection());
+    let mut differences = Vec::new();
+    for (actual_row, expected_row) in actual.iter().zip(&expected) {
+        for (position, name) in expected_names.iter().enumerate() {
+            let at = names.iter().position(|n| n == name).unwrap();
+            if !common::same_cell(&actual_row[at], &expected_row[position]) {
+                differences.push(format!(
+                    "{}.{name}: exact {:?}, upstream {:?}",
+                    expected_row[0].as_deref().unwrap(),
+                    actual_row[at],
+                    expected_row[position]
+                ));
+            }
+        }
+    }
+    let explained = fixture_differences();
+    let listed: Vec<String> = explained.iter().map(|(cell, _)| cell.to_string()).collect();
+    assert_eq!(differences, listed, "every difference must be listed with the defect that explains it");
+}
+
+/// Each cell where exact mode departs from the upstream fixture, with the defect (semantics.md
+/// section 5) that explains it.
+fn fixture_differences() -> Vec<(&'static str, &'static str)> {
+    vec![]
+}

@@ -1,0 +1,114 @@
+//! Crashes and concurrent runs, with the real binary: a run killed with SIGKILL at random
+//! moments and then rerun reaches the same tables as a run that was never interrupted; two runs
+//! of one project never interleave, the second fails clearly or waits.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{TempProject, rows};
+
+const NOW: &str = "2025-04-01 00:00:00";
+const VARS: &str = "  snowplow__start_date: '2025-03-01'\n  snowplow__backfill_limit_days: 1\n  \
+                    snowplow__mock_current_day: '2025-03-12'\n";
+
+fn sigbatch(project: &Path, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sigbatch"));
+    command.args(["run", "--quiet", "--project-dir", project.to_str().unwrap(), "--until", "2025-03-11 00:00:00"]);
+    command.args(extra).env("SIGBATCH_NOW", NOW).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+}
+
+/// A demo-generated project: a few thousand events over ten days, loaded late and duplicated.
+fn project() -> TempProject {
+    let project = TempProject::new("exact", sigbatch::demo::DEMO_ATTRIBUTE_GROUP_JSON, VARS);
+    let spec = sigbatch::demo::DemoSpec {
+        users: 200,
+        days: 10,
+        start: chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
+        seed: 7,
+    };
+    sigbatch::demo::generate_events(&project.connection(), &spec).unwrap();
+    project
+}
+
+fn attributes(project: &TempProject) -> Vec<Vec<Option<String>>> {
+    let (_, data) = rows(
+        &project.connection(),
+        "SELECT * EXCLUDE (updated_at) FROM main_derived.demo_web_engagement_1_attributes ORDER BY 1",
+    );
+    data
+}
+
+fn finish(output: Output) -> Output {
+    assert!(output.status.success(), "run failed: {}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+fn copy_database(from: &TempProject, to: &TempProject) {
+    std::fs::copy(from.database(), to.database()).unwrap();
+}
+
+#[test]
+fn a_run_killed_at_any_moment_and_rerun_reaches_the_same_tables() {
+    let pristine = project();
+    let baseline = project();
+    copy_database(&pristine, &baseline);
+    let started = Instant::now();
+    finish(sigbatch(baseline.path(), &[]).output().unwrap());
+    let full_duration = started.elapsed();
+    let expected = attributes(&baseline);
+    assert!(expected.len() > 100, "the baseline should hold many users, got {}", expected.len());
+
+    let mut seed: u64 = 0x5eed;
+    let mut killed_mid_run = 0;
+    for trial in 0..12 {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let delay = full_duration.mul_f64(((seed >> 33) % 1000) as f64 / 1000.0);
+        let victim = project();
+        copy_database(&pristine, &victim);
+        let mut child: Child = sigbatch(victim.path(), &[]).spawn().unwrap();
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_none() {
+            killed_mid_run += 1;
+        }
+        child.kill().ok(); // SIGKILL on unix
+        child.wait().unwrap();
+        finish(sigbatch(victim.path(), &[]).output().unwrap());
+        assert_eq!(attributes(&victim), expected, "trial {trial}: killed after {delay:?}, rerun differs");
+    }
+    assert!(killed_mid_run >= 6, "only {killed_mid_run} of 12 kills landed mid-run");
+}
+
+#[test]
+fn a_second_run_fails_clearly_or_waits_while_the_first_holds_the_lock() {
+    let project = project();
+    let note = project.path().join("warehouse.duckdb.sigbatch-lock");
+    let first = sigbatch(project.path(), &[]).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !note.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(note.exists(), "the first run never took the lock");
+    let second = sigbatch(project.path(), &[]).output().unwrap();
+    let first = first.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "the second run should be refused: {text}");
+    assert!(text.contains("in use by another process") && text.contains("since"), "{text}");
+    assert!(text.contains("--lock-timeout"), "{text}");
+    finish(first);
+
+    // with a timeout, the second run waits for the first and then succeeds
+    let expected = attributes(&project);
+    let rebuild = sigbatch(project.path(), &["--full-refresh"]).spawn().unwrap();
+    while !note.exists() && Instant::now() < deadline + Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let waiting = finish(sigbatch(project.path(), &["--lock-timeout", "120"]).output().unwrap());
+    finish(rebuild.wait_with_output().unwrap());
+    assert!(waiting.status.success());
+    assert_eq!(attributes(&project), expected);
+    assert!(!note.exists(), "the lock note outlived its run");
+}
