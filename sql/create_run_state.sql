@@ -1,6 +1,6 @@
 CREATE TABLE IF NOT EXISTS {{ t.run_state }} (
   semantics {{ text }},
   plan_fingerprint {{ text }},
-  scanned_until {{ timestamp }},
+  watermark {{ timestamp }},
   updated_at {{ timestamp }}
 )

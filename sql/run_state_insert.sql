@@ -1,2 +1,2 @@
-INSERT INTO {{ t.run_state }} (semantics, plan_fingerprint, scanned_until, updated_at)
-SELECT {{ semantics }}, {{ fingerprint }}, {{ scanned_until }}, {{ now }}
+INSERT INTO {{ t.run_state }} (semantics, plan_fingerprint, watermark, updated_at)
+SELECT {{ semantics }}, {{ fingerprint }}, {{ watermark }}, {{ now }}

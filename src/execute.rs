@@ -7,7 +7,7 @@ use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::project::{Project, Semantics};
-use crate::render::{self, Frontier, LoadWindow, RunSpec, Statement, Tables};
+use crate::render::{self, LoadWindow, RunSpec, Statement, Tables};
 use crate::state::{self, LimitState, StoredState};
 use crate::warehouse::Warehouse;
 
@@ -138,28 +138,25 @@ pub fn run(
     let today = plan.vars.today(options.now);
     let mut reports = Vec::new();
     let mut full_refresh = options.full_refresh;
+    let start = plan.vars.start_date.and_time(chrono::NaiveTime::MIN);
+    // exact mode: where the next window starts; the stored watermark only on the first window
+    let mut next_lower = if full_refresh { start } else { stored.watermark.unwrap_or(start) };
     loop {
-        let (window, frontier, label, upsert) = match plan.semantics {
+        let (window, label, upsert) = match plan.semantics {
             Semantics::Compat => {
                 let (window, limit_state) = state::compat_window(&stored, plan, full_refresh, cap);
                 let upsert = limit_state != LimitState::OutOfSync
                     || stored.filtered_events_last_success.is_none_or(|last| window.upper > last);
-                (window, Frontier::At(window.upper), limit_state.describe().to_string(), upsert)
+                (window, limit_state.describe().to_string(), upsert)
             }
             Semantics::Exact => {
-                let start = plan.vars.start_date.and_time(chrono::NaiveTime::MIN);
-                let from = if full_refresh { start } else { stored.scanned_until.unwrap_or(start) };
-                let next = state::next_load(warehouse, dialect, tables, from, cap)?;
-                let window = state::exact_window(from, next, plan, cap);
-                let frontier = match (window.upper < cap, options.until) {
-                    (true, _) => Frontier::At(window.upper),
-                    (false, Some(_)) => Frontier::At(cap),
-                    (false, None) => Frontier::NewestLoadInWindow,
-                };
-                (window, frontier, if next.is_some() { "catching up" } else { "no new events" }.to_string(), true)
+                let next = state::next_load(warehouse, dialect, tables, next_lower, cap)?;
+                let window = state::exact_window(next_lower, next, plan, cap);
+                (window, if next.is_some() { "catching up" } else { "no new events" }.to_string(), true)
             }
         };
-        let spec = RunSpec { window, full_refresh, now: options.now, today, frontier, upsert_filtered_events: upsert };
+        let watermark = if full_refresh { start } else { stored.watermark.unwrap_or(start) };
+        let spec = RunSpec { window, full_refresh, now: options.now, today, watermark, upsert_filtered_events: upsert };
         let statements = render::render_run(plan, dialect, tables, &spec)?;
         progress(&format!("window {} .. {} ({label})", window.lower, window.upper));
         let mut report = WindowReport { window, label, events: 0, days_processed: 0, statements, };
@@ -179,6 +176,7 @@ pub fn run(
             break;
         }
         stored = state::read(warehouse, dialect, plan, tables)?;
+        next_lower = window.upper;
     }
     Ok(reports)
 }

@@ -1,5 +1,5 @@
-//! Run state: the incremental manifest (upstream's per-model watermark rows), exact mode's scan
-//! frontier, and the load window each run takes from them.
+//! Run state: the incremental manifest (upstream's per-model watermark rows), exact mode's
+//! watermark, and the load window each run takes from them.
 //!
 //! Reading state is separate from writing it: the writes are ordinary statements rendered with
 //! the rest of a window (`render`), so they commit in the same transaction as the data they
@@ -23,8 +23,8 @@ pub struct StoredState {
     pub max_last_success: Option<NaiveDateTime>,
     pub filtered_events_last_success: Option<NaiveDateTime>,
     pub first_success: Option<NaiveDateTime>,
-    /// Exact mode: every event loaded before this instant has been read.
-    pub scanned_until: Option<NaiveDateTime>,
+    /// Exact mode's watermark: the highest `load_tstamp` read so far.
+    pub watermark: Option<NaiveDateTime>,
     pub semantics: Option<String>,
     pub plan_fingerprint: Option<String>,
 }
@@ -67,13 +67,13 @@ pub fn read(warehouse: &mut dyn Warehouse, dialect: &dyn Dialect, plan: &Plan, t
     if warehouse.table_exists(schema, name)? {
         let sql = format!(
             "SELECT semantics, plan_fingerprint, {} FROM {}",
-            dialect.cast_to_text("scanned_until"),
+            dialect.cast_to_text("watermark"),
             tables.get("run_state")
         );
         if let Some(row) = warehouse.query(&sql)?.into_iter().next() {
             state.semantics = row.first().cloned().flatten();
             state.plan_fingerprint = row.get(1).cloned().flatten();
-            state.scanned_until = row.get(2).cloned().flatten().as_deref().and_then(parse_timestamp);
+            state.watermark = row.get(2).cloned().flatten().as_deref().and_then(parse_timestamp);
         }
     }
     Ok(state)
@@ -128,13 +128,13 @@ pub fn compat_window(
     }
 }
 
-/// Exact mode's next window: from the frontier to the end of the `backfill_limit_days`-th day
-/// counted from the first day that has a loaded event, skipping an empty stretch in one step.
-pub fn exact_window(frontier: NaiveDateTime, next_load: Option<NaiveDateTime>, plan: &Plan, cap: NaiveDateTime) -> LoadWindow {
+/// Exact mode's next window: from `lower` (inclusive) to the end of the `backfill_limit_days`-th
+/// day counted from the first day that has a loaded event, so an empty stretch costs nothing.
+pub fn exact_window(lower: NaiveDateTime, next_load: Option<NaiveDateTime>, plan: &Plan, cap: NaiveDateTime) -> LoadWindow {
     let days = u64::from(plan.vars.backfill_limit_days);
     match next_load {
-        Some(next) => LoadWindow { lower: frontier, upper: (day_start(next) + Days::new(days)).min(cap).max(frontier) },
-        None => LoadWindow { lower: frontier, upper: cap.max(frontier) },
+        Some(next) => LoadWindow { lower, upper: (day_start(next) + Days::new(days)).min(cap).max(lower) },
+        None => LoadWindow { lower, upper: cap.max(lower) },
     }
 }
 

@@ -187,5 +187,17 @@ fn exact_mode_on_the_fixture_differs_only_where_upstream_defects_bite() {
 /// Each cell where exact mode departs from the upstream fixture, with the defect (semantics.md
 /// section 5) that explains it.
 fn fixture_differences() -> Vec<(&'static str, &'static str)> {
-    vec![]
+    const FIRST_LAST: &str = "first/last ignore the attribute's events (section 5): upstream reads the latest \
+                              event of any type, here a page_ping, while the attribute is defined on page_view";
+    vec![
+        ("user_1.last_geo_country: exact Some(\"FR\"), upstream Some(\"DE\")", FIRST_LAST),
+        ("user_1.last_timezone: exact Some(\"Australia/Melbourne\"), upstream Some(\"Europe/London\")", FIRST_LAST),
+        (
+            "user_2.page_view_events_count_last_7_days: exact Some(\"6\"), upstream Some(\"5\")",
+            "dates beyond the late-day limit are dropped forever (section 5): upstream's run 2 keeps only its \
+             newest 3 dates and never retries 2025-01-02, which holds event_7949 (loaded 01-04)",
+        ),
+        ("user_3.last_geo_country: exact Some(\"US\"), upstream Some(\"UK\")", FIRST_LAST),
+        ("user_7.last_geo_country: exact Some(\"DE\"), upstream Some(\"CA\")", FIRST_LAST),
+    ]
 }

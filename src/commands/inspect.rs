@@ -75,8 +75,8 @@ pub fn status(args: &ProjectArgs, out: &mut dyn Write) -> Result<()> {
         )
         .map_err(io)?;
     }
-    if let Some(scanned) = stored.scanned_until {
-        writeln!(out, "scanned      every event loaded before {scanned}").map_err(io)?;
+    if let (Some(watermark), crate::project::Semantics::Exact) = (stored.watermark, project.semantics) {
+        writeln!(out, "read up to   {watermark} (the next run re-reads from here, inclusive)").map_err(io)?;
     }
     let (schema, name) = tables.location("daily_aggregation_manifest");
     if warehouse.table_exists(schema, name)? {

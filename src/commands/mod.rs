@@ -20,7 +20,7 @@ use crate::execute::{self, Mode, RunOptions};
 use crate::plan::Plan;
 use crate::project::Project;
 use crate::project::profiles::{Output, Target};
-use crate::render::{self, Frontier, LoadWindow, RunSpec, Tables};
+use crate::render::{self, LoadWindow, RunSpec, Tables};
 use crate::warehouse::duckdb::DuckDbWarehouse;
 
 /// Where the project is and which target to use.
@@ -151,7 +151,7 @@ pub fn compile_sql(plan: &Plan, dialect: &dyn Dialect, schema: &str, full_refres
         full_refresh,
         now,
         today: plan.vars.today(now),
-        frontier: Frontier::At(window.upper),
+        watermark: window.lower,
         upsert_filtered_events: true,
     };
     let statements = render::render_run(plan, dialect, &tables, &spec)?;

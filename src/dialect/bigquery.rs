@@ -96,12 +96,4 @@ impl Dialect for BigQuery {
             "IF(ARRAY_LENGTH({merged}) > 0, ARRAY(SELECT DISTINCT element FROM UNNEST({merged}) AS element ORDER BY element), NULL)"
         )
     }
-
-    fn first_value_ignore_nulls(&self, value: &str, window: &str) -> String {
-        format!("FIRST_VALUE({value} IGNORE NULLS) OVER ({window})")
-    }
-
-    fn last_value_ignore_nulls(&self, value: &str, window: &str) -> String {
-        format!("LAST_VALUE({value} IGNORE NULLS) OVER ({window})")
-    }
 }

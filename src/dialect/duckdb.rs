@@ -65,12 +65,4 @@ impl Dialect for DuckDb {
     fn unique_list_finish(&self, merged: &str) -> String {
         format!("CASE WHEN len(list_distinct({merged})) > 0 THEN list_sort(list_distinct({merged})) END")
     }
-
-    fn first_value_ignore_nulls(&self, value: &str, window: &str) -> String {
-        format!("first_value({value} IGNORE NULLS) OVER ({window})")
-    }
-
-    fn last_value_ignore_nulls(&self, value: &str, window: &str) -> String {
-        format!("last_value({value} IGNORE NULLS) OVER ({window})")
-    }
 }

@@ -104,10 +104,6 @@ pub trait Dialect: Send + Sync {
     /// The merged list, distinct and sorted ascending; NULL when empty.
     fn unique_list_finish(&self, merged: &str) -> String;
 
-    /// `FIRST_VALUE(value IGNORE NULLS) OVER (window)` or the dialect's spelling.
-    fn first_value_ignore_nulls(&self, value: &str, window: &str) -> String;
-
-    fn last_value_ignore_nulls(&self, value: &str, window: &str) -> String;
 
     fn compat_delayed_rule(&self) -> DelayedRule {
         DelayedRule::NoSameDayLoad

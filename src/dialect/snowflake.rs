@@ -74,14 +74,6 @@ impl Dialect for Snowflake {
         format!("CASE WHEN ARRAY_SIZE({merged}) > 0 THEN ARRAY_SORT(ARRAY_DISTINCT({merged})) END")
     }
 
-    fn first_value_ignore_nulls(&self, value: &str, window: &str) -> String {
-        format!("FIRST_VALUE({value}) IGNORE NULLS OVER ({window})")
-    }
-
-    fn last_value_ignore_nulls(&self, value: &str, window: &str) -> String {
-        format!("LAST_VALUE({value}) IGNORE NULLS OVER ({window})")
-    }
-
     fn compat_delayed_rule(&self) -> DelayedRule {
         DelayedRule::NotAnyLoadDate
     }

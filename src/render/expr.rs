@@ -56,10 +56,21 @@ pub fn event_types(d: &dyn Dialect, events: &[EventRef], alias: &str, upstream_v
 
 const WHOLE_PARTITION: &str = "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING";
 
+/// The first (or last) non-NULL `value` of a window ordered by `order`. Rows with a NULL value
+/// sort away from the end being read, which every dialect can express (unlike `IGNORE NULLS`,
+/// whose placement differs between them).
+pub fn first_or_last_non_null(first: bool, value: &str, partition: &str, order: &str) -> String {
+    let (function, nulls) = if first { ("FIRST_VALUE", "1 ELSE 0") } else { ("LAST_VALUE", "0 ELSE 1") };
+    format!(
+        "{function}({value}) OVER (PARTITION BY {partition} ORDER BY CASE WHEN {value} IS NULL THEN {nulls} END, {order} {WHOLE_PARTITION})"
+    )
+}
+
 /// A daily partial needing a window function first: (window column expression), if any.
 pub fn daily_window(d: &dyn Dialect, partial: &Partial) -> Option<String> {
     let day = "PARTITION BY events.attribute_key, events.event_date";
-    let ordered = format!("{day} ORDER BY events.derived_tstamp, events.load_tstamp, events.event_id {WHOLE_PARTITION}");
+    let partition = "events.attribute_key, events.event_date";
+    let order = "events.derived_tstamp, events.load_tstamp, events.event_id";
     let matched = |value: &str, when: &Predicate| {
         format!("CASE WHEN {} THEN events.{} END", predicate(d, when, "events"), d.ident(value))
     };
@@ -77,10 +88,10 @@ pub fn daily_window(d: &dyn Dialect, partial: &Partial) -> Option<String> {
         Partial::Last { value, when: None } => {
             format!("LAST_VALUE(events.{}) OVER ({day} ORDER BY events.derived_tstamp {WHOLE_PARTITION})", d.ident(value))
         }
-        Partial::First { value, when: Some(when) } => d.first_value_ignore_nulls(&matched(value, when), &ordered),
-        Partial::Last { value, when: Some(when) } => d.last_value_ignore_nulls(&matched(value, when), &ordered),
-        Partial::FirstTstamp { value, when } => d.first_value_ignore_nulls(&matched_tstamp(value, when), &ordered),
-        Partial::LastTstamp { value, when } => d.last_value_ignore_nulls(&matched_tstamp(value, when), &ordered),
+        Partial::First { value, when: Some(when) } => first_or_last_non_null(true, &matched(value, when), partition, order),
+        Partial::Last { value, when: Some(when) } => first_or_last_non_null(false, &matched(value, when), partition, order),
+        Partial::FirstTstamp { value, when } => first_or_last_non_null(true, &matched_tstamp(value, when), partition, order),
+        Partial::LastTstamp { value, when } => first_or_last_non_null(false, &matched_tstamp(value, when), partition, order),
         _ => return None,
     })
 }

@@ -37,15 +37,6 @@ pub struct LoadWindow {
     pub upper: NaiveDateTime,
 }
 
-/// Where exact mode's scan frontier moves when the window commits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Frontier {
-    /// Everything loaded before this instant has been read.
-    At(NaiveDateTime),
-    /// The window ended at "now": resume from the newest load seen in it, since events loaded
-    /// just before now may not be visible yet.
-    NewestLoadInWindow,
-}
 
 #[derive(Debug, Clone)]
 pub struct RunSpec {
@@ -54,7 +45,10 @@ pub struct RunSpec {
     pub now: NaiveDateTime,
     /// The day attribute windows end at (`mock_current_day` or today).
     pub today: NaiveDate,
-    pub frontier: Frontier,
+    /// Exact mode's watermark before this window: the highest `load_tstamp` seen so far. The
+    /// window moves it to the newest load it holds; the next run re-reads from it inclusively
+    /// (event_id dedup makes that safe), so an event loaded at exactly the watermark is kept.
+    pub watermark: NaiveDateTime,
     /// Upstream skips the `filtered_events` upsert when that model already consumed the window
     /// (a replay after a partial failure).
     pub upsert_filtered_events: bool,

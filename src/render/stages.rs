@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::expr::{self, Windows};
-use super::{Frontier, PERSISTENT, StageWriter};
+use super::{PERSISTENT, StageWriter};
 use crate::dag::Stage;
 use crate::dialect::DelayedRule;
 use crate::error::Result;
@@ -250,16 +250,9 @@ fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
             }
             (Aggregation::First | Aggregation::Last, false) => {
                 let tstamp = output.daily_second.as_deref().expect("exact first/last keep a timestamp");
-                let window = format!(
-                    "PARTITION BY daily.attribute_key ORDER BY {} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING",
-                    daily(tstamp)
-                );
                 let value = format!("CASE WHEN {in_window} THEN {} END", daily(&output.daily));
-                let picked = if output.aggregation == Aggregation::First {
-                    d.first_value_ignore_nulls(&value, &window)
-                } else {
-                    d.last_value_ignore_nulls(&value, &window)
-                };
+                let first = output.aggregation == Aggregation::First;
+                let picked = expr::first_or_last_non_null(first, &value, "daily.attribute_key", &daily(tstamp));
                 window_columns.push(json!({"name": helper, "expr": picked}));
                 grouped.push(json!({"name": helper, "expr": format!("MAX(daily.{helper})")}));
                 format!("grouped.{helper}")
@@ -331,23 +324,20 @@ fn incremental_manifest(w: &mut StageWriter<'_>) -> Result<()> {
     let (target, source) = (w.tables.get("incremental_manifest").to_string(), w.tables.get("incremental_manifest_this_run").to_string());
     insert_all(w, &target, &source, &["model", "first_success", "last_success"])?;
     let window = w.spec.window;
-    let scanned_until = match w.spec.frontier {
-        Frontier::At(at) => d.timestamp_literal(at),
-        Frontier::NewestLoadInWindow => format!(
-            "COALESCE((SELECT MAX(load_tstamp) FROM {} WHERE load_tstamp >= {} AND load_tstamp < {}), {})",
-            w.tables.events,
-            d.timestamp_literal(window.lower),
-            d.timestamp_literal(window.upper),
-            d.timestamp_literal(window.lower)
-        ),
-    };
+    let watermark = format!(
+        "COALESCE((SELECT MAX(load_tstamp) FROM {} WHERE load_tstamp >= {} AND load_tstamp < {}), {})",
+        w.tables.events,
+        d.timestamp_literal(window.lower),
+        d.timestamp_literal(window.upper),
+        d.timestamp_literal(w.spec.watermark)
+    );
     w.emit("run_state_delete.sql", json!({}))?;
     w.emit(
         "run_state_insert.sql",
         json!({
             "semantics": d.string_literal(w.plan.semantics.as_str()),
             "fingerprint": d.string_literal(&w.plan.fingerprint()),
-            "scanned_until": scanned_until,
+            "watermark": watermark,
         }),
     )
 }
