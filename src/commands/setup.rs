@@ -157,9 +157,18 @@ pub fn demo(settings: &DemoSettings, out: &mut dyn Write, progress: &mut dyn FnM
     let warehouse = DuckDbWarehouse::open_read_only(&database)?;
     let project = Project::load(dir, None)?;
     let table = format!("\"main_derived\".\"{}_attributes\"", project.name);
-    writeln!(out, "\nattributes table {table}:").map_err(io)?;
-    print_table(warehouse.connection(), &format!("SELECT COUNT(*) AS users, COUNT(updated_at) AS with_updated_at FROM {table}"), out)?;
-    writeln!(out).map_err(io)?;
-    print_table(warehouse.connection(), &format!("SELECT * FROM {table} ORDER BY 1 LIMIT 8"), out)?;
+    writeln!(out, "\nattributes table {table}, one row per user:").map_err(io)?;
+    print_table(
+        warehouse.connection(),
+        &format!(
+            "SELECT column_name AS attribute, column_type AS type, min, max, \
+             CASE WHEN avg IS NULL THEN '' ELSE printf('%.2f', TRY_CAST(avg AS DOUBLE)) END AS mean, \
+             count AS users, null_percentage AS null_pct FROM (SUMMARIZE SELECT * EXCLUDE (updated_at) FROM {table})"
+        ),
+        out,
+    )?;
+    let busiest = project.group.attributes.first().map(|a| a.name.replace('"', "\"\"")).unwrap_or_default();
+    writeln!(out, "\nthe five users with the highest `{busiest}`:").map_err(io)?;
+    print_table(warehouse.connection(), &format!("SELECT * FROM {table} ORDER BY \"{busiest}\" DESC NULLS LAST, 1 LIMIT 5"), out)?;
     writeln!(out, "\ninspect it: sigbatch status --project-dir {}", dir.display()).map_err(io)
 }
