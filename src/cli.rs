@@ -78,8 +78,10 @@ pub enum Command {
     },
 
     /// Print every stage's SQL for a first run, with no warehouse connection.
-    #[command(after_help = "Examples:\n  sigbatch compile --project-dir my_project\n  \
-                            sigbatch compile --project-dir my_project --dialect bigquery > run.sql")]
+    #[command(
+        after_help = "Examples:\n  sigbatch compile --project-dir my_project\n  \
+                            sigbatch compile --project-dir my_project --dialect bigquery > run.sql"
+    )]
     Compile {
         #[command(flatten)]
         project: ProjectFlags,
@@ -108,7 +110,9 @@ pub enum Command {
     },
 
     /// Create a project from an attribute group file (the Signals API JSON).
-    #[command(after_help = "Example:\n  sigbatch init --attribute-group group.json --project-dir my_project")]
+    #[command(
+        after_help = "Example:\n  sigbatch init --attribute-group group.json --project-dir my_project"
+    )]
     Init {
         /// The attribute group JSON, as the Signals API returns it.
         #[arg(long, value_name = "FILE")]

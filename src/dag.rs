@@ -83,7 +83,10 @@ pub fn execution_order() -> Vec<Stage> {
         }
     }
     // Kahn's algorithm, always taking the earliest-declared ready stage, for a stable order.
-    let mut remaining: Vec<usize> = graph.node_indices().map(|n| graph.neighbors_directed(n, petgraph::Incoming).count()).collect();
+    let mut remaining: Vec<usize> = graph
+        .node_indices()
+        .map(|n| graph.neighbors_directed(n, petgraph::Incoming).count())
+        .collect();
     let mut order = Vec::with_capacity(nodes.len());
     while let Some(next) = (0..nodes.len()).find(|i| remaining[*i] == 0) {
         remaining[next] = usize::MAX;
@@ -107,7 +110,10 @@ mod tests {
         for stage in &order {
             let at = order.iter().position(|s| s == stage).unwrap();
             for input in stage.inputs() {
-                assert!(order.iter().position(|s| s == input).unwrap() < at, "{stage:?} before {input:?}");
+                assert!(
+                    order.iter().position(|s| s == input).unwrap() < at,
+                    "{stage:?} before {input:?}"
+                );
             }
         }
         assert_eq!(order.first(), Some(&Stage::Setup));

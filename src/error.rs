@@ -14,23 +14,42 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// A project, profile or attribute group file that cannot be read or is malformed.
     #[error("{}: {message}", .path.display())]
-    File { path: PathBuf, message: String, hint: Option<String> },
+    File {
+        path: PathBuf,
+        message: String,
+        hint: Option<String>,
+    },
 
     /// A value in the project that is well-formed but not allowed.
     #[error("{context}: {message}")]
-    Invalid { context: String, message: String, hint: Option<String> },
+    Invalid {
+        context: String,
+        message: String,
+        hint: Option<String>,
+    },
 
     /// A feature the target dialect cannot express.
     #[error("the {dialect} dialect cannot express {feature}")]
-    Unsupported { dialect: &'static str, feature: String },
+    Unsupported {
+        dialect: &'static str,
+        feature: String,
+    },
 
     /// The warehouse rejected or failed a statement while running a stage.
     #[error("stage `{stage}` failed: {message}")]
-    Stage { stage: String, message: String, hint: Option<String>, user_fixable: bool },
+    Stage {
+        stage: String,
+        message: String,
+        hint: Option<String>,
+        user_fixable: bool,
+    },
 
     /// Another run holds the project's lock.
     #[error("{message}")]
-    Locked { message: String, hint: Option<String> },
+    Locked {
+        message: String,
+        hint: Option<String>,
+    },
 
     /// A bug: an invariant of the engine did not hold.
     #[error("internal error: {0}")]
@@ -39,11 +58,19 @@ pub enum Error {
 
 impl Error {
     pub fn file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Error::File { path: path.into(), message: message.into(), hint: None }
+        Error::File {
+            path: path.into(),
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn invalid(context: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Invalid { context: context.into(), message: message.into(), hint: None }
+        Error::Invalid {
+            context: context.into(),
+            message: message.into(),
+            hint: None,
+        }
     }
 
     /// Attaches a `hint:` line telling the user what to do about the error.
@@ -66,7 +93,9 @@ impl Error {
             | Error::Stage { hint, .. }
             | Error::Locked { hint, .. } => hint.as_deref(),
             Error::Unsupported { .. } => Some("compile for another dialect, or drop the attribute"),
-            Error::Internal(_) => Some("this is a bug in sigbatch; please report it with the command you ran"),
+            Error::Internal(_) => {
+                Some("this is a bug in sigbatch; please report it with the command you ran")
+            }
         }
     }
 
@@ -74,7 +103,10 @@ impl Error {
     /// being an internal or warehouse failure (exit code 3).
     pub fn is_user_error(&self) -> bool {
         match self {
-            Error::File { .. } | Error::Invalid { .. } | Error::Unsupported { .. } | Error::Locked { .. } => true,
+            Error::File { .. }
+            | Error::Invalid { .. }
+            | Error::Unsupported { .. }
+            | Error::Locked { .. } => true,
             Error::Stage { user_fixable, .. } => *user_fixable,
             Error::Internal(_) => false,
         }
@@ -85,9 +117,15 @@ impl Error {
 /// "attribute `x`: criterion 1: ...".
 pub fn in_context(context: &str) -> impl Fn(Error) -> Error + '_ {
     move |error| match error {
-        Error::Invalid { context: inner, message, hint } => {
-            Error::Invalid { context: format!("{context}: {inner}"), message, hint }
-        }
+        Error::Invalid {
+            context: inner,
+            message,
+            hint,
+        } => Error::Invalid {
+            context: format!("{context}: {inner}"),
+            message,
+            hint,
+        },
         other => other,
     }
 }

@@ -52,17 +52,27 @@ const REQUIRED_EVENT_COLUMNS: &[&str] = &[
 ];
 
 /// Checks the events table and every column the plan reads before anything is written.
-pub fn check_events_table(warehouse: &mut dyn Warehouse, plan: &Plan, tables: &Tables) -> Result<()> {
+pub fn check_events_table(
+    warehouse: &mut dyn Warehouse,
+    plan: &Plan,
+    tables: &Tables,
+) -> Result<()> {
     let (schema, table) = &tables.events_location;
     let columns = warehouse.columns(schema, table)?;
     if columns.is_empty() {
         return Err(Error::invalid("events table", format!("`{schema}.{table}` does not exist"))
             .with_hint("load Snowplow events there, or point snowplow__atomic_schema / snowplow__events_table at them"));
     }
-    let mut needed: Vec<(&str, String)> = REQUIRED_EVENT_COLUMNS.iter().map(|c| (*c, "the engine".to_string())).collect();
+    let mut needed: Vec<(&str, String)> = REQUIRED_EVENT_COLUMNS
+        .iter()
+        .map(|c| (*c, "the engine".to_string()))
+        .collect();
     needed.push((&plan.key_column, "the attribute key".into()));
     for property in &plan.properties {
-        needed.push((&property.path.column, format!("property `{}`", property.path.raw)));
+        needed.push((
+            &property.path.column,
+            format!("property `{}`", property.path.raw),
+        ));
     }
     for (column, user) in needed {
         if !columns.iter().any(|c| c == &column.to_lowercase()) {
@@ -104,7 +114,10 @@ fn guard_plan_change(state: &StoredState, plan: &Plan, options: &RunOptions) -> 
     {
         return Err(Error::invalid(
             "semantics",
-            format!("the tables were built in `{stored}` mode, the project now says `{}`", plan.semantics.as_str()),
+            format!(
+                "the tables were built in `{stored}` mode, the project now says `{}`",
+                plan.semantics.as_str()
+            ),
         )
         .with_hint("rebuild with `sigbatch run --full-refresh`"));
     }
@@ -134,44 +147,86 @@ pub fn run(
     check_events_table(warehouse, plan, tables)?;
     let mut stored = state::read(warehouse, dialect, plan, tables)?;
     guard_plan_change(&stored, plan, options)?;
-    let cap = options.until.map_or(options.now, |until| until.min(options.now));
+    let cap = options
+        .until
+        .map_or(options.now, |until| until.min(options.now));
     let today = plan.vars.today(options.now);
     let mut reports = Vec::new();
     let mut full_refresh = options.full_refresh;
     let start = plan.vars.start_date.and_time(chrono::NaiveTime::MIN);
     // exact mode: where the next window starts; the stored watermark only on the first window
-    let mut next_lower = if full_refresh { start } else { stored.watermark.unwrap_or(start) };
+    let mut next_lower = if full_refresh {
+        start
+    } else {
+        stored.watermark.unwrap_or(start)
+    };
     loop {
         let (window, label, upsert) = match plan.semantics {
             Semantics::Compat => {
                 let (window, limit_state) = state::compat_window(&stored, plan, full_refresh, cap);
                 let upsert = limit_state != LimitState::OutOfSync
-                    || stored.filtered_events_last_success.is_none_or(|last| window.upper > last);
+                    || stored
+                        .filtered_events_last_success
+                        .is_none_or(|last| window.upper > last);
                 (window, limit_state.describe().to_string(), upsert)
             }
             Semantics::Exact => {
                 let next = state::next_load(warehouse, dialect, tables, next_lower, cap)?;
                 let window = state::exact_window(next_lower, next, plan, cap);
-                (window, if next.is_some() { "catching up" } else { "no new events" }.to_string(), true)
+                (
+                    window,
+                    if next.is_some() {
+                        "catching up"
+                    } else {
+                        "no new events"
+                    }
+                    .to_string(),
+                    true,
+                )
             }
         };
-        let watermark = if full_refresh { start } else { stored.watermark.unwrap_or(start) };
-        let spec = RunSpec { window, full_refresh, now: options.now, today, watermark, upsert_filtered_events: upsert };
+        let watermark = if full_refresh {
+            start
+        } else {
+            stored.watermark.unwrap_or(start)
+        };
+        let spec = RunSpec {
+            window,
+            full_refresh,
+            now: options.now,
+            today,
+            watermark,
+            upsert_filtered_events: upsert,
+        };
         let statements = render::render_run(plan, dialect, tables, &spec)?;
-        progress(&format!("window {} .. {} ({label})", window.lower, window.upper));
-        let mut report = WindowReport { window, label, events: 0, days_processed: 0, statements, };
+        progress(&format!(
+            "window {} .. {} ({label})",
+            window.lower, window.upper
+        ));
+        let mut report = WindowReport {
+            window,
+            label,
+            events: 0,
+            days_processed: 0,
+            statements,
+        };
         if options.mode == Mode::DryRun {
             reports.push(report);
             break;
         }
         execute_window(warehouse, &report.statements)?;
         (report.events, report.days_processed) = window_counts(warehouse, tables)?;
-        progress(&format!("  {} events, {} days aggregated", report.events, report.days_processed));
+        progress(&format!(
+            "  {} events, {} days aggregated",
+            report.events, report.days_processed
+        ));
         reports.push(report);
         full_refresh = false;
         let more = plan.semantics == Semantics::Exact
             && window.upper < cap
-            && options.max_windows.is_none_or(|max| (reports.len() as u32) < max);
+            && options
+                .max_windows
+                .is_none_or(|max| (reports.len() as u32) < max);
         if !more {
             break;
         }
@@ -188,9 +243,17 @@ fn execute_window(warehouse: &mut dyn Warehouse, statements: &[Statement]) -> Re
             // the failure is what the user needs to see; a failed rollback adds nothing to it
             let _ = warehouse.rollback();
             return Err(match error {
-                Error::Stage { message, hint, user_fixable, .. } => {
-                    Error::Stage { stage: statement.stage.name().to_string(), message, hint, user_fixable }
-                }
+                Error::Stage {
+                    message,
+                    hint,
+                    user_fixable,
+                    ..
+                } => Error::Stage {
+                    stage: statement.stage.name().to_string(),
+                    message,
+                    hint,
+                    user_fixable,
+                },
                 other => other,
             });
         }
@@ -205,6 +268,11 @@ fn window_counts(warehouse: &mut dyn Warehouse, tables: &Tables) -> Result<(u64,
         tables.get("days_to_process")
     );
     let rows = warehouse.query(&sql)?;
-    let number = |i: usize| rows.first().and_then(|r| r.get(i).cloned().flatten()).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let number = |i: usize| {
+        rows.first()
+            .and_then(|r| r.get(i).cloned().flatten())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
     Ok((number(0), number(1)))
 }

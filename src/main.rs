@@ -8,13 +8,20 @@ use std::process::ExitCode;
 
 use chrono::NaiveDateTime;
 use clap::Parser;
-use sigbatch::commands::{self, CompileSettings, DemoSettings, InitSettings, ProjectArgs, RunSettings};
+use sigbatch::commands::{
+    self, CompileSettings, DemoSettings, InitSettings, ProjectArgs, RunSettings,
+};
 use sigbatch::{Error, Result};
 
 use cli::{Cli, Command, ProjectFlags};
 
 fn project_args(flags: ProjectFlags) -> ProjectArgs {
-    ProjectArgs { project_dir: flags.project_dir, profiles_dir: flags.profiles_dir, target: flags.target, vars: flags.vars }
+    ProjectArgs {
+        project_dir: flags.project_dir,
+        profiles_dir: flags.profiles_dir,
+        target: flags.target,
+        vars: flags.vars,
+    }
 }
 
 fn parse_until(text: &str) -> Result<NaiveDateTime> {
@@ -43,7 +50,14 @@ fn dispatch(cli: Cli) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cli.command {
-        Command::Run { project, full_refresh, until, max_windows, dry_run, lock_timeout } => {
+        Command::Run {
+            project,
+            full_refresh,
+            until,
+            max_windows,
+            dry_run,
+            lock_timeout,
+        } => {
             let settings = RunSettings {
                 project: project_args(project),
                 full_refresh,
@@ -55,19 +69,55 @@ fn dispatch(cli: Cli) -> Result<()> {
             };
             commands::run(&settings, &mut out, &mut progress)
         }
-        Command::Compile { project, dialect, full_refresh } => {
-            let settings = CompileSettings { project: project_args(project), dialect, full_refresh, now: now()? };
+        Command::Compile {
+            project,
+            dialect,
+            full_refresh,
+        } => {
+            let settings = CompileSettings {
+                project: project_args(project),
+                dialect,
+                full_refresh,
+                now: now()?,
+            };
             commands::compile(&settings, &mut out)
         }
         Command::Status { project } => commands::status(&project_args(project), &mut out),
-        Command::Validate { project } => commands::validate(&project_args(project), now()?, &mut out),
-        Command::Init { attribute_group, project_dir, semantics, database } => {
-            commands::init(&InitSettings { project_dir, attribute_group, semantics, database }, &mut out)
+        Command::Validate { project } => {
+            commands::validate(&project_args(project), now()?, &mut out)
         }
+        Command::Init {
+            attribute_group,
+            project_dir,
+            semantics,
+            database,
+        } => commands::init(
+            &InitSettings {
+                project_dir,
+                attribute_group,
+                semantics,
+                database,
+            },
+            &mut out,
+        ),
         Command::Stage { project, csv } => commands::stage(&project_args(project), &csv, &mut out),
-        Command::Demo { dir, users, days, seed, runs } => {
-            commands::demo(&DemoSettings { dir, users, days, seed, runs }, &mut out, &mut progress)
-        }
+        Command::Demo {
+            dir,
+            users,
+            days,
+            seed,
+            runs,
+        } => commands::demo(
+            &DemoSettings {
+                dir,
+                users,
+                days,
+                seed,
+                runs,
+            },
+            &mut out,
+            &mut progress,
+        ),
     }
 }
 

@@ -32,30 +32,56 @@ pub struct StoredState {
 pub fn parse_timestamp(text: &str) -> Option<NaiveDateTime> {
     NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S%.f")
         .or_else(|_| NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S%.f"))
-        .or_else(|_| NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map(|d| d.and_time(NaiveTime::MIN)))
+        .or_else(|_| {
+            NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map(|d| d.and_time(NaiveTime::MIN))
+        })
         .ok()
 }
 
-pub fn read(warehouse: &mut dyn Warehouse, dialect: &dyn Dialect, plan: &Plan, tables: &Tables) -> Result<StoredState> {
+pub fn read(
+    warehouse: &mut dyn Warehouse,
+    dialect: &dyn Dialect,
+    plan: &Plan,
+    tables: &Tables,
+) -> Result<StoredState> {
     let mut state = StoredState::default();
     let (schema, name) = tables.location("incremental_manifest");
     if warehouse.table_exists(schema, name)? {
-        let models: Vec<String> = tracked_model_names(&plan.project).iter().map(|m| dialect.string_literal(m)).collect();
+        let models: Vec<String> = tracked_model_names(&plan.project)
+            .iter()
+            .map(|m| dialect.string_literal(m))
+            .collect();
         let text = |e: &str| dialect.cast_to_text(e);
         let filtered_events = dialect.string_literal(&format!("{}_filtered_events", plan.project));
         let sql = format!(
             "SELECT COUNT(*), COUNT(DISTINCT last_success), {}, {}, {}, {} FROM {} WHERE model IN ({})",
             text("MIN(last_success)"),
             text("MAX(last_success)"),
-            text(&format!("MAX(CASE WHEN model = {filtered_events} THEN last_success END)")),
+            text(&format!(
+                "MAX(CASE WHEN model = {filtered_events} THEN last_success END)"
+            )),
             text("MIN(first_success)"),
             tables.get("incremental_manifest"),
             models.join(", ")
         );
         let rows = warehouse.query(&sql)?;
-        let row = rows.first().ok_or_else(|| Error::Internal("manifest summary returned no row".into()))?;
-        let number = |i: usize| row.get(i).cloned().flatten().and_then(|v| v.parse().ok()).unwrap_or(0);
-        let stamp = |i: usize| row.get(i).cloned().flatten().as_deref().and_then(parse_timestamp);
+        let row = rows
+            .first()
+            .ok_or_else(|| Error::Internal("manifest summary returned no row".into()))?;
+        let number = |i: usize| {
+            row.get(i)
+                .cloned()
+                .flatten()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        let stamp = |i: usize| {
+            row.get(i)
+                .cloned()
+                .flatten()
+                .as_deref()
+                .and_then(parse_timestamp)
+        };
         state.models_matched = number(0);
         state.sync_count = number(1);
         state.min_last_success = stamp(2);
@@ -73,7 +99,12 @@ pub fn read(warehouse: &mut dyn Warehouse, dialect: &dyn Dialect, plan: &Plan, t
         if let Some(row) = warehouse.query(&sql)?.into_iter().next() {
             state.semantics = row.first().cloned().flatten();
             state.plan_fingerprint = row.get(1).cloned().flatten();
-            state.watermark = row.get(2).cloned().flatten().as_deref().and_then(parse_timestamp);
+            state.watermark = row
+                .get(2)
+                .cloned()
+                .flatten()
+                .as_deref()
+                .and_then(parse_timestamp);
         }
     }
     Ok(state)
@@ -119,22 +150,51 @@ pub fn compat_window(
         (Some(min_last), Some(max_last)) if !full_refresh && state.models_matched > 0 => {
             let upper = day_start(min_last) + Days::new(days + 1) - second;
             if state.sync_count == 2 {
-                (LoadWindow { lower: min_last, upper: upper.min(max_last).min(cap) }, LimitState::OutOfSync)
+                (
+                    LoadWindow {
+                        lower: min_last,
+                        upper: upper.min(max_last).min(cap),
+                    },
+                    LimitState::OutOfSync,
+                )
             } else {
-                (LoadWindow { lower: min_last, upper: upper.min(cap) }, LimitState::Standard)
+                (
+                    LoadWindow {
+                        lower: min_last,
+                        upper: upper.min(cap),
+                    },
+                    LimitState::Standard,
+                )
             }
         }
-        _ => (LoadWindow { lower: start, upper: (start + Days::new(days) - second).min(cap) }, LimitState::FirstRun),
+        _ => (
+            LoadWindow {
+                lower: start,
+                upper: (start + Days::new(days) - second).min(cap),
+            },
+            LimitState::FirstRun,
+        ),
     }
 }
 
 /// Exact mode's next window: from `lower` (inclusive) to the end of the `backfill_limit_days`-th
 /// day counted from the first day that has a loaded event, so an empty stretch costs nothing.
-pub fn exact_window(lower: NaiveDateTime, next_load: Option<NaiveDateTime>, plan: &Plan, cap: NaiveDateTime) -> LoadWindow {
+pub fn exact_window(
+    lower: NaiveDateTime,
+    next_load: Option<NaiveDateTime>,
+    plan: &Plan,
+    cap: NaiveDateTime,
+) -> LoadWindow {
     let days = u64::from(plan.vars.backfill_limit_days);
     match next_load {
-        Some(next) => LoadWindow { lower, upper: (day_start(next) + Days::new(days)).min(cap).max(lower) },
-        None => LoadWindow { lower, upper: cap.max(lower) },
+        Some(next) => LoadWindow {
+            lower,
+            upper: (day_start(next) + Days::new(days)).min(cap).max(lower),
+        },
+        None => LoadWindow {
+            lower,
+            upper: cap.max(lower),
+        },
     }
 }
 
@@ -154,5 +214,9 @@ pub fn next_load(
         dialect.timestamp_literal(cap)
     );
     let rows = warehouse.query(&sql)?;
-    Ok(rows.first().and_then(|r| r.first().cloned().flatten()).as_deref().and_then(parse_timestamp))
+    Ok(rows
+        .first()
+        .and_then(|r| r.first().cloned().flatten())
+        .as_deref()
+        .and_then(parse_timestamp))
 }

@@ -8,7 +8,11 @@ use std::process::{Command, Output};
 use common::{FIXTURE_VARS, TempProject, fixture_dir};
 
 fn sigbatch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sigbatch")).args(args).env("SIGBATCH_NOW", "2026-06-01 00:00:00").output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_sigbatch"))
+        .args(args)
+        .env("SIGBATCH_NOW", "2026-06-01 00:00:00")
+        .output()
+        .unwrap()
 }
 
 fn stderr(output: &Output) -> String {
@@ -37,11 +41,19 @@ fn built_tables(project: &TempProject) -> i64 {
 /// Runs `sigbatch run` on a staged fixture project whose group or vars were altered, and checks
 /// the failure: exit code 2, every `needles` in stderr, a hint, and no table written.
 fn assert_run_fails(project: &TempProject, needles: &[&str]) {
-    let output = sigbatch(&["run", "--project-dir", project.path().to_str().unwrap(), "--quiet"]);
+    let output = sigbatch(&[
+        "run",
+        "--project-dir",
+        project.path().to_str().unwrap(),
+        "--quiet",
+    ]);
     let text = stderr(&output);
     assert_eq!(output.status.code(), Some(2), "exit code; stderr:\n{text}");
     for needle in needles {
-        assert!(text.contains(needle), "stderr should mention {needle:?}:\n{text}");
+        assert!(
+            text.contains(needle),
+            "stderr should mention {needle:?}:\n{text}"
+        );
     }
     assert!(text.contains("hint:") || text.contains("error:"), "{text}");
     assert_eq!(built_tables(project), 0, "a failed run left tables behind");
@@ -50,17 +62,28 @@ fn assert_run_fails(project: &TempProject, needles: &[&str]) {
 fn staged(semantics: &str, group: &str, vars: &str) -> TempProject {
     let project = TempProject::new(semantics, group, vars);
     let connection = duckdb::Connection::open(project.database()).unwrap();
-    sigbatch::stage_csv::stage_events_csv(&connection, &fixture_dir().join("events.csv"), "atomic", "events").unwrap();
+    sigbatch::stage_csv::stage_events_csv(
+        &connection,
+        &fixture_dir().join("events.csv"),
+        "atomic",
+        "events",
+    )
+    .unwrap();
     project
 }
 
 #[test]
 fn help_says_what_each_command_does_with_an_example() {
-    for command in ["run", "compile", "status", "validate", "init", "stage", "demo"] {
+    for command in [
+        "run", "compile", "status", "validate", "init", "stage", "demo",
+    ] {
         let output = sigbatch(&[command, "--help"]);
         assert!(output.status.success(), "{command}");
         let text = String::from_utf8_lossy(&output.stdout);
-        assert!(text.contains("Example"), "{command} --help has no example:\n{text}");
+        assert!(
+            text.contains("Example"),
+            "{command} --help has no example:\n{text}"
+        );
     }
 }
 
@@ -75,19 +98,37 @@ fn a_full_cli_session_runs_and_reports() {
     let output = sigbatch(&["status", "--project-dir", dir]);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success());
-    assert!(text.contains("2025-01-03 23:34:56"), "watermark missing:\n{text}");
-    let attributes_line = text.lines().find(|l| l.starts_with("attributes")).expect("an attributes line");
-    let rows: u64 = attributes_line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(
+        text.contains("2025-01-03 23:34:56"),
+        "watermark missing:\n{text}"
+    );
+    let attributes_line = text
+        .lines()
+        .find(|l| l.starts_with("attributes"))
+        .expect("an attributes line");
+    let rows: u64 = attributes_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(rows > 0, "{text}");
 }
 
 #[test]
 fn dry_run_prints_the_statements_and_writes_nothing() {
     let project = staged("compat", &fixture_group(), FIXTURE_VARS);
-    let output = sigbatch(&["run", "--project-dir", project.path().to_str().unwrap(), "--dry-run"]);
+    let output = sigbatch(&[
+        "run",
+        "--project-dir",
+        project.path().to_str().unwrap(),
+        "--dry-run",
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(text.contains("-- stage: base_events_this_run") && text.contains("CREATE OR REPLACE TABLE"));
+    assert!(
+        text.contains("-- stage: base_events_this_run") && text.contains("CREATE OR REPLACE TABLE")
+    );
     assert_eq!(built_tables(&project), 0);
 }
 
@@ -95,17 +136,30 @@ fn dry_run_prints_the_statements_and_writes_nothing() {
 fn compile_needs_no_connection() {
     let project = TempProject::new("compat", &fixture_group(), FIXTURE_VARS);
     for dialect in ["duckdb", "snowflake", "bigquery"] {
-        let output = sigbatch(&["compile", "--project-dir", project.path().to_str().unwrap(), "--dialect", dialect]);
+        let output = sigbatch(&[
+            "compile",
+            "--project-dir",
+            project.path().to_str().unwrap(),
+            "--dialect",
+            dialect,
+        ]);
         assert!(output.status.success(), "{dialect}: {}", stderr(&output));
         assert!(String::from_utf8_lossy(&output.stdout).contains("-- stage: attributes"));
     }
-    assert!(!project.database().exists(), "compile must not create the database");
+    assert!(
+        !project.database().exists(),
+        "compile must not create the database"
+    );
 }
 
 #[test]
 fn malformed_yaml_names_the_file() {
     let project = staged("compat", &fixture_group(), FIXTURE_VARS);
-    std::fs::write(project.path().join("sigbatch.yml"), "attribute_group: [unclosed\n").unwrap();
+    std::fs::write(
+        project.path().join("sigbatch.yml"),
+        "attribute_group: [unclosed\n",
+    )
+    .unwrap();
     assert_run_fails(&project, &["sigbatch.yml", "malformed"]);
 }
 
@@ -117,39 +171,68 @@ fn malformed_json_names_the_file() {
 
 #[test]
 fn an_unknown_aggregation_names_the_attribute_and_value() {
-    let group = fixture_group().replacen("\"aggregation\": \"counter\"", "\"aggregation\": \"median\"", 1);
-    assert_run_fails(&staged("exact", &group, FIXTURE_VARS), &["page_view_events_count_last_7_days", "`median`"]);
+    let group = fixture_group().replacen(
+        "\"aggregation\": \"counter\"",
+        "\"aggregation\": \"median\"",
+        1,
+    );
+    assert_run_fails(
+        &staged("exact", &group, FIXTURE_VARS),
+        &["page_view_events_count_last_7_days", "`median`"],
+    );
 }
 
 #[test]
 fn an_unknown_operator_names_the_attribute_and_value() {
     let group = fixture_group().replacen("\"operator\": \"like\"", "\"operator\": \"~~\"", 1);
-    assert_run_fails(&staged("exact", &group, FIXTURE_VARS), &["pricing_pageview_count_last_7_days", "`~~`"]);
+    assert_run_fails(
+        &staged("exact", &group, FIXTURE_VARS),
+        &["pricing_pageview_count_last_7_days", "`~~`"],
+    );
 }
 
 #[test]
 fn a_property_path_that_does_not_parse_is_named() {
-    let group = fixture_group().replacen("\"property\": \"geo_country\"", "\"property\": \"geo_country; DROP TABLE x\"", 1);
-    assert_run_fails(&staged("exact", &group, FIXTURE_VARS), &["last_geo_country", "geo_country; DROP TABLE x"]);
+    let group = fixture_group().replacen(
+        "\"property\": \"geo_country\"",
+        "\"property\": \"geo_country; DROP TABLE x\"",
+        1,
+    );
+    assert_run_fails(
+        &staged("exact", &group, FIXTURE_VARS),
+        &["last_geo_country", "geo_country; DROP TABLE x"],
+    );
 }
 
 #[test]
 fn a_period_that_is_not_whole_days_is_named() {
     let group = fixture_group().replacen("\"period\": \"P7D\"", "\"period\": \"P1DT12H\"", 1);
-    assert_run_fails(&staged("exact", &group, FIXTURE_VARS), &["page_view_events_count_last_7_days", "P1DT12H", "whole"]);
+    assert_run_fails(
+        &staged("exact", &group, FIXTURE_VARS),
+        &["page_view_events_count_last_7_days", "P1DT12H", "whole"],
+    );
 }
 
 #[test]
 fn an_unknown_var_is_named() {
     let vars = format!("{FIXTURE_VARS}  snowplow__start_dte: '2025-01-01'\n");
-    assert_run_fails(&staged("exact", &fixture_group(), &vars), &["snowplow__start_dte"]);
+    assert_run_fails(
+        &staged("exact", &fixture_group(), &vars),
+        &["snowplow__start_dte"],
+    );
 }
 
 #[test]
 fn a_custom_filter_with_a_semicolon_or_dml_is_refused() {
-    for filter in ["app_id = 'x'; DROP TABLE atomic.events", "app_id IN (DELETE FROM atomic.events RETURNING app_id)"] {
+    for filter in [
+        "app_id = 'x'; DROP TABLE atomic.events",
+        "app_id IN (DELETE FROM atomic.events RETURNING app_id)",
+    ] {
         let vars = format!("{FIXTURE_VARS}  snowplow__custom_filter: \"{filter}\"\n");
-        assert_run_fails(&staged("exact", &fixture_group(), &vars), &["snowplow__custom_filter"]);
+        assert_run_fails(
+            &staged("exact", &fixture_group(), &vars),
+            &["snowplow__custom_filter"],
+        );
     }
 }
 
@@ -160,7 +243,10 @@ fn a_missing_events_table_or_column_is_named() {
     assert_run_fails(&project, &["atomic.events", "does not exist"]);
 
     let project = staged("exact", &fixture_group(), FIXTURE_VARS);
-    project.connection().execute_batch("ALTER TABLE atomic.events DROP COLUMN geo_timezone").unwrap();
+    project
+        .connection()
+        .execute_batch("ALTER TABLE atomic.events DROP COLUMN geo_timezone")
+        .unwrap();
     assert_run_fails(&project, &["geo_timezone"]);
 }
 
@@ -168,11 +254,16 @@ fn a_missing_events_table_or_column_is_named() {
 fn a_database_held_by_another_process_is_a_clear_error() {
     let project = staged("compat", &fixture_group(), FIXTURE_VARS);
     let holder = project.connection();
-    holder.execute_batch("CREATE TABLE atomic.marker AS SELECT 1 AS x").unwrap();
+    holder
+        .execute_batch("CREATE TABLE atomic.marker AS SELECT 1 AS x")
+        .unwrap();
     let output = sigbatch(&["run", "--project-dir", project.path().to_str().unwrap()]);
     let text = stderr(&output);
     assert_eq!(output.status.code(), Some(2), "{text}");
-    assert!(text.contains("in use by another process") && text.contains("warehouse.duckdb"), "{text}");
+    assert!(
+        text.contains("in use by another process") && text.contains("warehouse.duckdb"),
+        "{text}"
+    );
     drop(holder);
     assert_eq!(built_tables(&project), 0);
 }
@@ -181,12 +272,96 @@ fn a_database_held_by_another_process_is_a_clear_error() {
 fn full_refresh_is_refused_on_a_non_dev_target_unless_allowed() {
     let project = staged("exact", &fixture_group(), FIXTURE_VARS);
     let dir = project.path().to_str().unwrap();
-    let output = sigbatch(&["run", "--project-dir", dir, "--target", "prod", "--full-refresh"]);
+    let output = sigbatch(&[
+        "run",
+        "--project-dir",
+        dir,
+        "--target",
+        "prod",
+        "--full-refresh",
+    ]);
     let text = stderr(&output);
     assert_eq!(output.status.code(), Some(2), "{text}");
-    assert!(text.contains("prod") && text.contains("snowplow__allow_refresh"), "{text}");
+    assert!(
+        text.contains("prod") && text.contains("snowplow__allow_refresh"),
+        "{text}"
+    );
     let output = sigbatch(&[
-        "run", "--project-dir", dir, "--target", "prod", "--full-refresh", "--vars", "{snowplow__allow_refresh: true}",
+        "run",
+        "--project-dir",
+        dir,
+        "--target",
+        "prod",
+        "--full-refresh",
+        "--vars",
+        "{snowplow__allow_refresh: true}",
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn max_windows_bounds_a_catch_up_and_the_next_run_finishes_it() {
+    let project = staged(
+        "exact",
+        &fixture_group(),
+        &FIXTURE_VARS.replace("backfill_limit_days: 3", "backfill_limit_days: 1"),
+    );
+    let dir = project.path().to_str().unwrap();
+    let output = sigbatch(&["run", "--project-dir", dir, "--max-windows", "2"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("ran 2 window(s)"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let output = sigbatch(&["run", "--project-dir", dir]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let first: Vec<Vec<Option<String>>> = common::rows(
+        &project.connection(),
+        "SELECT * EXCLUDE (updated_at) FROM main_derived.ecommerce_transaction_interactions_features_1_attributes ORDER BY 1",
+    )
+    .1;
+    let output = sigbatch(&["run", "--project-dir", dir, "--full-refresh"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let rebuilt = common::rows(
+        &project.connection(),
+        "SELECT * EXCLUDE (updated_at) FROM main_derived.ecommerce_transaction_interactions_features_1_attributes ORDER BY 1",
+    )
+    .1;
+    assert_eq!(first, rebuilt);
+    assert_eq!(first.len(), 9);
+}
+
+#[test]
+fn init_then_validate_a_new_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let group = dir.path().join("group.json");
+    std::fs::write(&group, fixture_group()).unwrap();
+    let project = dir.path().join("project");
+    let output = sigbatch(&[
+        "init",
+        "--attribute-group",
+        group.to_str().unwrap(),
+        "--project-dir",
+        project.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(project.join("sigbatch.yml").exists() && project.join("profiles.yml").exists());
+    let output = sigbatch(&["validate", "--project-dir", project.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        text.contains("21 attributes") && text.contains("exact mode"),
+        "{text}"
+    );
+    // a second init refuses to overwrite
+    let output = sigbatch(&[
+        "init",
+        "--attribute-group",
+        group.to_str().unwrap(),
+        "--project-dir",
+        project.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("already exists"));
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TempProject, expected_fixture_rows, rows, same_cell};
+use common::TempProject;
 
 /// "Now" for the fixture runs: long after every load, as in upstream's CI.
 const NOW: &str = "2026-06-01 00:00:00";
@@ -14,49 +14,38 @@ fn fixture_mismatches(syntax: &str) -> Vec<String> {
     project.run(true, None, NOW).unwrap();
     project.run(false, None, NOW).unwrap();
     project.run(false, None, NOW).unwrap();
-    let connection = project.connection();
-    let (names, actual) = rows(
-        &connection,
+    common::fixture_differences(
+        &project.connection(),
         "SELECT * FROM main_derived.ecommerce_transaction_interactions_features_1_attributes ORDER BY 1",
-    );
-    let (expected_names, expected) = expected_fixture_rows(&connection);
-    let mut mismatches = Vec::new();
-    assert_eq!(actual.len(), expected.len(), "row count");
-    let mut sorted_names = names.clone();
-    sorted_names.sort();
-    let mut sorted_expected = expected_names.clone();
-    sorted_expected.sort();
-    assert_eq!(sorted_names, sorted_expected, "columns");
-    for (actual_row, expected_row) in actual.iter().zip(&expected) {
-        for (position, name) in expected_names.iter().enumerate() {
-            let at = names.iter().position(|n| n == name).unwrap();
-            if !same_cell(&actual_row[at], &expected_row[position]) {
-                mismatches.push(format!(
-                    "{} {name}: got {:?}, expected {:?}",
-                    expected_row[0].as_deref().unwrap_or("?"),
-                    actual_row[at],
-                    expected_row[position]
-                ));
-            }
-        }
-    }
-    mismatches
+    )
 }
 
 #[test]
 fn compat_mode_reproduces_the_upstream_fixture_snowflake_syntax() {
     let mismatches = fixture_mismatches("snowflake");
-    assert!(mismatches.is_empty(), "cells that differ:\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "cells that differ:\n{}",
+        mismatches.join("\n")
+    );
 }
 
 #[test]
 fn compat_mode_reproduces_the_upstream_fixture_bigquery_syntax() {
     let mismatches = fixture_mismatches("bigquery");
-    assert!(mismatches.is_empty(), "cells that differ:\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "cells that differ:\n{}",
+        mismatches.join("\n")
+    );
 }
 
 #[test]
 fn compat_mode_reproduces_the_upstream_fixture_databricks_syntax() {
     let mismatches = fixture_mismatches("databricks");
-    assert!(mismatches.is_empty(), "cells that differ:\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "cells that differ:\n{}",
+        mismatches.join("\n")
+    );
 }

@@ -39,7 +39,14 @@ const TYPES: [(&str, &str, &str); 5] = [
     ("click", "com.acme", "1-0-0"),
 ];
 
-const COUNTRIES: [Option<&str>; 6] = [Some("DE"), Some("FR"), Some("it's"), None, Some("100%_x"), Some("ünï")];
+const COUNTRIES: [Option<&str>; 6] = [
+    Some("DE"),
+    Some("FR"),
+    Some("it's"),
+    None,
+    Some("100%_x"),
+    Some("ünï"),
+];
 const URLS: [Option<&str>; 4] = [Some("/pricing"), Some("/demo"), Some("/a_b"), None];
 const TOTALS: [Option<f64>; 4] = [None, Some(1.0), Some(2.5), Some(10.0)];
 const CATEGORIES: [Option<&str>; 3] = [Some("shoes"), Some("hats"), None];
@@ -56,42 +63,63 @@ fn event_strategy() -> impl Strategy<Value = (u8, u8, u8, u16, u8, u32, u8, u8, 
         0u16..1000, // derived offset in 15-minute steps
         0u8..4,     // lateness class
         0u32..100_000,
-        0u8..5,    // type
-        0u8..6,    // country
-        0u8..4,    // url
-        0u8..4,    // total
-        0u8..6,    // price (5 = NULL)
-        0u8..3,    // category
+        0u8..5, // type
+        0u8..6, // country
+        0u8..4, // url
+        0u8..4, // total
+        0u8..6, // price (5 = NULL)
+        0u8..3, // category
     )
 }
 
 fn make_events(raw: &[(u8, u8, u8, u16, u8, u32, u8, u8, u8, u8, u8, u8)]) -> Vec<Event> {
     raw.iter()
         .enumerate()
-        .map(|(i, &(id, key, app, offset, late, jitter, kind, country, url, total, price, category))| {
-            let derived = base_time() + TimeDelta::minutes(15 * i64::from(offset));
-            let lateness = match late {
-                0 => TimeDelta::seconds(i64::from(jitter % 120)),
-                1 => TimeDelta::minutes(i64::from(jitter % 180)),
-                2 => TimeDelta::hours(i64::from(jitter % 72)),
-                _ => TimeDelta::days(3 + i64::from(jitter % 18)),
-            };
-            Event {
-                event_id: if id == 39 { None } else { Some(format!("e{id}")) },
-                app_id: if app == 0 { "other".into() } else { "web".into() },
-                // a distinct microsecond per event keeps "first loaded" unambiguous
-                load: derived + lateness + TimeDelta::microseconds(i as i64 + 1),
-                derived,
-                dvce_created: derived - TimeDelta::seconds(3),
-                event_type: usize::from(kind),
-                key: if key == 6 { None } else { Some(format!("u{key}")) },
-                country: COUNTRIES[usize::from(country)].map(str::to_string),
-                url: URLS[usize::from(url)].map(str::to_string),
-                total: TOTALS[usize::from(total)],
-                price: if price == 5 { None } else { Some(f64::from(price) * 1.5) },
-                category: CATEGORIES[usize::from(category)].map(str::to_string),
-            }
-        })
+        .map(
+            |(
+                i,
+                &(id, key, app, offset, late, jitter, kind, country, url, total, price, category),
+            )| {
+                let derived = base_time() + TimeDelta::minutes(15 * i64::from(offset));
+                let lateness = match late {
+                    0 => TimeDelta::seconds(i64::from(jitter % 120)),
+                    1 => TimeDelta::minutes(i64::from(jitter % 180)),
+                    2 => TimeDelta::hours(i64::from(jitter % 72)),
+                    _ => TimeDelta::days(3 + i64::from(jitter % 18)),
+                };
+                Event {
+                    event_id: if id == 39 {
+                        None
+                    } else {
+                        Some(format!("e{id}"))
+                    },
+                    app_id: if app == 0 {
+                        "other".into()
+                    } else {
+                        "web".into()
+                    },
+                    // a distinct microsecond per event keeps "first loaded" unambiguous
+                    load: derived + lateness + TimeDelta::microseconds(i as i64 + 1),
+                    derived,
+                    dvce_created: derived - TimeDelta::seconds(3),
+                    event_type: usize::from(kind),
+                    key: if key == 6 {
+                        None
+                    } else {
+                        Some(format!("u{key}"))
+                    },
+                    country: COUNTRIES[usize::from(country)].map(str::to_string),
+                    url: URLS[usize::from(url)].map(str::to_string),
+                    total: TOTALS[usize::from(total)],
+                    price: if price == 5 {
+                        None
+                    } else {
+                        Some(f64::from(price) * 1.5)
+                    },
+                    category: CATEGORIES[usize::from(category)].map(str::to_string),
+                }
+            },
+        )
         .collect()
 }
 
@@ -132,39 +160,65 @@ fn criterion(pick: u8) -> (&'static str, &'static str, serde_json::Value) {
 }
 
 fn spec_strategy() -> impl Strategy<Value = Vec<Spec>> {
-    let one = (0u8..8, 0u8..4, 1u8..32, 0u8..4, 0u8..3, 0u8..9, 0u8..9, any::<bool>());
+    let one = (
+        0u8..8,
+        0u8..4,
+        1u8..32,
+        0u8..4,
+        0u8..3,
+        0u8..9,
+        0u8..9,
+        any::<bool>(),
+    );
     proptest::collection::vec(one, 3..9).prop_map(|raw| {
         raw.into_iter()
             .enumerate()
-            .map(|(i, (aggregation, property, types, period, criteria, a, b, default))| {
-                let aggregation = ["counter", "sum", "min", "max", "mean", "first", "last", "unique_list"]
-                    [usize::from(aggregation)];
-                let (property, _) = PROPERTIES[usize::from(property)];
-                let numeric_only = matches!(aggregation, "sum" | "min" | "max" | "mean");
-                let property = match aggregation {
-                    "counter" => None,
-                    _ if numeric_only && !property.contains("total") && !property.contains("price") => Some("tr_total"),
-                    _ => Some(property),
-                };
-                let types: Vec<usize> = (0..5).filter(|t| types & (1 << t) != 0).collect();
-                let (all, any) = match criteria {
-                    0 => (vec![], vec![]),
-                    1 => (vec![criterion(a)], vec![]),
-                    _ => (vec![criterion(a)], vec![criterion(b), criterion(a + 4)]),
-                };
-                let default = (default && matches!(aggregation, "first" | "last") && property.is_some_and(|p| !p.contains("price") && !p.contains("total")))
+            .map(
+                |(i, (aggregation, property, types, period, criteria, a, b, default))| {
+                    let aggregation = [
+                        "counter",
+                        "sum",
+                        "min",
+                        "max",
+                        "mean",
+                        "first",
+                        "last",
+                        "unique_list",
+                    ][usize::from(aggregation)];
+                    let (property, _) = PROPERTIES[usize::from(property)];
+                    let numeric_only = matches!(aggregation, "sum" | "min" | "max" | "mean");
+                    let property = match aggregation {
+                        "counter" => None,
+                        _ if numeric_only
+                            && !property.contains("total")
+                            && !property.contains("price") =>
+                        {
+                            Some("tr_total")
+                        }
+                        _ => Some(property),
+                    };
+                    let types: Vec<usize> = (0..5).filter(|t| types & (1 << t) != 0).collect();
+                    let (all, any) = match criteria {
+                        0 => (vec![], vec![]),
+                        1 => (vec![criterion(a)], vec![]),
+                        _ => (vec![criterion(a)], vec![criterion(b), criterion(a + 4)]),
+                    };
+                    let default = (default
+                        && matches!(aggregation, "first" | "last")
+                        && property.is_some_and(|p| !p.contains("price") && !p.contains("total")))
                     .then(|| serde_json::json!("none"));
-                Spec {
-                    name: format!("attr_{i}_{aggregation}"),
-                    aggregation,
-                    types: if types.is_empty() { vec![0] } else { types },
-                    property,
-                    all,
-                    any,
-                    period: [None, Some(1), Some(3), Some(7)][usize::from(period)],
-                    default,
-                }
-            })
+                    Spec {
+                        name: format!("attr_{i}_{aggregation}"),
+                        aggregation,
+                        types: if types.is_empty() { vec![0] } else { types },
+                        property,
+                        all,
+                        any,
+                        period: [None, Some(1), Some(3), Some(7)][usize::from(period)],
+                        default,
+                    }
+                },
+            )
             .collect()
     })
 }
@@ -182,7 +236,9 @@ fn value_type(spec: &Spec) -> &'static str {
 fn group_json(specs: &[Spec]) -> String {
     use serde_json::json;
     let criteria = |list: &[(&str, &str, serde_json::Value)]| -> Vec<serde_json::Value> {
-        list.iter().map(|(p, o, v)| json!({"property": p, "operator": o, "value": v})).collect()
+        list.iter()
+            .map(|(p, o, v)| json!({"property": p, "operator": o, "value": v}))
+            .collect()
     };
     let attributes: Vec<serde_json::Value> = specs
         .iter()
@@ -235,7 +291,10 @@ fn like(text: &str, pattern: &str) -> bool {
             Some((c, rest)) => t.first() == Some(c) && go(&t[1..], rest),
         }
     }
-    go(&text.chars().collect::<Vec<_>>(), &pattern.chars().collect::<Vec<_>>())
+    go(
+        &text.chars().collect::<Vec<_>>(),
+        &pattern.chars().collect::<Vec<_>>(),
+    )
 }
 
 fn holds(event: &Event, (property, operator, value): &(&str, &str, serde_json::Value)) -> bool {
@@ -256,10 +315,20 @@ fn holds(event: &Event, (property, operator, value): &(&str, &str, serde_json::V
         ("=", Some(a)) => compare(a, &expected(value)) == Some(std::cmp::Ordering::Equal),
         ("<", Some(a)) => compare(a, &expected(value)) == Some(std::cmp::Ordering::Less),
         (">", Some(a)) => compare(a, &expected(value)) == Some(std::cmp::Ordering::Greater),
-        ("<=", Some(a)) => matches!(compare(a, &expected(value)), Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)),
-        (">=", Some(a)) => matches!(compare(a, &expected(value)), Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)),
+        ("<=", Some(a)) => matches!(
+            compare(a, &expected(value)),
+            Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
+        ),
+        (">=", Some(a)) => matches!(
+            compare(a, &expected(value)),
+            Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
+        ),
         ("like", Some(Value::Text(a))) => like(a, value.as_str().unwrap()),
-        ("in", Some(a)) => value.as_array().unwrap().iter().any(|v| compare(a, &expected(v)) == Some(std::cmp::Ordering::Equal)),
+        ("in", Some(a)) => value
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| compare(a, &expected(v)) == Some(std::cmp::Ordering::Equal)),
         _ => false,
     }
 }
@@ -285,17 +354,33 @@ fn effective_events(events: &[Event], specs: &[Spec], until: NaiveDateTime) -> V
         .collect();
     passing.sort_by_key(|e| e.load);
     let mut seen = BTreeSet::new();
-    passing.into_iter().filter(|e| seen.insert(e.event_id.clone())).cloned().collect()
+    passing
+        .into_iter()
+        .filter(|e| seen.insert(e.event_id.clone()))
+        .cloned()
+        .collect()
 }
 
-fn oracle(events: &[Event], specs: &[Spec], until: NaiveDateTime, include_today: bool) -> BTreeMap<String, Vec<Option<Value>>> {
+fn oracle(
+    events: &[Event],
+    specs: &[Spec],
+    until: NaiveDateTime,
+    include_today: bool,
+) -> BTreeMap<String, Vec<Option<Value>>> {
     let today = NaiveDate::parse_from_str(TODAY, "%Y-%m-%d").unwrap();
-    let upper = if include_today { today + chrono::Days::new(1) } else { today };
+    let upper = if include_today {
+        today + chrono::Days::new(1)
+    } else {
+        today
+    };
     let effective = effective_events(events, specs, until);
     let keys: BTreeSet<String> = effective.iter().filter_map(|e| e.key.clone()).collect();
     let mut table = BTreeMap::new();
     for key in keys {
-        let mine: Vec<&Event> = effective.iter().filter(|e| e.key.as_deref() == Some(&key)).collect();
+        let mine: Vec<&Event> = effective
+            .iter()
+            .filter(|e| e.key.as_deref() == Some(&key))
+            .collect();
         let row = specs
             .iter()
             .map(|spec| {
@@ -311,17 +396,30 @@ fn oracle(events: &[Event], specs: &[Spec], until: NaiveDateTime, include_today:
                         })
                     })
                     .collect();
-                matching.sort_by(|a, b| (a.derived, a.load, &a.event_id).cmp(&(b.derived, b.load, &b.event_id)));
-                let values: Vec<Value> =
-                    matching.iter().filter_map(|e| spec.property.and_then(|p| property_value(e, p))).collect();
-                let numbers: Vec<f64> =
-                    values.iter().filter_map(|v| if let Value::Number(n) = v { Some(*n) } else { None }).collect();
+                matching.sort_by(|a, b| {
+                    (a.derived, a.load, &a.event_id).cmp(&(b.derived, b.load, &b.event_id))
+                });
+                let values: Vec<Value> = matching
+                    .iter()
+                    .filter_map(|e| spec.property.and_then(|p| property_value(e, p)))
+                    .collect();
+                let numbers: Vec<f64> = values
+                    .iter()
+                    .filter_map(|v| {
+                        if let Value::Number(n) = v {
+                            Some(*n)
+                        } else {
+                            None
+                        }
+                    })
+                    .collect();
                 let result = match spec.aggregation {
                     "counter" => Some(Value::Number(matching.len() as f64)),
                     "sum" => Some(Value::Number(numbers.iter().sum())),
                     "min" => numbers.iter().cloned().reduce(f64::min).map(Value::Number),
                     "max" => numbers.iter().cloned().reduce(f64::max).map(Value::Number),
-                    "mean" => (!numbers.is_empty()).then(|| Value::Number(numbers.iter().sum::<f64>() / numbers.len() as f64)),
+                    "mean" => (!numbers.is_empty())
+                        .then(|| Value::Number(numbers.iter().sum::<f64>() / numbers.len() as f64)),
                     "first" => values.first().cloned(),
                     "last" => values.last().cloned(),
                     _ => {
@@ -332,10 +430,15 @@ fn oracle(events: &[Event], specs: &[Spec], until: NaiveDateTime, include_today:
                                 Value::Number(n) => format!("{n:?}"),
                             })
                             .collect();
-                        (!set.is_empty()).then(|| Value::Text(set.into_iter().collect::<Vec<_>>().join(", ")))
+                        (!set.is_empty())
+                            .then(|| Value::Text(set.into_iter().collect::<Vec<_>>().join(", ")))
                     }
                 };
-                result.or_else(|| spec.default.as_ref().map(|d| Value::Text(d.as_str().unwrap().to_string())))
+                result.or_else(|| {
+                    spec.default
+                        .as_ref()
+                        .map(|d| Value::Text(d.as_str().unwrap().to_string()))
+                })
             })
             .collect();
         table.insert(key, row);
@@ -351,12 +454,25 @@ fn load(connection: &duckdb::Connection, events: &[&Event]) {
         let (name, vendor, version) = TYPES[e.event_type];
         let item = match (e.price, &e.category) {
             (None, None) => None,
-            (price, category) => Some(serde_json::json!([{"price": price, "category": category}]).to_string()),
+            (price, category) => {
+                Some(serde_json::json!([{"price": price, "category": category}]).to_string())
+            }
         };
         appender
             .append_row(duckdb::params![
-                e.event_id, e.app_id, e.load, e.derived, e.dvce_created, name, vendor, version, e.key, e.country, e.url,
-                e.total, item
+                e.event_id,
+                e.app_id,
+                e.load,
+                e.derived,
+                e.dvce_created,
+                name,
+                vendor,
+                version,
+                e.key,
+                e.country,
+                e.url,
+                e.total,
+                item
             ])
             .unwrap();
     }
@@ -364,34 +480,53 @@ fn load(connection: &duckdb::Connection, events: &[&Event]) {
 
 fn engine_table(project: &TempProject, specs: &[Spec]) -> BTreeMap<String, Vec<Option<String>>> {
     let connection = project.connection();
-    let (names, data) = rows(&connection, "SELECT * EXCLUDE (updated_at) FROM main_derived.prop_group_1_attributes");
+    let (names, data) = rows(
+        &connection,
+        "SELECT * EXCLUDE (updated_at) FROM main_derived.prop_group_1_attributes",
+    );
     assert_eq!(names.len(), specs.len() + 1, "{names:?}");
-    data.into_iter().map(|row| (row[0].clone().unwrap(), row[1..].to_vec())).collect()
+    data.into_iter()
+        .map(|row| (row[0].clone().unwrap(), row[1..].to_vec()))
+        .collect()
 }
 
 fn same(engine: &Option<String>, oracle: &Option<Value>) -> bool {
     match (engine, oracle) {
         (None, None) => true,
-        (Some(a), Some(Value::Number(b))) => a.parse::<f64>().is_ok_and(|a| (a - b).abs() < 1e-6 * (1.0 + b.abs())),
+        (Some(a), Some(Value::Number(b))) => a
+            .parse::<f64>()
+            .is_ok_and(|a| (a - b).abs() < 1e-6 * (1.0 + b.abs())),
         (Some(a), Some(Value::Text(b))) => {
             // unique lists of numbers come back as DuckDB's text of doubles
-            a == b || a.split(", ").map(|x| x.parse::<f64>().ok()).eq(b.split(", ").map(|x| x.parse::<f64>().ok()))
-                && a.split(", ").all(|x| x.parse::<f64>().is_ok())
+            a == b
+                || a.split(", ")
+                    .map(|x| x.parse::<f64>().ok())
+                    .eq(b.split(", ").map(|x| x.parse::<f64>().ok()))
+                    && a.split(", ").all(|x| x.parse::<f64>().is_ok())
         }
         _ => false,
     }
 }
 
-fn compare(engine: &BTreeMap<String, Vec<Option<String>>>, expected: &BTreeMap<String, Vec<Option<Value>>>, specs: &[Spec]) -> Result<(), String> {
+fn compare(
+    engine: &BTreeMap<String, Vec<Option<String>>>,
+    expected: &BTreeMap<String, Vec<Option<Value>>>,
+    specs: &[Spec],
+) -> Result<(), String> {
     let engine_keys: Vec<&String> = engine.keys().collect();
     let oracle_keys: Vec<&String> = expected.keys().collect();
     if engine_keys != oracle_keys {
-        return Err(format!("keys differ: engine {engine_keys:?}, oracle {oracle_keys:?}"));
+        return Err(format!(
+            "keys differ: engine {engine_keys:?}, oracle {oracle_keys:?}"
+        ));
     }
     for (key, row) in expected {
         for (i, spec) in specs.iter().enumerate() {
             if !same(&engine[key][i], &row[i]) {
-                return Err(format!("{key}.{}: engine {:?}, oracle {:?} ({spec:?})", spec.name, engine[key][i], row[i]));
+                return Err(format!(
+                    "{key}.{}: engine {:?}, oracle {:?} ({spec:?})",
+                    spec.name, engine[key][i], row[i]
+                ));
             }
         }
     }
@@ -419,25 +554,38 @@ fn check_stream(
     );
     let project = TempProject::new("exact", &group_json(&specs), &vars);
     project.connection().execute_batch(EVENTS_DDL).unwrap();
-    let mut cuts: Vec<NaiveDateTime> =
-        cuts.into_iter().map(|c| base_time() + TimeDelta::hours(i64::from(c))).collect();
+    let mut cuts: Vec<NaiveDateTime> = cuts
+        .into_iter()
+        .map(|c| base_time() + TimeDelta::hours(i64::from(c)))
+        .collect();
     cuts.sort();
     let end = events.iter().map(|e| e.load).max().unwrap() + TimeDelta::seconds(1);
     cuts.push(end);
     let now = "2025-03-01 00:00:00";
     let mut loaded_until = common::timestamp("2000-01-01 00:00:00");
     for cut in &cuts {
-        let batch: Vec<&Event> = events.iter().filter(|e| e.load >= loaded_until && e.load < *cut).collect();
+        let batch: Vec<&Event> = events
+            .iter()
+            .filter(|e| e.load >= loaded_until && e.load < *cut)
+            .collect();
         load(&project.connection(), &batch);
         loaded_until = *cut;
-        project.run(false, Some(&cut.to_string()), now).map_err(|e| TestCaseError::fail(format!("run: {e}")))?;
+        project
+            .run(false, Some(&cut.to_string()), now)
+            .map_err(|e| TestCaseError::fail(format!("run: {e}")))?;
         let expected = oracle(&events, &specs, *cut, include_today);
         compare(&engine_table(&project, &specs), &expected, &specs)
             .map_err(|m| TestCaseError::fail(format!("after the run up to {cut}: {m}")))?;
     }
     let incremental = engine_table(&project, &specs);
-    project.run(true, Some(&end.to_string()), now).map_err(|e| TestCaseError::fail(format!("full refresh: {e}")))?;
-    prop_assert_eq!(engine_table(&project, &specs), incremental, "full refresh differs from incremental");
+    project
+        .run(true, Some(&end.to_string()), now)
+        .map_err(|e| TestCaseError::fail(format!("full refresh: {e}")))?;
+    prop_assert_eq!(
+        engine_table(&project, &specs),
+        incremental,
+        "full refresh differs from incremental"
+    );
     Ok(())
 }
 

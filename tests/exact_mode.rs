@@ -3,15 +3,18 @@
 
 mod common;
 
-use common::{FIXTURE_VARS, TempProject, rows};
+use common::{TempProject, rows};
 
 const NOW: &str = "2025-06-01 00:00:00";
 
 fn group(attributes: &str) -> String {
-    format!(r#"{{"name":"g","version":1,"attribute_key_or_name":"domain_userid","attributes":[{attributes}]}}"#)
+    format!(
+        r#"{{"name":"g","version":1,"attribute_key_or_name":"domain_userid","attributes":[{attributes}]}}"#
+    )
 }
 
-const COUNT_VIEWS: &str = r#"{"name":"views","type":"int64","events":[{"name":"page_view"}],"aggregation":"counter"}"#;
+const COUNT_VIEWS: &str =
+    r#"{"name":"views","type":"int64","events":[{"name":"page_view"}],"aggregation":"counter"}"#;
 
 fn events_table(project: &TempProject) {
     project
@@ -24,7 +27,15 @@ fn events_table(project: &TempProject) {
         .unwrap();
 }
 
-fn insert(project: &TempProject, id: &str, user: &str, derived: &str, load: &str, country: &str, url: &str) {
+fn insert(
+    project: &TempProject,
+    id: &str,
+    user: &str,
+    derived: &str,
+    load: &str,
+    country: &str,
+    url: &str,
+) {
     project
         .connection()
         .execute(
@@ -36,35 +47,94 @@ fn insert(project: &TempProject, id: &str, user: &str, derived: &str, load: &str
 }
 
 fn table(project: &TempProject) -> Vec<Vec<Option<String>>> {
-    rows(&project.connection(), "SELECT * EXCLUDE (updated_at) FROM main_derived.g_1_attributes ORDER BY 1").1
+    rows(
+        &project.connection(),
+        "SELECT * EXCLUDE (updated_at) FROM main_derived.g_1_attributes ORDER BY 1",
+    )
+    .1
 }
 
 fn windows_run(output: &str) -> u32 {
-    output.split("ran ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap()
+    output
+        .split("ran ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap()
 }
 
 #[test]
 fn an_empty_stretch_costs_one_window_not_one_per_day() {
-    let project = TempProject::new("exact", &group(COUNT_VIEWS), "  snowplow__start_date: '2025-01-01'\n");
+    let project = TempProject::new(
+        "exact",
+        &group(COUNT_VIEWS),
+        "  snowplow__start_date: '2025-01-01'\n",
+    );
     events_table(&project);
-    insert(&project, "a", "u1", "2025-01-01 10:00:00", "2025-01-01 10:00:05", "DE", "/");
-    insert(&project, "b", "u1", "2025-03-01 10:00:00", "2025-03-01 10:00:05", "DE", "/");
-    let output = project.run(false, Some("2025-03-10 00:00:00"), NOW).unwrap();
+    insert(
+        &project,
+        "a",
+        "u1",
+        "2025-01-01 10:00:00",
+        "2025-01-01 10:00:05",
+        "DE",
+        "/",
+    );
+    insert(
+        &project,
+        "b",
+        "u1",
+        "2025-03-01 10:00:00",
+        "2025-03-01 10:00:05",
+        "DE",
+        "/",
+    );
+    let output = project
+        .run(false, Some("2025-03-10 00:00:00"), NOW)
+        .unwrap();
     assert!(windows_run(&output) <= 3, "{output}");
-    assert_eq!(table(&project), vec![vec![Some("u1".into()), Some("2".into())]]);
+    assert_eq!(
+        table(&project),
+        vec![vec![Some("u1".into()), Some("2".into())]]
+    );
 }
 
 #[test]
 fn an_event_loaded_exactly_at_the_watermark_is_not_skipped() {
-    let project = TempProject::new("exact", &group(COUNT_VIEWS), "  snowplow__start_date: '2025-01-01'\n");
+    let project = TempProject::new(
+        "exact",
+        &group(COUNT_VIEWS),
+        "  snowplow__start_date: '2025-01-01'\n",
+    );
     events_table(&project);
-    insert(&project, "a", "u1", "2025-01-01 10:00:00", "2025-01-01 12:00:00", "DE", "/");
-    project.run(false, Some("2025-01-01 12:00:00"), NOW).unwrap();
+    insert(
+        &project,
+        "a",
+        "u1",
+        "2025-01-01 10:00:00",
+        "2025-01-01 12:00:00",
+        "DE",
+        "/",
+    );
+    project
+        .run(false, Some("2025-01-01 12:00:00"), NOW)
+        .unwrap();
     project.run(false, None, NOW).unwrap();
     // arrives after the watermark reached its load_tstamp
-    insert(&project, "b", "u1", "2025-01-01 11:00:00", "2025-01-01 12:00:00", "DE", "/");
+    insert(
+        &project,
+        "b",
+        "u1",
+        "2025-01-01 11:00:00",
+        "2025-01-01 12:00:00",
+        "DE",
+        "/",
+    );
     project.run(false, None, NOW).unwrap();
-    assert_eq!(table(&project), vec![vec![Some("u1".into()), Some("2".into())]]);
+    assert_eq!(
+        table(&project),
+        vec![vec![Some("u1".into()), Some("2".into())]]
+    );
 }
 
 #[test]
@@ -73,27 +143,84 @@ fn deferred_late_dates_are_retried_until_processed_and_shown_in_status() {
                 snowplow__min_late_events_to_process: 2\n";
     let project = TempProject::new("exact", &group(COUNT_VIEWS), vars);
     events_table(&project);
-    insert(&project, "a", "u1", "2025-01-10 10:00:00", "2025-01-10 10:00:01", "DE", "/");
-    project.run(false, Some("2025-01-11 00:00:00"), NOW).unwrap();
+    insert(
+        &project,
+        "a",
+        "u1",
+        "2025-01-10 10:00:00",
+        "2025-01-10 10:00:01",
+        "DE",
+        "/",
+    );
+    project
+        .run(false, Some("2025-01-11 00:00:00"), NOW)
+        .unwrap();
     // one late event for 01-02: below the threshold of 2, so it waits
-    insert(&project, "late1", "u1", "2025-01-02 10:00:00", "2025-01-11 10:00:00", "DE", "/");
-    insert(&project, "c", "u1", "2025-01-11 10:00:00", "2025-01-11 10:00:01", "DE", "/");
-    project.run(false, Some("2025-01-12 00:00:00"), NOW).unwrap();
-    assert_eq!(table(&project), vec![vec![Some("u1".into()), Some("2".into())]]);
+    insert(
+        &project,
+        "late1",
+        "u1",
+        "2025-01-02 10:00:00",
+        "2025-01-11 10:00:00",
+        "DE",
+        "/",
+    );
+    insert(
+        &project,
+        "c",
+        "u1",
+        "2025-01-11 10:00:00",
+        "2025-01-11 10:00:01",
+        "DE",
+        "/",
+    );
+    project
+        .run(false, Some("2025-01-12 00:00:00"), NOW)
+        .unwrap();
+    assert_eq!(
+        table(&project),
+        vec![vec![Some("u1".into()), Some("2".into())]]
+    );
     let mut status = Vec::new();
     sigbatch::commands::status(&project.args(), &mut status).unwrap();
     let status = String::from_utf8(status).unwrap();
-    assert!(status.contains("deferred     2025-01-02: 1 events waiting"), "{status}");
+    assert!(
+        status.contains("deferred     2025-01-02: 1 events waiting"),
+        "{status}"
+    );
     // a run with nothing for that date still re-checks it; the second late event releases it
-    project.run(false, Some("2025-01-12 12:00:00"), NOW).unwrap();
-    insert(&project, "late2", "u1", "2025-01-02 11:00:00", "2025-01-12 13:00:00", "DE", "/");
-    project.run(false, Some("2025-01-13 00:00:00"), NOW).unwrap();
-    assert_eq!(table(&project), vec![vec![Some("u1".into()), Some("4".into())]]);
+    project
+        .run(false, Some("2025-01-12 12:00:00"), NOW)
+        .unwrap();
+    insert(
+        &project,
+        "late2",
+        "u1",
+        "2025-01-02 11:00:00",
+        "2025-01-12 13:00:00",
+        "DE",
+        "/",
+    );
+    project
+        .run(false, Some("2025-01-13 00:00:00"), NOW)
+        .unwrap();
+    assert_eq!(
+        table(&project),
+        vec![vec![Some("u1".into()), Some("4".into())]]
+    );
 }
 
 #[test]
 fn hostile_criteria_values_are_literals() {
-    let hostile = ["it's", "back\\slash", "100%", "a_b", "ünïcødé", "SELECT", "'; DROP TABLE atomic.events; --"];
+    let hostile = [
+        "it's",
+        "back\\slash",
+        "100%",
+        "a_b",
+        "ünïcødé",
+        "SELECT",
+        "'; DROP TABLE atomic.events; --",
+    ];
     let attributes: Vec<String> = hostile
         .iter()
         .enumerate()
@@ -107,13 +234,35 @@ fn hostile_criteria_values_are_literals() {
             )
         })
         .collect();
-    let project = TempProject::new("exact", &group(&attributes.join(",")), "  snowplow__start_date: '2025-01-01'\n");
+    let project = TempProject::new(
+        "exact",
+        &group(&attributes.join(",")),
+        "  snowplow__start_date: '2025-01-01'\n",
+    );
     events_table(&project);
     for (i, value) in hostile.iter().enumerate() {
-        insert(&project, &format!("e{i}"), "u1", "2025-01-02 10:00:00", "2025-01-02 10:00:01", value, value);
+        insert(
+            &project,
+            &format!("e{i}"),
+            "u1",
+            "2025-01-02 10:00:00",
+            "2025-01-02 10:00:01",
+            value,
+            value,
+        );
     }
-    insert(&project, "other", "u1", "2025-01-02 10:00:00", "2025-01-02 10:00:01", "a-b", "100x");
-    project.run(false, Some("2025-01-03 00:00:00"), NOW).unwrap();
+    insert(
+        &project,
+        "other",
+        "u1",
+        "2025-01-02 10:00:00",
+        "2025-01-02 10:00:01",
+        "a-b",
+        "100x",
+    );
+    project
+        .run(false, Some("2025-01-03 00:00:00"), NOW)
+        .unwrap();
     let row = &table(&project)[0];
     for (i, value) in hostile.iter().enumerate() {
         assert_eq!(row[1 + 2 * i].as_deref(), Some("1"), "`=` {value}");
@@ -122,66 +271,115 @@ fn hostile_criteria_values_are_literals() {
             "100%" => "2",
             _ => "1",
         };
-        assert_eq!(row[2 + 2 * i].as_deref(), Some(expected_like), "like {value}");
+        assert_eq!(
+            row[2 + 2 * i].as_deref(),
+            Some(expected_like),
+            "like {value}"
+        );
     }
-    let count: i64 = project.connection().query_row("SELECT COUNT(*) FROM atomic.events", [], |r| r.get(0)).unwrap();
+    let count: i64 = project
+        .connection()
+        .query_row("SELECT COUNT(*) FROM atomic.events", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(count, hostile.len() as i64 + 1);
 }
 
 #[test]
 fn property_paths_with_injection_attempts_are_rejected() {
-    for path in ["geo_country); DROP TABLE x; --", "contexts_x_1[0]:a'b", "contexts_x_1[0]:a\"b", "geo_country OR 1=1"] {
+    for path in [
+        "geo_country); DROP TABLE x; --",
+        "contexts_x_1[0]:a'b",
+        "contexts_x_1[0]:a\"b",
+        "geo_country OR 1=1",
+    ] {
         let attribute = format!(
             r#"{{"name":"x","type":"string","events":[{{"name":"page_view"}}],"aggregation":"last","property":{}}}"#,
             serde_json::to_string(path).unwrap()
         );
-        let project = TempProject::new("exact", &group(&attribute), "  snowplow__start_date: '2025-01-01'\n");
+        let project = TempProject::new(
+            "exact",
+            &group(&attribute),
+            "  snowplow__start_date: '2025-01-01'\n",
+        );
         let error = project.run(false, None, NOW).unwrap_err().to_string();
-        assert!(error.contains(path) && error.contains("does not parse"), "{error}");
+        assert!(
+            error.contains(path) && error.contains("does not parse"),
+            "{error}"
+        );
     }
 }
 
 #[test]
 fn updated_at_moves_only_when_a_row_changes() {
-    let project = TempProject::new("exact", &group(COUNT_VIEWS), "  snowplow__start_date: '2025-01-01'\n");
+    let project = TempProject::new(
+        "exact",
+        &group(COUNT_VIEWS),
+        "  snowplow__start_date: '2025-01-01'\n",
+    );
     events_table(&project);
-    insert(&project, "a", "u1", "2025-01-01 10:00:00", "2025-01-01 10:00:01", "DE", "/");
-    insert(&project, "b", "u2", "2025-01-01 10:00:00", "2025-01-01 10:00:01", "DE", "/");
-    project.run(false, Some("2025-01-02 00:00:00"), "2025-02-01 00:00:00").unwrap();
-    insert(&project, "c", "u2", "2025-01-02 10:00:00", "2025-01-02 10:00:01", "DE", "/");
-    project.run(false, Some("2025-01-03 00:00:00"), "2025-02-02 00:00:00").unwrap();
-    let (_, data) = rows(&project.connection(), "SELECT domain_userid, updated_at FROM main_derived.g_1_attributes ORDER BY 1");
-    assert_eq!(data[0][1].as_deref(), Some("2025-02-01 00:00:00"), "u1 did not change");
-    assert_eq!(data[1][1].as_deref(), Some("2025-02-02 00:00:00"), "u2 changed");
+    insert(
+        &project,
+        "a",
+        "u1",
+        "2025-01-01 10:00:00",
+        "2025-01-01 10:00:01",
+        "DE",
+        "/",
+    );
+    insert(
+        &project,
+        "b",
+        "u2",
+        "2025-01-01 10:00:00",
+        "2025-01-01 10:00:01",
+        "DE",
+        "/",
+    );
+    project
+        .run(false, Some("2025-01-02 00:00:00"), "2025-02-01 00:00:00")
+        .unwrap();
+    insert(
+        &project,
+        "c",
+        "u2",
+        "2025-01-02 10:00:00",
+        "2025-01-02 10:00:01",
+        "DE",
+        "/",
+    );
+    project
+        .run(false, Some("2025-01-03 00:00:00"), "2025-02-02 00:00:00")
+        .unwrap();
+    let (_, data) = rows(
+        &project.connection(),
+        "SELECT domain_userid, updated_at FROM main_derived.g_1_attributes ORDER BY 1",
+    );
+    assert_eq!(
+        data[0][1].as_deref(),
+        Some("2025-02-01 00:00:00"),
+        "u1 did not change"
+    );
+    assert_eq!(
+        data[1][1].as_deref(),
+        Some("2025-02-02 00:00:00"),
+        "u2 changed"
+    );
 }
 
 #[test]
 fn exact_mode_on_the_fixture_differs_only_where_upstream_defects_bite() {
     let project = TempProject::fixture("exact", "snowflake");
-    let _ = FIXTURE_VARS;
     project.run(true, None, "2026-06-01 00:00:00").unwrap();
-    let (names, actual) = rows(
+    let differences = common::fixture_differences(
         &project.connection(),
         "SELECT * EXCLUDE (updated_at) FROM main_derived.ecommerce_transaction_interactions_features_1_attributes ORDER BY 1",
     );
-    let (expected_names, expected) = common::expected_fixture_rows(&project.connection());
-    let mut differences = Vec::new();
-    for (actual_row, expected_row) in actual.iter().zip(&expected) {
-        for (position, name) in expected_names.iter().enumerate() {
-            let at = names.iter().position(|n| n == name).unwrap();
-            if !common::same_cell(&actual_row[at], &expected_row[position]) {
-                differences.push(format!(
-                    "{}.{name}: exact {:?}, upstream {:?}",
-                    expected_row[0].as_deref().unwrap(),
-                    actual_row[at],
-                    expected_row[position]
-                ));
-            }
-        }
-    }
     let explained = fixture_differences();
     let listed: Vec<String> = explained.iter().map(|(cell, _)| cell.to_string()).collect();
-    assert_eq!(differences, listed, "every difference must be listed with the defect that explains it");
+    assert_eq!(
+        differences, listed,
+        "every difference must be listed with the defect that explains it"
+    );
 }
 
 /// Each cell where exact mode departs from the upstream fixture, with the defect (semantics.md
@@ -190,14 +388,26 @@ fn fixture_differences() -> Vec<(&'static str, &'static str)> {
     const FIRST_LAST: &str = "first/last ignore the attribute's events (section 5): upstream reads the latest \
                               event of any type, here a page_ping, while the attribute is defined on page_view";
     vec![
-        ("user_1.last_geo_country: exact Some(\"FR\"), upstream Some(\"DE\")", FIRST_LAST),
-        ("user_1.last_timezone: exact Some(\"Australia/Melbourne\"), upstream Some(\"Europe/London\")", FIRST_LAST),
         (
-            "user_2.page_view_events_count_last_7_days: exact Some(\"6\"), upstream Some(\"5\")",
+            "user_1.last_geo_country: sigbatch Some(\"FR\"), upstream Some(\"DE\")",
+            FIRST_LAST,
+        ),
+        (
+            "user_1.last_timezone: sigbatch Some(\"Australia/Melbourne\"), upstream Some(\"Europe/London\")",
+            FIRST_LAST,
+        ),
+        (
+            "user_2.page_view_events_count_last_7_days: sigbatch Some(\"6\"), upstream Some(\"5\")",
             "dates beyond the late-day limit are dropped forever (section 5): upstream's run 2 keeps only its \
              newest 3 dates and never retries 2025-01-02, which holds event_7949 (loaded 01-04)",
         ),
-        ("user_3.last_geo_country: exact Some(\"US\"), upstream Some(\"UK\")", FIRST_LAST),
-        ("user_7.last_geo_country: exact Some(\"DE\"), upstream Some(\"CA\")", FIRST_LAST),
+        (
+            "user_3.last_geo_country: sigbatch Some(\"US\"), upstream Some(\"UK\")",
+            FIRST_LAST,
+        ),
+        (
+            "user_7.last_geo_country: sigbatch Some(\"DE\"), upstream Some(\"CA\")",
+            FIRST_LAST,
+        ),
     ]
 }

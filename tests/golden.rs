@@ -9,7 +9,10 @@ use sigbatch::plan::Plan;
 use sigbatch::project::Project;
 
 fn plan(semantics: &str, syntax: &str) -> Plan {
-    let group = std::fs::read_to_string(common::fixture_dir().join(format!("attribute_group.{syntax}.json"))).unwrap();
+    let group = std::fs::read_to_string(
+        common::fixture_dir().join(format!("attribute_group.{syntax}.json")),
+    )
+    .unwrap();
     let project = common::TempProject::new(semantics, &group, common::FIXTURE_VARS);
     Plan::build(&Project::load(project.path(), None).unwrap()).unwrap()
 }
@@ -17,7 +20,14 @@ fn plan(semantics: &str, syntax: &str) -> Plan {
 fn compiled(semantics: &str, dialect_name: &str) -> String {
     let dialect = dialect::for_name(dialect_name).unwrap();
     let now = common::timestamp("2025-01-10 12:00:00");
-    sigbatch::commands::compile_sql(&plan(semantics, "snowflake"), dialect.as_ref(), "main", true, now).unwrap()
+    sigbatch::commands::compile_sql(
+        &plan(semantics, "snowflake"),
+        dialect.as_ref(),
+        "main",
+        true,
+        now,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -46,14 +56,27 @@ fn every_statement_parses_in_its_dialect_for_every_syntax_and_mode() {
             let plan = plan(semantics, syntax);
             for name in ["duckdb", "snowflake", "bigquery"] {
                 let dialect = dialect::for_name(name).unwrap();
-                let text = sigbatch::commands::compile_sql(&plan, dialect.as_ref(), "main", false, now).unwrap();
-                let statements: Vec<&str> =
-                    text.split("\n-- stage: ").skip(1).map(|s| s.split_once('\n').unwrap().1.trim()).collect();
-                assert!(statements.len() > 20, "{name}/{semantics}/{syntax}: {} statements", statements.len());
+                let text =
+                    sigbatch::commands::compile_sql(&plan, dialect.as_ref(), "main", false, now)
+                        .unwrap();
+                let statements: Vec<&str> = text
+                    .split("\n-- stage: ")
+                    .skip(1)
+                    .map(|s| s.split_once('\n').unwrap().1.trim())
+                    .collect();
+                assert!(
+                    statements.len() > 20,
+                    "{name}/{semantics}/{syntax}: {} statements",
+                    statements.len()
+                );
                 for sql in statements {
                     let sql = sql.strip_suffix(';').unwrap();
-                    let parsed = sqlparser::parser::Parser::parse_sql(dialect.parser().as_ref(), sql);
-                    assert!(parsed.is_ok_and(|s| s.len() == 1), "{name}/{semantics}/{syntax} does not parse:\n{sql}");
+                    let parsed =
+                        sqlparser::parser::Parser::parse_sql(dialect.parser().as_ref(), sql);
+                    assert!(
+                        parsed.is_ok_and(|s| s.len() == 1),
+                        "{name}/{semantics}/{syntax} does not parse:\n{sql}"
+                    );
                 }
             }
         }

@@ -16,8 +16,19 @@ const VARS: &str = "  snowplow__start_date: '2025-03-01'\n  snowplow__backfill_l
 
 fn sigbatch(project: &Path, extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sigbatch"));
-    command.args(["run", "--quiet", "--project-dir", project.to_str().unwrap(), "--until", "2025-03-11 00:00:00"]);
-    command.args(extra).env("SIGBATCH_NOW", NOW).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command.args([
+        "run",
+        "--quiet",
+        "--project-dir",
+        project.to_str().unwrap(),
+        "--until",
+        "2025-03-11 00:00:00",
+    ]);
+    command
+        .args(extra)
+        .env("SIGBATCH_NOW", NOW)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     command
 }
 
@@ -43,7 +54,11 @@ fn attributes(project: &TempProject) -> Vec<Vec<Option<String>>> {
 }
 
 fn finish(output: Output) -> Output {
-    assert!(output.status.success(), "run failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "run failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     output
 }
 
@@ -60,12 +75,18 @@ fn a_run_killed_at_any_moment_and_rerun_reaches_the_same_tables() {
     finish(sigbatch(baseline.path(), &[]).output().unwrap());
     let full_duration = started.elapsed();
     let expected = attributes(&baseline);
-    assert!(expected.len() > 100, "the baseline should hold many users, got {}", expected.len());
+    assert!(
+        expected.len() > 100,
+        "the baseline should hold many users, got {}",
+        expected.len()
+    );
 
     let mut seed: u64 = 0x5eed;
     let mut killed_mid_run = 0;
     for trial in 0..12 {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let delay = full_duration.mul_f64(((seed >> 33) % 1000) as f64 / 1000.0);
         let victim = project();
         copy_database(&pristine, &victim);
@@ -77,9 +98,16 @@ fn a_run_killed_at_any_moment_and_rerun_reaches_the_same_tables() {
         child.kill().ok(); // SIGKILL on unix
         child.wait().unwrap();
         finish(sigbatch(victim.path(), &[]).output().unwrap());
-        assert_eq!(attributes(&victim), expected, "trial {trial}: killed after {delay:?}, rerun differs");
+        assert_eq!(
+            attributes(&victim),
+            expected,
+            "trial {trial}: killed after {delay:?}, rerun differs"
+        );
     }
-    assert!(killed_mid_run >= 6, "only {killed_mid_run} of 12 kills landed mid-run");
+    assert!(
+        killed_mid_run >= 6,
+        "only {killed_mid_run} of 12 kills landed mid-run"
+    );
 }
 
 #[test]
@@ -95,18 +123,31 @@ fn a_second_run_fails_clearly_or_waits_while_the_first_holds_the_lock() {
     let second = sigbatch(project.path(), &[]).output().unwrap();
     let first = first.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&second.stderr);
-    assert_eq!(second.status.code(), Some(2), "the second run should be refused: {text}");
-    assert!(text.contains("in use by another process") && text.contains("since"), "{text}");
+    assert_eq!(
+        second.status.code(),
+        Some(2),
+        "the second run should be refused: {text}"
+    );
+    assert!(
+        text.contains("in use by another process") && text.contains("since"),
+        "{text}"
+    );
     assert!(text.contains("--lock-timeout"), "{text}");
     finish(first);
 
     // with a timeout, the second run waits for the first and then succeeds
     let expected = attributes(&project);
-    let rebuild = sigbatch(project.path(), &["--full-refresh"]).spawn().unwrap();
+    let rebuild = sigbatch(project.path(), &["--full-refresh"])
+        .spawn()
+        .unwrap();
     while !note.exists() && Instant::now() < deadline + Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(5));
     }
-    let waiting = finish(sigbatch(project.path(), &["--lock-timeout", "120"]).output().unwrap());
+    let waiting = finish(
+        sigbatch(project.path(), &["--lock-timeout", "120"])
+            .output()
+            .unwrap(),
+    );
     finish(rebuild.wait_with_output().unwrap());
     assert!(waiting.status.success());
     assert_eq!(attributes(&project), expected);

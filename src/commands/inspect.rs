@@ -25,7 +25,14 @@ pub fn validate(args: &ProjectArgs, now: NaiveDateTime, out: &mut dyn Write) -> 
         compile_sql(&plan, dialect.as_ref(), "main", false, now)?;
         compile_sql(&plan, dialect.as_ref(), "main", true, now)?;
     }
-    let count = |a: Aggregation| project.group.attributes.iter().filter(|x| x.aggregation == a).count();
+    let count = |a: Aggregation| {
+        project
+            .group
+            .attributes
+            .iter()
+            .filter(|x| x.aggregation == a)
+            .count()
+    };
     let summary: Vec<String> = Aggregation::ALL
         .iter()
         .filter(|(_, a)| count(*a) > 0)
@@ -44,7 +51,9 @@ pub fn validate(args: &ProjectArgs, now: NaiveDateTime, out: &mut dyn Write) -> 
     )
     .map_err(io)?;
     match args.target(&project) {
-        Ok(target) => writeln!(out, "target `{}`: {}", target.name, target.output.kind()).map_err(io)?,
+        Ok(target) => {
+            writeln!(out, "target `{}`: {}", target.name, target.output.kind()).map_err(io)?
+        }
         Err(error) => writeln!(out, "note: no usable target yet ({error})").map_err(io)?,
     }
     Ok(())
@@ -60,10 +69,22 @@ pub fn status(args: &ProjectArgs, out: &mut dyn Write) -> Result<()> {
     let mut warehouse = DuckDbWarehouse::open_read_only(path)?;
     let stored = state::read(&mut warehouse, dialect.as_ref(), &plan, &tables)?;
     let show = |t: Option<NaiveDateTime>| t.map_or("-".to_string(), |t| t.to_string());
-    writeln!(out, "project      {} ({} mode), target `{}` ({})", project.name, project.semantics.as_str(), target.name, path.display())
-        .map_err(io)?;
+    writeln!(
+        out,
+        "project      {} ({} mode), target `{}` ({})",
+        project.name,
+        project.semantics.as_str(),
+        target.name,
+        path.display()
+    )
+    .map_err(io)?;
     if stored.models_matched == 0 {
-        writeln!(out, "watermark    none: the next run is a first run from {}", project.vars.start_date).map_err(io)?;
+        writeln!(
+            out,
+            "watermark    none: the next run is a first run from {}",
+            project.vars.start_date
+        )
+        .map_err(io)?;
     } else {
         writeln!(
             out,
@@ -75,8 +96,14 @@ pub fn status(args: &ProjectArgs, out: &mut dyn Write) -> Result<()> {
         )
         .map_err(io)?;
     }
-    if let (Some(watermark), crate::project::Semantics::Exact) = (stored.watermark, project.semantics) {
-        writeln!(out, "read up to   {watermark} (the next run re-reads from here, inclusive)").map_err(io)?;
+    if let (Some(watermark), crate::project::Semantics::Exact) =
+        (stored.watermark, project.semantics)
+    {
+        writeln!(
+            out,
+            "read up to   {watermark} (the next run re-reads from here, inclusive)"
+        )
+        .map_err(io)?;
     }
     let (schema, name) = tables.location("daily_aggregation_manifest");
     if warehouse.table_exists(schema, name)? {
@@ -84,10 +111,21 @@ pub fn status(args: &ProjectArgs, out: &mut dyn Write) -> Result<()> {
             "SELECT COUNT(*), CAST(MIN(event_date) AS VARCHAR), CAST(MAX(event_date) AS VARCHAR), COALESCE(SUM(processed_events), 0) FROM {}",
             tables.get("daily_aggregation_manifest")
         );
-        let row = warehouse.query(&sql)?.into_iter().next().unwrap_or_default();
+        let row = warehouse
+            .query(&sql)?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
         let cell = |i: usize| row.get(i).cloned().flatten().unwrap_or_else(|| "-".into());
-        writeln!(out, "daily        {} event dates ({} .. {}), {} events aggregated", cell(0), cell(1), cell(2), cell(3))
-            .map_err(io)?;
+        writeln!(
+            out,
+            "daily        {} event dates ({} .. {}), {} events aggregated",
+            cell(0),
+            cell(1),
+            cell(2),
+            cell(3)
+        )
+        .map_err(io)?;
         let deferred = warehouse.query(&format!(
             "SELECT CAST(event_date AS VARCHAR), skipped_events FROM {} WHERE skipped_events > 0 ORDER BY event_date",
             tables.get("daily_aggregation_manifest")
@@ -104,7 +142,9 @@ pub fn status(args: &ProjectArgs, out: &mut dyn Write) -> Result<()> {
         let (schema, name) = tables.location(table);
         let rows = if warehouse.table_exists(schema, name)? {
             let row = warehouse.query(&format!("SELECT COUNT(*) FROM {}", tables.get(table)))?;
-            row.first().and_then(|r| r.first().cloned().flatten()).unwrap_or_default()
+            row.first()
+                .and_then(|r| r.first().cloned().flatten())
+                .unwrap_or_default()
         } else {
             "not built".into()
         };
@@ -126,13 +166,35 @@ pub fn print_table(connection: &duckdb::Connection, sql: &str, out: &mut dyn Wri
         let statement = row.as_ref();
         if header.is_empty() {
             header = (0..statement.column_count())
-                .map(|i| statement.column_name(i).map(|s| s.to_string()).unwrap_or_default())
+                .map(|i| {
+                    statement
+                        .column_name(i)
+                        .map(|s| s.to_string())
+                        .unwrap_or_default()
+                })
                 .collect();
         }
-        cells.push((0..header.len()).map(|i| row.get::<_, Option<String>>(i).ok().flatten().unwrap_or_default()).collect());
+        cells.push(
+            (0..header.len())
+                .map(|i| {
+                    row.get::<_, Option<String>>(i)
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default()
+                })
+                .collect(),
+        );
     }
     let widths: Vec<usize> = (0..header.len())
-        .map(|i| cells.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0).min(40))
+        .map(|i| {
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+                .min(40)
+        })
         .collect();
     let line = |values: &[String]| {
         values

@@ -51,7 +51,9 @@ fn duckdb_path(target: &Target) -> Result<&Path> {
             format!("target `{}`", target.name),
             format!("running on {kind} is not supported yet; only duckdb targets run"),
         )
-        .with_hint(format!("inspect the SQL with `sigbatch compile --dialect {kind}`"))),
+        .with_hint(format!(
+            "inspect the SQL with `sigbatch compile --dialect {kind}`"
+        ))),
     }
 }
 
@@ -67,13 +69,21 @@ pub struct RunSettings {
     pub lock_timeout: std::time::Duration,
 }
 
-pub fn run(settings: &RunSettings, out: &mut dyn Write, progress: &mut dyn FnMut(&str)) -> Result<()> {
+pub fn run(
+    settings: &RunSettings,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(&str),
+) -> Result<()> {
     let (project, plan) = settings.project.load()?;
     let target = settings.project.target(&project)?;
     let path = duckdb_path(&target)?;
     let dialect = dialect::for_name("duckdb")?;
     let tables = Tables::new(&plan, dialect.as_ref(), target.output.schema());
-    let mode = if settings.dry_run { Mode::DryRun } else { Mode::Execute };
+    let mode = if settings.dry_run {
+        Mode::DryRun
+    } else {
+        Mode::Execute
+    };
     let mut warehouse = match mode {
         Mode::DryRun => DuckDbWarehouse::open_read_only(path)?,
         Mode::Execute => DuckDbWarehouse::open(path, settings.lock_timeout)?,
@@ -94,12 +104,30 @@ pub fn run(settings: &RunSettings, out: &mut dyn Write, progress: &mut dyn FnMut
         target.name,
         path.display()
     ));
-    let reports = execute::run(&project, &plan, &mut warehouse, dialect.as_ref(), &tables, &options, progress)?;
+    let reports = execute::run(
+        &project,
+        &plan,
+        &mut warehouse,
+        dialect.as_ref(),
+        &tables,
+        &options,
+        progress,
+    )?;
     let io = |e: std::io::Error| Error::Internal(format!("writing output: {e}"));
     if settings.dry_run {
-        writeln!(out, "-- dry run: nothing was written. The next window's statements follow.").map_err(io)?;
+        writeln!(
+            out,
+            "-- dry run: nothing was written. The next window's statements follow."
+        )
+        .map_err(io)?;
         for statement in reports.iter().flat_map(|r| &r.statements) {
-            writeln!(out, "-- stage: {}\n{};\n", statement.stage.name(), statement.sql).map_err(io)?;
+            writeln!(
+                out,
+                "-- stage: {}\n{};\n",
+                statement.stage.name(),
+                statement.sql
+            )
+            .map_err(io)?;
         }
         return Ok(());
     }
@@ -129,22 +157,41 @@ pub fn compile(settings: &CompileSettings, out: &mut dyn Write) -> Result<()> {
     let (dialect_name, schema) = match &settings.dialect {
         Some(name) => (name.clone(), "main".to_string()),
         None => match settings.project.target(&project) {
-            Ok(target) => (target.output.kind().to_string(), target.output.schema().to_string()),
+            Ok(target) => (
+                target.output.kind().to_string(),
+                target.output.schema().to_string(),
+            ),
             Err(_) => ("duckdb".to_string(), "main".to_string()),
         },
     };
     let dialect: Box<dyn Dialect> = dialect::for_name(&dialect_name)?;
-    let sql = compile_sql(&plan, dialect.as_ref(), &schema, settings.full_refresh, settings.now)?;
-    out.write_all(sql.as_bytes()).map_err(|e| Error::Internal(format!("writing output: {e}")))
+    let sql = compile_sql(
+        &plan,
+        dialect.as_ref(),
+        &schema,
+        settings.full_refresh,
+        settings.now,
+    )?;
+    out.write_all(sql.as_bytes())
+        .map_err(|e| Error::Internal(format!("writing output: {e}")))
 }
 
 /// The statements of a first run (the window `backfill_limit_days` from `start_date`) as text.
-pub fn compile_sql(plan: &Plan, dialect: &dyn Dialect, schema: &str, full_refresh: bool, now: NaiveDateTime) -> Result<String> {
+pub fn compile_sql(
+    plan: &Plan,
+    dialect: &dyn Dialect,
+    schema: &str,
+    full_refresh: bool,
+    now: NaiveDateTime,
+) -> Result<String> {
     let tables = Tables::new(plan, dialect, schema);
     let (window, _) = crate::state::compat_window(&Default::default(), plan, true, now);
     let window = match plan.semantics {
         crate::project::Semantics::Compat => window,
-        crate::project::Semantics::Exact => LoadWindow { lower: window.lower, upper: window.upper + chrono::TimeDelta::seconds(1) },
+        crate::project::Semantics::Exact => LoadWindow {
+            lower: window.lower,
+            upper: window.upper + chrono::TimeDelta::seconds(1),
+        },
     };
     let spec = RunSpec {
         window,
@@ -164,7 +211,11 @@ pub fn compile_sql(plan: &Plan, dialect: &dyn Dialect, schema: &str, full_refres
         window.upper
     );
     for statement in statements {
-        text.push_str(&format!("-- stage: {}\n{};\n\n", statement.stage.name(), statement.sql));
+        text.push_str(&format!(
+            "-- stage: {}\n{};\n\n",
+            statement.stage.name(),
+            statement.sql
+        ));
     }
     Ok(text)
 }

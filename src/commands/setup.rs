@@ -17,7 +17,8 @@ fn io(e: std::io::Error) -> Error {
 
 fn write_new(path: &Path, text: &str) -> Result<()> {
     if path.exists() {
-        return Err(Error::file(path, "already exists; not overwriting it").with_hint("choose another --project-dir"));
+        return Err(Error::file(path, "already exists; not overwriting it")
+            .with_hint("choose another --project-dir"));
     }
     std::fs::write(path, text).map_err(|e| Error::file(path, format!("cannot write: {e}")))
 }
@@ -34,13 +35,19 @@ pub struct InitSettings {
 pub fn init(settings: &InitSettings, out: &mut dyn Write) -> Result<()> {
     let group = AttributeGroup::load(&settings.attribute_group)?;
     if !matches!(settings.semantics.as_str(), "exact" | "compat") {
-        return Err(Error::invalid("--semantics", format!("`{}` is neither exact nor compat", settings.semantics)));
+        return Err(Error::invalid(
+            "--semantics",
+            format!("`{}` is neither exact nor compat", settings.semantics),
+        ));
     }
     let dir = &settings.project_dir;
     std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, format!("cannot create: {e}")))?;
     let project_file = dir.join(PROJECT_FILE);
     if project_file.exists() {
-        return Err(Error::file(&project_file, "already exists; not overwriting it"));
+        return Err(Error::file(
+            &project_file,
+            "already exists; not overwriting it",
+        ));
     }
     let group_text = std::fs::read_to_string(&settings.attribute_group)
         .map_err(|e| Error::file(&settings.attribute_group, format!("cannot read: {e}")))?;
@@ -111,15 +118,28 @@ pub struct DemoSettings {
 
 /// Generates a realistic events dataset, a demo project over it, runs it incrementally in
 /// `runs` steps (as a daily scheduler would), and prints a summary of the attributes table.
-pub fn demo(settings: &DemoSettings, out: &mut dyn Write, progress: &mut dyn FnMut(&str)) -> Result<()> {
+pub fn demo(
+    settings: &DemoSettings,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(&str),
+) -> Result<()> {
     let dir = &settings.dir;
     if dir.join(PROJECT_FILE).exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| Error::file(dir, format!("cannot clear the old demo: {e}")))?;
+        std::fs::remove_dir_all(dir)
+            .map_err(|e| Error::file(dir, format!("cannot clear the old demo: {e}")))?;
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, format!("cannot create: {e}")))?;
-    let spec = crate::demo::DemoSpec { users: settings.users, days: settings.days, seed: settings.seed, ..Default::default() };
-    std::fs::write(dir.join("attribute_group.json"), crate::demo::DEMO_ATTRIBUTE_GROUP_JSON)
-        .map_err(|e| Error::file(dir, format!("cannot write: {e}")))?;
+    let spec = crate::demo::DemoSpec {
+        users: settings.users,
+        days: settings.days,
+        seed: settings.seed,
+        ..Default::default()
+    };
+    std::fs::write(
+        dir.join("attribute_group.json"),
+        crate::demo::DEMO_ATTRIBUTE_GROUP_JSON,
+    )
+    .map_err(|e| Error::file(dir, format!("cannot write: {e}")))?;
     std::fs::write(
         dir.join(PROJECT_FILE),
         format!(
@@ -142,16 +162,42 @@ pub fn demo(settings: &DemoSettings, out: &mut dyn Write, progress: &mut dyn FnM
     };
     progress(&format!(
         "sigbatch demo: generated {} events ({} duplicates, {} late) for {} users over {} days, loaded {} .. {}",
-        stats.events, stats.duplicates, stats.late_events, spec.users, spec.days, stats.first_load, stats.last_load
+        stats.events,
+        stats.duplicates,
+        stats.late_events,
+        spec.users,
+        spec.days,
+        stats.first_load,
+        stats.last_load
     ));
-    let args = ProjectArgs { project_dir: dir.clone(), ..Default::default() };
-    let end = stats.last_load.date().succ_opt().unwrap_or(stats.last_load.date()).and_time(NaiveTime::MIN);
+    let args = ProjectArgs {
+        project_dir: dir.clone(),
+        ..Default::default()
+    };
+    let end = stats
+        .last_load
+        .date()
+        .succ_opt()
+        .unwrap_or(stats.last_load.date())
+        .and_time(NaiveTime::MIN);
     let span = (end - stats.first_load).num_seconds().max(1);
     for step in 1..=settings.runs.max(1) {
         // each run sees the loads up to a later point in time, like a daily cron job would
-        let until: NaiveDateTime = stats.first_load + chrono::TimeDelta::seconds(span * i64::from(step) / i64::from(settings.runs.max(1)));
-        progress(&format!("sigbatch demo: run {step} of {} (--until {until})", settings.runs));
-        let settings = RunSettings { project: args.clone(), full_refresh: false, until: Some(until), max_windows: None, dry_run: false, now: end.max(until), lock_timeout: std::time::Duration::ZERO };
+        let until: NaiveDateTime = stats.first_load
+            + chrono::TimeDelta::seconds(span * i64::from(step) / i64::from(settings.runs.max(1)));
+        progress(&format!(
+            "sigbatch demo: run {step} of {} (--until {until})",
+            settings.runs
+        ));
+        let settings = RunSettings {
+            project: args.clone(),
+            full_refresh: false,
+            until: Some(until),
+            max_windows: None,
+            dry_run: false,
+            now: end.max(until),
+            lock_timeout: std::time::Duration::ZERO,
+        };
         run(&settings, out, progress)?;
     }
     let warehouse = DuckDbWarehouse::open_read_only(&database)?;
@@ -167,8 +213,22 @@ pub fn demo(settings: &DemoSettings, out: &mut dyn Write, progress: &mut dyn FnM
         ),
         out,
     )?;
-    let busiest = project.group.attributes.first().map(|a| a.name.replace('"', "\"\"")).unwrap_or_default();
+    let busiest = project
+        .group
+        .attributes
+        .first()
+        .map(|a| a.name.replace('"', "\"\""))
+        .unwrap_or_default();
     writeln!(out, "\nthe five users with the highest `{busiest}`:").map_err(io)?;
-    print_table(warehouse.connection(), &format!("SELECT * FROM {table} ORDER BY \"{busiest}\" DESC NULLS LAST, 1 LIMIT 5"), out)?;
-    writeln!(out, "\ninspect it: sigbatch status --project-dir {}", dir.display()).map_err(io)
+    print_table(
+        warehouse.connection(),
+        &format!("SELECT * FROM {table} ORDER BY \"{busiest}\" DESC NULLS LAST, 1 LIMIT 5"),
+        out,
+    )?;
+    writeln!(
+        out,
+        "\ninspect it: sigbatch status --project-dir {}",
+        dir.display()
+    )
+    .map_err(io)
 }

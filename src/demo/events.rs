@@ -60,8 +60,8 @@ pub(crate) struct Session {
     pub device: &'static Device,
     pub br_lang: &'static str,
     pub os_timezone: &'static str,
-    /// Whether the request carried a user agent, and so got the YAUAA context.
-    pub useragent: bool,
+    /// The YAUAA context, when the request carried a user agent to parse.
+    pub yauaa: Option<String>,
     pub clock_skew_ms: i64,
     /// How long the tracker held the events before sending them (offline devices).
     pub send_delay_ms: i64,

@@ -13,13 +13,13 @@
 mod catalog;
 mod columns;
 mod events;
+mod load;
 mod rng;
 mod traffic;
 mod visit;
 mod visitors;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
-use duckdb::appender_params_from_iter;
 
 pub use columns::COLUMNS as EVENTS_COLUMNS;
 
@@ -67,14 +67,15 @@ pub struct DemoStats {
     pub last_load: NaiveDateTime,
 }
 
-/// Creates schema `atomic` and table `atomic.events` (replacing it) and fills it.
+/// Creates schema `atomic` and table `atomic.events` (replacing it) and fills it, in one
+/// transaction of its own: call it outside any open transaction.
 pub fn generate_events(
     conn: &duckdb::Connection,
     spec: &DemoSpec,
 ) -> Result<DemoStats, duckdb::Error> {
     let (events, duplicates) = simulate(spec);
     conn.execute_batch("BEGIN TRANSACTION")?;
-    match write_events(conn, &events) {
+    match load::load_events(conn, &events) {
         Ok(()) => conn.execute_batch("COMMIT")?,
         Err(err) => {
             // The write error is the one worth reporting; a failed rollback adds nothing to it.
@@ -138,22 +139,6 @@ fn simulate(spec: &DemoSpec) -> (Vec<Event>, u64) {
     // Loaders append in load order; the event id makes the order total.
     events.sort_by(|a, b| (a.times.load, &a.event_id).cmp(&(b.times.load, &b.event_id)));
     (events, duplicates)
-}
-
-fn write_events(conn: &duckdb::Connection, events: &[Event]) -> Result<(), duckdb::Error> {
-    let columns: Vec<String> = EVENTS_COLUMNS
-        .iter()
-        .map(|(name, ty)| format!("    {name} {ty}"))
-        .collect();
-    conn.execute_batch(&format!(
-        "CREATE SCHEMA IF NOT EXISTS atomic;\nCREATE OR REPLACE TABLE atomic.events (\n{}\n);",
-        columns.join(",\n")
-    ))?;
-    let mut appender = conn.appender_to_db("events", "atomic")?;
-    for event in events {
-        appender.append_row(appender_params_from_iter(columns::row(event)))?;
-    }
-    appender.flush()
 }
 
 #[cfg(test)]

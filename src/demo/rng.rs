@@ -17,7 +17,8 @@ fn mix(mut z: u64) -> u64 {
 }
 
 impl Rng {
-    pub(crate) fn new(seed: u64) -> Self {
+    #[cfg(test)]
+    fn new(seed: u64) -> Self {
         Rng(seed)
     }
 

@@ -133,12 +133,12 @@ fn volume_duplicates_and_late_events_are_in_proportion() {
     let median: f64 = conn.query_row(sql, [], |row| row.get(0)).unwrap();
     assert!((2.0..=180.0).contains(&median), "median delay {median} s");
     assert_eq!(events_where(&conn, "load_tstamp < derived_tstamp"), 0);
-    // Loaders write in batches: many events share a load_tstamp.
+    // Loaders write in batches, so events share load_tstamps.
+    let sharing = "SELECT sum(n) FROM (SELECT count(*) AS n FROM atomic.events GROUP BY load_tstamp \
+                   HAVING count(*) > 1)";
     assert!(
-        count(
-            &conn,
-            "SELECT count(DISTINCT load_tstamp) FROM atomic.events"
-        ) < rows / 2
+        count(&conn, sharing) * 10 > rows,
+        "few events share a load_tstamp"
     );
 
     let sql = "SELECT min(load_tstamp), max(load_tstamp) FROM atomic.events";
@@ -215,11 +215,13 @@ fn event_mix_identities_and_apps_are_realistic() {
         "{website} of {rows} on app_id website"
     );
     assert!(count(&conn, "SELECT count(DISTINCT app_id) FROM atomic.events") > 1);
+    // Non-ASCII text survives the trip through the CSV file.
+    assert!(events_where(&conn, "geo_city = 'São Paulo'") > 0);
     // Returning visitors, and visitors seen from more than one country or operating system.
     let visitors_having = |having: &str| groups_having(&conn, "domain_userid", having);
     assert!(visitors_having("count(DISTINCT domain_sessionid) > 1") > 100);
     assert!(visitors_having("count(DISTINCT geo_country) > 1") > 5);
-    let os = "contexts_nl_basjes_yauaa_context_1->>'$[0].operatingSystemName'";
+    let os = "(contexts_nl_basjes_yauaa_context_1->>'$[0].operatingSystemName')";
     assert!(visitors_having(&format!("count(DISTINCT {os}) > 1")) > 0);
 }
 
@@ -236,18 +238,19 @@ fn json_columns_hold_schema_shaped_documents() {
         with_os * 100 > views * 95,
         "{with_os} of {views} page views have an OS"
     );
-    let page_view_id = "contexts_com_snowplowanalytics_snowplow_web_page_1->>'$[0].id'";
+    // DuckDB's `->>` binds looser than comparisons, hence the parentheses.
+    let page_view_id = "(contexts_com_snowplowanalytics_snowplow_web_page_1->>'$[0].id')";
     assert_eq!(events_where(&conn, &format!("{page_view_id} IS NULL")), 0);
 
     let action =
         "unstruct_event_com_snowplowanalytics_snowplow_ecommerce_snowplow_ecommerce_action_1";
     let order = "contexts_com_snowplowanalytics_snowplow_ecommerce_transaction_1";
-    let transactions = events_where(&conn, &format!("{action}->>'$.type' = 'transaction'"));
+    let transactions = events_where(&conn, &format!("({action}->>'$.type') = 'transaction'"));
     assert!(transactions > 20, "{transactions} transactions");
     let complete = format!(
-        "{action}->>'$.type' = 'transaction' AND tr_total > 0 \
+        "({action}->>'$.type') = 'transaction' AND tr_total > 0 \
          AND CAST({order}->'$[0].revenue' AS DOUBLE) = tr_total \
-         AND {order}->>'$[0].currency' IS NOT NULL"
+         AND ({order}->>'$[0].currency') IS NOT NULL"
     );
     assert_eq!(events_where(&conn, &complete), transactions);
     assert_eq!(
@@ -259,8 +262,8 @@ fn json_columns_hold_schema_shaped_documents() {
     let described = events_where(
         &conn,
         "event_name = 'play_event' AND \
-         unstruct_event_com_snowplowanalytics_snowplow_media_player_event_1->>'$.type' = 'play' AND \
-         contexts_com_snowplowanalytics_snowplow_media_player_2->'$[0].duration' IS NOT NULL",
+         (unstruct_event_com_snowplowanalytics_snowplow_media_player_event_1->>'$.type') = 'play' \
+         AND (contexts_com_snowplowanalytics_snowplow_media_player_2->'$[0].duration') IS NOT NULL",
     );
     assert!(
         plays > 0 && described == plays,

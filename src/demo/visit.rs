@@ -66,11 +66,14 @@ impl<'a> Visit<'a> {
         }
     }
 
+    /// A page of `section`. The first page listed is the section's hub (`/pricing`, `/blog`),
+    /// which most links point to.
     fn pick_page(&mut self, section: Section) -> &'static Page {
         let candidates: Vec<&'static Page> =
             self.site.iter().filter(|p| p.section == section).collect();
         match candidates.len() {
             0 => &self.site[0],
+            _ if self.rng.chance(0.4) => candidates[0],
             n => candidates[self.rng.below(n as u64) as usize],
         }
     }

@@ -7,6 +7,7 @@
 use std::rc::Rc;
 
 use super::catalog::{self, Device, Place};
+use super::columns;
 use super::events::{Event, Outage, Session};
 use super::rng::Rng;
 use super::visit::Visit;
@@ -157,7 +158,7 @@ fn new_session(rng: &mut Rng, v: &Visitor, number: u32) -> Session {
         device,
         br_lang: v.br_lang,
         os_timezone: v.home.timezone,
-        useragent: !rng.chance(0.01),
+        yauaa: (!rng.chance(0.01)).then(|| columns::yauaa(device)),
         clock_skew_ms: v.clock_skew_ms,
         send_delay_ms,
     }

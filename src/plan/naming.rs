@@ -9,7 +9,10 @@ use crate::project::property::{PropertyPath, camel_to_snake};
 const KEYWORDS: &str = include_str!("../../dialects/keywords.txt");
 
 fn is_keyword(word: &str) -> bool {
-    KEYWORDS.lines().filter(|l| !l.starts_with('#')).any(|k| k.eq_ignore_ascii_case(word))
+    KEYWORDS
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .any(|k| k.eq_ignore_ascii_case(word))
 }
 
 /// Upstream's "cleaned property name": the text after the first `:` (Snowflake), else the last
@@ -26,7 +29,11 @@ pub fn cleaned_property_name(path: &PropertyPath) -> String {
         raw
     };
     let snake = camel_to_snake(picked).replace('.', "_");
-    if is_keyword(&snake) { format!("{snake}_col") } else { snake }
+    if is_keyword(&snake) {
+        format!("{snake}_col")
+    } else {
+        snake
+    }
 }
 
 fn short_aggregation(aggregation: Aggregation) -> &'static str {
@@ -70,12 +77,22 @@ pub fn upstream_daily_name(
         parts.push(cleaned_property_name(path));
     }
     parts.extend(event_names.iter().map(|n| n.to_string()));
-    let (list, joiner) = if criteria.any.is_empty() { (&criteria.all, "_all_") } else { (&criteria.any, "_any_") };
+    let (list, joiner) = if criteria.any.is_empty() {
+        (&criteria.all, "_all_")
+    } else {
+        (&criteria.any, "_any_")
+    };
     if !list.is_empty() {
         let mut pieces: Vec<String> = list
             .iter()
             .map(|c| {
-                let value = c.value.scalars().iter().map(|s| s.python_str()).collect::<Vec<_>>().join(",");
+                let value = c
+                    .value
+                    .scalars()
+                    .iter()
+                    .map(|s| s.python_str())
+                    .collect::<Vec<_>>()
+                    .join(",");
                 let value: String = value
                     .to_lowercase()
                     .replace(' ', "_")
@@ -84,18 +101,31 @@ pub fn upstream_daily_name(
                     .chars()
                     .filter(|ch| ch.is_alphanumeric() || *ch == '_')
                     .collect();
-                format!("{}_{}_{}", cleaned_property_name(&c.property), operator_word(c.operator), value)
+                format!(
+                    "{}_{}_{}",
+                    cleaned_property_name(&c.property),
+                    operator_word(c.operator),
+                    value
+                )
             })
             .collect();
         pieces.sort();
         parts.push(pieces.join(joiner));
     }
-    let mut name: String =
-        parts.join("_").replace('-', "_").chars().filter(|ch| ch.is_alphanumeric() || *ch == '_').collect();
+    let mut name: String = parts
+        .join("_")
+        .replace('-', "_")
+        .chars()
+        .filter(|ch| ch.is_alphanumeric() || *ch == '_')
+        .collect();
     if name.chars().next().is_some_and(|c| c.is_ascii_digit()) {
         name = format!("n_{name}");
     }
-    if name.chars().count() > 60 { attribute_name.to_string() } else { name }
+    if name.chars().count() > 60 {
+        attribute_name.to_string()
+    } else {
+        name
+    }
 }
 
 /// Hands out column names, suffixing `_2`, `_3`, ... on a case-insensitive clash, so no two
@@ -107,7 +137,9 @@ pub struct NameAllocator {
 
 impl NameAllocator {
     pub fn reserving(names: &[&str]) -> Self {
-        NameAllocator { taken: names.iter().map(|n| n.to_lowercase()).collect() }
+        NameAllocator {
+            taken: names.iter().map(|n| n.to_lowercase()).collect(),
+        }
     }
 
     pub fn allocate(&mut self, base: &str) -> String {
@@ -132,10 +164,19 @@ mod tests {
 
     #[test]
     fn cleaned_names_follow_upstream() {
-        assert_eq!(cleaned_property_name(&path("contexts_x_1[0]:operatingSystemName")), "operating_system_name");
-        assert_eq!(cleaned_property_name(&path("contexts_x_1[safe_offset(0)].device_class")), "device_class");
+        assert_eq!(
+            cleaned_property_name(&path("contexts_x_1[0]:operatingSystemName")),
+            "operating_system_name"
+        );
+        assert_eq!(
+            cleaned_property_name(&path("contexts_x_1[safe_offset(0)].device_class")),
+            "device_class"
+        );
         assert_eq!(cleaned_property_name(&path("geo_country")), "geo_country");
-        assert_eq!(cleaned_property_name(&path("unstruct_event_x_1:date")), "date_col");
+        assert_eq!(
+            cleaned_property_name(&path("unstruct_event_x_1:date")),
+            "date_col"
+        );
     }
 
     #[test]
@@ -147,15 +188,40 @@ mod tests {
         .unwrap();
         let group = AttributeGroup::from_json(&text).unwrap();
         let name_of = |attribute: &str| {
-            let a = group.attributes.iter().find(|a| a.name == attribute).unwrap();
+            let a = group
+                .attributes
+                .iter()
+                .find(|a| a.name == attribute)
+                .unwrap();
             let events: Vec<&str> = a.events.iter().map(|e| e.name.as_str()).collect();
-            upstream_daily_name(a.aggregation, a.property.as_ref(), &events, &a.criteria, &a.name)
+            upstream_daily_name(
+                a.aggregation,
+                a.property.as_ref(),
+                &events,
+                &a.criteria,
+                &a.name,
+            )
         };
-        assert_eq!(name_of("page_view_events_count_last_7_days"), "count_page_view");
-        assert_eq!(name_of("pricing_pageview_count_last_7_days"), "count_page_view_page_url_like_pctpricingpct");
-        assert_eq!(name_of("total_revenue_last_7_days"), "sum_revenue_snowplow_ecommerce_action");
-        assert_eq!(name_of("min_revenue_last_7_days"), "min_revenue_snowplow_ecommerce_action");
-        assert_eq!(name_of("media_video_event_count_last_7_days"), "media_video_event_count_last_7_days");
+        assert_eq!(
+            name_of("page_view_events_count_last_7_days"),
+            "count_page_view"
+        );
+        assert_eq!(
+            name_of("pricing_pageview_count_last_7_days"),
+            "count_page_view_page_url_like_pctpricingpct"
+        );
+        assert_eq!(
+            name_of("total_revenue_last_7_days"),
+            "sum_revenue_snowplow_ecommerce_action"
+        );
+        assert_eq!(
+            name_of("min_revenue_last_7_days"),
+            "min_revenue_snowplow_ecommerce_action"
+        );
+        assert_eq!(
+            name_of("media_video_event_count_last_7_days"),
+            "media_video_event_count_last_7_days"
+        );
         assert_eq!(name_of("op_systems"), "op_systems");
     }
 

@@ -13,11 +13,24 @@ pub enum Predicate {
     /// An event matches one of these types: name, and vendor/version where given.
     EventIs(Vec<EventRef>),
     /// `=`, `<`, `>`, `<=`, `>=`: false when the column is NULL.
-    Compare { column: String, operator: &'static str, value: Scalar },
+    Compare {
+        column: String,
+        operator: &'static str,
+        value: Scalar,
+    },
     /// `!=`: true when the column is NULL.
-    NotEqualOrNull { column: String, value: Scalar },
-    Like { column: String, pattern: String },
-    In { column: String, values: Vec<Scalar> },
+    NotEqualOrNull {
+        column: String,
+        value: Scalar,
+    },
+    Like {
+        column: String,
+        pattern: String,
+    },
+    In {
+        column: String,
+        values: Vec<Scalar>,
+    },
     All(Vec<Predicate>),
     Any(Vec<Predicate>),
 }
@@ -25,7 +38,10 @@ pub enum Predicate {
 impl Predicate {
     /// `All` of the parts, flattening trivial cases.
     pub fn all(parts: Vec<Predicate>) -> Predicate {
-        let mut parts: Vec<Predicate> = parts.into_iter().filter(|p| *p != Predicate::Always).collect();
+        let mut parts: Vec<Predicate> = parts
+            .into_iter()
+            .filter(|p| *p != Predicate::Always)
+            .collect();
         match parts.len() {
             0 => Predicate::Always,
             1 => parts.pop().expect("one element"),

@@ -23,7 +23,9 @@ fn fixture() -> String {
 }
 
 fn group(attributes: &str) -> String {
-    format!(r#"{{"name":"g","version":1,"attribute_key_or_name":"domain_userid","attributes":[{attributes}]}}"#)
+    format!(
+        r#"{{"name":"g","version":1,"attribute_key_or_name":"domain_userid","attributes":[{attributes}]}}"#
+    )
 }
 
 #[test]
@@ -55,7 +57,10 @@ fn exact_keeps_definition_order_and_compat_shares_first_last_columns() {
         .filter(|d| matches!(d.partial, Partial::First { .. } | Partial::Last { .. }))
         .map(|d| d.name.as_str())
         .collect();
-    assert!(first_last.contains(&"first_mkt_source") && first_last.contains(&"last_geo_country"), "{first_last:?}");
+    assert!(
+        first_last.contains(&"first_mkt_source") && first_last.contains(&"last_geo_country"),
+        "{first_last:?}"
+    );
 }
 
 #[test]
@@ -63,13 +68,27 @@ fn compat_rejects_mean_and_exact_keeps_sum_and_count_apart() {
     let json = group(
         r#"{"name":"avg_rev","type":"double","events":[{"name":"e"}],"aggregation":"mean","property":"tr_total"}"#,
     );
-    let error = Plan::build(&project(Semantics::Compat, &json)).unwrap_err().to_string();
-    assert!(error.contains("avg_rev") && error.contains("mean"), "{error}");
+    let error = Plan::build(&project(Semantics::Compat, &json))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("avg_rev") && error.contains("mean"),
+        "{error}"
+    );
     let plan = Plan::build(&project(Semantics::Exact, &json)).unwrap();
     let partials: Vec<&Partial> = plan.daily.iter().map(|d| &d.partial).collect();
-    assert!(matches!(partials[0], Partial::Sum { else_zero: false, .. }));
+    assert!(matches!(
+        partials[0],
+        Partial::Sum {
+            else_zero: false,
+            ..
+        }
+    ));
     assert!(matches!(partials[1], Partial::ValueCount { .. }));
-    assert_eq!(plan.outputs[0].daily_second.as_deref(), Some(plan.daily[1].name.as_str()));
+    assert_eq!(
+        plan.outputs[0].daily_second.as_deref(),
+        Some(plan.daily[1].name.as_str())
+    );
 }
 
 #[test]
@@ -84,12 +103,22 @@ fn exact_combines_all_and_any_while_compat_drops_any() {
         other => panic!("{other:?}"),
     };
     let exact = when(&Plan::build(&project(Semantics::Exact, &json)).unwrap());
-    let Predicate::All(parts) = exact else { panic!("{exact:?}") };
-    assert!(matches!(&parts[0], Predicate::EventIs(events) if events[0].vendor.as_deref() == Some("v")));
+    let Predicate::All(parts) = exact else {
+        panic!("{exact:?}")
+    };
+    assert!(
+        matches!(&parts[0], Predicate::EventIs(events) if events[0].vendor.as_deref() == Some("v"))
+    );
     assert!(matches!(&parts[2], Predicate::Any(_)));
     let compat = when(&Plan::build(&project(Semantics::Compat, &json)).unwrap());
-    let Predicate::All(parts) = compat else { panic!("{compat:?}") };
-    assert_eq!(parts.len(), 2, "compat keeps event name + all only: {parts:?}");
+    let Predicate::All(parts) = compat else {
+        panic!("{compat:?}")
+    };
+    assert_eq!(
+        parts.len(),
+        2,
+        "compat keeps event name + all only: {parts:?}"
+    );
     assert!(matches!(&parts[0], Predicate::EventNameIn(names) if names == &vec!["e".to_string()]));
 }
 
@@ -124,8 +153,15 @@ fn compat_in_strings_are_parsed_as_literals_never_pasted() {
         ))
     };
     let plan = Plan::build(&project(Semantics::Compat, &json(r#""'DE','FR'""#))).unwrap();
-    let Partial::Count { when: Predicate::All(parts) } = &plan.daily[0].partial else { panic!() };
+    let Partial::Count {
+        when: Predicate::All(parts),
+    } = &plan.daily[0].partial
+    else {
+        panic!()
+    };
     assert!(matches!(&parts[1], Predicate::In { values, .. } if values.len() == 2));
-    let error = Plan::build(&project(Semantics::Compat, &json(r#""DE) OR (1=1""#))).unwrap_err().to_string();
+    let error = Plan::build(&project(Semantics::Compat, &json(r#""DE) OR (1=1""#)))
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("literals"), "{error}");
 }

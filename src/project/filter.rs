@@ -47,18 +47,27 @@ impl CustomFilter {
             .map_err(|e| format!("`{text}` does not parse as SQL: {e}"))?;
         for token in &tokens {
             match token {
-                Token::SemiColon => return Err(format!("`{text}` contains `;`; give a single predicate")),
-                Token::Whitespace(Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_)) => {
+                Token::SemiColon => {
+                    return Err(format!("`{text}` contains `;`; give a single predicate"));
+                }
+                Token::Whitespace(
+                    Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_),
+                ) => {
                     return Err(format!("`{text}` contains a comment"));
                 }
                 Token::Word(word) if FORBIDDEN.contains(&word.keyword) => {
-                    return Err(format!("`{text}` contains the keyword `{}`; only a predicate is allowed", word.value));
+                    return Err(format!(
+                        "`{text}` contains the keyword `{}`; only a predicate is allowed",
+                        word.value
+                    ));
                 }
                 _ => {}
             }
         }
         let mut parser = Parser::new(&dialect).with_tokens(tokens);
-        let expression = parser.parse_expr().map_err(|e| format!("`{text}` is not a SQL predicate: {e}"))?;
+        let expression = parser
+            .parse_expr()
+            .map_err(|e| format!("`{text}` is not a SQL predicate: {e}"))?;
         if parser.peek_token().token != Token::EOF {
             return Err(format!("`{text}` has text after the predicate"));
         }
@@ -77,8 +86,12 @@ mod tests {
 
     #[test]
     fn predicates_pass_and_are_reprinted() {
-        let filter = CustomFilter::parse("event_name <> 'page_ping'  AND app_id LIKE 'web%'").unwrap();
-        assert_eq!(filter.to_sql(), "event_name <> 'page_ping' AND app_id LIKE 'web%'");
+        let filter =
+            CustomFilter::parse("event_name <> 'page_ping'  AND app_id LIKE 'web%'").unwrap();
+        assert_eq!(
+            filter.to_sql(),
+            "event_name <> 'page_ping' AND app_id LIKE 'web%'"
+        );
     }
 
     #[test]

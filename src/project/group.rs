@@ -115,7 +115,11 @@ impl Aggregation {
     ];
 
     pub fn as_str(self) -> &'static str {
-        Self::ALL.iter().find(|(_, a)| *a == self).map(|(name, _)| *name).unwrap_or("?")
+        Self::ALL
+            .iter()
+            .find(|(_, a)| *a == self)
+            .map(|(name, _)| *name)
+            .unwrap_or("?")
     }
 }
 
@@ -132,7 +136,11 @@ impl Operator {
     ];
 
     pub fn as_str(self) -> &'static str {
-        Self::ALL.iter().find(|(_, o)| *o == self).map(|(name, _)| *name).unwrap_or("?")
+        Self::ALL
+            .iter()
+            .find(|(_, o)| *o == self)
+            .map(|(name, _)| *name)
+            .unwrap_or("?")
     }
 }
 
@@ -162,7 +170,10 @@ impl Scalar {
         match value {
             Value::String(s) => Some(Scalar::Text(s.clone())),
             Value::Bool(b) => Some(Scalar::Boolean(*b)),
-            Value::Number(n) => n.as_i64().map(Scalar::Integer).or_else(|| n.as_f64().map(Scalar::Double)),
+            Value::Number(n) => n
+                .as_i64()
+                .map(Scalar::Integer)
+                .or_else(|| n.as_f64().map(Scalar::Double)),
             _ => None,
         }
     }
@@ -248,9 +259,15 @@ impl AttributeGroup {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::file(path, format!("cannot read the attribute group: {e}")))?;
         Self::from_json(&text).map_err(|error| match error {
-            Error::Invalid { context, message, hint } => {
-                Error::File { path: path.to_path_buf(), message: format!("{context}: {message}"), hint }
-            }
+            Error::Invalid {
+                context,
+                message,
+                hint,
+            } => Error::File {
+                path: path.to_path_buf(),
+                message: format!("{context}: {message}"),
+                hint,
+            },
             other => other,
         })
     }
@@ -261,7 +278,10 @@ impl AttributeGroup {
                 .with_hint("the file must be the Signals API JSON for one attribute group")
         })?;
         if !is_identifier(&raw.name) {
-            return Err(Error::invalid("attribute group", format!("name `{}` is not a plain identifier", raw.name)));
+            return Err(Error::invalid(
+                "attribute group",
+                format!("name `{}` is not a plain identifier", raw.name),
+            ));
         }
         let key_column = raw
             .attribute_key_or_name
@@ -272,10 +292,15 @@ impl AttributeGroup {
                 "attribute group",
                 format!("attribute key `{key_column}` is not a column name"),
             )
-            .with_hint("the key must be an atomic events column such as `domain_userid` or `user_id`"));
+            .with_hint(
+                "the key must be an atomic events column such as `domain_userid` or `user_id`",
+            ));
         }
         if raw.attributes.is_empty() {
-            return Err(Error::invalid(format!("attribute group `{}`", raw.name), "has no attributes"));
+            return Err(Error::invalid(
+                format!("attribute group `{}`", raw.name),
+                "has no attributes",
+            ));
         }
         let mut seen = HashSet::new();
         let mut attributes = Vec::with_capacity(raw.attributes.len());
@@ -284,36 +309,53 @@ impl AttributeGroup {
             let attribute = parse_attribute(attribute).map_err(in_context(&context))?;
             let folded = attribute.name.to_lowercase();
             if folded == key_column.to_lowercase() || !seen.insert(folded) {
-                return Err(Error::invalid(context, "the name is used twice (names are case-insensitive)")
-                    .with_hint("every attribute and the key column need distinct names"));
+                return Err(Error::invalid(
+                    context,
+                    "the name is used twice (names are case-insensitive)",
+                )
+                .with_hint("every attribute and the key column need distinct names"));
             }
             attributes.push(attribute);
         }
-        Ok(AttributeGroup { name: raw.name, version: raw.version, key_column, attributes })
+        Ok(AttributeGroup {
+            name: raw.name,
+            version: raw.version,
+            key_column,
+            attributes,
+        })
     }
 }
 
 fn parse_attribute(raw: RawAttribute) -> Result<Attribute> {
-    if raw.name.trim().is_empty() || raw.name.len() > 255 {
-        return Err(Error::invalid("name", format!("`{}` must be 1 to 255 characters", raw.name)));
+    if !is_identifier(&raw.name) {
+        return Err(Error::invalid("name", format!("`{}` is not a plain column name", raw.name))
+            .with_hint("attribute names become columns: use letters, digits and `_`, starting with a letter"));
     }
     let aggregation = Aggregation::ALL
         .iter()
         .find(|(name, _)| *name == raw.aggregation)
         .map(|(_, a)| *a)
         .ok_or_else(|| {
-            Error::invalid("aggregation", format!("unknown aggregation `{}`", raw.aggregation))
-                .with_hint("use one of counter, sum, min, max, mean, first, last, unique_list")
+            Error::invalid(
+                "aggregation",
+                format!("unknown aggregation `{}`", raw.aggregation),
+            )
+            .with_hint("use one of counter, sum, min, max, mean, first, last, unique_list")
         })?;
     let (value_type, is_list) = parse_type(&raw.value_type)?;
     if is_list != (aggregation == Aggregation::UniqueList) && is_list {
         return Err(Error::invalid(
             "type",
-            format!("list type `{}` only fits the unique_list aggregation", raw.value_type),
+            format!(
+                "list type `{}` only fits the unique_list aggregation",
+                raw.value_type
+            ),
         ));
     }
     if raw.events.is_empty() {
-        return Err(Error::invalid("events", "lists no event").with_hint("name at least one event type"));
+        return Err(
+            Error::invalid("events", "lists no event").with_hint("name at least one event type")
+        );
     }
     let events = raw
         .events
@@ -325,7 +367,10 @@ fn parse_attribute(raw: RawAttribute) -> Result<Attribute> {
         })
         .collect::<Vec<_>>();
     if let Some(bad) = events.iter().find(|e| e.name.trim().is_empty()) {
-        return Err(Error::invalid("events", format!("an event has an empty name (vendor `{:?}`)", bad.vendor)));
+        return Err(Error::invalid(
+            "events",
+            format!("an event has an empty name (vendor `{:?}`)", bad.vendor),
+        ));
     }
     let property = raw
         .property
@@ -336,7 +381,10 @@ fn parse_attribute(raw: RawAttribute) -> Result<Attribute> {
     if property.is_none() && aggregation != Aggregation::Counter {
         return Err(Error::invalid(
             "property",
-            format!("the `{}` aggregation needs a property", aggregation.as_str()),
+            format!(
+                "the `{}` aggregation needs a property",
+                aggregation.as_str()
+            ),
         ));
     }
     let criteria = match raw.criteria {
@@ -346,11 +394,19 @@ fn parse_attribute(raw: RawAttribute) -> Result<Attribute> {
             any: parse_criteria(c.any.unwrap_or_default(), "criteria.any")?,
         },
     };
-    let period_days = raw.period.as_deref().map(parse_period).transpose().map_err(in_context("period"))?;
+    let period_days = raw
+        .period
+        .as_deref()
+        .map(parse_period)
+        .transpose()
+        .map_err(in_context("period"))?;
     let default_value = match raw.default_value {
         None | Some(Value::Null) => None,
         Some(value) => Some(Scalar::from_json(&value).ok_or_else(|| {
-            Error::invalid("default_value", format!("`{value}` is not a string, number or boolean"))
+            Error::invalid(
+                "default_value",
+                format!("`{value}` is not a string, number or boolean"),
+            )
         })?),
     };
     Ok(Attribute {
@@ -395,34 +451,58 @@ fn parse_criteria(raw: Vec<RawCriterion>, field: &str) -> Result<Vec<Criterion>>
                 .find(|(name, _)| name.eq_ignore_ascii_case(&criterion.operator))
                 .map(|(_, o)| *o)
                 .ok_or_else(|| {
-                    Error::invalid(&context, format!("unknown operator `{}`", criterion.operator))
-                        .with_hint("use one of =, !=, <, >, <=, >=, like, in")
+                    Error::invalid(
+                        &context,
+                        format!("unknown operator `{}`", criterion.operator),
+                    )
+                    .with_hint("use one of =, !=, <, >, <=, >=, like, in")
                 })?;
             let value = match &criterion.value {
                 Value::Array(items) if operator == Operator::In => {
-                    let scalars = items.iter().map(Scalar::from_json).collect::<Option<Vec<_>>>();
+                    let scalars = items
+                        .iter()
+                        .map(Scalar::from_json)
+                        .collect::<Option<Vec<_>>>();
                     match scalars {
                         Some(list) if !list.is_empty() => CriterionValue::List(list),
                         _ => {
                             return Err(Error::invalid(
                                 &context,
-                                format!("`in` needs a non-empty list of scalars, got `{}`", criterion.value),
+                                format!(
+                                    "`in` needs a non-empty list of scalars, got `{}`",
+                                    criterion.value
+                                ),
                             ));
                         }
                     }
                 }
                 value => CriterionValue::One(Scalar::from_json(value).ok_or_else(|| {
-                    Error::invalid(&context, format!("value `{value}` must be a string, number or boolean"))
+                    Error::invalid(
+                        &context,
+                        format!("value `{value}` must be a string, number or boolean"),
+                    )
                 })?),
             };
-            let kinds: HashSet<bool> = value.scalars().iter().map(|s| s.value_type().is_numeric()).collect();
+            let kinds: HashSet<bool> = value
+                .scalars()
+                .iter()
+                .map(|s| s.value_type().is_numeric())
+                .collect();
             if kinds.len() > 1 {
-                return Err(Error::invalid(&context, "an `in` list mixes numbers and other values"));
+                return Err(Error::invalid(
+                    &context,
+                    "an `in` list mixes numbers and other values",
+                ));
             }
-            if operator == Operator::Like && !matches!(value, CriterionValue::One(Scalar::Text(_))) {
+            if operator == Operator::Like && !matches!(value, CriterionValue::One(Scalar::Text(_)))
+            {
                 return Err(Error::invalid(&context, "`like` needs a string pattern"));
             }
-            Ok(Criterion { property, operator, value })
+            Ok(Criterion {
+                property,
+                operator,
+                value,
+            })
         })
         .collect()
 }
@@ -431,20 +511,25 @@ fn parse_criteria(raw: Vec<RawCriterion>, field: &str) -> Result<Vec<Criterion>>
 /// no fixed length and anything that leaves a part-day is refused rather than truncated.
 pub fn parse_period(text: &str) -> Result<u32> {
     let bad = |why: &str| {
-        Error::invalid("", format!("`{text}` {why}")).with_hint("write a whole number of days, e.g. `P7D` or `P4W`")
+        Error::invalid("", format!("`{text}` {why}"))
+            .with_hint("write a whole number of days, e.g. `P7D` or `P4W`")
     };
-    let body = text.strip_prefix('P').ok_or_else(|| bad("is not an ISO-8601 duration"))?;
+    let body = text
+        .strip_prefix('P')
+        .ok_or_else(|| bad("is not an ISO-8601 duration"))?;
     let (date_part, time_part) = match body.split_once('T') {
         Some((d, t)) => (d, Some(t)),
         None => (body, None),
     };
     let mut seconds: u64 = 0;
     let mut any = false;
-    for (part, units) in [(date_part, &[('W', 7 * 86_400u64), ('D', 86_400)][..]), (time_part.unwrap_or(""), &[
-        ('H', 3_600),
-        ('M', 60),
-        ('S', 1),
-    ][..])] {
+    for (part, units) in [
+        (date_part, &[('W', 7 * 86_400u64), ('D', 86_400)][..]),
+        (
+            time_part.unwrap_or(""),
+            &[('H', 3_600), ('M', 60), ('S', 1)][..],
+        ),
+    ] {
         let mut number = String::new();
         for c in part.chars() {
             if c.is_ascii_digit() {
@@ -458,7 +543,9 @@ pub fn parse_period(text: &str) -> Result<u32> {
                     bad("is not an ISO-8601 duration")
                 }
             })?;
-            let n: u64 = number.parse().map_err(|_| bad("is not an ISO-8601 duration"))?;
+            let n: u64 = number
+                .parse()
+                .map_err(|_| bad("is not an ISO-8601 duration"))?;
             seconds = seconds.saturating_add(n.saturating_mul(unit.1));
             number.clear();
             any = true;
@@ -494,10 +581,17 @@ mod tests {
             let group = AttributeGroup::from_json(&fixture(syntax)).unwrap();
             assert_eq!(group.key_column, "domain_userid");
             assert_eq!(group.attributes.len(), 21);
-            let os = group.attributes.iter().find(|a| a.name == "op_systems_2").unwrap();
+            let os = group
+                .attributes
+                .iter()
+                .find(|a| a.name == "op_systems_2")
+                .unwrap();
             assert_eq!(os.aggregation, Aggregation::UniqueList);
             assert_eq!(os.period_days, Some(1));
-            assert_eq!(os.property.as_ref().unwrap().fields_snake_case(), vec!["operating_system_name"]);
+            assert_eq!(
+                os.property.as_ref().unwrap().fields_snake_case(),
+                vec!["operating_system_name"]
+            );
             assert_eq!(os.criteria.all[0].operator, Operator::NotEq);
         }
     }
@@ -516,22 +610,41 @@ mod tests {
     #[test]
     fn bad_definitions_name_the_attribute_and_the_value() {
         let group = |attribute: &str| {
-            format!(r#"{{"name":"g","version":1,"attribute_key_or_name":"domain_userid","attributes":[{attribute}]}}"#)
+            format!(
+                r#"{{"name":"g","version":1,"attribute_key_or_name":"domain_userid","attributes":[{attribute}]}}"#
+            )
         };
         let cases = [
-            (r#"{"name":"a","type":"int64","events":[{"name":"page_view"}],"aggregation":"median"}"#, "median"),
+            (
+                r#"{"name":"a","type":"int64","events":[{"name":"page_view"}],"aggregation":"median"}"#,
+                "median",
+            ),
             (
                 r#"{"name":"a","type":"int64","events":[{"name":"e"}],"aggregation":"counter","criteria":{"all":[{"property":"x","operator":"~","value":1}]}}"#,
                 "`~`",
             ),
-            (r#"{"name":"a","type":"int64","events":[{"name":"e"}],"aggregation":"counter","period":"PT1H"}"#, "PT1H"),
-            (r#"{"name":"a","type":"string","events":[{"name":"e"}],"aggregation":"last","property":"x;y"}"#, "x;y"),
-            (r#"{"name":"a","type":"string","events":[{"name":"e"}],"aggregation":"last"}"#, "needs a property"),
+            (
+                r#"{"name":"a","type":"int64","events":[{"name":"e"}],"aggregation":"counter","period":"PT1H"}"#,
+                "PT1H",
+            ),
+            (
+                r#"{"name":"a","type":"string","events":[{"name":"e"}],"aggregation":"last","property":"x;y"}"#,
+                "x;y",
+            ),
+            (
+                r#"{"name":"a","type":"string","events":[{"name":"e"}],"aggregation":"last"}"#,
+                "needs a property",
+            ),
         ];
         for (attribute, needle) in cases {
-            let message = AttributeGroup::from_json(&group(attribute)).unwrap_err().to_string();
+            let message = AttributeGroup::from_json(&group(attribute))
+                .unwrap_err()
+                .to_string();
             assert!(message.contains("attribute `a`"), "{message}");
-            assert!(message.contains(needle), "{message} should mention {needle}");
+            assert!(
+                message.contains(needle),
+                "{message} should mention {needle}"
+            );
         }
     }
 }

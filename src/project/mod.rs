@@ -76,21 +76,32 @@ impl Project {
             None | Some("exact") => Semantics::Exact,
             Some("compat") => Semantics::Compat,
             Some(other) => {
-                return Err(Error::file(&file, format!("`semantics: {other}` is neither `exact` nor `compat`")));
+                return Err(Error::file(
+                    &file,
+                    format!("`semantics: {other}` is neither `exact` nor `compat`"),
+                ));
             }
         };
-        let name = raw.name.unwrap_or_else(|| format!("{}_{}", group.name, group.version));
+        let name = raw
+            .name
+            .unwrap_or_else(|| format!("{}_{}", group.name, group.version));
         if !property::is_identifier(&name) {
-            return Err(Error::file(&file, format!("`name: {name}` is not a plain identifier"))
-                .with_hint("table names are built from it; use letters, digits and `_`"));
+            return Err(
+                Error::file(&file, format!("`name: {name}` is not a plain identifier"))
+                    .with_hint("table names are built from it; use letters, digits and `_`"),
+            );
         }
         let mut vars = Vars::default();
         if let Some(mapping) = &raw.vars {
             vars.apply(mapping, &file.display().to_string())?;
         }
         if let Some(text) = cli_vars {
-            let mapping: Mapping = serde_yaml_ng::from_str(text)
-                .map_err(|e| Error::invalid("--vars", format!("`{text}` is not a YAML or JSON mapping: {e}")))?;
+            let mapping: Mapping = serde_yaml_ng::from_str(text).map_err(|e| {
+                Error::invalid(
+                    "--vars",
+                    format!("`{text}` is not a YAML or JSON mapping: {e}"),
+                )
+            })?;
             vars.apply(&mapping, "--vars")?;
         }
         Ok(Project {
@@ -105,8 +116,17 @@ impl Project {
         })
     }
 
-    pub fn load_target(&self, profiles_dir: Option<&Path>, target: Option<&str>) -> Result<profiles::Target> {
+    pub fn load_target(
+        &self,
+        profiles_dir: Option<&Path>,
+        target: Option<&str>,
+    ) -> Result<profiles::Target> {
         let file = profiles::find_profiles_file(profiles_dir, &self.dir)?;
-        profiles::load_target(&file, &self.profile, target.or(self.target.as_deref()), &self.dir)
+        profiles::load_target(
+            &file,
+            &self.profile,
+            target.or(self.target.as_deref()),
+            &self.dir,
+        )
     }
 }

@@ -18,9 +18,15 @@ pub struct Target {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
-    DuckDb { path: PathBuf, schema: String },
+    DuckDb {
+        path: PathBuf,
+        schema: String,
+    },
     /// A warehouse this build can compile for but not yet run on.
-    Remote { kind: String, schema: String },
+    Remote {
+        kind: String,
+        schema: String,
+    },
 }
 
 impl Output {
@@ -57,56 +63,105 @@ pub fn find_profiles_file(explicit_dir: Option<&Path>, project_dir: &Path) -> Re
             return Ok(file);
         }
     }
-    let searched: Vec<String> = candidates.iter().map(|d| d.join("profiles.yml").display().to_string()).collect();
+    let searched: Vec<String> = candidates
+        .iter()
+        .map(|d| d.join("profiles.yml").display().to_string())
+        .collect();
     Err(Error::invalid("profiles", format!("no profiles.yml found (looked in {})", searched.join(", ")))
         .with_hint("pass --profiles-dir, set SIGBATCH_PROFILES_DIR, or put profiles.yml in the project directory"))
 }
 
-pub fn load_target(file: &Path, profile: &str, target: Option<&str>, project_dir: &Path) -> Result<Target> {
-    let text = std::fs::read_to_string(file).map_err(|e| Error::file(file, format!("cannot read: {e}")))?;
-    let root: Value = serde_yaml_ng::from_str(&text).map_err(|e| Error::file(file, format!("malformed YAML: {e}")))?;
+pub fn load_target(
+    file: &Path,
+    profile: &str,
+    target: Option<&str>,
+    project_dir: &Path,
+) -> Result<Target> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Error::file(file, format!("cannot read: {e}")))?;
+    let root: Value = serde_yaml_ng::from_str(&text)
+        .map_err(|e| Error::file(file, format!("malformed YAML: {e}")))?;
     let entry = root.get(profile).ok_or_else(|| {
         Error::file(file, format!("has no profile `{profile}`"))
             .with_hint("the project's `profile:` must name a top-level key of profiles.yml")
     })?;
     let name = match target {
         Some(t) => t.to_string(),
-        None => entry.get("target").and_then(Value::as_str).map(str::to_string).ok_or_else(|| {
-            Error::file(file, format!("profile `{profile}` has no default `target`")).with_hint("pass --target")
-        })?,
+        None => entry
+            .get("target")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                Error::file(file, format!("profile `{profile}` has no default `target`"))
+                    .with_hint("pass --target")
+            })?,
     };
-    let output = entry.get("outputs").and_then(|o| o.get(name.as_str())).ok_or_else(|| {
-        Error::file(file, format!("profile `{profile}` has no output `{name}` under `outputs`"))
-    })?;
+    let output = entry
+        .get("outputs")
+        .and_then(|o| o.get(name.as_str()))
+        .ok_or_else(|| {
+            Error::file(
+                file,
+                format!("profile `{profile}` has no output `{name}` under `outputs`"),
+            )
+        })?;
     let field = |key: &str| -> Result<Option<String>> {
         match output.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => expand_env_vars(s)
-                .map(Some)
-                .map_err(|message| Error::file(file, format!("output `{name}` field `{key}`: {message}"))),
-            Some(other) => Ok(Some(serde_yaml_ng::to_string(other).unwrap_or_default().trim().to_string())),
+            Some(Value::String(s)) => expand_env_vars(s).map(Some).map_err(|message| {
+                Error::file(file, format!("output `{name}` field `{key}`: {message}"))
+            }),
+            Some(other) => Ok(Some(
+                serde_yaml_ng::to_string(other)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
+            )),
         }
     };
-    let kind = field("type")?.ok_or_else(|| Error::file(file, format!("output `{name}` has no `type`")))?;
+    let kind = field("type")?
+        .ok_or_else(|| Error::file(file, format!("output `{name}` has no `type`")))?;
     let output = match kind.as_str() {
         "duckdb" => {
-            let path = field("path")?.ok_or_else(|| Error::file(file, format!("output `{name}` has no `path`")))?;
+            let path = field("path")?
+                .ok_or_else(|| Error::file(file, format!("output `{name}` has no `path`")))?;
             let path = PathBuf::from(path);
-            let path = if path.is_absolute() { path } else { project_dir.join(path) };
-            Output::DuckDb { path, schema: field("schema")?.unwrap_or_else(|| "main".into()) }
+            let path = if path.is_absolute() {
+                path
+            } else {
+                project_dir.join(path)
+            };
+            Output::DuckDb {
+                path,
+                schema: field("schema")?.unwrap_or_else(|| "main".into()),
+            }
         }
         "snowflake" | "bigquery" | "databricks" => {
-            let schema = field(if kind == "bigquery" { "dataset" } else { "schema" })?
-                .or(field("schema")?)
-                .unwrap_or_else(|| "public".into());
-            Output::Remote { kind: kind.clone(), schema }
+            let schema = field(if kind == "bigquery" {
+                "dataset"
+            } else {
+                "schema"
+            })?
+            .or(field("schema")?)
+            .unwrap_or_else(|| "public".into());
+            Output::Remote {
+                kind: kind.clone(),
+                schema,
+            }
         }
         other => {
-            return Err(Error::file(file, format!("output `{name}` has unsupported type `{other}`"))
-                .with_hint("supported: duckdb (runs), snowflake and bigquery (compile only for now)"));
+            return Err(Error::file(
+                file,
+                format!("output `{name}` has unsupported type `{other}`"),
+            )
+            .with_hint("supported: duckdb (runs), snowflake and bigquery (compile only for now)"));
         }
     };
-    Ok(Target { profile: profile.to_string(), name, output })
+    Ok(Target {
+        profile: profile.to_string(),
+        name,
+        output,
+    })
 }
 
 /// Expands dbt's `{{ env_var('NAME') }}` and `{{ env_var('NAME', 'default') }}`; any other
@@ -116,7 +171,10 @@ pub fn expand_env_vars(text: &str) -> std::result::Result<String, String> {
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
-        let end = rest[start..].find("}}").ok_or_else(|| format!("`{text}` has an unclosed `{{{{`"))? + start;
+        let end = rest[start..]
+            .find("}}")
+            .ok_or_else(|| format!("`{text}` has an unclosed `{{{{`"))?
+            + start;
         let inner = rest[start + 2..end].trim();
         let args = inner
             .strip_prefix("env_var(")
@@ -146,7 +204,10 @@ mod tests {
 
     #[test]
     fn env_vars_expand_with_defaults_and_missing_ones_are_named() {
-        assert_eq!(expand_env_vars("{{ env_var('SIGBATCH_TEST_UNSET_X', 'fallback') }}.db").unwrap(), "fallback.db");
+        assert_eq!(
+            expand_env_vars("{{ env_var('SIGBATCH_TEST_UNSET_X', 'fallback') }}.db").unwrap(),
+            "fallback.db"
+        );
         let error = expand_env_vars("{{ env_var('SIGBATCH_TEST_UNSET_Y') }}").unwrap_err();
         assert!(error.contains("SIGBATCH_TEST_UNSET_Y"));
         assert!(expand_env_vars("{{ run_query('x') }}").is_err());
@@ -156,10 +217,22 @@ mod tests {
     fn a_duckdb_target_resolves_relative_to_the_project() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("profiles.yml");
-        std::fs::write(&file, "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: w.duckdb\n").unwrap();
+        std::fs::write(
+            &file,
+            "p:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: w.duckdb\n",
+        )
+        .unwrap();
         let target = load_target(&file, "p", None, Path::new("/proj")).unwrap();
-        assert_eq!(target.output, Output::DuckDb { path: "/proj/w.duckdb".into(), schema: "main".into() });
-        let error = load_target(&file, "p", Some("prod"), Path::new("/proj")).unwrap_err().to_string();
+        assert_eq!(
+            target.output,
+            Output::DuckDb {
+                path: "/proj/w.duckdb".into(),
+                schema: "main".into()
+            }
+        );
+        let error = load_target(&file, "p", Some("prod"), Path::new("/proj"))
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("no output `prod`"), "{error}");
     }
 }

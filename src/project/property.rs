@@ -41,7 +41,10 @@ pub struct PathError {
 
 impl PropertyPath {
     pub fn parse(raw: &str) -> Result<PropertyPath, PathError> {
-        let fail = |reason: &str| PathError { path: raw.to_string(), reason: reason.to_string() };
+        let fail = |reason: &str| PathError {
+            path: raw.to_string(),
+            reason: reason.to_string(),
+        };
         let text = raw.trim();
         if text.is_empty() {
             return Err(fail("it is empty"));
@@ -69,10 +72,15 @@ impl PropertyPath {
         if let Some(after) = rest.strip_prefix('[') {
             let close = after.find(']').ok_or_else(|| fail("`[` is not closed"))?;
             let inside = after[..close].trim();
-            let number = match inside.strip_prefix("safe_offset(").or_else(|| inside.strip_prefix("SAFE_OFFSET(")) {
+            let number = match inside
+                .strip_prefix("safe_offset(")
+                .or_else(|| inside.strip_prefix("SAFE_OFFSET("))
+            {
                 Some(offset) => {
                     bigquery_offset = true;
-                    offset.strip_suffix(')').ok_or_else(|| fail("`safe_offset(` is not closed"))?
+                    offset
+                        .strip_suffix(')')
+                        .ok_or_else(|| fail("`safe_offset(` is not closed"))?
                 }
                 None => inside,
             };
@@ -84,14 +92,22 @@ impl PropertyPath {
         }
         let (syntax, field_text) = if let Some(fields) = rest.strip_prefix(':') {
             if bigquery_offset {
-                return Err(fail("mixes BigQuery `safe_offset` with Snowflake `:` fields"));
+                return Err(fail(
+                    "mixes BigQuery `safe_offset` with Snowflake `:` fields",
+                ));
             }
             (PathSyntax::Snowflake, fields)
         } else if let Some(fields) = rest.strip_prefix('.') {
-            let syntax = if bigquery_offset { PathSyntax::BigQuery } else { PathSyntax::Databricks };
+            let syntax = if bigquery_offset {
+                PathSyntax::BigQuery
+            } else {
+                PathSyntax::Databricks
+            };
             (syntax, fields)
         } else if rest.is_empty() {
-            return Err(fail("a self-describing column needs a field after the index"));
+            return Err(fail(
+                "a self-describing column needs a field after the index",
+            ));
         } else {
             return Err(fail(&format!("unexpected `{rest}` after the column")));
         };
@@ -103,7 +119,13 @@ impl PropertyPath {
                     .map_err(|reason| fail(&format!("field `{field}` {reason}")))
             })
             .collect::<Result<_, _>>()?;
-        Ok(PropertyPath { raw: raw.to_string(), column: column.to_string(), index, fields, syntax })
+        Ok(PropertyPath {
+            raw: raw.to_string(),
+            column: column.to_string(),
+            index,
+            fields,
+            syntax,
+        })
     }
 
     pub fn is_atomic(&self) -> bool {
@@ -114,7 +136,9 @@ impl PropertyPath {
     /// arrive snake_cased by their loaders, while JSON stores the original spelling.
     pub fn fields_as_sent(&self) -> Vec<String> {
         match self.syntax {
-            PathSyntax::BigQuery | PathSyntax::Databricks => self.fields.iter().map(|f| snake_to_camel(f)).collect(),
+            PathSyntax::BigQuery | PathSyntax::Databricks => {
+                self.fields.iter().map(|f| snake_to_camel(f)).collect()
+            }
             PathSyntax::Atomic | PathSyntax::Snowflake => self.fields.clone(),
         }
     }
@@ -191,10 +215,16 @@ mod tests {
 
     #[test]
     fn the_three_syntaxes_parse_to_the_same_location() {
-        let snowflake = PropertyPath::parse("contexts_nl_basjes_yauaa_context_1[0]:operatingSystemName").unwrap();
-        let bigquery =
-            PropertyPath::parse("contexts_nl_basjes_yauaa_context_1[safe_offset(0)].operating_system_name").unwrap();
-        let databricks = PropertyPath::parse("contexts_nl_basjes_yauaa_context_1[0].operating_system_name").unwrap();
+        let snowflake =
+            PropertyPath::parse("contexts_nl_basjes_yauaa_context_1[0]:operatingSystemName")
+                .unwrap();
+        let bigquery = PropertyPath::parse(
+            "contexts_nl_basjes_yauaa_context_1[safe_offset(0)].operating_system_name",
+        )
+        .unwrap();
+        let databricks =
+            PropertyPath::parse("contexts_nl_basjes_yauaa_context_1[0].operating_system_name")
+                .unwrap();
         for path in [&snowflake, &bigquery, &databricks] {
             assert_eq!(path.column, "contexts_nl_basjes_yauaa_context_1");
             assert_eq!(path.index, Some(0));
@@ -238,7 +268,10 @@ mod tests {
 
     #[test]
     fn case_conversions_follow_the_loaders() {
-        assert_eq!(camel_to_snake("operatingSystemName"), "operating_system_name");
+        assert_eq!(
+            camel_to_snake("operatingSystemName"),
+            "operating_system_name"
+        );
         assert_eq!(camel_to_snake("userID"), "user_id");
         assert_eq!(camel_to_snake("HTTPCode"), "httpcode");
         assert_eq!(snake_to_camel("device_class"), "deviceClass");

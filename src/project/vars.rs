@@ -72,44 +72,71 @@ impl Vars {
     /// Applies `vars` on top of the current values; `source` names where they came from.
     pub fn apply(&mut self, vars: &Mapping, source: &str) -> Result<()> {
         for (key, value) in vars {
-            let name = key.as_str().ok_or_else(|| Error::invalid(source, format!("var name `{key:?}` is not a string")))?;
+            let name = key.as_str().ok_or_else(|| {
+                Error::invalid(source, format!("var name `{key:?}` is not a string"))
+            })?;
             let context = format!("{source}: var `{name}`");
             let bad = |expected: &str| {
-                Error::invalid(&context, format!("expected {expected}, got `{}`", show(value)))
+                Error::invalid(
+                    &context,
+                    format!("expected {expected}, got `{}`", show(value)),
+                )
             };
             match name {
-                "snowplow__start_date" => self.start_date = date(value).ok_or_else(|| bad("a date like '2025-01-01'"))?,
-                "snowplow__app_id" => self.app_ids = strings(value).ok_or_else(|| bad("a list of app ids"))?,
+                "snowplow__start_date" => {
+                    self.start_date = date(value).ok_or_else(|| bad("a date like '2025-01-01'"))?
+                }
+                "snowplow__app_id" => {
+                    self.app_ids = strings(value).ok_or_else(|| bad("a list of app ids"))?
+                }
                 "snowplow__backfill_limit_days" => {
-                    self.backfill_limit_days = whole(value).filter(|n| *n >= 1).ok_or_else(|| bad("a whole number >= 1"))?
+                    self.backfill_limit_days = whole(value)
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| bad("a whole number >= 1"))?
                 }
                 "snowplow__late_event_lookback_days" => {
-                    self.late_event_lookback_days = whole(value).ok_or_else(|| bad("a whole number"))?
+                    self.late_event_lookback_days =
+                        whole(value).ok_or_else(|| bad("a whole number"))?
                 }
                 "snowplow__min_late_events_to_process" => {
-                    self.min_late_events_to_process =
-                        whole(value).filter(|n| *n >= 1).ok_or_else(|| bad("a whole number >= 1"))?
+                    self.min_late_events_to_process = whole(value)
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| bad("a whole number >= 1"))?
                 }
                 "snowplow__include_current_day_in_windows" => {
-                    self.include_current_day_in_windows = boolean(value).ok_or_else(|| bad("true or false"))?
+                    self.include_current_day_in_windows =
+                        boolean(value).ok_or_else(|| bad("true or false"))?
                 }
                 "snowplow__mock_current_day" => {
                     self.mock_current_day = match value {
                         Value::Null | Value::Bool(false) => None,
                         Value::String(s) if s.is_empty() => None,
-                        other => Some(date(other).ok_or_else(|| bad("a date like '2025-01-06', or false"))?),
+                        other => Some(
+                            date(other).ok_or_else(|| bad("a date like '2025-01-06', or false"))?,
+                        ),
                     }
                 }
-                "snowplow__allow_refresh" => self.allow_refresh = boolean(value).ok_or_else(|| bad("true or false"))?,
-                "snowplow__dev_target_name" => self.dev_target_name = text(value).ok_or_else(|| bad("a target name"))?,
-                "snowplow__database" => self.database = Some(text(value).ok_or_else(|| bad("a database name"))?),
-                "snowplow__atomic_schema" => self.atomic_schema = text(value).ok_or_else(|| bad("a schema name"))?,
-                "snowplow__events_table" => self.events_table = text(value).ok_or_else(|| bad("a table name"))?,
+                "snowplow__allow_refresh" => {
+                    self.allow_refresh = boolean(value).ok_or_else(|| bad("true or false"))?
+                }
+                "snowplow__dev_target_name" => {
+                    self.dev_target_name = text(value).ok_or_else(|| bad("a target name"))?
+                }
+                "snowplow__database" => {
+                    self.database = Some(text(value).ok_or_else(|| bad("a database name"))?)
+                }
+                "snowplow__atomic_schema" => {
+                    self.atomic_schema = text(value).ok_or_else(|| bad("a schema name"))?
+                }
+                "snowplow__events_table" => {
+                    self.events_table = text(value).ok_or_else(|| bad("a table name"))?
+                }
                 "snowplow__databricks_catalog" => {
                     self.databricks_catalog = text(value).ok_or_else(|| bad("a catalog name"))?
                 }
                 "snowplow__events_to_include" => {
-                    self.events_to_include = strings(value).ok_or_else(|| bad("a list of event names"))?
+                    self.events_to_include =
+                        strings(value).ok_or_else(|| bad("a list of event names"))?
                 }
                 "snowplow__custom_filter" => {
                     self.custom_filter = match value {
@@ -117,7 +144,10 @@ impl Vars {
                         Value::String(s) if s.trim().is_empty() => None,
                         other => {
                             let sql = text(other).ok_or_else(|| bad("a SQL predicate string"))?;
-                            Some(CustomFilter::parse(&sql).map_err(|e| Error::invalid(&context, e))?)
+                            Some(
+                                CustomFilter::parse(&sql)
+                                    .map_err(|e| Error::invalid(&context, e))?,
+                            )
                         }
                     }
                 }
@@ -143,7 +173,9 @@ impl Vars {
 }
 
 fn show(value: &Value) -> String {
-    serde_yaml_ng::to_string(value).map(|s| s.trim().to_string()).unwrap_or_default()
+    serde_yaml_ng::to_string(value)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 fn text(value: &Value) -> Option<String> {
@@ -212,11 +244,23 @@ mod tests {
 
     #[test]
     fn unknown_and_mistyped_vars_are_errors_naming_the_var() {
-        let message = apply("snowplow__start_dte: '2025-01-01'\n").unwrap_err().to_string();
-        assert!(message.contains("unknown var `snowplow__start_dte`"), "{message}");
-        let message = apply("snowplow__backfill_limit_days: 0\n").unwrap_err().to_string();
-        assert!(message.contains("snowplow__backfill_limit_days") && message.contains("`0`"), "{message}");
-        let message = apply("snowplow__start_date: 'yesterday'\n").unwrap_err().to_string();
+        let message = apply("snowplow__start_dte: '2025-01-01'\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("unknown var `snowplow__start_dte`"),
+            "{message}"
+        );
+        let message = apply("snowplow__backfill_limit_days: 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("snowplow__backfill_limit_days") && message.contains("`0`"),
+            "{message}"
+        );
+        let message = apply("snowplow__start_date: 'yesterday'\n")
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("`yesterday`"), "{message}");
     }
 }

@@ -15,38 +15,77 @@ pub fn predicate(d: &dyn Dialect, p: &Predicate, alias: &str) -> String {
             format!("{} IN ({})", column("event_name"), list.join(", "))
         }
         Predicate::EventIs(events) => event_types(d, events, alias, false),
-        Predicate::Compare { column: c, operator, value } => {
+        Predicate::Compare {
+            column: c,
+            operator,
+            value,
+        } => {
             format!("{} {operator} {}", column(c), d.scalar_literal(value))
         }
         Predicate::NotEqualOrNull { column: c, value } => {
-            format!("({} <> {} OR {} IS NULL)", column(c), d.scalar_literal(value), column(c))
+            format!(
+                "({} <> {} OR {} IS NULL)",
+                column(c),
+                d.scalar_literal(value),
+                column(c)
+            )
         }
-        Predicate::Like { column: c, pattern } => format!("{} LIKE {}", column(c), d.string_literal(pattern)),
+        Predicate::Like { column: c, pattern } => {
+            format!("{} LIKE {}", column(c), d.string_literal(pattern))
+        }
         Predicate::In { column: c, values } => {
             let list: Vec<String> = values.iter().map(|v| d.scalar_literal(v)).collect();
             format!("{} IN ({})", column(c), list.join(", "))
         }
-        Predicate::All(parts) => parts.iter().map(|q| format!("({})", predicate(d, q, alias))).collect::<Vec<_>>().join(" AND "),
+        Predicate::All(parts) => parts
+            .iter()
+            .map(|q| format!("({})", predicate(d, q, alias)))
+            .collect::<Vec<_>>()
+            .join(" AND "),
         Predicate::Any(parts) => {
-            format!("({})", parts.iter().map(|q| format!("({})", predicate(d, q, alias))).collect::<Vec<_>>().join(" OR "))
+            format!(
+                "({})",
+                parts
+                    .iter()
+                    .map(|q| format!("({})", predicate(d, q, alias)))
+                    .collect::<Vec<_>>()
+                    .join(" OR ")
+            )
         }
     }
 }
 
 /// The OR over event types. `upstream_vendor_bug`: an event without vendor filters on the
 /// string 'None' (upstream's defect, kept in compat mode).
-pub fn event_types(d: &dyn Dialect, events: &[EventRef], alias: &str, upstream_vendor_bug: bool) -> String {
+pub fn event_types(
+    d: &dyn Dialect,
+    events: &[EventRef],
+    alias: &str,
+    upstream_vendor_bug: bool,
+) -> String {
     let terms: Vec<String> = events
         .iter()
         .map(|e| {
-            let mut parts = vec![format!("{alias}.event_name = {}", d.string_literal(&e.name))];
+            let mut parts = vec![format!(
+                "{alias}.event_name = {}",
+                d.string_literal(&e.name)
+            )];
             match (&e.vendor, upstream_vendor_bug) {
-                (Some(vendor), _) => parts.push(format!("{alias}.event_vendor = {}", d.string_literal(vendor))),
-                (None, true) => parts.push(format!("{alias}.event_vendor = {}", d.string_literal("None"))),
+                (Some(vendor), _) => parts.push(format!(
+                    "{alias}.event_vendor = {}",
+                    d.string_literal(vendor)
+                )),
+                (None, true) => parts.push(format!(
+                    "{alias}.event_vendor = {}",
+                    d.string_literal("None")
+                )),
                 (None, false) => {}
             }
             if let Some(version) = &e.version {
-                parts.push(format!("{alias}.event_version = {}", d.string_literal(version)));
+                parts.push(format!(
+                    "{alias}.event_version = {}",
+                    d.string_literal(version)
+                ));
             }
             format!("({})", parts.join(" AND "))
         })
@@ -60,7 +99,11 @@ const WHOLE_PARTITION: &str = "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FO
 /// sort away from the end being read, which every dialect can express (unlike `IGNORE NULLS`,
 /// whose placement differs between them).
 pub fn first_or_last_non_null(first: bool, value: &str, partition: &str, order: &str) -> String {
-    let (function, nulls) = if first { ("FIRST_VALUE", "1 ELSE 0") } else { ("LAST_VALUE", "0 ELSE 1") };
+    let (function, nulls) = if first {
+        ("FIRST_VALUE", "1 ELSE 0")
+    } else {
+        ("LAST_VALUE", "0 ELSE 1")
+    };
     format!(
         "{function}({value}) OVER (PARTITION BY {partition} ORDER BY CASE WHEN {value} IS NULL THEN {nulls} END, {order} {WHOLE_PARTITION})"
     )
@@ -72,7 +115,11 @@ pub fn daily_window(d: &dyn Dialect, partial: &Partial) -> Option<String> {
     let partition = "events.attribute_key, events.event_date";
     let order = "events.derived_tstamp, events.load_tstamp, events.event_id";
     let matched = |value: &str, when: &Predicate| {
-        format!("CASE WHEN {} THEN events.{} END", predicate(d, when, "events"), d.ident(value))
+        format!(
+            "CASE WHEN {} THEN events.{} END",
+            predicate(d, when, "events"),
+            d.ident(value)
+        )
     };
     let matched_tstamp = |value: &str, when: &Predicate| {
         format!(
@@ -83,15 +130,31 @@ pub fn daily_window(d: &dyn Dialect, partial: &Partial) -> Option<String> {
     };
     Some(match partial {
         Partial::First { value, when: None } => {
-            format!("FIRST_VALUE(events.{}) OVER ({day} ORDER BY events.derived_tstamp {WHOLE_PARTITION})", d.ident(value))
+            format!(
+                "FIRST_VALUE(events.{}) OVER ({day} ORDER BY events.derived_tstamp {WHOLE_PARTITION})",
+                d.ident(value)
+            )
         }
         Partial::Last { value, when: None } => {
-            format!("LAST_VALUE(events.{}) OVER ({day} ORDER BY events.derived_tstamp {WHOLE_PARTITION})", d.ident(value))
+            format!(
+                "LAST_VALUE(events.{}) OVER ({day} ORDER BY events.derived_tstamp {WHOLE_PARTITION})",
+                d.ident(value)
+            )
         }
-        Partial::First { value, when: Some(when) } => first_or_last_non_null(true, &matched(value, when), partition, order),
-        Partial::Last { value, when: Some(when) } => first_or_last_non_null(false, &matched(value, when), partition, order),
-        Partial::FirstTstamp { value, when } => first_or_last_non_null(true, &matched_tstamp(value, when), partition, order),
-        Partial::LastTstamp { value, when } => first_or_last_non_null(false, &matched_tstamp(value, when), partition, order),
+        Partial::First {
+            value,
+            when: Some(when),
+        } => first_or_last_non_null(true, &matched(value, when), partition, order),
+        Partial::Last {
+            value,
+            when: Some(when),
+        } => first_or_last_non_null(false, &matched(value, when), partition, order),
+        Partial::FirstTstamp { value, when } => {
+            first_or_last_non_null(true, &matched_tstamp(value, when), partition, order)
+        }
+        Partial::LastTstamp { value, when } => {
+            first_or_last_non_null(false, &matched_tstamp(value, when), partition, order)
+        }
         _ => return None,
     })
 }
@@ -101,20 +164,37 @@ pub fn daily_aggregate(d: &dyn Dialect, partial: &Partial, window_column: &str) 
     let when = |p: &Predicate| predicate(d, p, "events");
     let value = |v: &str| format!("events.{}", d.ident(v));
     match partial {
-        Partial::Count { when: w } => format!("CAST(SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS {})", when(w), d.type_name(ValueType::Integer)),
-        Partial::Sum { value: v, when: w, else_zero } => format!(
+        Partial::Count { when: w } => format!(
+            "CAST(SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS {})",
+            when(w),
+            d.type_name(ValueType::Integer)
+        ),
+        Partial::Sum {
+            value: v,
+            when: w,
+            else_zero,
+        } => format!(
             "SUM(CASE WHEN {} THEN CAST({} AS {}) {}END)",
             when(w),
             value(v),
             d.type_name(ValueType::Double),
             if *else_zero { "ELSE 0 " } else { "" }
         ),
-        Partial::Min { value: v, when: w } => format!("MIN(CASE WHEN {} THEN {} END)", when(w), value(v)),
-        Partial::Max { value: v, when: w } => format!("MAX(CASE WHEN {} THEN {} END)", when(w), value(v)),
-        Partial::ValueCount { value: v, when: w } => format!("COUNT(CASE WHEN {} THEN {} END)", when(w), value(v)),
+        Partial::Min { value: v, when: w } => {
+            format!("MIN(CASE WHEN {} THEN {} END)", when(w), value(v))
+        }
+        Partial::Max { value: v, when: w } => {
+            format!("MAX(CASE WHEN {} THEN {} END)", when(w), value(v))
+        }
+        Partial::ValueCount { value: v, when: w } => {
+            format!("COUNT(CASE WHEN {} THEN {} END)", when(w), value(v))
+        }
         Partial::UniqueList { value: v, when: w } => d.unique_list_daily(&value(v), &when(w)),
         // every row of the partition carries the same window value
-        Partial::First { .. } | Partial::Last { .. } | Partial::FirstTstamp { .. } | Partial::LastTstamp { .. } => {
+        Partial::First { .. }
+        | Partial::Last { .. }
+        | Partial::FirstTstamp { .. }
+        | Partial::LastTstamp { .. } => {
             format!("MAX({})", d.ident(window_column))
         }
     }
@@ -127,14 +207,22 @@ pub struct Windows {
 }
 
 impl Windows {
-    pub fn condition(&self, d: &dyn Dialect, period_days: Option<u32>, bounded_above: bool) -> String {
+    pub fn condition(
+        &self,
+        d: &dyn Dialect,
+        period_days: Option<u32>,
+        bounded_above: bool,
+    ) -> String {
         match period_days {
             None => "TRUE".into(),
             Some(days) => {
                 let lower = self.upper - chrono::Days::new(u64::from(days));
                 let mut condition = format!("daily.event_date >= {}", d.date_literal(lower));
                 if bounded_above {
-                    condition.push_str(&format!(" AND daily.event_date < {}", d.date_literal(self.upper)));
+                    condition.push_str(&format!(
+                        " AND daily.event_date < {}",
+                        d.date_literal(self.upper)
+                    ));
                 }
                 condition
             }
@@ -145,9 +233,10 @@ impl Windows {
 /// Casts a folded value back to the attribute's declared type (numbers were read as doubles).
 pub fn declared_type(d: &dyn Dialect, output: &OutputColumn, expr: String) -> String {
     match (output.aggregation, output.value_type) {
-        (Aggregation::Min | Aggregation::Max | Aggregation::First | Aggregation::Last, ValueType::Integer) => {
-            d.try_cast(&expr, ValueType::Integer)
-        }
+        (
+            Aggregation::Min | Aggregation::Max | Aggregation::First | Aggregation::Last,
+            ValueType::Integer,
+        ) => d.try_cast(&expr, ValueType::Integer),
         _ => expr,
     }
 }

@@ -37,7 +37,6 @@ pub struct LoadWindow {
     pub upper: NaiveDateTime,
 }
 
-
 #[derive(Debug, Clone)]
 pub struct RunSpec {
     pub window: LoadWindow,
@@ -77,10 +76,20 @@ const SCRATCH: &[&str] = &[
     "attributes_next",
 ];
 const DERIVED: &[&str] = &["filtered_events", "daily_aggregates", "attributes"];
-const MANIFEST: &[&str] = &["incremental_manifest", "daily_aggregation_manifest", "run_state"];
+const MANIFEST: &[&str] = &[
+    "incremental_manifest",
+    "daily_aggregation_manifest",
+    "run_state",
+];
 /// Tables that carry state between runs, dropped by `--full-refresh`.
-pub const PERSISTENT: &[&str] =
-    &["filtered_events", "daily_aggregates", "attributes", "incremental_manifest", "daily_aggregation_manifest", "run_state"];
+pub const PERSISTENT: &[&str] = &[
+    "filtered_events",
+    "daily_aggregates",
+    "attributes",
+    "incremental_manifest",
+    "daily_aggregation_manifest",
+    "run_state",
+];
 
 impl Tables {
     /// Upstream's placement: `<schema>_derived`, `<schema>_snowplow_manifest`, `<schema>_scratch`.
@@ -94,7 +103,11 @@ impl Tables {
         let mut names = BTreeMap::new();
         let mut locations = BTreeMap::new();
         let mut schemas = Vec::new();
-        for (suffix, tables) in [("_scratch", SCRATCH), ("_derived", DERIVED), ("_snowplow_manifest", MANIFEST)] {
+        for (suffix, tables) in [
+            ("_scratch", SCRATCH),
+            ("_derived", DERIVED),
+            ("_snowplow_manifest", MANIFEST),
+        ] {
             let schema = format!("{target_schema}{suffix}");
             schemas.push(dialect.ident(&schema));
             for table in tables {
@@ -117,12 +130,18 @@ impl Tables {
     }
 
     pub fn get(&self, table: &str) -> &str {
-        self.names.get(table).map(String::as_str).unwrap_or_else(|| panic!("unknown table {table}"))
+        self.names
+            .get(table)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("unknown table {table}"))
     }
 
     /// (schema, table) of a table, unquoted.
     pub fn location(&self, table: &str) -> (&str, &str) {
-        let (schema, name) = self.locations.get(table).unwrap_or_else(|| panic!("unknown table {table}"));
+        let (schema, name) = self
+            .locations
+            .get(table)
+            .unwrap_or_else(|| panic!("unknown table {table}"));
         (schema, name)
     }
 
@@ -209,19 +228,36 @@ impl StageWriter<'_> {
             .map_err(|e| Error::Internal(format!("template {template}: {e}")))?;
         let sql = template
             .render(minijinja::value::Serde(&context))
-            .map_err(|e| Error::Internal(format!("rendering stage `{}`: {e:#}", self.stage.name())))?;
+            .map_err(|e| {
+                Error::Internal(format!("rendering stage `{}`: {e:#}", self.stage.name()))
+            })?;
         let sql = sql.trim().to_string();
         d.check(self.stage.name(), &sql)?;
-        self.out.push(Statement { stage: self.stage, sql });
+        self.out.push(Statement {
+            stage: self.stage,
+            sql,
+        });
         Ok(())
     }
 }
 
 /// Every statement of one load window, in DAG order.
-pub fn render_run(plan: &Plan, dialect: &dyn Dialect, tables: &Tables, spec: &RunSpec) -> Result<Vec<Statement>> {
+pub fn render_run(
+    plan: &Plan,
+    dialect: &dyn Dialect,
+    tables: &Tables,
+    spec: &RunSpec,
+) -> Result<Vec<Statement>> {
     let mut statements = Vec::new();
     for stage in dag::execution_order() {
-        let mut writer = StageWriter { plan, dialect, tables, spec, stage, out: Vec::new() };
+        let mut writer = StageWriter {
+            plan,
+            dialect,
+            tables,
+            spec,
+            stage,
+            out: Vec::new(),
+        };
         stages::render(&mut writer)?;
         statements.extend(writer.out);
     }

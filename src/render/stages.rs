@@ -24,7 +24,10 @@ const TRACKED_MODELS: &[&str] = &[
 ];
 
 pub fn tracked_model_names(project: &str) -> Vec<String> {
-    TRACKED_MODELS.iter().map(|m| format!("{project}_{m}")).collect()
+    TRACKED_MODELS
+        .iter()
+        .map(|m| format!("{project}_{m}"))
+        .collect()
 }
 
 pub(super) fn render(w: &mut StageWriter<'_>) -> Result<()> {
@@ -44,17 +47,37 @@ pub(super) fn render(w: &mut StageWriter<'_>) -> Result<()> {
         Stage::DaysToProcess => days_to_process(w),
         Stage::DailyAggregatesThisRun => daily_aggregates_this_run(w),
         Stage::DailyAggregationManifest => {
-            let source_model = w.dialect.string_literal(&format!("{}_{SOURCE_MODEL}", w.plan.project));
-            w.emit("daily_aggregation_manifest_next.sql", json!({"source_model": source_model}))?;
+            let source_model = w
+                .dialect
+                .string_literal(&format!("{}_{SOURCE_MODEL}", w.plan.project));
+            w.emit(
+                "daily_aggregation_manifest_next.sql",
+                json!({"source_model": source_model}),
+            )?;
             w.emit("daily_aggregation_manifest_delete.sql", json!({}))?;
-            let (target, source) = (w.tables.get("daily_aggregation_manifest"), w.tables.get("daily_aggregation_manifest_this_run"));
-            let columns =
-                ["event_date", "source_model", "processed_events", "skipped_events", "max_load_tstamp", "last_updated_at"];
+            let (target, source) = (
+                w.tables.get("daily_aggregation_manifest"),
+                w.tables.get("daily_aggregation_manifest_this_run"),
+            );
+            let columns = [
+                "event_date",
+                "source_model",
+                "processed_events",
+                "skipped_events",
+                "max_load_tstamp",
+                "last_updated_at",
+            ];
             insert_all(w, target, source, &columns)
         }
         Stage::DailyAggregates => {
-            let (target, source) = (w.tables.get("daily_aggregates").to_string(), w.tables.get("daily_aggregates_this_run").to_string());
-            w.emit("create_like.sql", json!({"target": target, "source": source}))?;
+            let (target, source) = (
+                w.tables.get("daily_aggregates").to_string(),
+                w.tables.get("daily_aggregates_this_run").to_string(),
+            );
+            w.emit(
+                "create_like.sql",
+                json!({"target": target, "source": source}),
+            )?;
             w.emit("daily_aggregates_delete.sql", json!({}))?;
             let mut columns = vec![];
             if w.plan.semantics == Semantics::Compat {
@@ -74,7 +97,10 @@ pub(super) fn render(w: &mut StageWriter<'_>) -> Result<()> {
 fn insert_all(w: &mut StageWriter<'_>, target: &str, source: &str, columns: &[&str]) -> Result<()> {
     let columns: Vec<String> = columns.iter().map(|c| w.dialect.ident(c)).collect();
     let (target, source) = (target.to_string(), source.to_string());
-    w.emit("insert_all.sql", json!({"target": target, "source": source, "columns": columns}))
+    w.emit(
+        "insert_all.sql",
+        json!({"target": target, "source": source, "columns": columns}),
+    )
 }
 
 fn setup(w: &mut StageWriter<'_>) -> Result<()> {
@@ -104,24 +130,56 @@ fn filtered_event_columns(w: &StageWriter<'_>) -> Result<Vec<(String, String, St
     let ts = d.timestamp_type().to_string();
     let key = format!("events.{}", d.ident(&w.plan.key_column));
     let mut columns = vec![
-        (d.ident("event_id"), text.clone(), "events.event_id".to_string()),
+        (
+            d.ident("event_id"),
+            text.clone(),
+            "events.event_id".to_string(),
+        ),
         (d.ident("attribute_key"), text.clone(), d.cast_to_text(&key)),
-        (d.ident("event_date"), "DATE".to_string(), d.date_of("events.derived_tstamp")),
-        (d.ident("derived_tstamp"), ts.clone(), "events.derived_tstamp".to_string()),
+        (
+            d.ident("event_date"),
+            "DATE".to_string(),
+            d.date_of("events.derived_tstamp"),
+        ),
+        (
+            d.ident("derived_tstamp"),
+            ts.clone(),
+            "events.derived_tstamp".to_string(),
+        ),
         (d.ident("load_tstamp"), ts, "events.load_tstamp".to_string()),
-        (d.ident("event_name"), text.clone(), "events.event_name".to_string()),
-        (d.ident("event_vendor"), text.clone(), "events.event_vendor".to_string()),
-        (d.ident("event_version"), text.clone(), "events.event_version".to_string()),
+        (
+            d.ident("event_name"),
+            text.clone(),
+            "events.event_name".to_string(),
+        ),
+        (
+            d.ident("event_vendor"),
+            text.clone(),
+            "events.event_vendor".to_string(),
+        ),
+        (
+            d.ident("event_version"),
+            text.clone(),
+            "events.event_version".to_string(),
+        ),
     ];
     for property in &w.plan.properties {
         let expr = d.property(&property.path, property.value_type)?;
-        columns.push((d.ident(&property.name), d.type_name(property.value_type).to_string(), expr));
+        columns.push((
+            d.ident(&property.name),
+            d.type_name(property.value_type).to_string(),
+            expr,
+        ));
     }
     if w.plan.semantics == Semantics::Compat {
         // dbt_utils.generate_surrogate_key(['attribute_key', 'event_date'])
         let null = d.string_literal("_dbt_utils_surrogate_key_null_");
         let part = |e: &str| format!("COALESCE({}, {null})", d.cast_to_text(e));
-        let id = d.md5_hex(&format!("{} || '-' || {}", part(&key), part(&d.date_of("events.derived_tstamp"))));
+        let id = d.md5_hex(&format!(
+            "{} || '-' || {}",
+            part(&key),
+            part(&d.date_of("events.derived_tstamp"))
+        ));
         columns.push((d.ident("attribute_key_date_id"), text, id));
     }
     Ok(columns)
@@ -152,7 +210,10 @@ fn filtered_events_this_run(w: &mut StageWriter<'_>) -> Result<()> {
         .collect();
     let compat = w.plan.semantics == Semantics::Compat;
     let event_types = expr::event_types(d, &w.plan.event_types, "events", compat);
-    w.emit("filtered_events_this_run.sql", json!({"columns": columns, "event_types": event_types}))
+    w.emit(
+        "filtered_events_this_run.sql",
+        json!({"columns": columns, "event_types": event_types}),
+    )
 }
 
 fn filtered_events(w: &mut StageWriter<'_>) -> Result<()> {
@@ -161,12 +222,27 @@ fn filtered_events(w: &mut StageWriter<'_>) -> Result<()> {
     }
     if w.plan.semantics == Semantics::Compat {
         // upstream's merge only matches stored copies within the upsert lookback
-        let lookback = w.dialect.add_days("MIN(derived_tstamp)", -i64::from(w.plan.vars.upsert_lookback_days));
-        w.emit("filtered_events_delete.sql", json!({"lookback_lower": lookback}))?;
+        let lookback = w.dialect.add_days(
+            "MIN(derived_tstamp)",
+            -i64::from(w.plan.vars.upsert_lookback_days),
+        );
+        w.emit(
+            "filtered_events_delete.sql",
+            json!({"lookback_lower": lookback}),
+        )?;
     }
-    let names: Vec<String> = filtered_event_columns(w)?.into_iter().map(|(name, _, _)| name).collect();
-    let (target, source) = (w.tables.get("filtered_events").to_string(), w.tables.get("filtered_events_this_run").to_string());
-    w.emit("insert_all.sql", json!({"target": target, "source": source, "columns": names}))
+    let names: Vec<String> = filtered_event_columns(w)?
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    let (target, source) = (
+        w.tables.get("filtered_events").to_string(),
+        w.tables.get("filtered_events_this_run").to_string(),
+    );
+    w.emit(
+        "insert_all.sql",
+        json!({"target": target, "source": source, "columns": names}),
+    )
 }
 
 fn days_to_process(w: &mut StageWriter<'_>) -> Result<()> {
@@ -214,13 +290,20 @@ fn daily_aggregates_this_run(w: &mut StageWriter<'_>) -> Result<()> {
         let aggregate = expr::daily_aggregate(d, &column.partial, &window_name);
         columns.push(json!({"name": d.ident(&column.name), "expr": aggregate}));
     }
-    w.emit("daily_aggregates_this_run.sql", json!({"windows": windows, "columns": columns}))
+    w.emit(
+        "daily_aggregates_this_run.sql",
+        json!({"windows": windows, "columns": columns}),
+    )
 }
 
 fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
     let d = w.dialect;
     let plan = w.plan;
-    let upper = if plan.vars.include_current_day_in_windows { w.spec.today + chrono::Days::new(1) } else { w.spec.today };
+    let upper = if plan.vars.include_current_day_in_windows {
+        w.spec.today + chrono::Days::new(1)
+    } else {
+        w.spec.today
+    };
     let windows = Windows { upper };
     let daily = |name: &str| format!("daily.{}", d.ident(name));
     let mut window_columns = Vec::new();
@@ -241,7 +324,11 @@ fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
                     }
                     None => String::new(),
                 };
-                let function = if output.aggregation == Aggregation::First { "FIRST_VALUE" } else { "LAST_VALUE" };
+                let function = if output.aggregation == Aggregation::First {
+                    "FIRST_VALUE"
+                } else {
+                    "LAST_VALUE"
+                };
                 first_last.push(json!({"name": helper, "expr": format!(
                     "{function}({}) OVER (PARTITION BY daily.attribute_key ORDER BY daily.last_event_tstamp {frame})",
                     daily(&output.daily)
@@ -249,10 +336,18 @@ fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
                 format!("first_last.{helper}")
             }
             (Aggregation::First | Aggregation::Last, false) => {
-                let tstamp = output.daily_second.as_deref().expect("exact first/last keep a timestamp");
+                let tstamp = output
+                    .daily_second
+                    .as_deref()
+                    .expect("exact first/last keep a timestamp");
                 let value = format!("CASE WHEN {in_window} THEN {} END", daily(&output.daily));
                 let first = output.aggregation == Aggregation::First;
-                let picked = expr::first_or_last_non_null(first, &value, "daily.attribute_key", &daily(tstamp));
+                let picked = expr::first_or_last_non_null(
+                    first,
+                    &value,
+                    "daily.attribute_key",
+                    &daily(tstamp),
+                );
                 window_columns.push(json!({"name": helper, "expr": picked}));
                 grouped.push(json!({"name": helper, "expr": format!("MAX(daily.{helper})")}));
                 format!("grouped.{helper}")
@@ -268,7 +363,9 @@ fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
                 let count_helper = d.ident(&format!("a{position}_count"));
                 grouped.push(json!({"name": helper, "expr": format!("SUM(CASE WHEN {in_window} THEN {} END)", daily(&output.daily))}));
                 grouped.push(json!({"name": count_helper, "expr": format!("SUM(CASE WHEN {in_window} THEN {} END)", daily(count))}));
-                format!("CASE WHEN grouped.{count_helper} > 0 THEN grouped.{helper} / grouped.{count_helper} END")
+                format!(
+                    "CASE WHEN grouped.{count_helper} > 0 THEN grouped.{helper} / grouped.{count_helper} END"
+                )
             }
             (aggregation, _) => {
                 let function = match aggregation {
@@ -284,8 +381,13 @@ fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
                 grouped.push(json!({"name": helper, "expr": format!("{function}({value})")}));
                 let total = format!("grouped.{helper}");
                 match (aggregation, compat) {
-                    (Aggregation::Counter, true) => format!("CAST({total} AS {})", d.type_name(ValueType::Integer)),
-                    (Aggregation::Counter, false) => format!("COALESCE(CAST({total} AS {}), 0)", d.type_name(ValueType::Integer)),
+                    (Aggregation::Counter, true) => {
+                        format!("CAST({total} AS {})", d.type_name(ValueType::Integer))
+                    }
+                    (Aggregation::Counter, false) => format!(
+                        "COALESCE(CAST({total} AS {}), 0)",
+                        d.type_name(ValueType::Integer)
+                    ),
                     (Aggregation::Sum, false) => format!("COALESCE({total}, 0)"),
                     _ => total,
                 }
@@ -310,19 +412,36 @@ fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
             w.emit("attributes_create.sql", json!({}))?;
             let columns: Vec<String> = plan.outputs.iter().map(|o| d.ident(&o.name)).collect();
             w.emit("attributes_next.sql", json!({"columns": columns}))?;
-            let (target, source) = (w.tables.get("attributes").to_string(), w.tables.get("attributes_next").to_string());
-            w.emit("copy_table.sql", json!({"target": target, "source": source}))
+            let (target, source) = (
+                w.tables.get("attributes").to_string(),
+                w.tables.get("attributes_next").to_string(),
+            );
+            w.emit(
+                "copy_table.sql",
+                json!({"target": target, "source": source}),
+            )
         }
     }
 }
 
 fn incremental_manifest(w: &mut StageWriter<'_>) -> Result<()> {
     let d = w.dialect;
-    let models: Vec<String> = tracked_model_names(&w.plan.project).iter().map(|m| d.string_literal(m)).collect();
+    let models: Vec<String> = tracked_model_names(&w.plan.project)
+        .iter()
+        .map(|m| d.string_literal(m))
+        .collect();
     w.emit("incremental_manifest_next.sql", json!({"models": models}))?;
     w.emit("incremental_manifest_delete.sql", json!({}))?;
-    let (target, source) = (w.tables.get("incremental_manifest").to_string(), w.tables.get("incremental_manifest_this_run").to_string());
-    insert_all(w, &target, &source, &["model", "first_success", "last_success"])?;
+    let (target, source) = (
+        w.tables.get("incremental_manifest").to_string(),
+        w.tables.get("incremental_manifest_this_run").to_string(),
+    );
+    insert_all(
+        w,
+        &target,
+        &source,
+        &["model", "first_success", "last_success"],
+    )?;
     let window = w.spec.window;
     let watermark = format!(
         "COALESCE((SELECT MAX(load_tstamp) FROM {} WHERE load_tstamp >= {} AND load_tstamp < {}), {})",

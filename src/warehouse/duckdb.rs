@@ -43,7 +43,10 @@ impl DuckDbWarehouse {
                     );
                     // informative only: a note that cannot be written does not stop the run
                     let lock_note = std::fs::write(&note, text).ok().map(|_| note);
-                    return Ok(DuckDbWarehouse { connection, lock_note });
+                    return Ok(DuckDbWarehouse {
+                        connection,
+                        lock_note,
+                    });
                 }
                 Err(error) => {
                     let message = error.to_string();
@@ -59,19 +62,30 @@ impl DuckDbWarehouse {
     /// Opens the file without taking the write lock, for commands that only read.
     pub fn open_read_only(path: &Path) -> Result<DuckDbWarehouse> {
         if !path.exists() {
-            return Err(Error::invalid("duckdb", format!("database file `{}` does not exist", path.display()))
-                .with_hint("check `path` in profiles.yml, or load events first"));
+            return Err(Error::invalid(
+                "duckdb",
+                format!("database file `{}` does not exist", path.display()),
+            )
+            .with_hint("check `path` in profiles.yml, or load events first"));
         }
         let config = duckdb::Config::default()
             .access_mode(duckdb::AccessMode::ReadOnly)
             .map_err(|e| open_error(path, &e.to_string()))?;
-        let connection = Connection::open_with_flags(path, config).map_err(|e| open_error(path, &e.to_string()))?;
-        Ok(DuckDbWarehouse { connection, lock_note: None })
+        let connection = Connection::open_with_flags(path, config)
+            .map_err(|e| open_error(path, &e.to_string()))?;
+        Ok(DuckDbWarehouse {
+            connection,
+            lock_note: None,
+        })
     }
 
     pub fn in_memory() -> Result<DuckDbWarehouse> {
-        let connection = Connection::open_in_memory().map_err(|e| Error::Internal(format!("duckdb: {e}")))?;
-        Ok(DuckDbWarehouse { connection, lock_note: None })
+        let connection =
+            Connection::open_in_memory().map_err(|e| Error::Internal(format!("duckdb: {e}")))?;
+        Ok(DuckDbWarehouse {
+            connection,
+            lock_note: None,
+        })
     }
 
     pub fn connection(&self) -> &Connection {
@@ -81,7 +95,9 @@ impl DuckDbWarehouse {
     fn failure(&self, sql: &str, error: duckdb::Error) -> Error {
         let message = error.to_string();
         let first_line = sql.lines().next().unwrap_or_default();
-        let user_fixable = message.contains("Catalog Error") || message.contains("Binder Error") || message.contains("Conversion Error");
+        let user_fixable = message.contains("Catalog Error")
+            || message.contains("Binder Error")
+            || message.contains("Conversion Error");
         Error::Stage {
             stage: first_line.chars().take(80).collect(),
             message,
@@ -106,7 +122,12 @@ fn open_error(path: &Path, message: &str) -> Error {
             Err(_) => message
                 .split("PID")
                 .nth(1)
-                .map(|rest| rest.trim_start().chars().take_while(char::is_ascii_digit).collect::<String>())
+                .map(|rest| {
+                    rest.trim_start()
+                        .chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect::<String>()
+                })
                 .filter(|pid| !pid.is_empty())
                 .map(|pid| format!(" (pid {pid})"))
                 .unwrap_or_default(),
@@ -118,7 +139,10 @@ fn open_error(path: &Path, message: &str) -> Error {
             ),
         };
     }
-    Error::invalid("duckdb", format!("cannot open `{}`: {message}", path.display()))
+    Error::invalid(
+        "duckdb",
+        format!("cannot open `{}`: {message}", path.display()),
+    )
 }
 
 fn cell(value: ValueRef<'_>) -> Option<String> {
@@ -148,16 +172,28 @@ impl Warehouse for DuckDbWarehouse {
     }
 
     fn execute(&mut self, sql: &str) -> Result<()> {
-        self.connection.execute_batch(sql).map_err(|e| self.failure(sql, e))
+        self.connection
+            .execute_batch(sql)
+            .map_err(|e| self.failure(sql, e))
     }
 
     fn query(&mut self, sql: &str) -> Result<Vec<Row>> {
-        let mut statement = self.connection.prepare(sql).map_err(|e| self.failure(sql, e))?;
+        let mut statement = self
+            .connection
+            .prepare(sql)
+            .map_err(|e| self.failure(sql, e))?;
         let mut rows = statement.query([]).map_err(|e| self.failure(sql, e))?;
         let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(|e| Error::Internal(format!("duckdb: {e}")))? {
+        while let Some(row) = rows
+            .next()
+            .map_err(|e| Error::Internal(format!("duckdb: {e}")))?
+        {
             let width = row.as_ref().column_count();
-            out.push((0..width).map(|i| row.get_ref(i).ok().and_then(cell)).collect());
+            out.push(
+                (0..width)
+                    .map(|i| row.get_ref(i).ok().and_then(cell))
+                    .collect(),
+            );
         }
         Ok(out)
     }

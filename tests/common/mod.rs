@@ -43,10 +43,18 @@ impl TempProject {
 
     /// The upstream fixture, staged, with the conformance vars.
     pub fn fixture(semantics: &str, syntax: &str) -> TempProject {
-        let group = std::fs::read_to_string(fixture_dir().join(format!("attribute_group.{syntax}.json"))).unwrap();
+        let group =
+            std::fs::read_to_string(fixture_dir().join(format!("attribute_group.{syntax}.json")))
+                .unwrap();
         let project = TempProject::new(semantics, &group, FIXTURE_VARS);
         let connection = duckdb::Connection::open(project.database()).unwrap();
-        sigbatch::stage_csv::stage_events_csv(&connection, &fixture_dir().join("events.csv"), "atomic", "events").unwrap();
+        sigbatch::stage_csv::stage_events_csv(
+            &connection,
+            &fixture_dir().join("events.csv"),
+            "atomic",
+            "events",
+        )
+        .unwrap();
         project
     }
 
@@ -59,10 +67,18 @@ impl TempProject {
     }
 
     pub fn args(&self) -> ProjectArgs {
-        ProjectArgs { project_dir: self.path().to_path_buf(), ..Default::default() }
+        ProjectArgs {
+            project_dir: self.path().to_path_buf(),
+            ..Default::default()
+        }
     }
 
-    pub fn run(&self, full_refresh: bool, until: Option<&str>, now: &str) -> sigbatch::Result<String> {
+    pub fn run(
+        &self,
+        full_refresh: bool,
+        until: Option<&str>,
+        now: &str,
+    ) -> sigbatch::Result<String> {
         let settings = RunSettings {
             project: self.args(),
             full_refresh,
@@ -108,7 +124,11 @@ pub fn rows(connection: &duckdb::Connection, sql: &str) -> (Vec<String>, Vec<Vec
     let mut statement = connection.prepare(&text_sql).unwrap();
     let width = names.len();
     let data = statement
-        .query_map([], |row| (0..width).map(|i| row.get::<_, Option<String>>(i)).collect::<Result<Vec<_>, _>>())
+        .query_map([], |row| {
+            (0..width)
+                .map(|i| row.get::<_, Option<String>>(i))
+                .collect::<Result<Vec<_>, _>>()
+        })
         .unwrap()
         .map(|r| r.unwrap())
         .collect();
@@ -129,10 +149,43 @@ pub fn same_cell(actual: &Option<String>, expected: &Option<String>) -> bool {
 }
 
 /// The expected table of the fixture, keyed by user.
-pub fn expected_fixture_rows(connection: &duckdb::Connection) -> (Vec<String>, Vec<Vec<Option<String>>>) {
+pub fn expected_fixture_rows(
+    connection: &duckdb::Connection,
+) -> (Vec<String>, Vec<Vec<Option<String>>>) {
     let path = fixture_dir().join("expected_attributes.csv");
     rows(
         connection,
-        &format!("SELECT * FROM read_csv('{}', all_varchar = true, header = true) ORDER BY 1", path.display()),
+        &format!(
+            "SELECT * FROM read_csv('{}', all_varchar = true, header = true) ORDER BY 1",
+            path.display()
+        ),
     )
+}
+
+/// Every cell where `table_sql` differs from the fixture's expected table, as
+/// `user.column: sigbatch X, upstream Y`, after checking that rows and columns line up.
+pub fn fixture_differences(connection: &duckdb::Connection, table_sql: &str) -> Vec<String> {
+    let (names, actual) = rows(connection, table_sql);
+    let (expected_names, expected) = expected_fixture_rows(connection);
+    assert_eq!(actual.len(), expected.len(), "row count");
+    let mut sorted_actual = names.clone();
+    sorted_actual.sort();
+    let mut sorted_expected = expected_names.clone();
+    sorted_expected.sort();
+    assert_eq!(sorted_actual, sorted_expected, "columns");
+    let mut differences = Vec::new();
+    for (actual_row, expected_row) in actual.iter().zip(&expected) {
+        for (position, name) in expected_names.iter().enumerate() {
+            let at = names.iter().position(|n| n == name).expect("checked above");
+            if !same_cell(&actual_row[at], &expected_row[position]) {
+                differences.push(format!(
+                    "{}.{name}: sigbatch {:?}, upstream {:?}",
+                    expected_row[0].as_deref().unwrap_or("?"),
+                    actual_row[at],
+                    expected_row[position]
+                ));
+            }
+        }
+    }
+    differences
 }
