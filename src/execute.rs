@@ -154,12 +154,14 @@ pub fn run(
     let mut reports = Vec::new();
     let mut full_refresh = options.full_refresh;
     let start = plan.vars.start_date.and_time(chrono::NaiveTime::MIN);
-    // exact mode: where the next window starts; the stored watermark only on the first window
-    let mut next_lower = if full_refresh {
-        start
-    } else {
-        stored.watermark.unwrap_or(start)
-    };
+    // exact mode: the highest load read so far (nothing after a full refresh's wipe)
+    let watermark =
+        |stored: &StoredState, full_refresh: bool| match (full_refresh, stored.watermark) {
+            (false, Some(watermark)) => watermark,
+            _ => start,
+        };
+    // where the next window starts: the watermark, then each window where the last one ended
+    let mut next_lower = watermark(&stored, full_refresh);
     loop {
         let (window, label, upsert) = match plan.semantics {
             Semantics::Compat => {
@@ -185,17 +187,12 @@ pub fn run(
                 )
             }
         };
-        let watermark = if full_refresh {
-            start
-        } else {
-            stored.watermark.unwrap_or(start)
-        };
         let spec = RunSpec {
             window,
             full_refresh,
             now: options.now,
             today,
-            watermark,
+            watermark: watermark(&stored, full_refresh),
             upsert_filtered_events: upsert,
         };
         let statements = render::render_run(plan, dialect, tables, &spec)?;

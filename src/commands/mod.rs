@@ -18,9 +18,9 @@ use crate::dialect::{self, Dialect};
 use crate::error::{Error, Result};
 use crate::execute::{self, Mode, RunOptions};
 use crate::plan::Plan;
-use crate::project::Project;
 use crate::project::profiles::{Output, Target};
-use crate::render::{self, LoadWindow, RunSpec, Tables};
+use crate::project::{Project, Semantics};
+use crate::render::{self, RunSpec, Tables};
 use crate::warehouse::duckdb::DuckDbWarehouse;
 
 /// Where the project is and which target to use.
@@ -185,13 +185,10 @@ pub fn compile_sql(
     now: NaiveDateTime,
 ) -> Result<String> {
     let tables = Tables::new(plan, dialect, schema);
-    let (window, _) = crate::state::compat_window(&Default::default(), plan, true, now);
+    let start = plan.vars.start_date.and_time(chrono::NaiveTime::MIN);
     let window = match plan.semantics {
-        crate::project::Semantics::Compat => window,
-        crate::project::Semantics::Exact => LoadWindow {
-            lower: window.lower,
-            upper: window.upper + chrono::TimeDelta::seconds(1),
-        },
+        Semantics::Compat => crate::state::compat_window(&Default::default(), plan, true, now).0,
+        Semantics::Exact => crate::state::exact_window(start, Some(start), plan, now),
     };
     let spec = RunSpec {
         window,
