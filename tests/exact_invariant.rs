@@ -55,7 +55,11 @@ fn base_time() -> NaiveDateTime {
     common::timestamp("2024-12-30 00:00:00")
 }
 
-fn event_strategy() -> impl Strategy<Value = (u8, u8, u8, u16, u8, u32, u8, u8, u8, u8, u8, u8)> {
+/// One generated event's choices: id, key, app, derived offset, lateness class, jitter, type,
+/// country, url, total, price, category.
+type RawEvent = (u8, u8, u8, u16, u8, u32, u8, u8, u8, u8, u8, u8);
+
+fn event_strategy() -> impl Strategy<Value = RawEvent> {
     (
         0u8..40,    // event id
         0u8..7,     // key (6 = NULL)
@@ -72,7 +76,7 @@ fn event_strategy() -> impl Strategy<Value = (u8, u8, u8, u16, u8, u32, u8, u8, 
     )
 }
 
-fn make_events(raw: &[(u8, u8, u8, u16, u8, u32, u8, u8, u8, u8, u8, u8)]) -> Vec<Event> {
+fn make_events(raw: &[RawEvent]) -> Vec<Event> {
     raw.iter()
         .enumerate()
         .map(
@@ -539,7 +543,7 @@ const EVENTS_DDL: &str = "CREATE SCHEMA atomic; CREATE TABLE atomic.events (even
     tr_total DOUBLE, contexts_com_acme_item_1 JSON)";
 
 fn check_stream(
-    raw: Vec<(u8, u8, u8, u16, u8, u32, u8, u8, u8, u8, u8, u8)>,
+    raw: Vec<RawEvent>,
     specs: Vec<Spec>,
     cuts: Vec<u16>,
     lookback: u32,

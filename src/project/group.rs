@@ -557,7 +557,7 @@ pub fn parse_period(text: &str) -> Result<u32> {
     if !any || seconds == 0 {
         return Err(bad("is empty"));
     }
-    if seconds % 86_400 != 0 {
+    if !seconds.is_multiple_of(86_400) {
         return Err(bad("is not a whole number of days"));
     }
     u32::try_from(seconds / 86_400).map_err(|_| bad("is too long"))
