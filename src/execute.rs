@@ -187,6 +187,8 @@ pub fn run(
                 )
             }
         };
+        let last =
+            options.mode == Mode::DryRun || is_last(plan, &window, cap, options, reports.len() + 1);
         let spec = RunSpec {
             window,
             full_refresh,
@@ -194,6 +196,7 @@ pub fn run(
             today,
             watermark: watermark(&stored, full_refresh),
             upsert_filtered_events: upsert,
+            rebuild_attributes: last,
         };
         let statements = render::render_run(plan, dialect, tables, &spec)?;
         progress(&format!(
@@ -219,18 +222,29 @@ pub fn run(
         ));
         reports.push(report);
         full_refresh = false;
-        let more = plan.semantics == Semantics::Exact
-            && window.upper < cap
-            && options
-                .max_windows
-                .is_none_or(|max| (reports.len() as u32) < max);
-        if !more {
+        if last {
             break;
         }
         stored = state::read(warehouse, dialect, plan, tables)?;
         next_lower = window.upper;
     }
     Ok(reports)
+}
+
+/// Whether `window`, the `windows`-th of this invocation, ends it: compat runs one window, exact
+/// mode runs until it reaches the cap or `--max-windows`.
+fn is_last(
+    plan: &Plan,
+    window: &LoadWindow,
+    cap: NaiveDateTime,
+    options: &RunOptions,
+    windows: usize,
+) -> bool {
+    plan.semantics == Semantics::Compat
+        || window.upper >= cap
+        || options
+            .max_windows
+            .is_some_and(|max| windows >= max as usize)
 }
 
 fn execute_window(warehouse: &mut dyn Warehouse, statements: &[Statement]) -> Result<()> {

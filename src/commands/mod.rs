@@ -197,6 +197,7 @@ pub fn compile_sql(
         today: plan.vars.today(now),
         watermark: window.lower,
         upsert_filtered_events: true,
+        rebuild_attributes: true,
     };
     let statements = render::render_run(plan, dialect, &tables, &spec)?;
     let mut text = format!(

@@ -51,6 +51,9 @@ pub struct RunSpec {
     /// Upstream skips the `filtered_events` upsert when that model already consumed the window
     /// (a replay after a partial failure).
     pub upsert_filtered_events: bool,
+    /// Rebuild the attributes table in this window. A catch-up over many windows rebuilds it
+    /// only in its last one; the windows before it commit their data and state as usual.
+    pub rebuild_attributes: bool,
 }
 
 /// Fully qualified, quoted names of every table a run reads or writes.
@@ -250,6 +253,9 @@ pub fn render_run(
 ) -> Result<Vec<Statement>> {
     let mut statements = Vec::new();
     for stage in dag::execution_order() {
+        if stage == Stage::Attributes && !spec.rebuild_attributes {
+            continue;
+        }
         let mut writer = StageWriter {
             plan,
             dialect,
