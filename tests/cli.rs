@@ -59,19 +59,6 @@ fn assert_run_fails(project: &TempProject, needles: &[&str]) {
     assert_eq!(built_tables(project), 0, "a failed run left tables behind");
 }
 
-fn staged(semantics: &str, group: &str, vars: &str) -> TempProject {
-    let project = TempProject::new(semantics, group, vars);
-    let connection = duckdb::Connection::open(project.database()).unwrap();
-    sigbatch::stage_csv::stage_events_csv(
-        &connection,
-        &fixture_dir().join("events.csv"),
-        "atomic",
-        "events",
-    )
-    .unwrap();
-    project
-}
-
 #[test]
 fn help_says_what_each_command_does_with_an_example() {
     for command in [
@@ -89,7 +76,7 @@ fn help_says_what_each_command_does_with_an_example() {
 
 #[test]
 fn a_full_cli_session_runs_and_reports() {
-    let project = staged("compat", &fixture_group(), FIXTURE_VARS);
+    let project = TempProject::staged("compat", &fixture_group(), FIXTURE_VARS);
     let dir = project.path().to_str().unwrap();
     let output = sigbatch(&["run", "--project-dir", dir, "--full-refresh"]);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -117,7 +104,7 @@ fn a_full_cli_session_runs_and_reports() {
 
 #[test]
 fn dry_run_prints_the_statements_and_writes_nothing() {
-    let project = staged("compat", &fixture_group(), FIXTURE_VARS);
+    let project = TempProject::staged("compat", &fixture_group(), FIXTURE_VARS);
     let output = sigbatch(&[
         "run",
         "--project-dir",
@@ -154,7 +141,7 @@ fn compile_needs_no_connection() {
 
 #[test]
 fn malformed_yaml_names_the_file() {
-    let project = staged("compat", &fixture_group(), FIXTURE_VARS);
+    let project = TempProject::staged("compat", &fixture_group(), FIXTURE_VARS);
     std::fs::write(
         project.path().join("sigbatch.yml"),
         "attribute_group: [unclosed\n",
@@ -165,7 +152,7 @@ fn malformed_yaml_names_the_file() {
 
 #[test]
 fn malformed_json_names_the_file() {
-    let project = staged("compat", "{\"name\": \"g\", ", FIXTURE_VARS);
+    let project = TempProject::staged("compat", "{\"name\": \"g\", ", FIXTURE_VARS);
     assert_run_fails(&project, &["attribute_group.json", "malformed JSON"]);
 }
 
@@ -177,7 +164,7 @@ fn an_unknown_aggregation_names_the_attribute_and_value() {
         1,
     );
     assert_run_fails(
-        &staged("exact", &group, FIXTURE_VARS),
+        &TempProject::staged("exact", &group, FIXTURE_VARS),
         &["page_view_events_count_last_7_days", "`median`"],
     );
 }
@@ -186,7 +173,7 @@ fn an_unknown_aggregation_names_the_attribute_and_value() {
 fn an_unknown_operator_names_the_attribute_and_value() {
     let group = fixture_group().replacen("\"operator\": \"like\"", "\"operator\": \"~~\"", 1);
     assert_run_fails(
-        &staged("exact", &group, FIXTURE_VARS),
+        &TempProject::staged("exact", &group, FIXTURE_VARS),
         &["pricing_pageview_count_last_7_days", "`~~`"],
     );
 }
@@ -199,7 +186,7 @@ fn a_property_path_that_does_not_parse_is_named() {
         1,
     );
     assert_run_fails(
-        &staged("exact", &group, FIXTURE_VARS),
+        &TempProject::staged("exact", &group, FIXTURE_VARS),
         &["last_geo_country", "geo_country; DROP TABLE x"],
     );
 }
@@ -208,7 +195,7 @@ fn a_property_path_that_does_not_parse_is_named() {
 fn a_period_that_is_not_whole_days_is_named() {
     let group = fixture_group().replacen("\"period\": \"P7D\"", "\"period\": \"P1DT12H\"", 1);
     assert_run_fails(
-        &staged("exact", &group, FIXTURE_VARS),
+        &TempProject::staged("exact", &group, FIXTURE_VARS),
         &["page_view_events_count_last_7_days", "P1DT12H", "whole"],
     );
 }
@@ -217,7 +204,7 @@ fn a_period_that_is_not_whole_days_is_named() {
 fn an_unknown_var_is_named() {
     let vars = format!("{FIXTURE_VARS}  snowplow__start_dte: '2025-01-01'\n");
     assert_run_fails(
-        &staged("exact", &fixture_group(), &vars),
+        &TempProject::staged("exact", &fixture_group(), &vars),
         &["snowplow__start_dte"],
     );
 }
@@ -230,7 +217,7 @@ fn a_custom_filter_with_a_semicolon_or_dml_is_refused() {
     ] {
         let vars = format!("{FIXTURE_VARS}  snowplow__custom_filter: \"{filter}\"\n");
         assert_run_fails(
-            &staged("exact", &fixture_group(), &vars),
+            &TempProject::staged("exact", &fixture_group(), &vars),
             &["snowplow__custom_filter"],
         );
     }
@@ -242,7 +229,7 @@ fn a_missing_events_table_or_column_is_named() {
     duckdb::Connection::open(project.database()).unwrap();
     assert_run_fails(&project, &["atomic.events", "does not exist"]);
 
-    let project = staged("exact", &fixture_group(), FIXTURE_VARS);
+    let project = TempProject::staged("exact", &fixture_group(), FIXTURE_VARS);
     project
         .connection()
         .execute_batch("ALTER TABLE atomic.events DROP COLUMN geo_timezone")
@@ -252,7 +239,7 @@ fn a_missing_events_table_or_column_is_named() {
 
 #[test]
 fn a_database_held_by_another_process_is_a_clear_error() {
-    let project = staged("compat", &fixture_group(), FIXTURE_VARS);
+    let project = TempProject::staged("compat", &fixture_group(), FIXTURE_VARS);
     let holder = project.connection();
     holder
         .execute_batch("CREATE TABLE atomic.marker AS SELECT 1 AS x")
@@ -270,7 +257,7 @@ fn a_database_held_by_another_process_is_a_clear_error() {
 
 #[test]
 fn full_refresh_is_refused_on_a_non_dev_target_unless_allowed() {
-    let project = staged("exact", &fixture_group(), FIXTURE_VARS);
+    let project = TempProject::staged("exact", &fixture_group(), FIXTURE_VARS);
     let dir = project.path().to_str().unwrap();
     let output = sigbatch(&[
         "run",
@@ -301,7 +288,7 @@ fn full_refresh_is_refused_on_a_non_dev_target_unless_allowed() {
 
 #[test]
 fn max_windows_bounds_a_catch_up_and_the_next_run_finishes_it() {
-    let project = staged(
+    let project = TempProject::staged(
         "exact",
         &fixture_group(),
         &FIXTURE_VARS.replace("backfill_limit_days: 3", "backfill_limit_days: 1"),

@@ -46,7 +46,12 @@ impl TempProject {
         let group =
             std::fs::read_to_string(fixture_dir().join(format!("attribute_group.{syntax}.json")))
                 .unwrap();
-        let project = TempProject::new(semantics, &group, FIXTURE_VARS);
+        TempProject::staged(semantics, &group, FIXTURE_VARS)
+    }
+
+    /// A project over the fixture's events, with any group and vars.
+    pub fn staged(semantics: &str, group_json: &str, vars: &str) -> TempProject {
+        let project = TempProject::new(semantics, group_json, vars);
         let connection = duckdb::Connection::open(project.database()).unwrap();
         sigbatch::stage_csv::stage_events_csv(
             &connection,
