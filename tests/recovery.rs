@@ -83,7 +83,7 @@ fn a_run_killed_at_any_moment_and_rerun_reaches_the_same_tables() {
 
     let mut seed: u64 = 0x5eed;
     let mut killed_mid_run = 0;
-    for trial in 0..12 {
+    for trial in 0..16 {
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
