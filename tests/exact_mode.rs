@@ -411,3 +411,33 @@ fn fixture_differences() -> Vec<(&'static str, &'static str)> {
         ),
     ]
 }
+
+#[test]
+fn integer_unique_lists_list_integers_as_strings() {
+    let attribute = r#"{"name":"codes","type":"int64_list","events":[{"name":"page_view"}],
+                        "aggregation":"unique_list","property":"page_url"}"#;
+    let project = TempProject::new(
+        "exact",
+        &group(attribute),
+        "  snowplow__start_date: '2025-01-01'\n",
+    );
+    events_table(&project);
+    for (id, code) in [("a", "3"), ("b", "3.0"), ("c", "10"), ("d", "not a number")] {
+        insert(
+            &project,
+            id,
+            "u1",
+            "2025-01-02 10:00:00",
+            "2025-01-02 10:00:01",
+            "DE",
+            code,
+        );
+    }
+    project
+        .run(false, Some("2025-01-03 00:00:00"), NOW)
+        .unwrap();
+    assert_eq!(
+        table(&project),
+        vec![vec![Some("u1".into()), Some("10, 3".into())]]
+    );
+}

@@ -83,9 +83,12 @@ pub enum Partial {
         value: String,
         when: Predicate,
     },
+    /// `integers`: the attribute is an integer list, so `3.0` (numbers are read as doubles) is
+    /// listed as `3`.
     UniqueList {
         value: String,
         when: Predicate,
+        integers: bool,
     },
     /// The value of the day's earliest/latest event. `when: None` is upstream's rule (any event
     /// of the group, NULL values kept); `Some` takes matching events with a non-NULL value.
@@ -442,6 +445,7 @@ impl Builder {
                 let partial = Partial::UniqueList {
                     value: value_name()?,
                     when,
+                    integers: attribute.value_type == ValueType::Integer,
                 };
                 (self.daily_column(&base("values"), partial), None)
             }

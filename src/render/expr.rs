@@ -189,7 +189,18 @@ pub fn daily_aggregate(d: &dyn Dialect, partial: &Partial, window_column: &str) 
         Partial::ValueCount { value: v, when: w } => {
             format!("COUNT(CASE WHEN {} THEN {} END)", when(w), value(v))
         }
-        Partial::UniqueList { value: v, when: w } => d.unique_list_daily(&value(v), &when(w)),
+        Partial::UniqueList {
+            value: v,
+            when: w,
+            integers,
+        } => {
+            let element = if *integers {
+                d.try_cast(&value(v), ValueType::Integer)
+            } else {
+                value(v)
+            };
+            d.unique_list_daily(&element, &when(w))
+        }
         // every row of the partition carries the same window value
         Partial::First { .. }
         | Partial::Last { .. }
