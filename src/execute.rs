@@ -126,7 +126,7 @@ fn guard_plan_change(state: &StoredState, plan: &Plan, options: &RunOptions) -> 
     {
         return Err(Error::invalid(
             "attribute group",
-            "the attributes changed since the stored tables were built, so they no longer fit",
+            "the attribute definitions (or the stored layout of this sigbatch version) changed since the tables were built",
         )
         .with_hint("rebuild with `sigbatch run --full-refresh`"));
     }
