@@ -60,7 +60,8 @@ pub enum Command {
         #[arg(long)]
         full_refresh: bool,
 
-        /// Cap the load window's upper bound (e.g. Airflow's data_interval_end), UTC.
+        /// Read only events loaded at or before this instant (UTC), e.g. Airflow's
+        /// data_interval_end.
         #[arg(long, value_name = "TIMESTAMP")]
         until: Option<String>,
 

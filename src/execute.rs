@@ -14,7 +14,7 @@ use crate::warehouse::Warehouse;
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub full_refresh: bool,
-    /// Caps the load window's upper bound (Airflow's `data_interval_end`).
+    /// Caps the load window's upper bound, inclusive (Airflow's `data_interval_end`).
     pub until: Option<NaiveDateTime>,
     pub max_windows: Option<u32>,
     pub now: NaiveDateTime,
@@ -147,9 +147,12 @@ pub fn run(
     check_events_table(warehouse, plan, tables)?;
     let mut stored = state::read(warehouse, dialect, plan, tables)?;
     guard_plan_change(&stored, plan, options)?;
-    let cap = options
-        .until
-        .map_or(options.now, |until| until.min(options.now));
+    // windows end before `cap`; `--until` is inclusive, so an event loaded at exactly that
+    // instant is read (the watermark only moves to loads actually seen, so nothing is skipped
+    // if it is not there yet)
+    let cap = options.until.map_or(options.now, |until| {
+        (until + chrono::TimeDelta::microseconds(1)).min(options.now)
+    });
     let today = plan.vars.today(options.now);
     let mut reports = Vec::new();
     let mut full_refresh = options.full_refresh;

@@ -138,6 +138,48 @@ fn an_event_loaded_exactly_at_the_watermark_is_not_skipped() {
 }
 
 #[test]
+fn until_is_inclusive_and_a_later_run_picks_up_what_arrives_at_that_instant() {
+    let project = TempProject::new(
+        "exact",
+        &group(COUNT_VIEWS),
+        "  snowplow__start_date: '2025-01-01'\n",
+    );
+    events_table(&project);
+    insert(
+        &project,
+        "a",
+        "u1",
+        "2025-01-01 10:00:00",
+        "2025-01-01 12:00:00",
+        "DE",
+        "/",
+    );
+    project
+        .run(false, Some("2025-01-01 12:00:00"), NOW)
+        .unwrap();
+    assert_eq!(
+        table(&project),
+        vec![vec![Some("u1".into()), Some("1".into())]]
+    );
+    insert(
+        &project,
+        "b",
+        "u1",
+        "2025-01-01 11:00:00",
+        "2025-01-01 12:00:00",
+        "DE",
+        "/",
+    );
+    project
+        .run(false, Some("2025-01-01 12:00:00"), NOW)
+        .unwrap();
+    assert_eq!(
+        table(&project),
+        vec![vec![Some("u1".into()), Some("2".into())]]
+    );
+}
+
+#[test]
 fn deferred_late_dates_are_retried_until_processed_and_shown_in_status() {
     let vars = "  snowplow__start_date: '2025-01-01'\n  snowplow__late_event_lookback_days: 1\n  \
                 snowplow__min_late_events_to_process: 2\n";
