@@ -483,3 +483,41 @@ fn integer_unique_lists_list_integers_as_strings() {
         vec![vec![Some("u1".into()), Some("10, 3".into())]]
     );
 }
+
+#[test]
+fn default_values_fill_empty_results_including_lists() {
+    let attributes = r#"{"name":"views","type":"int64","events":[{"name":"page_view"}],"aggregation":"counter",
+                         "criteria":{"all":[{"property":"geo_country","operator":"=","value":"FR"}]}},
+                        {"name":"last_url","type":"string","events":[{"name":"page_view"}],"aggregation":"last",
+                         "property":"page_url","criteria":{"all":[{"property":"geo_country","operator":"=","value":"FR"}]},
+                         "default_value":"unknown"},
+                        {"name":"urls","type":"string_list","events":[{"name":"page_view"}],"aggregation":"unique_list",
+                         "property":"page_url","period":"P1D","default_value":"none"}"#;
+    let project = TempProject::new(
+        "exact",
+        &group(attributes),
+        "  snowplow__start_date: '2025-01-01'\n  snowplow__mock_current_day: '2025-01-10'\n",
+    );
+    events_table(&project);
+    insert(
+        &project,
+        "a",
+        "u1",
+        "2025-01-02 10:00:00",
+        "2025-01-02 10:00:01",
+        "DE",
+        "/x",
+    );
+    project
+        .run(false, Some("2025-01-03 00:00:00"), NOW)
+        .unwrap();
+    assert_eq!(
+        table(&project),
+        vec![vec![
+            Some("u1".into()),
+            Some("0".into()),
+            Some("unknown".into()),
+            Some("none".into())
+        ]]
+    );
+}

@@ -70,6 +70,12 @@ pub trait Dialect: Send + Sync {
 
     fn type_name(&self, value_type: ValueType) -> &'static str;
 
+    /// A list of text values, as the unique_list columns hold them.
+    fn text_list_literal(&self, items: &[String]) -> String {
+        let items: Vec<String> = items.iter().map(|i| self.string_literal(i)).collect();
+        format!("[{}]", items.join(", "))
+    }
+
     fn timestamp_type(&self) -> &'static str {
         "TIMESTAMP"
     }

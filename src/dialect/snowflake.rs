@@ -29,6 +29,11 @@ impl Dialect for Snowflake {
         "TIMESTAMP_NTZ"
     }
 
+    fn text_list_literal(&self, items: &[String]) -> String {
+        let items: Vec<String> = items.iter().map(|i| self.string_literal(i)).collect();
+        format!("ARRAY_CONSTRUCT({})", items.join(", "))
+    }
+
     fn list_type(&self, _element: ValueType) -> String {
         "ARRAY".into()
     }

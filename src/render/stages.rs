@@ -395,7 +395,12 @@ fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
         };
         let mut value = expr::declared_type(d, output, folded);
         if let (Some(default), false) = (&output.default_value, compat) {
-            value = format!("COALESCE({value}, {})", d.scalar_literal(default));
+            let default = match output.aggregation {
+                // a list attribute's default is a one-element list of its text
+                Aggregation::UniqueList => d.text_list_literal(&[default.python_str()]),
+                _ => d.scalar_literal(default),
+            };
+            value = format!("COALESCE({value}, {default})");
         }
         outputs.push(json!({"name": name, "expr": value}));
     }
