@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use common::{TempProject, rows};
 use proptest::prelude::*;
+use sigbatch::project::group::Aggregation;
 
 const START: &str = "2025-01-01";
 const TODAY: &str = "2025-01-09";
@@ -179,16 +180,7 @@ fn spec_strategy() -> impl Strategy<Value = Vec<Spec>> {
             .enumerate()
             .map(
                 |(i, (aggregation, property, types, period, criteria, a, b, default))| {
-                    let aggregation = [
-                        "counter",
-                        "sum",
-                        "min",
-                        "max",
-                        "mean",
-                        "first",
-                        "last",
-                        "unique_list",
-                    ][usize::from(aggregation)];
+                    let aggregation = Aggregation::ALL[usize::from(aggregation)].0;
                     let (property, _) = PROPERTIES[usize::from(property)];
                     let numeric_only = matches!(aggregation, "sum" | "min" | "max" | "mean");
                     let property = match aggregation {

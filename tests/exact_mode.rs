@@ -46,6 +46,21 @@ fn insert(
         .unwrap();
 }
 
+/// A project counting page views per user, over an empty events table.
+fn views_project(vars: &str) -> TempProject {
+    let project = TempProject::new("exact", &group(COUNT_VIEWS), vars);
+    events_table(&project);
+    project
+}
+
+/// Asserts the single user `u1` has `views` page views.
+fn assert_u1_views(project: &TempProject, views: &str) {
+    assert_eq!(
+        table(project),
+        vec![vec![Some("u1".into()), Some(views.into())]]
+    );
+}
+
 fn table(project: &TempProject) -> Vec<Vec<Option<String>>> {
     rows(
         &project.connection(),
@@ -65,12 +80,7 @@ fn windows_run(output: &str) -> u32 {
 
 #[test]
 fn an_empty_stretch_costs_one_window_not_one_per_day() {
-    let project = TempProject::new(
-        "exact",
-        &group(COUNT_VIEWS),
-        "  snowplow__start_date: '2025-01-01'\n",
-    );
-    events_table(&project);
+    let project = views_project("  snowplow__start_date: '2025-01-01'\n");
     insert(
         &project,
         "a",
@@ -93,20 +103,12 @@ fn an_empty_stretch_costs_one_window_not_one_per_day() {
         .run(false, Some("2025-03-10 00:00:00"), NOW)
         .unwrap();
     assert!(windows_run(&output) <= 3, "{output}");
-    assert_eq!(
-        table(&project),
-        vec![vec![Some("u1".into()), Some("2".into())]]
-    );
+    assert_u1_views(&project, "2");
 }
 
 #[test]
 fn an_event_loaded_exactly_at_the_watermark_is_not_skipped() {
-    let project = TempProject::new(
-        "exact",
-        &group(COUNT_VIEWS),
-        "  snowplow__start_date: '2025-01-01'\n",
-    );
-    events_table(&project);
+    let project = views_project("  snowplow__start_date: '2025-01-01'\n");
     insert(
         &project,
         "a",
@@ -131,20 +133,12 @@ fn an_event_loaded_exactly_at_the_watermark_is_not_skipped() {
         "/",
     );
     project.run(false, None, NOW).unwrap();
-    assert_eq!(
-        table(&project),
-        vec![vec![Some("u1".into()), Some("2".into())]]
-    );
+    assert_u1_views(&project, "2");
 }
 
 #[test]
 fn until_is_inclusive_and_a_later_run_picks_up_what_arrives_at_that_instant() {
-    let project = TempProject::new(
-        "exact",
-        &group(COUNT_VIEWS),
-        "  snowplow__start_date: '2025-01-01'\n",
-    );
-    events_table(&project);
+    let project = views_project("  snowplow__start_date: '2025-01-01'\n");
     insert(
         &project,
         "a",
@@ -157,10 +151,7 @@ fn until_is_inclusive_and_a_later_run_picks_up_what_arrives_at_that_instant() {
     project
         .run(false, Some("2025-01-01 12:00:00"), NOW)
         .unwrap();
-    assert_eq!(
-        table(&project),
-        vec![vec![Some("u1".into()), Some("1".into())]]
-    );
+    assert_u1_views(&project, "1");
     insert(
         &project,
         "b",
@@ -173,18 +164,14 @@ fn until_is_inclusive_and_a_later_run_picks_up_what_arrives_at_that_instant() {
     project
         .run(false, Some("2025-01-01 12:00:00"), NOW)
         .unwrap();
-    assert_eq!(
-        table(&project),
-        vec![vec![Some("u1".into()), Some("2".into())]]
-    );
+    assert_u1_views(&project, "2");
 }
 
 #[test]
 fn deferred_late_dates_are_retried_until_processed_and_shown_in_status() {
     let vars = "  snowplow__start_date: '2025-01-01'\n  snowplow__late_event_lookback_days: 1\n  \
                 snowplow__min_late_events_to_process: 2\n";
-    let project = TempProject::new("exact", &group(COUNT_VIEWS), vars);
-    events_table(&project);
+    let project = views_project(vars);
     insert(
         &project,
         "a",
@@ -219,10 +206,7 @@ fn deferred_late_dates_are_retried_until_processed_and_shown_in_status() {
     project
         .run(false, Some("2025-01-12 00:00:00"), NOW)
         .unwrap();
-    assert_eq!(
-        table(&project),
-        vec![vec![Some("u1".into()), Some("2".into())]]
-    );
+    assert_u1_views(&project, "2");
     let mut status = Vec::new();
     sigbatch::commands::status(&project.args(), &mut status).unwrap();
     let status = String::from_utf8(status).unwrap();
@@ -246,10 +230,7 @@ fn deferred_late_dates_are_retried_until_processed_and_shown_in_status() {
     project
         .run(false, Some("2025-01-13 00:00:00"), NOW)
         .unwrap();
-    assert_eq!(
-        table(&project),
-        vec![vec![Some("u1".into()), Some("4".into())]]
-    );
+    assert_u1_views(&project, "4");
 }
 
 #[test]
@@ -353,12 +334,7 @@ fn property_paths_with_injection_attempts_are_rejected() {
 
 #[test]
 fn updated_at_moves_only_when_a_row_changes() {
-    let project = TempProject::new(
-        "exact",
-        &group(COUNT_VIEWS),
-        "  snowplow__start_date: '2025-01-01'\n",
-    );
-    events_table(&project);
+    let project = views_project("  snowplow__start_date: '2025-01-01'\n");
     insert(
         &project,
         "a",

@@ -317,20 +317,14 @@ impl Builder {
         })
     }
 
+    fn criteria(&mut self, list: &[Criterion]) -> Result<Vec<Predicate>> {
+        list.iter().map(|c| self.criterion(c)).collect()
+    }
+
     /// The attribute's "matching event" condition.
     fn matching(&mut self, attribute: &Attribute) -> Result<Predicate> {
-        let all = attribute
-            .criteria
-            .all
-            .iter()
-            .map(|c| self.criterion(c))
-            .collect::<Result<Vec<_>>>()?;
-        let any = attribute
-            .criteria
-            .any
-            .iter()
-            .map(|c| self.criterion(c))
-            .collect::<Result<Vec<_>>>()?;
+        let all = self.criteria(&attribute.criteria.all)?;
+        let any = self.criteria(&attribute.criteria.any)?;
         Ok(match self.mode {
             Semantics::Compat => {
                 let mut ordered: Vec<String> = Vec::new();
