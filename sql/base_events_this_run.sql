@@ -1,25 +1,2 @@
 CREATE OR REPLACE TABLE {{ t.base_events_this_run }} AS
-SELECT events.*
-FROM {{ events }} AS events
-WHERE events.load_tstamp {{ lower_operator }} {{ lower }}
-  AND events.load_tstamp < {{ upper }}
-{%- if app_ids %}
-  AND events.app_id IN ({{ app_ids | join(", ") }})
-{%- endif %}
-{%- if events_to_include %}
-  AND events.event_name IN ({{ events_to_include | join(", ") }})
-{%- endif %}
-{%- if custom_filter %}
-  AND ({{ custom_filter }})
-{%- endif %}
-{%- if exact %}
-  AND events.event_id IS NOT NULL
-  AND events.{{ key }} IS NOT NULL
-  AND {{ event_date }} >= {{ start_date }}
-  AND ({{ event_types }})
-  AND NOT EXISTS (SELECT 1 FROM {{ t.filtered_events }} AS stored WHERE stored.event_id = events.event_id)
-{%- endif %}
-QUALIFY ROW_NUMBER() OVER (
-  PARTITION BY events.event_id
-  ORDER BY events.load_tstamp, events.dvce_created_tstamp, events.derived_tstamp, events.event_name, events.{{ key }}
-) = 1
+{% include "base_events_select.sql" %}

@@ -2,5 +2,6 @@ CREATE TABLE IF NOT EXISTS {{ t.run_state }} (
   semantics {{ text }},
   plan_fingerprint {{ text }},
   watermark {{ timestamp }},
+  attributes_window_end DATE,
   updated_at {{ timestamp }}
 )

@@ -1,7 +1,6 @@
 CREATE OR REPLACE TABLE {{ t.filtered_events_this_run }} AS
-SELECT
-{%- for column in columns %}
-  {{ column.expr }} AS {{ column.name }}{{ "," if not loop.last }}
-{%- endfor %}
+SELECT {{ columns | join(", ") }}
 FROM {{ t.base_events_this_run }} AS events
+{%- if event_types %}
 WHERE {{ event_types }}
+{%- endif %}

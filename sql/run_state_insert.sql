@@ -1,2 +1,2 @@
-INSERT INTO {{ t.run_state }} (semantics, plan_fingerprint, watermark, updated_at)
-SELECT {{ semantics }}, {{ fingerprint }}, {{ watermark }}, {{ now }}
+INSERT INTO {{ t.run_state }} (semantics, plan_fingerprint, watermark, attributes_window_end, updated_at)
+SELECT {{ semantics }}, {{ fingerprint }}, {{ watermark }}, {{ attributes_window_end }}, {{ now }}

@@ -1,8 +1,11 @@
 //! Execute: runs the rendered statements of each load window on a warehouse, one transaction
 //! per window, so the watermark, the daily manifest and the data move together or not at all.
 
+use std::time::{Duration, Instant};
+
 use chrono::NaiveDateTime;
 
+use crate::dag::Stage;
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::plan::Plan;
@@ -37,6 +40,8 @@ pub struct WindowReport {
     pub events: u64,
     pub days_processed: u64,
     pub statements: Vec<Statement>,
+    /// Wall time per stage, in execution order (empty for a dry run).
+    pub stage_timings: Vec<(Stage, Duration)>,
 }
 
 /// Columns the engine reads from every events row.
@@ -177,6 +182,12 @@ pub fn run(
             }
             Semantics::Exact => {
                 let next = state::next_load(warehouse, dialect, tables, next_lower, cap)?;
+                if next.is_none() && !full_refresh && attributes_current(&stored, plan, today) {
+                    progress(&format!(
+                        "nothing to do: no events loaded since {next_lower}, attributes up to date for {today}"
+                    ));
+                    break;
+                }
                 let window = state::exact_window(next_lower, next, plan, cap);
                 (
                     window,
@@ -199,7 +210,12 @@ pub fn run(
             today,
             watermark: watermark(&stored, full_refresh),
             upsert_filtered_events: upsert,
-            rebuild_attributes: last,
+            refresh_attributes: last,
+            attributes_window_end: if full_refresh {
+                None
+            } else {
+                stored.attributes_window_end
+            },
         };
         let statements = render::render_run(plan, dialect, tables, &spec)?;
         progress(&format!(
@@ -212,16 +228,24 @@ pub fn run(
             events: 0,
             days_processed: 0,
             statements,
+            stage_timings: Vec::new(),
         };
         if options.mode == Mode::DryRun {
             reports.push(report);
             break;
         }
-        execute_window(warehouse, &report.statements)?;
+        report.stage_timings = execute_window(warehouse, &report.statements)?;
         (report.events, report.days_processed) = window_counts(warehouse, tables)?;
+        let timings: Vec<String> = report
+            .stage_timings
+            .iter()
+            .map(|(stage, took)| format!("{} {:.2}s", stage.name(), took.as_secs_f64()))
+            .collect();
         progress(&format!(
-            "  {} events, {} days aggregated",
-            report.events, report.days_processed
+            "  {} events, {} days aggregated; {}",
+            report.events,
+            report.days_processed,
+            timings.join(", ")
         ));
         reports.push(report);
         full_refresh = false;
@@ -250,10 +274,28 @@ fn is_last(
             .is_some_and(|max| windows >= max as usize)
 }
 
-fn execute_window(warehouse: &mut dyn Warehouse, statements: &[Statement]) -> Result<()> {
+/// Exact mode: nothing pending and the attributes table was computed for today's windows, so a
+/// window without new events would change nothing.
+fn attributes_current(stored: &StoredState, plan: &Plan, today: chrono::NaiveDate) -> bool {
+    stored.pending_keys == 0
+        && stored.attributes_window_end == Some(render::window_end(plan, today))
+}
+
+/// Runs one window's statements in one transaction; returns the wall time of each stage.
+fn execute_window(
+    warehouse: &mut dyn Warehouse,
+    statements: &[Statement],
+) -> Result<Vec<(Stage, Duration)>> {
+    let mut timings: Vec<(Stage, Duration)> = Vec::new();
     warehouse.begin()?;
     for statement in statements {
-        if let Err(error) = warehouse.execute(&statement.sql) {
+        let started = Instant::now();
+        let result = warehouse.execute(&statement.sql);
+        match timings.last_mut() {
+            Some((stage, took)) if *stage == statement.stage => *took += started.elapsed(),
+            _ => timings.push((statement.stage, started.elapsed())),
+        }
+        if let Err(error) = result {
             // the failure is what the user needs to see; a failed rollback adds nothing to it
             let _ = warehouse.rollback();
             return Err(match error {
@@ -272,7 +314,8 @@ fn execute_window(warehouse: &mut dyn Warehouse, statements: &[Statement]) -> Re
             });
         }
     }
-    warehouse.commit()
+    warehouse.commit()?;
+    Ok(timings)
 }
 
 fn window_counts(warehouse: &mut dyn Warehouse, tables: &Tables) -> Result<(u64, u64)> {

@@ -27,6 +27,11 @@ pub struct StoredState {
     pub watermark: Option<NaiveDateTime>,
     pub semantics: Option<String>,
     pub plan_fingerprint: Option<String>,
+    /// Exact mode: the period-window end the attributes table was last computed for.
+    pub attributes_window_end: Option<NaiveDate>,
+    /// Exact mode: keys whose daily rows changed in windows committed since the attributes table
+    /// was last refreshed (a catch-up stopped before its last window).
+    pub pending_keys: u64,
 }
 
 pub fn parse_timestamp(text: &str) -> Option<NaiveDateTime> {
@@ -90,22 +95,39 @@ pub fn read(
         state.first_success = stamp(5);
     }
     let (schema, name) = tables.location("run_state");
-    if warehouse.table_exists(schema, name)? {
+    let run_state_columns = warehouse.columns(schema, name)?;
+    if !run_state_columns.is_empty() {
+        // a table from an older layout has no window end: its fingerprint differs, so the plan
+        // guard asks for a full refresh before anything reads it
+        let window_end = if run_state_columns.iter().any(|c| c == "attributes_window_end") {
+            dialect.cast_to_text("attributes_window_end")
+        } else {
+            "NULL".to_string()
+        };
         let sql = format!(
-            "SELECT semantics, plan_fingerprint, {} FROM {}",
+            "SELECT semantics, plan_fingerprint, {}, {window_end} FROM {}",
             dialect.cast_to_text("watermark"),
             tables.get("run_state")
         );
         if let Some(row) = warehouse.query(&sql)?.into_iter().next() {
-            state.semantics = row.first().cloned().flatten();
-            state.plan_fingerprint = row.get(1).cloned().flatten();
-            state.watermark = row
-                .get(2)
-                .cloned()
-                .flatten()
+            let cell = |i: usize| row.get(i).cloned().flatten();
+            state.semantics = cell(0);
+            state.plan_fingerprint = cell(1);
+            state.watermark = cell(2).as_deref().and_then(parse_timestamp);
+            state.attributes_window_end = cell(3)
                 .as_deref()
-                .and_then(parse_timestamp);
+                .and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok());
         }
+    }
+    let (schema, name) = tables.location("attributes_pending");
+    if warehouse.table_exists(schema, name)? {
+        let sql = format!("SELECT COUNT(*) FROM {}", tables.get("attributes_pending"));
+        state.pending_keys = warehouse
+            .query(&sql)?
+            .first()
+            .and_then(|r| r.first().cloned().flatten())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
     }
     Ok(state)
 }

@@ -352,3 +352,80 @@ fn init_then_validate_a_new_project() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("already exists"));
 }
+
+/// Replaces the `dev` output of the project's profiles.yml with one carrying `output_lines`.
+fn write_dev_output(project: &TempProject, output_lines: &str) {
+    std::fs::write(
+        project.path().join("profiles.yml"),
+        format!(
+            "test:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n{output_lines}"
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn duckdb_threads_and_settings_from_the_profile_let_a_run_spill() {
+    let project = TempProject::staged("exact", &fixture_group(), FIXTURE_VARS);
+    write_dev_output(
+        &project,
+        "      threads: 1\n      settings:\n        memory_limit: 1GB\n        temp_directory: spill\n        \
+         preserve_insertion_order: false\n",
+    );
+    let dir = project.path().to_str().unwrap();
+    let output = sigbatch(&["run", "--project-dir", dir]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let rows: i64 = project
+        .connection()
+        .query_row(
+            "SELECT COUNT(*) FROM main_derived.ecommerce_transaction_interactions_features_1_attributes",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(rows > 0, "{}", String::from_utf8_lossy(&output.stdout));
+    let output = sigbatch(&["status", "--project-dir", dir]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn a_duckdb_setting_the_warehouse_refuses_is_named_and_nothing_is_written() {
+    let project = TempProject::staged("exact", &fixture_group(), FIXTURE_VARS);
+    write_dev_output(
+        &project,
+        "      settings:\n        memory_limit: 1GB\n        no_such_setting: 1\n",
+    );
+    assert_run_fails(&project, &["no_such_setting", "`1`", "hint:", "settings:"]);
+    assert!(
+        !project
+            .path()
+            .join("warehouse.duckdb.sigbatch-lock")
+            .exists(),
+        "the lock note was left behind"
+    );
+    let output = sigbatch(&[
+        "run",
+        "--project-dir",
+        project.path().to_str().unwrap(),
+        "--dry-run",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no_such_setting"),
+        "{}",
+        stderr(&output)
+    );
+
+    write_dev_output(&project, "      settings:\n        memory_limit: 1 lot\n");
+    assert_run_fails(&project, &["memory_limit", "1 lot"]);
+    write_dev_output(&project, "      threads: 0\n");
+    assert_run_fails(
+        &project,
+        &["profile `test`", "target `dev`", "`threads`", "`0`"],
+    );
+    write_dev_output(
+        &project,
+        "      settings:\n        \"memory_limit=1GB; x\": 1\n",
+    );
+    assert_run_fails(&project, &["memory_limit=1GB; x"]);
+}

@@ -4,7 +4,10 @@
 
 mod common;
 
+use chrono::NaiveDate;
+use sigbatch::dag::Stage;
 use sigbatch::dialect;
+use sigbatch::render::{self, LoadWindow, RunSpec, Tables};
 use sigbatch::plan::Plan;
 use sigbatch::project::Project;
 
@@ -28,6 +31,42 @@ fn compiled(semantics: &str, dialect_name: &str) -> String {
         now,
     )
     .unwrap()
+}
+
+/// Exact mode's attributes stage in a later run, after "today" moved by a day: only the keys
+/// pending from changed daily rows and the keys with rows on dates that entered or left a
+/// period window are recomputed, and only rows whose values changed are replaced.
+fn incremental_attributes(dialect_name: &str) -> String {
+    let dialect = dialect::for_name(dialect_name).unwrap();
+    let plan = plan("exact", "snowflake");
+    let tables = Tables::new(&plan, dialect.as_ref(), "main");
+    let lower = common::timestamp("2025-01-06 00:00:00");
+    let spec = RunSpec {
+        window: LoadWindow {
+            lower,
+            upper: common::timestamp("2025-01-07 00:00:00"),
+        },
+        full_refresh: false,
+        now: common::timestamp("2025-01-07 00:10:00"),
+        today: NaiveDate::from_ymd_opt(2025, 1, 7).unwrap(),
+        watermark: lower,
+        upsert_filtered_events: true,
+        refresh_attributes: true,
+        attributes_window_end: NaiveDate::from_ymd_opt(2025, 1, 6),
+    };
+    render::render_run(&plan, dialect.as_ref(), &tables, &spec)
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.stage == Stage::Attributes)
+        .map(|s| format!("{};\n\n", s.sql))
+        .collect()
+}
+
+#[test]
+fn golden_sql_incremental_attributes() {
+    for name in ["duckdb", "snowflake", "bigquery"] {
+        insta::assert_snapshot!(format!("exact_incremental_{name}"), incremental_attributes(name));
+    }
 }
 
 #[test]

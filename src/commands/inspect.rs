@@ -4,7 +4,7 @@ use std::io::Write;
 
 use chrono::NaiveDateTime;
 
-use super::{ProjectArgs, compile_sql, duckdb_path};
+use super::{ProjectArgs, compile_sql, duckdb_output};
 use crate::dialect;
 use crate::error::{Error, Result};
 use crate::project::group::Aggregation;
@@ -63,10 +63,10 @@ pub fn validate(args: &ProjectArgs, now: NaiveDateTime, out: &mut dyn Write) -> 
 pub fn status(args: &ProjectArgs, out: &mut dyn Write) -> Result<()> {
     let (project, plan) = args.load()?;
     let target = args.target(&project)?;
-    let path = duckdb_path(&target)?;
+    let (path, duckdb_settings) = duckdb_output(&target)?;
     let dialect = dialect::for_name("duckdb")?;
     let tables = Tables::new(&plan, dialect.as_ref(), target.output.schema());
-    let mut warehouse = DuckDbWarehouse::open_read_only(path)?;
+    let mut warehouse = DuckDbWarehouse::open_read_only(path, duckdb_settings)?;
     let stored = state::read(&mut warehouse, dialect.as_ref(), &plan, &tables)?;
     let show = |t: Option<NaiveDateTime>| t.map_or("-".to_string(), |t| t.to_string());
     writeln!(
@@ -102,6 +102,15 @@ pub fn status(args: &ProjectArgs, out: &mut dyn Write) -> Result<()> {
         writeln!(
             out,
             "read up to   {watermark} (the next run re-reads from here, inclusive)"
+        )
+        .map_err(io)?;
+        let window_end = stored
+            .attributes_window_end
+            .map_or("-".to_string(), |d| d.to_string());
+        writeln!(
+            out,
+            "attributes   period windows end {window_end} (exclusive); {} keys pending",
+            stored.pending_keys
         )
         .map_err(io)?;
     }

@@ -18,7 +18,7 @@ use crate::dialect::{self, Dialect};
 use crate::error::{Error, Result};
 use crate::execute::{self, Mode, RunOptions};
 use crate::plan::Plan;
-use crate::project::profiles::{Output, Target};
+use crate::project::profiles::{DuckDbSettings, Output, Target};
 use crate::project::{Project, Semantics};
 use crate::render::{self, RunSpec, Tables};
 use crate::warehouse::duckdb::DuckDbWarehouse;
@@ -44,9 +44,10 @@ impl ProjectArgs {
     }
 }
 
-fn duckdb_path(target: &Target) -> Result<&Path> {
+/// The database file and the settings to open it with.
+fn duckdb_output(target: &Target) -> Result<(&Path, &DuckDbSettings)> {
     match &target.output {
-        Output::DuckDb { path, .. } => Ok(path),
+        Output::DuckDb { path, settings, .. } => Ok((path, settings)),
         Output::Remote { kind, .. } => Err(Error::invalid(
             format!("target `{}`", target.name),
             format!("running on {kind} is not supported yet; only duckdb targets run"),
@@ -76,7 +77,7 @@ pub fn run(
 ) -> Result<()> {
     let (project, plan) = settings.project.load()?;
     let target = settings.project.target(&project)?;
-    let path = duckdb_path(&target)?;
+    let (path, duckdb_settings) = duckdb_output(&target)?;
     let dialect = dialect::for_name("duckdb")?;
     let tables = Tables::new(&plan, dialect.as_ref(), target.output.schema());
     let mode = if settings.dry_run {
@@ -85,8 +86,8 @@ pub fn run(
         Mode::Execute
     };
     let mut warehouse = match mode {
-        Mode::DryRun => DuckDbWarehouse::open_read_only(path)?,
-        Mode::Execute => DuckDbWarehouse::open(path, settings.lock_timeout)?,
+        Mode::DryRun => DuckDbWarehouse::open_read_only(path, duckdb_settings)?,
+        Mode::Execute => DuckDbWarehouse::open(path, settings.lock_timeout, duckdb_settings)?,
     };
     let options = RunOptions {
         full_refresh: settings.full_refresh,
@@ -129,6 +130,15 @@ pub fn run(
             )
             .map_err(io)?;
         }
+        return Ok(());
+    }
+    if reports.is_empty() {
+        writeln!(
+            out,
+            "nothing to do: no new events and the attributes in {} are up to date",
+            tables.get("attributes")
+        )
+        .map_err(io)?;
         return Ok(());
     }
     let events: u64 = reports.iter().map(|r| r.events).sum();
@@ -197,7 +207,8 @@ pub fn compile_sql(
         today: plan.vars.today(now),
         watermark: window.lower,
         upsert_filtered_events: true,
-        rebuild_attributes: true,
+        refresh_attributes: true,
+        attributes_window_end: None,
     };
     let statements = render::render_run(plan, dialect, &tables, &spec)?;
     let mut text = format!(

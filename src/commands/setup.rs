@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use chrono::{NaiveDateTime, NaiveTime};
 
 use super::inspect::print_table;
-use super::{ProjectArgs, RunSettings, duckdb_path, run};
+use super::{ProjectArgs, RunSettings, duckdb_output, run};
 use crate::error::{Error, Result};
+use crate::project::profiles::DuckDbSettings;
 use crate::project::{AttributeGroup, PROJECT_FILE, Project};
 use crate::warehouse::duckdb::DuckDbWarehouse;
 
@@ -87,8 +88,8 @@ pub fn init(settings: &InitSettings, out: &mut dyn Write) -> Result<()> {
 pub fn stage(args: &ProjectArgs, csv: &Path, out: &mut dyn Write) -> Result<()> {
     let project = Project::load(&args.project_dir, args.vars.as_deref())?;
     let target = args.target(&project)?;
-    let path = duckdb_path(&target)?;
-    let warehouse = DuckDbWarehouse::open(path, std::time::Duration::ZERO)?;
+    let (path, duckdb_settings) = duckdb_output(&target)?;
+    let warehouse = DuckDbWarehouse::open(path, std::time::Duration::ZERO, duckdb_settings)?;
     let rows = crate::stage_csv::stage_events_csv(
         warehouse.connection(),
         csv,
@@ -156,7 +157,11 @@ pub fn demo(
     .map_err(|e| Error::file(dir, format!("cannot write: {e}")))?;
     let database = dir.join("demo.duckdb");
     let stats = {
-        let warehouse = DuckDbWarehouse::open(&database, std::time::Duration::ZERO)?;
+        let warehouse = DuckDbWarehouse::open(
+            &database,
+            std::time::Duration::ZERO,
+            &DuckDbSettings::default(),
+        )?;
         crate::demo::generate_events(warehouse.connection(), &spec)
             .map_err(|e| Error::Internal(format!("generating demo events: {e}")))?
     };
@@ -200,7 +205,7 @@ pub fn demo(
         };
         run(&settings, out, progress)?;
     }
-    let warehouse = DuckDbWarehouse::open_read_only(&database)?;
+    let warehouse = DuckDbWarehouse::open_read_only(&database, &DuckDbSettings::default())?;
     let project = Project::load(dir, None)?;
     let table = format!("\"main_derived\".\"{}_attributes\"", project.name);
     writeln!(out, "\nattributes table {table}, one row per user:").map_err(io)?;

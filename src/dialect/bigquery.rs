@@ -1,6 +1,6 @@
 //! BigQuery: backtick identifiers, repeated records per full schema version, ARRAY<STRING>.
 
-use super::Dialect;
+use super::{Dialect, OrderKey};
 use crate::error::Result;
 use crate::project::group::ValueType;
 use crate::project::property::PropertyPath;
@@ -97,6 +97,27 @@ impl Dialect for BigQuery {
     fn unique_list_finish(&self, merged: &str) -> String {
         format!(
             "IF(ARRAY_LENGTH({merged}) > 0, ARRAY(SELECT DISTINCT element FROM UNNEST({merged}) AS element ORDER BY element), NULL)"
+        )
+    }
+
+    /// No arg-min with a tuple key in GoogleSQL: the first element of the qualifying values
+    /// ordered by the tuple (`IGNORE NULLS` drops the rows the condition turned into NULL).
+    fn value_at_extreme(
+        &self,
+        first: bool,
+        value: &str,
+        condition: &str,
+        order: &OrderKey,
+    ) -> String {
+        let direction = if first { "" } else { " DESC" };
+        let order: Vec<String> = order
+            .parts()
+            .iter()
+            .map(|o| format!("{o}{direction}"))
+            .collect();
+        format!(
+            "ARRAY_AGG(IF({condition}, {value}, NULL) IGNORE NULLS ORDER BY {} LIMIT 1)[SAFE_OFFSET(0)]",
+            order.join(", ")
         )
     }
 }

@@ -1,7 +1,7 @@
 //! DuckDB: the embedded default. Self-describing data sits in JSON columns (Snowflake's layout,
 //! original field names), read with `json_extract_string`.
 
-use super::{Dialect, json_path};
+use super::{Dialect, OrderKey, json_path};
 use crate::error::Result;
 use crate::project::group::ValueType;
 use crate::project::property::{PathSyntax, PropertyPath};
@@ -82,5 +82,22 @@ impl Dialect for DuckDb {
         format!(
             "CASE WHEN len(list_distinct({merged})) > 0 THEN list_sort(list_distinct({merged})) END"
         )
+    }
+
+    /// `arg_min`/`arg_max` ignore rows whose ordering key is NULL; a tuple key is a row value,
+    /// which DuckDB compares field by field.
+    fn value_at_extreme(
+        &self,
+        first: bool,
+        value: &str,
+        condition: &str,
+        order: &OrderKey,
+    ) -> String {
+        let function = if first { "arg_min" } else { "arg_max" };
+        let key = match order.parts().as_slice() {
+            [single] => single.to_string(),
+            many => format!("ROW({})", many.join(", ")),
+        };
+        format!("{function}({value}, CASE WHEN {condition} THEN {key} END)")
     }
 }

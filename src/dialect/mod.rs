@@ -27,6 +27,19 @@ pub enum DelayedRule {
     NoSameDayLoad,
 }
 
+/// An ordering tuple for `value_at_extreme`: timestamps, then an optional text tie-break.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderKey<'a> {
+    pub timestamps: &'a [&'a str],
+    pub tie_break: Option<&'a str>,
+}
+
+impl OrderKey<'_> {
+    pub fn parts(&self) -> Vec<&str> {
+        self.timestamps.iter().copied().chain(self.tie_break).collect()
+    }
+}
+
 pub trait Dialect: Send + Sync {
     fn name(&self) -> &'static str;
 
@@ -113,6 +126,12 @@ pub trait Dialect: Send + Sync {
 
     /// The merged list, distinct and sorted ascending; NULL when empty.
     fn unique_list_finish(&self, merged: &str) -> String;
+
+    /// Aggregate: the `value` of the row where `condition` holds with the smallest (`first`) or
+    /// largest ordering tuple, compared left to right; NULL when no row qualifies. Callers put
+    /// `value IS NOT NULL` into `condition`, so no dialect has to decide what a NULL value means.
+    fn value_at_extreme(&self, first: bool, value: &str, condition: &str, order: &OrderKey)
+    -> String;
 
     fn compat_delayed_rule(&self) -> DelayedRule {
         DelayedRule::NoSameDayLoad

@@ -1,6 +1,6 @@
 //! Snowflake: self-describing data in VARIANT columns read with `GET_PATH`, arrays as ARRAY.
 
-use super::{DelayedRule, Dialect, json_path};
+use super::{DelayedRule, Dialect, OrderKey, json_path};
 use crate::error::Result;
 use crate::project::group::ValueType;
 use crate::project::property::PropertyPath;
@@ -86,6 +86,28 @@ impl Dialect for Snowflake {
 
     fn unique_list_finish(&self, merged: &str) -> String {
         format!("CASE WHEN ARRAY_SIZE({merged}) > 0 THEN ARRAY_SORT(ARRAY_DISTINCT({merged})) END")
+    }
+
+    /// `MIN_BY`/`MAX_BY` ignore NULL keys but take one key: a tuple becomes one string that sorts
+    /// like the tuple (fixed-width timestamps, then the event id last).
+    fn value_at_extreme(
+        &self,
+        first: bool,
+        value: &str,
+        condition: &str,
+        order: &OrderKey,
+    ) -> String {
+        let function = if first { "MIN_BY" } else { "MAX_BY" };
+        let key = match (order.timestamps, order.tie_break) {
+            ([single], None) => single.to_string(),
+            (timestamps, tie_break) => timestamps
+                .iter()
+                .map(|t| format!("COALESCE(TO_CHAR({t}, 'YYYY-MM-DD HH24:MI:SS.FF9'), '')"))
+                .chain(tie_break.map(|t| format!("COALESCE({t}, '')")))
+                .collect::<Vec<_>>()
+                .join(" || '|' || "),
+        };
+        format!("{function}({value}, CASE WHEN {condition} THEN {key} END)")
     }
 
     fn compat_delayed_rule(&self) -> DelayedRule {

@@ -30,6 +30,10 @@ pub const FIXED_EVENT_COLUMNS: &[&str] = &[
     "attribute_key_date_id",
 ];
 
+/// The layout of the stored tables; bumped when a sigbatch version changes it, so tables built
+/// by an older version are rebuilt (the plan guard asks for `--full-refresh`) instead of misread.
+const STATE_LAYOUT: u32 = 2;
+
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub semantics: Semantics,
@@ -182,7 +186,7 @@ impl Plan {
     /// A digest of everything that shapes the stored tables; a change means they must be rebuilt.
     pub fn fingerprint(&self) -> String {
         let shape = format!(
-            "{:?}|{}|{:?}|{:?}|{:?}|{:?}",
+            "{STATE_LAYOUT}|{:?}|{}|{:?}|{:?}|{:?}|{:?}",
             self.semantics,
             self.key_column,
             self.event_types,

@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 
-use crate::dialect::Dialect;
+use crate::dialect::{Dialect, OrderKey};
 use crate::plan::{OutputColumn, Partial, Predicate};
 use crate::project::group::{Aggregation, EventRef, ValueType};
 
@@ -95,74 +95,33 @@ pub fn event_types(
 
 const WHOLE_PARTITION: &str = "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING";
 
-/// The first (or last) non-NULL `value` of a window ordered by `order`. Rows with a NULL value
-/// sort away from the end being read, which every dialect can express (unlike `IGNORE NULLS`,
-/// whose placement differs between them).
-pub fn first_or_last_non_null(first: bool, value: &str, partition: &str, order: &str) -> String {
-    let (function, nulls) = if first {
-        ("FIRST_VALUE", "1 ELSE 0")
-    } else {
-        ("LAST_VALUE", "0 ELSE 1")
-    };
-    format!(
-        "{function}({value}) OVER (PARTITION BY {partition} ORDER BY CASE WHEN {value} IS NULL THEN {nulls} END, {order} {WHOLE_PARTITION})"
-    )
-}
+/// The order of events within a day (semantics.md 2.6): derived, then load time, then event id.
+const EVENT_ORDER: OrderKey<'static> = OrderKey {
+    timestamps: &["events.derived_tstamp", "events.load_tstamp"],
+    tie_break: Some("events.event_id"),
+};
 
-/// A daily partial needing a window function first: (window column expression), if any.
+/// Compat mode's daily first/last need a window function first (upstream's rule: the value of
+/// the day's earliest/latest event of the group by `derived_tstamp`, NULL values kept). Exact
+/// mode's are plain aggregates (`daily_aggregate`), so no partial needs a window there.
 pub fn daily_window(d: &dyn Dialect, partial: &Partial) -> Option<String> {
     let day = "PARTITION BY events.attribute_key, events.event_date";
-    let partition = "events.attribute_key, events.event_date";
-    let order = "events.derived_tstamp, events.load_tstamp, events.event_id";
-    let matched = |value: &str, when: &Predicate| {
-        format!(
-            "CASE WHEN {} THEN events.{} END",
-            predicate(d, when, "events"),
-            d.ident(value)
-        )
-    };
-    let matched_tstamp = |value: &str, when: &Predicate| {
-        format!(
-            "CASE WHEN {} AND events.{} IS NOT NULL THEN events.derived_tstamp END",
-            predicate(d, when, "events"),
-            d.ident(value)
-        )
-    };
-    Some(match partial {
-        Partial::First { value, when: None } => {
-            format!(
-                "FIRST_VALUE(events.{}) OVER ({day} ORDER BY events.derived_tstamp {WHOLE_PARTITION})",
-                d.ident(value)
-            )
-        }
-        Partial::Last { value, when: None } => {
-            format!(
-                "LAST_VALUE(events.{}) OVER ({day} ORDER BY events.derived_tstamp {WHOLE_PARTITION})",
-                d.ident(value)
-            )
-        }
-        Partial::First {
-            value,
-            when: Some(when),
-        } => first_or_last_non_null(true, &matched(value, when), partition, order),
-        Partial::Last {
-            value,
-            when: Some(when),
-        } => first_or_last_non_null(false, &matched(value, when), partition, order),
-        Partial::FirstTstamp { value, when } => {
-            first_or_last_non_null(true, &matched_tstamp(value, when), partition, order)
-        }
-        Partial::LastTstamp { value, when } => {
-            first_or_last_non_null(false, &matched_tstamp(value, when), partition, order)
-        }
+    let (function, value) = match partial {
+        Partial::First { value, when: None } => ("FIRST_VALUE", value),
+        Partial::Last { value, when: None } => ("LAST_VALUE", value),
         _ => return None,
-    })
+    };
+    Some(format!(
+        "{function}(events.{}) OVER ({day} ORDER BY events.derived_tstamp {WHOLE_PARTITION})",
+        d.ident(value)
+    ))
 }
 
 /// The aggregate computing a daily partial; `window_column` is the column `daily_window` made.
 pub fn daily_aggregate(d: &dyn Dialect, partial: &Partial, window_column: &str) -> String {
     let when = |p: &Predicate| predicate(d, p, "events");
     let value = |v: &str| format!("events.{}", d.ident(v));
+    let matched_value = |v: &str, w: &Predicate| format!("{} AND {} IS NOT NULL", when(w), value(v));
     match partial {
         Partial::Count { when: w } => format!(
             "CAST(SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS {})",
@@ -201,11 +160,24 @@ pub fn daily_aggregate(d: &dyn Dialect, partial: &Partial, window_column: &str) 
             };
             d.unique_list_daily(&element, &when(w))
         }
+        Partial::First {
+            value: v,
+            when: Some(w),
+        } => d.value_at_extreme(true, &value(v), &matched_value(v, w), &EVENT_ORDER),
+        Partial::Last {
+            value: v,
+            when: Some(w),
+        } => d.value_at_extreme(false, &value(v), &matched_value(v, w), &EVENT_ORDER),
+        Partial::FirstTstamp { value: v, when: w } => format!(
+            "MIN(CASE WHEN {} THEN events.derived_tstamp END)",
+            matched_value(v, w)
+        ),
+        Partial::LastTstamp { value: v, when: w } => format!(
+            "MAX(CASE WHEN {} THEN events.derived_tstamp END)",
+            matched_value(v, w)
+        ),
         // every row of the partition carries the same window value
-        Partial::First { .. }
-        | Partial::Last { .. }
-        | Partial::FirstTstamp { .. }
-        | Partial::LastTstamp { .. } => {
+        Partial::First { when: None, .. } | Partial::Last { when: None, .. } => {
             format!("MAX({})", d.ident(window_column))
         }
     }

@@ -8,6 +8,7 @@
 mod expr;
 mod stages;
 
+pub(crate) use stages::window_end;
 pub use stages::tracked_model_names;
 
 use std::collections::BTreeMap;
@@ -51,9 +52,15 @@ pub struct RunSpec {
     /// Upstream skips the `filtered_events` upsert when that model already consumed the window
     /// (a replay after a partial failure).
     pub upsert_filtered_events: bool,
-    /// Rebuild the attributes table in this window. A catch-up over many windows rebuilds it
-    /// only in its last one; the windows before it commit their data and state as usual.
-    pub rebuild_attributes: bool,
+    /// Bring the attributes table up to date in this window. A catch-up over many windows does
+    /// it only in its last one; the windows before it commit their data, state and the keys
+    /// they changed (exact mode's pending keys) as usual.
+    pub refresh_attributes: bool,
+    /// Exact mode: the end of the period windows (today, or tomorrow with
+    /// `include_current_day_in_windows`) the stored attributes table was computed for, or `None`
+    /// when every key must be computed (first build, full refresh). When it has moved since, the
+    /// keys with daily rows on dates that entered or left a period window are recomputed.
+    pub attributes_window_end: Option<NaiveDate>,
 }
 
 /// Fully qualified, quoted names of every table a run reads or writes.
@@ -75,6 +82,7 @@ const SCRATCH: &[&str] = &[
     "daily_aggregates_this_run",
     "daily_aggregation_manifest_this_run",
     "incremental_manifest_this_run",
+    "attributes_keys",
     "attributes_this_run",
     "attributes_next",
 ];
@@ -83,7 +91,10 @@ const MANIFEST: &[&str] = &[
     "incremental_manifest",
     "daily_aggregation_manifest",
     "run_state",
+    "attributes_pending",
 ];
+/// sigbatch's own state tables, named apart from upstream's.
+const SIGBATCH_ONLY: &[&str] = &["run_state", "attributes_pending"];
 /// Tables that carry state between runs, dropped by `--full-refresh`.
 pub const PERSISTENT: &[&str] = &[
     "filtered_events",
@@ -92,6 +103,7 @@ pub const PERSISTENT: &[&str] = &[
     "incremental_manifest",
     "daily_aggregation_manifest",
     "run_state",
+    "attributes_pending",
 ];
 
 impl Tables {
@@ -114,8 +126,8 @@ impl Tables {
             let schema = format!("{target_schema}{suffix}");
             schemas.push(dialect.ident(&schema));
             for table in tables {
-                let name = if *table == "run_state" {
-                    format!("{}_sigbatch_run_state", plan.project)
+                let name = if SIGBATCH_ONLY.contains(table) {
+                    format!("{}_sigbatch_{table}", plan.project)
                 } else {
                     format!("{}_{table}", plan.project)
                 };
@@ -171,12 +183,14 @@ fn environment() -> &'static Environment<'static> {
             "create_run_state.sql",
             "create_filtered_events.sql",
             "run_limits.sql",
+            "base_events_select.sql",
             "base_events_this_run.sql",
             "filtered_events_this_run.sql",
             "filtered_events_delete.sql",
             "insert_all.sql",
             "days_to_process_compat.sql",
             "days_to_process_exact.sql",
+            "daily_select.sql",
             "daily_aggregates_this_run.sql",
             "create_like.sql",
             "daily_aggregates_delete.sql",
@@ -184,13 +198,18 @@ fn environment() -> &'static Environment<'static> {
             "daily_aggregation_manifest_delete.sql",
             "incremental_manifest_next.sql",
             "incremental_manifest_delete.sql",
-            "run_state_delete.sql",
             "run_state_insert.sql",
             "attributes_compat.sql",
+            "attributes_select.sql",
             "attributes_exact.sql",
             "attributes_create.sql",
+            "attributes_keys.sql",
             "attributes_next.sql",
-            "copy_table.sql",
+            "attributes_delete.sql",
+            "attributes_pending_insert.sql",
+            "create_attributes_pending.sql",
+            "delete_all.sql",
+            "one_scan.sql",
         );
         env
     })
@@ -253,7 +272,7 @@ pub fn render_run(
 ) -> Result<Vec<Statement>> {
     let mut statements = Vec::new();
     for stage in dag::execution_order() {
-        if stage == Stage::Attributes && !spec.rebuild_attributes {
+        if stage == Stage::Attributes && !spec.refresh_attributes {
             continue;
         }
         let mut writer = StageWriter {
@@ -268,4 +287,46 @@ pub fn render_run(
         statements.extend(writer.out);
     }
     Ok(statements)
+}
+
+/// The attributes table computed from scratch in one statement: one scan of the events table
+/// (filtered and deduplicated as a run does), the daily partials grouped by (key, day), folded
+/// per key. No state is read or written. This is the reference a run's cost is measured against
+/// (`benches/pipeline.rs`); exact mode only.
+pub fn one_scan_sql(
+    plan: &Plan,
+    dialect: &dyn Dialect,
+    tables: &Tables,
+    today: NaiveDate,
+) -> Result<String> {
+    if plan.semantics != Semantics::Exact {
+        return Err(Error::invalid(
+            "semantics",
+            "the one-scan query computes exact mode's attributes only",
+        ));
+    }
+    let window = LoadWindow {
+        lower: NaiveDateTime::MIN,
+        upper: NaiveDateTime::MAX,
+    };
+    let spec = RunSpec {
+        window,
+        full_refresh: true,
+        now: NaiveDateTime::MIN,
+        today,
+        watermark: window.lower,
+        upsert_filtered_events: true,
+        refresh_attributes: true,
+        attributes_window_end: None,
+    };
+    let mut writer = StageWriter {
+        plan,
+        dialect,
+        tables,
+        spec: &spec,
+        stage: Stage::Attributes,
+        out: Vec::new(),
+    };
+    stages::one_scan(&mut writer)?;
+    Ok(writer.out.remove(0).sql)
 }

@@ -1,11 +1,12 @@
 //! One function per stage: what each stage's statements are made of.
 
+use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 use super::expr::{self, Windows};
 use super::{PERSISTENT, StageWriter};
 use crate::dag::Stage;
-use crate::dialect::DelayedRule;
+use crate::dialect::{DelayedRule, OrderKey};
 use crate::error::Result;
 use crate::project::Semantics;
 use crate::project::group::{Aggregation, ValueType};
@@ -69,26 +70,7 @@ pub(super) fn render(w: &mut StageWriter<'_>) -> Result<()> {
             ];
             insert_all(w, target, source, &columns)
         }
-        Stage::DailyAggregates => {
-            let (target, source) = (
-                w.tables.get("daily_aggregates").to_string(),
-                w.tables.get("daily_aggregates_this_run").to_string(),
-            );
-            w.emit(
-                "create_like.sql",
-                json!({"target": target, "source": source}),
-            )?;
-            w.emit("daily_aggregates_delete.sql", json!({}))?;
-            let mut columns = vec![];
-            if w.plan.semantics == Semantics::Compat {
-                columns.push("attribute_key_date_id".to_string());
-            }
-            columns.extend(["attribute_key".to_string(), "event_date".to_string()]);
-            columns.extend(w.plan.daily.iter().map(|c| c.name.clone()));
-            columns.push("last_event_tstamp".into());
-            let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-            insert_all(w, &target, &source, &columns)
-        }
+        Stage::DailyAggregates => daily_aggregates(w),
         Stage::Attributes => attributes(w),
         Stage::IncrementalManifest => incremental_manifest(w),
     }
@@ -116,6 +98,9 @@ fn setup(w: &mut StageWriter<'_>) -> Result<()> {
     w.emit("create_incremental_manifest.sql", json!({}))?;
     w.emit("create_daily_aggregation_manifest.sql", json!({}))?;
     w.emit("create_run_state.sql", json!({}))?;
+    if w.plan.semantics == Semantics::Exact {
+        w.emit("create_attributes_pending.sql", json!({}))?;
+    }
     let columns: Vec<Value> = filtered_event_columns(w)?
         .into_iter()
         .map(|(name, column_type, _)| json!({"name": name, "type": column_type}))
@@ -185,11 +170,19 @@ fn filtered_event_columns(w: &StageWriter<'_>) -> Result<Vec<(String, String, St
     Ok(columns)
 }
 
-fn base_events(w: &mut StageWriter<'_>) -> Result<()> {
+/// The context of `base_events_select.sql`: the events of `window` (or all of them), filtered
+/// and deduplicated, reduced to the columns the plan reads.
+fn base_events_context(w: &StageWriter<'_>, window: bool) -> Result<Value> {
     let d = w.dialect;
     let vars = &w.plan.vars;
     let exact = w.plan.semantics == Semantics::Exact;
-    let context = json!({
+    let columns: Vec<Value> = filtered_event_columns(w)?
+        .into_iter()
+        .map(|(name, _, expr)| json!({"name": name, "expr": expr}))
+        .collect();
+    Ok(json!({
+        "columns": columns,
+        "window": window,
         "lower_operator": if exact { ">=" } else { ">" },
         "lower": d.timestamp_literal(w.spec.window.lower),
         "upper": d.timestamp_literal(w.spec.window.upper),
@@ -198,18 +191,26 @@ fn base_events(w: &mut StageWriter<'_>) -> Result<()> {
         "custom_filter": vars.custom_filter.as_ref().map(|f| f.to_sql()).unwrap_or_default(),
         "event_date": d.date_of("events.derived_tstamp"),
         "event_types": expr::event_types(d, &w.plan.event_types, "events", false),
-    });
+    }))
+}
+
+fn base_events(w: &mut StageWriter<'_>) -> Result<()> {
+    let context = base_events_context(w, true)?;
     w.emit("base_events_this_run.sql", context)
 }
 
+/// Base events already hold exactly `filtered_events`' columns; compat mode filters the event
+/// types only after deduplicating (upstream's order), exact mode already did.
 fn filtered_events_this_run(w: &mut StageWriter<'_>) -> Result<()> {
     let d = w.dialect;
-    let columns: Vec<Value> = filtered_event_columns(w)?
+    let columns: Vec<String> = filtered_event_columns(w)?
         .into_iter()
-        .map(|(name, _, expr)| json!({"name": name, "expr": expr}))
+        .map(|(name, _, _)| name)
         .collect();
-    let compat = w.plan.semantics == Semantics::Compat;
-    let event_types = expr::event_types(d, &w.plan.event_types, "events", compat);
+    let event_types = match w.plan.semantics {
+        Semantics::Compat => expr::event_types(d, &w.plan.event_types, "events", true),
+        Semantics::Exact => String::new(),
+    };
     w.emit(
         "filtered_events_this_run.sql",
         json!({"columns": columns, "event_types": event_types}),
@@ -278,7 +279,9 @@ fn days_to_process(w: &mut StageWriter<'_>) -> Result<()> {
     }
 }
 
-fn daily_aggregates_this_run(w: &mut StageWriter<'_>) -> Result<()> {
+/// The daily partial columns (`daily_select.sql`) and the window columns compat mode's first/last
+/// need before them.
+fn daily_columns(w: &StageWriter<'_>) -> (Vec<Value>, Vec<Value>) {
     let d = w.dialect;
     let mut windows = Vec::new();
     let mut columns = Vec::new();
@@ -290,33 +293,88 @@ fn daily_aggregates_this_run(w: &mut StageWriter<'_>) -> Result<()> {
         let aggregate = expr::daily_aggregate(d, &column.partial, &window_name);
         columns.push(json!({"name": d.ident(&column.name), "expr": aggregate}));
     }
+    (windows, columns)
+}
+
+fn daily_aggregates_this_run(w: &mut StageWriter<'_>) -> Result<()> {
+    let (windows, columns) = daily_columns(w);
     w.emit(
         "daily_aggregates_this_run.sql",
-        json!({"windows": windows, "columns": columns}),
+        json!({"windows": windows, "daily_columns": columns}),
     )
 }
 
-fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
+fn daily_aggregates(w: &mut StageWriter<'_>) -> Result<()> {
+    let (target, source) = (
+        w.tables.get("daily_aggregates").to_string(),
+        w.tables.get("daily_aggregates_this_run").to_string(),
+    );
+    w.emit(
+        "create_like.sql",
+        json!({"target": target, "source": source}),
+    )?;
+    w.emit("daily_aggregates_delete.sql", json!({}))?;
+    let mut columns = vec![];
+    if w.plan.semantics == Semantics::Compat {
+        columns.push("attribute_key_date_id".to_string());
+    }
+    columns.extend(["attribute_key".to_string(), "event_date".to_string()]);
+    columns.extend(w.plan.daily.iter().map(|c| c.name.clone()));
+    columns.push("last_event_tstamp".into());
+    let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+    insert_all(w, &target, &source, &columns)?;
+    // the keys whose attributes this window changed, kept until the attributes are refreshed;
+    // with no stored window end the refresh recomputes every key and needs no list
+    if w.plan.semantics == Semantics::Exact && w.spec.attributes_window_end.is_some() {
+        w.emit("attributes_pending_insert.sql", json!({}))?;
+    }
+    Ok(())
+}
+
+/// The end of the period windows for `today`: exclusive, so today itself is outside them unless
+/// `include_current_day_in_windows`.
+pub(crate) fn window_end(plan: &crate::plan::Plan, today: NaiveDate) -> NaiveDate {
+    if plan.vars.include_current_day_in_windows {
+        today + chrono::Days::new(1)
+    } else {
+        today
+    }
+}
+
+/// The per-key fold of the daily rows (`attributes_select.sql` / `attributes_compat.sql`):
+/// (grouped aggregates, compat's first/last window columns, output expressions).
+struct Folds {
+    grouped: Vec<Value>,
+    first_last: Vec<Value>,
+    outputs: Vec<Value>,
+}
+
+fn folds(w: &StageWriter<'_>) -> Folds {
     let d = w.dialect;
     let plan = w.plan;
-    let upper = if plan.vars.include_current_day_in_windows {
-        w.spec.today + chrono::Days::new(1)
-    } else {
-        w.spec.today
+    let compat = plan.semantics == Semantics::Compat;
+    let windows = Windows {
+        upper: window_end(plan, w.spec.today),
     };
-    let windows = Windows { upper };
     let daily = |name: &str| format!("daily.{}", d.ident(name));
-    let mut window_columns = Vec::new();
-    let mut grouped = Vec::new();
-    let mut first_last = Vec::new();
-    let mut outputs = Vec::new();
+    let mut folds = Folds {
+        grouped: Vec::new(),
+        first_last: Vec::new(),
+        outputs: Vec::new(),
+    };
     for (position, output) in plan.outputs.iter().enumerate() {
         let name = d.ident(&output.name);
         let helper = d.ident(&format!("a{position}"));
-        let compat = plan.semantics == Semantics::Compat;
         let in_window = windows.condition(d, output.period_days, true);
+        let mut group = |expr: String| {
+            folds
+                .grouped
+                .push(json!({"name": helper, "expr": expr}));
+            format!("grouped.{helper}")
+        };
         let folded = match (output.aggregation, compat) {
             (Aggregation::First | Aggregation::Last, true) => {
+                // upstream's frame counts daily rows, not days (kept in compat mode)
                 let frame = match output.period_days {
                     Some(days) => format!("ROWS BETWEEN {days} PRECEDING AND CURRENT ROW"),
                     None if output.aggregation == Aggregation::Last => {
@@ -329,43 +387,49 @@ fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
                 } else {
                     "LAST_VALUE"
                 };
-                first_last.push(json!({"name": helper, "expr": format!(
+                folds.first_last.push(json!({"name": helper, "expr": format!(
                     "{function}({}) OVER (PARTITION BY daily.attribute_key ORDER BY daily.last_event_tstamp {frame})",
                     daily(&output.daily)
                 )}));
                 format!("first_last.{helper}")
             }
             (Aggregation::First | Aggregation::Last, false) => {
-                let tstamp = output
-                    .daily_second
-                    .as_deref()
-                    .expect("exact first/last keep a timestamp");
-                let value = format!("CASE WHEN {in_window} THEN {} END", daily(&output.daily));
-                let first = output.aggregation == Aggregation::First;
-                let picked = expr::first_or_last_non_null(
-                    first,
-                    &value,
-                    "daily.attribute_key",
-                    &daily(tstamp),
+                // days never share a derived_tstamp, so the day's timestamp orders them fully
+                let tstamp = daily(
+                    output
+                        .daily_second
+                        .as_deref()
+                        .expect("exact first/last keep a timestamp"),
                 );
-                window_columns.push(json!({"name": helper, "expr": picked}));
-                grouped.push(json!({"name": helper, "expr": format!("MAX(daily.{helper})")}));
-                format!("grouped.{helper}")
+                let value = daily(&output.daily);
+                group(d.value_at_extreme(
+                    output.aggregation == Aggregation::First,
+                    &value,
+                    &match output.period_days {
+                        Some(_) => format!("{in_window} AND {value} IS NOT NULL"),
+                        None => format!("{value} IS NOT NULL"),
+                    },
+                    &OrderKey {
+                        timestamps: &[&tstamp],
+                        tie_break: None,
+                    },
+                ))
             }
             (Aggregation::UniqueList, _) => {
                 // upstream's windowed unique_list has no upper bound
                 let when = windows.condition(d, output.period_days, !compat);
-                grouped.push(json!({"name": helper, "expr": d.unique_list_merge(&daily(&output.daily), &when)}));
-                d.unique_list_finish(&format!("grouped.{helper}"))
+                let merged = group(d.unique_list_merge(&daily(&output.daily), &when));
+                d.unique_list_finish(&merged)
             }
             (Aggregation::Mean, _) => {
                 let count = output.daily_second.as_deref().expect("mean keeps a count");
                 let count_helper = d.ident(&format!("a{position}_count"));
-                grouped.push(json!({"name": helper, "expr": format!("SUM(CASE WHEN {in_window} THEN {} END)", daily(&output.daily))}));
-                grouped.push(json!({"name": count_helper, "expr": format!("SUM(CASE WHEN {in_window} THEN {} END)", daily(count))}));
-                format!(
-                    "CASE WHEN grouped.{count_helper} > 0 THEN grouped.{helper} / grouped.{count_helper} END"
-                )
+                let sum = group(format!(
+                    "SUM(CASE WHEN {in_window} THEN {} END)",
+                    daily(&output.daily)
+                ));
+                folds.grouped.push(json!({"name": count_helper, "expr": format!("SUM(CASE WHEN {in_window} THEN {} END)", daily(count))}));
+                format!("CASE WHEN grouped.{count_helper} > 0 THEN {sum} / grouped.{count_helper} END")
             }
             (aggregation, _) => {
                 let function = match aggregation {
@@ -378,8 +442,7 @@ fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
                 } else {
                     daily(&output.daily)
                 };
-                grouped.push(json!({"name": helper, "expr": format!("{function}({value})")}));
-                let total = format!("grouped.{helper}");
+                let total = group(format!("{function}({value})"));
                 match (aggregation, compat) {
                     (Aggregation::Counter, true) => {
                         format!("CAST({total} AS {})", d.type_name(ValueType::Integer))
@@ -402,31 +465,108 @@ fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
             };
             value = format!("COALESCE({value}, {default})");
         }
-        outputs.push(json!({"name": name, "expr": value}));
+        folds.outputs.push(json!({"name": name, "expr": value}));
     }
-    match plan.semantics {
+    folds
+}
+
+fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
+    let folds = folds(w);
+    match w.plan.semantics {
         Semantics::Compat => w.emit(
             "attributes_compat.sql",
-            json!({"first_last": first_last, "grouped": grouped, "outputs": outputs}),
+            json!({"first_last": folds.first_last, "grouped": folds.grouped, "outputs": folds.outputs}),
         ),
-        Semantics::Exact => {
-            w.emit(
-                "attributes_exact.sql",
-                json!({"windows": window_columns, "grouped": grouped, "outputs": outputs}),
-            )?;
-            w.emit("attributes_create.sql", json!({}))?;
-            let columns: Vec<String> = plan.outputs.iter().map(|o| d.ident(&o.name)).collect();
-            w.emit("attributes_next.sql", json!({"columns": columns}))?;
-            let (target, source) = (
-                w.tables.get("attributes").to_string(),
-                w.tables.get("attributes_next").to_string(),
-            );
-            w.emit(
-                "copy_table.sql",
-                json!({"target": target, "source": source}),
-            )
-        }
+        Semantics::Exact => exact_attributes(w, folds),
     }
+}
+
+/// Exact mode recomputes only the keys whose daily rows changed since the last refresh (the
+/// pending keys) and the keys with daily rows on dates that entered or left a period window
+/// because "today" moved, and replaces exactly the rows whose values changed.
+fn exact_attributes(w: &mut StageWriter<'_>, folds: Folds) -> Result<()> {
+    let d = w.dialect;
+    let window_end_now = window_end(w.plan, w.spec.today);
+    let changed_keys_only = match w.spec.attributes_window_end {
+        Some(built_for) => {
+            let moved = moved_dates(w, built_for, window_end_now);
+            w.emit("attributes_keys.sql", json!({"moved_dates": moved}))?;
+            true
+        }
+        None => false,
+    };
+    let daily_source = w.tables.get("daily_aggregates").to_string();
+    w.emit(
+        "attributes_exact.sql",
+        json!({
+            "grouped": folds.grouped,
+            "outputs": folds.outputs,
+            "daily_source": daily_source,
+            "changed_keys_only": changed_keys_only,
+        }),
+    )?;
+    w.emit("attributes_create.sql", json!({}))?;
+    let columns: Vec<String> = w.plan.outputs.iter().map(|o| d.ident(&o.name)).collect();
+    w.emit("attributes_next.sql", json!({"columns": columns}))?;
+    w.emit("attributes_delete.sql", json!({}))?;
+    let (target, source) = (
+        w.tables.get("attributes").to_string(),
+        w.tables.get("attributes_next").to_string(),
+    );
+    let mut all_columns = vec![w.plan.key_column.clone()];
+    all_columns.extend(w.plan.outputs.iter().map(|o| o.name.clone()));
+    all_columns.push("updated_at".into());
+    let all_columns: Vec<&str> = all_columns.iter().map(String::as_str).collect();
+    insert_all(w, &target, &source, &all_columns)?;
+    let pending = w.tables.get("attributes_pending").to_string();
+    w.emit("delete_all.sql", json!({"table": pending}))
+}
+
+/// The daily rows whose membership in some period window differs between the window ends
+/// `before` and `now`, as a condition on `daily.event_date` (empty: none).
+fn moved_dates(w: &StageWriter<'_>, before: NaiveDate, now: NaiveDate) -> String {
+    let d = w.dialect;
+    let (early, late) = if before <= now { (before, now) } else { (now, before) };
+    let mut periods: Vec<u32> = w.plan.outputs.iter().filter_map(|o| o.period_days).collect();
+    periods.sort_unstable();
+    periods.dedup();
+    let mut ranges: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    for days in periods {
+        let days = chrono::Days::new(u64::from(days));
+        // the symmetric difference of [early - N, early) and [late - N, late)
+        let (early_start, late_start) = (early - days, late - days);
+        ranges.push((early_start, late_start.min(early)));
+        ranges.push((early.max(late_start), late));
+    }
+    ranges.retain(|(from, to)| from < to);
+    ranges.sort();
+    ranges.dedup();
+    ranges
+        .iter()
+        .map(|(from, to)| {
+            format!(
+                "(daily.event_date >= {} AND daily.event_date < {})",
+                d.date_literal(*from),
+                d.date_literal(*to)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// The from-scratch attributes query (`render::one_scan_sql`).
+pub(super) fn one_scan(w: &mut StageWriter<'_>) -> Result<()> {
+    let mut context = base_events_context(w, false)?;
+    let (_, daily) = daily_columns(w);
+    let folds = folds(w);
+    if let Value::Object(map) = &mut context {
+        map.insert("daily_columns".into(), json!(daily));
+        map.insert("grouped".into(), json!(folds.grouped));
+        map.insert("outputs".into(), json!(folds.outputs));
+        map.insert("daily_source".into(), json!("daily"));
+        map.insert("changed_keys_only".into(), json!(false));
+    }
+    w.emit("one_scan.sql", context)
 }
 
 fn incremental_manifest(w: &mut StageWriter<'_>) -> Result<()> {
@@ -455,13 +595,21 @@ fn incremental_manifest(w: &mut StageWriter<'_>) -> Result<()> {
         d.timestamp_literal(window.upper),
         d.timestamp_literal(w.spec.watermark)
     );
-    w.emit("run_state_delete.sql", json!({}))?;
+    let attributes_window_end = if w.spec.refresh_attributes {
+        Some(window_end(w.plan, w.spec.today))
+    } else {
+        w.spec.attributes_window_end
+    };
+    let run_state = w.tables.get("run_state").to_string();
+    w.emit("delete_all.sql", json!({"table": run_state}))?;
     w.emit(
         "run_state_insert.sql",
         json!({
             "semantics": d.string_literal(w.plan.semantics.as_str()),
             "fingerprint": d.string_literal(&w.plan.fingerprint()),
             "watermark": watermark,
+            "attributes_window_end": attributes_window_end
+                .map_or_else(|| "CAST(NULL AS DATE)".to_string(), |day| d.date_literal(day)),
         }),
     )
 }

@@ -2,7 +2,9 @@
 //!
 //! DuckDB's file lock already keeps a second writer out; its error is translated into one that
 //! says which file is held and by which process, since that is what a user (or a cron job that
-//! overlapped) needs to know.
+//! overlapped) needs to know. The profile's `threads` and `settings:` are applied with `SET`
+//! before any other statement, so a backfill's `memory_limit` and `temp_directory` hold for
+//! all of it.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -11,7 +13,10 @@ use duckdb::Connection;
 use duckdb::types::ValueRef;
 
 use super::{Row, Warehouse};
+use crate::dialect::{Dialect, DuckDb};
 use crate::error::{Error, Result};
+use crate::project::group::Scalar;
+use crate::project::profiles::{DuckDbSettings, is_setting_name};
 
 pub struct DuckDbWarehouse {
     connection: Connection,
@@ -30,7 +35,11 @@ fn lock_note_path(path: &Path) -> PathBuf {
 
 impl DuckDbWarehouse {
     /// Opens for writing; waits up to `lock_timeout` for another writer to finish.
-    pub fn open(path: &Path, lock_timeout: Duration) -> Result<DuckDbWarehouse> {
+    pub fn open(
+        path: &Path,
+        lock_timeout: Duration,
+        settings: &DuckDbSettings,
+    ) -> Result<DuckDbWarehouse> {
         let started = Instant::now();
         loop {
             match Connection::open(path) {
@@ -43,10 +52,13 @@ impl DuckDbWarehouse {
                     );
                     // informative only: a note that cannot be written does not stop the run
                     let lock_note = std::fs::write(&note, text).ok().map(|_| note);
-                    return Ok(DuckDbWarehouse {
+                    let warehouse = DuckDbWarehouse {
                         connection,
                         lock_note,
-                    });
+                    };
+                    // on failure, dropping the warehouse removes the note again
+                    warehouse.apply(settings)?;
+                    return Ok(warehouse);
                 }
                 Err(error) => {
                     let message = error.to_string();
@@ -60,7 +72,7 @@ impl DuckDbWarehouse {
     }
 
     /// Opens the file without taking the write lock, for commands that only read.
-    pub fn open_read_only(path: &Path) -> Result<DuckDbWarehouse> {
+    pub fn open_read_only(path: &Path, settings: &DuckDbSettings) -> Result<DuckDbWarehouse> {
         if !path.exists() {
             return Err(Error::invalid(
                 "duckdb",
@@ -73,10 +85,12 @@ impl DuckDbWarehouse {
             .map_err(|e| open_error(path, &e.to_string()))?;
         let connection = Connection::open_with_flags(path, config)
             .map_err(|e| open_error(path, &e.to_string()))?;
-        Ok(DuckDbWarehouse {
+        let warehouse = DuckDbWarehouse {
             connection,
             lock_note: None,
-        })
+        };
+        warehouse.apply(settings)?;
+        Ok(warehouse)
     }
 
     pub fn in_memory() -> Result<DuckDbWarehouse> {
@@ -86,6 +100,36 @@ impl DuckDbWarehouse {
             connection,
             lock_note: None,
         })
+    }
+
+    /// `SET` for `threads` and then every setting, in the profile's order. A refusal (a
+    /// misspelt name, a size DuckDB cannot read) is the user's to fix, so it names the setting
+    /// and the value as sent.
+    fn apply(&self, settings: &DuckDbSettings) -> Result<()> {
+        let threads = settings
+            .threads
+            .map(|threads| ("threads".to_string(), Scalar::Integer(threads.into())));
+        for (name, value) in threads.iter().chain(&settings.values) {
+            if !is_setting_name(name) {
+                return Err(Error::Internal(format!(
+                    "duckdb setting name `{name}` was not validated"
+                )));
+            }
+            let value = DuckDb.scalar_literal(value);
+            // the name is a checked plain identifier; DuckDB's SET takes it unquoted
+            let sql = format!("SET {name} = {value}");
+            self.connection.execute_batch(&sql).map_err(|e| {
+                Error::invalid(
+                    "profiles.yml",
+                    format!("DuckDB refused the setting `{name}` = `{value}`: {e}"),
+                )
+                .with_hint(
+                    "fix or remove it under the output's `threads` / `settings:` in profiles.yml; \
+                     `SELECT name, description FROM duckdb_settings()` lists DuckDB's settings",
+                )
+            })?;
+        }
+        Ok(())
     }
 
     pub fn connection(&self) -> &Connection {
@@ -227,5 +271,84 @@ impl Warehouse for DuckDbWarehouse {
             .and_then(|rows| rows.collect::<std::result::Result<Vec<_>, _>>())
             .map_err(|e| Error::Internal(format!("duckdb: {e}")))?;
         Ok(names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn current(warehouse: &mut DuckDbWarehouse, name: &str) -> String {
+        let sql = format!(
+            "SELECT CAST(current_setting({}) AS VARCHAR)",
+            DuckDb.string_literal(name)
+        );
+        warehouse.query(&sql).unwrap()[0][0].clone().unwrap()
+    }
+
+    #[test]
+    fn profile_settings_hold_on_both_kinds_of_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.duckdb");
+        let spill = dir.path().join("it's spill");
+        let settings = DuckDbSettings {
+            threads: Some(1),
+            values: vec![
+                ("memory_limit".into(), Scalar::Text("1GiB".into())),
+                (
+                    "temp_directory".into(),
+                    Scalar::Text(spill.display().to_string()),
+                ),
+                ("preserve_insertion_order".into(), Scalar::Boolean(false)),
+            ],
+        };
+        let mut warehouse = DuckDbWarehouse::open(&path, Duration::ZERO, &settings).unwrap();
+        assert_eq!(current(&mut warehouse, "threads"), "1");
+        assert_eq!(current(&mut warehouse, "memory_limit"), "1.0 GiB");
+        assert_eq!(
+            current(&mut warehouse, "temp_directory"),
+            spill.display().to_string()
+        );
+        assert_eq!(current(&mut warehouse, "preserve_insertion_order"), "false");
+        drop(warehouse);
+        let mut reader = DuckDbWarehouse::open_read_only(&path, &settings).unwrap();
+        assert_eq!(current(&mut reader, "threads"), "1");
+        assert_eq!(current(&mut reader, "memory_limit"), "1.0 GiB");
+    }
+
+    #[test]
+    fn a_refused_setting_is_a_user_error_naming_it_and_sends_values_as_literals() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.duckdb");
+        for (name, value) in [
+            ("no_such_setting", Scalar::Integer(1)),
+            (
+                "memory_limit",
+                Scalar::Text("1GB'; CREATE TABLE pasted (x INT); --".into()),
+            ),
+        ] {
+            let settings = DuckDbSettings {
+                threads: None,
+                values: vec![(name.into(), value)],
+            };
+            let error = match DuckDbWarehouse::open(&path, Duration::ZERO, &settings) {
+                Ok(_) => panic!("`{name}` was accepted"),
+                Err(error) => error,
+            };
+            let text = error.to_string();
+            assert!(error.is_user_error(), "{text}");
+            assert!(text.contains(&format!("`{name}`")), "{text}");
+            assert!(
+                error.hint().is_some_and(|h| h.contains("settings:")),
+                "{error:?}"
+            );
+            assert!(
+                !lock_note_path(&path).exists(),
+                "the lock note was left behind"
+            );
+        }
+        let mut warehouse =
+            DuckDbWarehouse::open(&path, Duration::ZERO, &DuckDbSettings::default()).unwrap();
+        assert!(!warehouse.table_exists("main", "pasted").unwrap());
     }
 }

@@ -1,0 +1,10 @@
+CREATE OR REPLACE TABLE {{ t.attributes_keys }} AS
+SELECT DISTINCT changed.attribute_key
+FROM (
+  SELECT attribute_key FROM {{ t.attributes_pending }}
+{%- if moved_dates %}
+  UNION ALL
+  SELECT daily.attribute_key FROM {{ t.daily_aggregates }} AS daily
+  WHERE {{ moved_dates }}
+{%- endif %}
+) AS changed

@@ -1,0 +1,32 @@
+SELECT
+{%- for column in columns %}
+  {{ column.expr }} AS {{ column.name }}{{ "," if not loop.last }}
+{%- endfor %}
+FROM {{ events }} AS events
+WHERE TRUE
+{%- if window %}
+  AND events.load_tstamp {{ lower_operator }} {{ lower }}
+  AND events.load_tstamp < {{ upper }}
+{%- endif %}
+{%- if app_ids %}
+  AND events.app_id IN ({{ app_ids | join(", ") }})
+{%- endif %}
+{%- if events_to_include %}
+  AND events.event_name IN ({{ events_to_include | join(", ") }})
+{%- endif %}
+{%- if custom_filter %}
+  AND ({{ custom_filter }})
+{%- endif %}
+{%- if exact %}
+  AND events.event_id IS NOT NULL
+  AND events.{{ key }} IS NOT NULL
+  AND {{ event_date }} >= {{ start_date }}
+  AND ({{ event_types }})
+{%- if window %}
+  AND NOT EXISTS (SELECT 1 FROM {{ t.filtered_events }} AS stored WHERE stored.event_id = events.event_id)
+{%- endif %}
+{%- endif %}
+QUALIFY ROW_NUMBER() OVER (
+  PARTITION BY events.event_id
+  ORDER BY events.load_tstamp, events.dvce_created_tstamp, events.derived_tstamp, events.event_name, events.{{ key }}
+) = 1

@@ -1,2 +1,0 @@
-CREATE OR REPLACE TABLE {{ target }} AS
-SELECT * FROM {{ source }}

@@ -1,1 +1,0 @@
-DELETE FROM {{ t.run_state }} WHERE 1 = 1
