@@ -1,7 +1,20 @@
-//! Exact mode's invariant (semantics.md section 4), checked with random event streams: events
-//! loaded in random batches with `run --until` in between give the same attributes table as a
-//! from-scratch computation written here, plainly in Rust, independently of the engine's SQL;
-//! and `--full-refresh` gives the same table as the incremental runs.
+//! Exact mode's invariant (semantics.md section 4), checked with random event streams.
+//!
+//! Events are loaded in random batches, with `run --until <cut>` after each batch and, at random,
+//! further runs with nothing new loaded. Every run has its own "today" (`mock_current_day`, passed
+//! as `--vars`), non-decreasing from run to run: it stays put, or moves by one day or by several,
+//! so some runs change only today and some change nothing at all. Every run also has its own
+//! `now`, one minute after the previous run's. After every run:
+//!
+//! - the attributes table equals a from-scratch computation written here, plainly in Rust,
+//!   independently of the engine's SQL, over the events loaded so far and with that run's today
+//!   (semantics.md sections 2.6 and 4);
+//! - `updated_at` (section 2.6) moved exactly where the values moved: a key that is new, or whose
+//!   values (every column but `updated_at`, compared as the table's text) differ from the previous
+//!   run's, has this run's `now`; every other key keeps the `updated_at` it had.
+//!
+//! Last, `--full-refresh` (with the last run's today) gives the same values as the incremental
+//! runs.
 
 mod common;
 
@@ -13,7 +26,10 @@ use proptest::prelude::*;
 use sigbatch::project::group::Aggregation;
 
 const START: &str = "2025-01-01";
-const TODAY: &str = "2025-01-09";
+/// The first run's today is this day plus 0 to 4 days (2025-01-05 ..= 2025-01-09).
+const FIRST_TODAY: &str = "2025-01-05";
+/// The first run's `now`; run i (from 0) runs at this plus i minutes, after every load.
+const FIRST_NOW: &str = "2025-03-01 00:00:00";
 
 #[derive(Debug, Clone)]
 struct Event {
@@ -361,9 +377,9 @@ fn oracle(
     events: &[Event],
     specs: &[Spec],
     until: NaiveDateTime,
+    today: NaiveDate,
     include_today: bool,
 ) -> BTreeMap<String, Vec<Option<Value>>> {
-    let today = NaiveDate::parse_from_str(TODAY, "%Y-%m-%d").unwrap();
     let upper = if include_today {
         today + chrono::Days::new(1)
     } else {
@@ -486,6 +502,83 @@ fn engine_table(project: &TempProject, specs: &[Spec]) -> BTreeMap<String, Vec<O
         .collect()
 }
 
+/// Each key's `updated_at`, read apart from the values.
+fn engine_updated_at(project: &TempProject) -> BTreeMap<String, Option<NaiveDateTime>> {
+    let connection = project.connection();
+    let (_, data) = rows(
+        &connection,
+        "SELECT domain_userid, CAST(updated_at AS VARCHAR) FROM main_derived.prop_group_1_attributes",
+    );
+    data.into_iter()
+        .map(|row| {
+            (
+                row[0].clone().unwrap(),
+                row[1].as_deref().map(common::timestamp),
+            )
+        })
+        .collect()
+}
+
+/// The table after one run: per key, its values as text (every column but the key and
+/// `updated_at`) and its `updated_at`.
+type Snapshot = BTreeMap<String, (Vec<Option<String>>, Option<NaiveDateTime>)>;
+
+fn snapshot(project: &TempProject, specs: &[Spec]) -> Result<Snapshot, String> {
+    let values = engine_table(project, specs);
+    let mut updated = engine_updated_at(project);
+    values
+        .into_iter()
+        .map(|(key, row)| match updated.remove(&key) {
+            Some(at) => Ok((key, (row, at))),
+            None => Err(format!("key {key} has values but no updated_at row")),
+        })
+        .collect()
+}
+
+/// `updated_at` moves to this run's `now` on every row that is new or whose values changed since
+/// the previous run, and on no other row.
+fn check_updated_at(
+    previous: &Snapshot,
+    current: &Snapshot,
+    now: NaiveDateTime,
+    specs: &[Spec],
+) -> Result<(), String> {
+    for (key, (values, at)) in current {
+        let Some(at) = at else {
+            return Err(format!("key {key}: updated_at is NULL"));
+        };
+        match previous.get(key) {
+            None if *at != now => {
+                return Err(format!(
+                    "key {key} is new in this run but its updated_at is {at}, not this run's now {now}"
+                ));
+            }
+            None => {}
+            Some((before, before_at)) => {
+                let changed: Vec<String> = specs
+                    .iter()
+                    .zip(before.iter().zip(values))
+                    .filter(|(_, (b, a))| b != a)
+                    .map(|(spec, (b, a))| format!("{}: {b:?} -> {a:?}", spec.name))
+                    .collect();
+                if !changed.is_empty() && *at != now {
+                    return Err(format!(
+                        "key {key}: values changed ({}) but updated_at is {at}, not this run's now {now}",
+                        changed.join(", ")
+                    ));
+                }
+                if changed.is_empty() && Some(*at) != *before_at {
+                    return Err(format!(
+                        "key {key}: no value changed but updated_at moved from {} to {at}",
+                        before_at.map_or("NULL".to_string(), |t| t.to_string())
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn same(engine: &Option<String>, oracle: &Option<Value>) -> bool {
     match (engine, oracle) {
         (None, None) => true,
@@ -534,22 +627,47 @@ const EVENTS_DDL: &str = "CREATE SCHEMA atomic; CREATE TABLE atomic.events (even
     event_vendor VARCHAR, event_version VARCHAR, domain_userid VARCHAR, geo_country VARCHAR, page_url VARCHAR, \
     tr_total DOUBLE, contexts_com_acme_item_1 JSON)";
 
+/// One run of the stream: it runs up to `cut` (events loaded before it are in the events table),
+/// after loading the batch up to `cut` if `loads`, with its own today and `now`.
+#[derive(Debug, Clone)]
+struct Run {
+    cut: NaiveDateTime,
+    loads: bool,
+    today: NaiveDate,
+    now: NaiveDateTime,
+}
+
+/// Extra runs with nothing new loaded after a batch: mostly none, sometimes one or two.
+fn repeat_count(pick: u8) -> usize {
+    match pick {
+        0..=2 => 0,
+        3 | 4 => 1,
+        _ => 2,
+    }
+}
+
+/// How far today moves before a run: half the time not at all, else one day or 2 to 10 days.
+fn today_move(kind: u8, days: u64) -> u64 {
+    match kind {
+        0 | 1 => 0,
+        2 => 1,
+        _ => days,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn check_stream(
     raw: Vec<RawEvent>,
     specs: Vec<Spec>,
     cuts: Vec<u16>,
+    repeats: Vec<u8>,
+    first_today: u64,
+    moves: Vec<(u8, u64)>,
     lookback: u32,
     backfill: u32,
     include_today: bool,
 ) -> Result<(), TestCaseError> {
     let events = make_events(&raw);
-    let vars = format!(
-        "  snowplow__start_date: '{START}'\n  snowplow__app_id: ['web']\n  snowplow__mock_current_day: '{TODAY}'\n  \
-         snowplow__late_event_lookback_days: {lookback}\n  snowplow__backfill_limit_days: {backfill}\n  \
-         snowplow__include_current_day_in_windows: {include_today}\n"
-    );
-    let project = TempProject::new("exact", &group_json(&specs), &vars);
-    project.connection().execute_batch(EVENTS_DDL).unwrap();
     let mut cuts: Vec<NaiveDateTime> = cuts
         .into_iter()
         .map(|c| base_time() + TimeDelta::hours(i64::from(c)))
@@ -557,25 +675,87 @@ fn check_stream(
     cuts.sort();
     let end = events.iter().map(|e| e.load).max().unwrap() + TimeDelta::seconds(1);
     cuts.push(end);
-    let now = "2025-03-01 00:00:00";
-    let mut loaded_until = common::timestamp("2000-01-01 00:00:00");
-    for cut in &cuts {
-        let batch: Vec<&Event> = events
-            .iter()
-            .filter(|e| e.load >= loaded_until && e.load < *cut)
-            .collect();
-        load(&project.connection(), &batch);
-        loaded_until = *cut;
-        project
-            .run(false, Some(&cut.to_string()), now)
-            .map_err(|e| TestCaseError::fail(format!("run: {e}")))?;
-        let expected = oracle(&events, &specs, *cut, include_today);
-        compare(&engine_table(&project, &specs), &expected, &specs)
-            .map_err(|m| TestCaseError::fail(format!("after the run up to {cut}: {m}")))?;
+
+    let mut today = NaiveDate::parse_from_str(FIRST_TODAY, "%Y-%m-%d").unwrap()
+        + chrono::Days::new(first_today);
+    let first_now = common::timestamp(FIRST_NOW);
+    let mut runs: Vec<Run> = Vec::new();
+    for (i, cut) in cuts.iter().enumerate() {
+        for repeat in 0..=repeat_count(repeats[i]) {
+            let n = runs.len();
+            if n > 0 {
+                let (kind, days) = moves[n];
+                today = today + chrono::Days::new(today_move(kind, days));
+            }
+            runs.push(Run {
+                cut: *cut,
+                loads: repeat == 0,
+                today,
+                now: first_now + TimeDelta::minutes(n as i64),
+            });
+        }
     }
+    assert!(events.iter().all(|e| e.load < first_now));
+
+    let vars = format!(
+        "  snowplow__start_date: '{START}'\n  snowplow__app_id: ['web']\n  snowplow__mock_current_day: '{}'\n  \
+         snowplow__late_event_lookback_days: {lookback}\n  snowplow__backfill_limit_days: {backfill}\n  \
+         snowplow__include_current_day_in_windows: {include_today}\n",
+        runs[0].today
+    );
+    let project = TempProject::new("exact", &group_json(&specs), &vars);
+    project.connection().execute_batch(EVENTS_DDL).unwrap();
+    let today_vars = |today: NaiveDate| format!("{{snowplow__mock_current_day: '{today}'}}");
+
+    let mut loaded_until = common::timestamp("2000-01-01 00:00:00");
+    let mut previous = Snapshot::new();
+    for (i, run) in runs.iter().enumerate() {
+        let what = format!(
+            "run {i} (up to {}, {}, today {}, now {})",
+            run.cut,
+            if run.loads {
+                "after a new batch"
+            } else {
+                "nothing new loaded"
+            },
+            run.today,
+            run.now
+        );
+        if run.loads {
+            let batch: Vec<&Event> = events
+                .iter()
+                .filter(|e| e.load >= loaded_until && e.load < run.cut)
+                .collect();
+            load(&project.connection(), &batch);
+            loaded_until = run.cut;
+        }
+        project
+            .run_with_vars(
+                false,
+                Some(&run.cut.to_string()),
+                &run.now.to_string(),
+                Some(&today_vars(run.today)),
+            )
+            .map_err(|e| TestCaseError::fail(format!("{what}: {e}")))?;
+        let expected = oracle(&events, &specs, run.cut, run.today, include_today);
+        compare(&engine_table(&project, &specs), &expected, &specs)
+            .map_err(|m| TestCaseError::fail(format!("after {what}: {m}")))?;
+        let current = snapshot(&project, &specs)
+            .map_err(|m| TestCaseError::fail(format!("after {what}: {m}")))?;
+        check_updated_at(&previous, &current, run.now, &specs)
+            .map_err(|m| TestCaseError::fail(format!("updated_at after {what}: {m}")))?;
+        previous = current;
+    }
+
+    let last = runs.last().unwrap();
     let incremental = engine_table(&project, &specs);
     project
-        .run(true, Some(&end.to_string()), now)
+        .run_with_vars(
+            true,
+            Some(&end.to_string()),
+            &(last.now + TimeDelta::minutes(1)).to_string(),
+            Some(&today_vars(last.today)),
+        )
         .map_err(|e| TestCaseError::fail(format!("full refresh: {e}")))?;
     prop_assert_eq!(
         engine_table(&project, &specs),
@@ -593,10 +773,15 @@ proptest! {
         raw in proptest::collection::vec(event_strategy(), 1..60),
         specs in spec_strategy(),
         cuts in proptest::collection::vec(0u16..500, 0..5),
+        // per batch (up to 5 cuts and the end): extra runs with nothing new loaded
+        repeats in proptest::collection::vec(0u8..6, 6),
+        first_today in 0u64..5,
+        // per run: how today moves before it (the first run's entry is unused)
+        moves in proptest::collection::vec((0u8..4, 2u64..11), 18),
         lookback in 0u32..6,
         backfill in 1u32..4,
         include_today in any::<bool>(),
     ) {
-        check_stream(raw, specs, cuts, lookback, backfill, include_today)?;
+        check_stream(raw, specs, cuts, repeats, first_today, moves, lookback, backfill, include_today)?;
     }
 }

@@ -84,8 +84,23 @@ impl TempProject {
         until: Option<&str>,
         now: &str,
     ) -> sigbatch::Result<String> {
+        self.run_with_vars(full_refresh, until, now, None)
+    }
+
+    /// `run` with `--vars` (YAML or JSON overriding the project's vars), e.g.
+    /// `{snowplow__mock_current_day: '2025-01-07'}`.
+    pub fn run_with_vars(
+        &self,
+        full_refresh: bool,
+        until: Option<&str>,
+        now: &str,
+        vars: Option<&str>,
+    ) -> sigbatch::Result<String> {
         let settings = RunSettings {
-            project: self.args(),
+            project: ProjectArgs {
+                vars: vars.map(str::to_string),
+                ..self.args()
+            },
             full_refresh,
             until: until.map(timestamp),
             max_windows: None,
