@@ -1,98 +1,244 @@
-//! Throughput of a full pipeline run on DuckDB, at a few dataset sizes.
+//! What sigbatch's incremental runs cost next to the one-scan, from-scratch query, at 1M and 5M
+//! events (issue 6's targets).
 //!
-//! `cargo bench --bench pipeline` generates the demo dataset (seeded) at each size, then times a
-//! full catch-up run (exact mode, 3-day windows) and a second, incremental run that picks up the
-//! final day's loads, and prints one line per size with events per second and peak memory
-//! (ru_maxrss, which only grows). Numbers go in the README.
+//! `cargo bench --bench pipeline` (or `cargo bench --bench pipeline -- 1000000` for chosen sizes)
+//! builds in release and, per size N: generates N events over 60 load days into `atomic.events`
+//! of a DuckDB file in a temp dir (seeded, in SQL, see `pipeline/dataset.rs`), then on the
+//! fixture's 22-attribute group in exact mode times
+//!
+//! - the full refresh over the 60 days (today 2025-03-02),
+//! - +1 load day: N/60 events loaded on 2025-03-02 are appended, then an incremental run,
+//! - the same run again with no new events, and once more with only today moved (2025-03-04),
+//!
+//! and beside each the one-scan query (`sigbatch::render::one_scan_sql`: daily partials per key
+//! and day from one scan of the events, folded per key) as `CREATE TABLE AS`. At the smallest
+//! size compat mode's full refresh and +1 load day are timed too; at the largest, the full
+//! refresh on a fresh copy with `memory_limit: 1GB` and 2 threads. Every step runs in a child
+//! process of its own (`pipeline/step.rs`) for its peak RSS. It prints a Markdown table and each
+//! figure against its target; it never fails on a number, only when a run errors.
 
+#[path = "pipeline/dataset.rs"]
+mod dataset;
+#[path = "pipeline/step.rs"]
+mod step;
+
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use sigbatch::commands::{ProjectArgs, RunSettings};
+use chrono::NaiveDate;
+use step::Measure;
 
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+const GROUP: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/conformance/upstream-0.4/attribute_group.snowflake.json"
+);
+
+const FULL: &str = "full refresh";
+const PLUS_DAY: &str = "+1 load day";
+const NO_NEW: &str = "no new events";
+const TODAY_MOVED: &str = "only today moved";
+const COMPAT_FULL: &str = "full refresh, compat";
+const COMPAT_PLUS_DAY: &str = "+1 load day, compat";
+const LIMITED: &str = "full refresh, memory_limit 1GB, threads 2";
+
+struct Row {
+    events: u64,
+    step: &'static str,
+    sigbatch: Measure,
+    one_scan: Measure,
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "--step") {
+        return step::child(&args[1..]);
+    }
     // `cargo bench` passes `--bench`; plain numbers choose the sizes
-    let sizes: Vec<u32> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
+    let mut sizes: Vec<u64> = args
+        .iter()
+        .filter_map(|a| a.replace('_', "").parse().ok())
         .collect();
-    let sizes = if sizes.is_empty() {
-        vec![1_000, 5_000, 20_000]
-    } else {
-        sizes
-    };
+    if sizes.is_empty() {
+        sizes = vec![1_000_000, 5_000_000];
+    }
+    let (smallest, largest) = (sizes.iter().min().copied(), sizes.iter().max().copied());
     println!(
-        "{:>8} {:>9} {:>12} {:>14} {:>13} {:>10}",
-        "users", "events", "full run s", "events/s", "incremental s", "peak MiB"
+        "| events | step | sigbatch s | one-scan s | ratio | sigbatch peak RSS MiB | one-scan peak RSS MiB |"
     );
-    for users in sizes {
-        let dir = tempfile::tempdir().unwrap();
-        let spec = sigbatch::demo::DemoSpec {
-            users,
-            days: 21,
-            ..Default::default()
-        };
-        std::fs::write(
-            dir.path().join("attribute_group.json"),
-            sigbatch::demo::DEMO_ATTRIBUTE_GROUP_JSON,
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("sigbatch.yml"),
-            format!(
-                "attribute_group: attribute_group.json\nprofile: bench\nvars:\n  snowplow__start_date: '{}'\n  \
-                 snowplow__backfill_limit_days: 3\n",
-                spec.start
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("profiles.yml"),
-            "bench:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: bench.duckdb\n",
-        )
-        .unwrap();
-        let stats = {
-            let connection = duckdb::Connection::open(dir.path().join("bench.duckdb")).unwrap();
-            sigbatch::demo::generate_events(&connection, &spec).unwrap()
-        };
-        let last_day = stats.last_load.date().and_hms_opt(0, 0, 0).unwrap();
-        let settings = |until| RunSettings {
-            project: ProjectArgs {
-                project_dir: dir.path().to_path_buf(),
-                ..Default::default()
-            },
-            full_refresh: false,
-            until: Some(until),
-            max_windows: None,
-            dry_run: false,
-            now: stats.last_load + chrono::TimeDelta::days(1),
-            lock_timeout: std::time::Duration::ZERO,
-        };
-        let started = Instant::now();
-        sigbatch::commands::run(&settings(last_day), &mut std::io::sink(), &mut |_| {}).unwrap();
-        let full = started.elapsed().as_secs_f64();
-        let started = Instant::now();
-        sigbatch::commands::run(
-            &settings(stats.last_load + chrono::TimeDelta::seconds(1)),
-            &mut std::io::sink(),
-            &mut |_| {},
-        )
-        .unwrap();
-        let incremental = started.elapsed().as_secs_f64();
-        println!(
-            "{users:>8} {:>9} {full:>12.2} {:>14.0} {incremental:>13.2} {:>10.0}",
-            stats.events,
-            stats.events as f64 / full,
-            peak_rss_mib()
+    println!("|---:|---|---:|---:|---:|---:|---:|");
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    for &n in &sizes {
+        bench(
+            n,
+            Some(n) == smallest,
+            Some(n) == largest,
+            &mut rows,
+            &mut notes,
         );
     }
+    println!();
+    for note in notes.iter().chain(&targets(&rows)) {
+        println!("{note}");
+    }
+}
+
+fn day(month: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, month, day).expect("a day")
+}
+
+/// All steps at one size, in order on one database; rows are printed as they finish.
+fn bench(n: u64, compat: bool, limited: bool, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let database = dir.path().join("bench.duckdb");
+    eprintln!("generating {} events ...", thousands(n));
+    let started = Instant::now();
+    dataset::create(&open(&database), n).expect("generating the events");
+    let generated = started.elapsed().as_secs_f64();
+    let size_mib = std::fs::metadata(&database).map_or(0, |m| m.len()) as f64 / 1_048_576.0;
+    let exact = write_project(dir.path(), "exact", &database, "");
+    let compat =
+        compat.then(|| write_project(dir.path(), "compat", &database, "      schema: compat\n"));
+    let limited = limited.then(|| {
+        let copy = dir.path().join("limited.duckdb");
+        std::fs::copy(&database, &copy).expect("copying the database");
+        let spill = dir.path().join("spill");
+        let settings = format!(
+            "      threads: 2\n      settings:\n        memory_limit: 1GB\n        temp_directory: '{}'\n",
+            spill.display()
+        );
+        write_project(dir.path(), "limited", &copy, &settings)
+    });
+    let mut emit = |step, sigbatch: Measure, one_scan: Measure| {
+        let row = Row {
+            events: n,
+            step,
+            sigbatch,
+            one_scan,
+        };
+        println!(
+            "| {} | {} | {:.2} | {:.2} | {:.2}x | {:.0} | {:.0} |",
+            thousands(row.events),
+            row.step,
+            row.sigbatch.seconds,
+            row.one_scan.seconds,
+            row.sigbatch.seconds / row.one_scan.seconds,
+            row.sigbatch.peak_rss_mib,
+            row.one_scan.peak_rss_mib
+        );
+        rows.push(row);
+    };
+
+    let scan = step::one_scan(&exact, day(3, 2));
+    emit(FULL, step::run(&exact, day(3, 1), day(3, 2), true), scan);
+    if let Some(project) = &compat {
+        emit(
+            COMPAT_FULL,
+            step::run(project, day(3, 1), day(3, 2), true),
+            scan,
+        );
+    }
+    if let Some(project) = &limited {
+        emit(
+            LIMITED,
+            step::run(project, day(3, 1), day(3, 2), true),
+            scan,
+        );
+    }
+
+    let started = Instant::now();
+    dataset::append_load_day(&open(&database), n).expect("appending the 61st load day");
+    let appended = started.elapsed().as_secs_f64();
+    let scan = step::one_scan(&exact, day(3, 3));
+    emit(
+        PLUS_DAY,
+        step::run(&exact, day(3, 2), day(3, 3), false),
+        scan,
+    );
+    if let Some(project) = &compat {
+        emit(
+            COMPAT_PLUS_DAY,
+            step::run(project, day(3, 2), day(3, 3), false),
+            scan,
+        );
+    }
+    emit(NO_NEW, step::run(&exact, day(3, 2), day(3, 3), false), scan);
+    let scan = step::one_scan(&exact, day(3, 4));
+    emit(
+        TODAY_MOVED,
+        step::run(&exact, day(3, 2), day(3, 4), false),
+        scan,
+    );
+
+    notes.push(format!(
+        "{} events: generated in {generated:.1} s ({size_mib:.0} MiB database, {} users), \
+         the 61st load day's {} events appended in {appended:.1} s.",
+        thousands(n),
+        thousands((n / 10).max(1)),
+        thousands(n / 60)
+    ));
+}
+
+fn open(database: &Path) -> duckdb::Connection {
+    duckdb::Connection::open(database).expect("opening the database")
+}
+
+/// A project directory `<root>/<name>` on `database` with the fixture's group; compat's name
+/// selects compat semantics, `output_extra` adds lines to the profile's output.
+fn write_project(root: &Path, name: &str, database: &Path, output_extra: &str) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).expect("a project dir");
+    std::fs::copy(GROUP, dir.join("attribute_group.json")).expect("the fixture's attribute group");
+    let semantics = if name == "compat" { "compat" } else { "exact" };
+    let project = format!(
+        "attribute_group: attribute_group.json\nsemantics: {semantics}\nprofile: bench\nvars:\n  \
+         snowplow__start_date: '2025-01-01'\n  snowplow__backfill_limit_days: 100\n  \
+         snowplow__late_event_lookback_days: 5\n"
+    );
+    let profiles = format!(
+        "bench:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n{output_extra}",
+        database.display()
+    );
+    std::fs::write(dir.join("sigbatch.yml"), project).expect("writing sigbatch.yml");
+    std::fs::write(dir.join("profiles.yml"), profiles).expect("writing profiles.yml");
+    dir
+}
+
+/// Each figure against issue 6's target (the 1M targets also apply below 1M).
+fn targets(rows: &[Row]) -> Vec<String> {
+    let mut lines = vec!["Targets:".to_string()];
+    for row in rows {
+        let small = row.events <= 1_000_000;
+        let (figure, limit, unit) = match row.step {
+            FULL => (
+                row.sigbatch.seconds / row.one_scan.seconds,
+                2.0,
+                "x the one-scan",
+            ),
+            PLUS_DAY => (row.sigbatch.seconds, if small { 0.5 } else { 1.0 }, " s"),
+            NO_NEW => (row.sigbatch.seconds, 0.2, " s"),
+            TODAY_MOVED if small => (row.sigbatch.seconds, 0.5, " s"),
+            LIMITED => (row.sigbatch.peak_rss_mib / 1024.0, 1.5, " GiB peak RSS"),
+            _ => continue,
+        };
+        lines.push(format!(
+            "- {} events, {}: {figure:.2}{unit} (target at most {limit}{unit}): {}",
+            thousands(row.events),
+            row.step,
+            if figure <= limit { "met" } else { "MISSED" }
+        ));
+    }
+    lines
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (position, digit) in digits.chars().enumerate() {
+        if position > 0 && (digits.len() - position).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }

@@ -181,13 +181,19 @@ pub fn run(
                 (window, limit_state.describe().to_string(), upsert)
             }
             Semantics::Exact => {
-                let next = state::next_load(warehouse, dialect, tables, next_lower, cap)?;
-                if next.is_none() && !full_refresh && attributes_current(&stored, plan, today) {
+                if !full_refresh
+                    && reports.is_empty()
+                    && attributes_current(&stored, plan, today)
+                    && let (Some(watermark), Some(rows_at)) =
+                        (stored.watermark, stored.watermark_events)
+                    && state::nothing_new(warehouse, dialect, tables, watermark, rows_at, cap)?
+                {
                     progress(&format!(
-                        "nothing to do: no events loaded since {next_lower}, attributes up to date for {today}"
+                        "nothing to do: no events loaded since {watermark}, attributes up to date for {today}"
                     ));
                     break;
                 }
+                let next = state::next_load(warehouse, dialect, tables, next_lower, cap)?;
                 let window = state::exact_window(next_lower, next, plan, cap);
                 (
                     window,
@@ -281,8 +287,28 @@ fn attributes_current(stored: &StoredState, plan: &Plan, today: chrono::NaiveDat
         && stored.attributes_window_end == Some(render::window_end(plan, today))
 }
 
-/// Runs one window's statements in one transaction; returns the wall time of each stage.
+/// Runs one window's statements; returns the wall time of each stage.
+///
+/// The setup stage (schemas, and the stored tables: dropped on a full refresh, created if
+/// missing) commits first, in a transaction of its own, and the rest of the window in one more.
+/// DuckDB misreads a table created and bulk-filled in one transaction (aggregates over it see
+/// no rows: its statistics still say empty), so no stored table may be born in the transaction
+/// that fills it. A crash between the two leaves empty tables and no watermark, from which the
+/// next run starts over from `start_date`: what the full refresh or first run would have built.
 fn execute_window(
+    warehouse: &mut dyn Warehouse,
+    statements: &[Statement],
+) -> Result<Vec<(Stage, Duration)>> {
+    let setup = statements
+        .iter()
+        .take_while(|s| s.stage == Stage::Setup)
+        .count();
+    let mut timings = execute_in_transaction(warehouse, &statements[..setup])?;
+    timings.extend(execute_in_transaction(warehouse, &statements[setup..])?);
+    Ok(timings)
+}
+
+fn execute_in_transaction(
     warehouse: &mut dyn Warehouse,
     statements: &[Statement],
 ) -> Result<Vec<(Stage, Duration)>> {

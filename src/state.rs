@@ -27,6 +27,9 @@ pub struct StoredState {
     pub watermark: Option<NaiveDateTime>,
     pub semantics: Option<String>,
     pub plan_fingerprint: Option<String>,
+    /// Exact mode: how many events rows were loaded at exactly the watermark instant when it
+    /// was read; more of them now means new events arrived at that instant.
+    pub watermark_events: Option<u64>,
     /// Exact mode: the period-window end the attributes table was last computed for.
     pub attributes_window_end: Option<NaiveDate>,
     /// Exact mode: keys whose daily rows changed in windows committed since the attributes table
@@ -99,14 +102,18 @@ pub fn read(
     if !run_state_columns.is_empty() {
         // a table from an older layout has no window end: its fingerprint differs, so the plan
         // guard asks for a full refresh before anything reads it
-        let window_end = if run_state_columns.iter().any(|c| c == "attributes_window_end") {
-            dialect.cast_to_text("attributes_window_end")
-        } else {
-            "NULL".to_string()
+        let optional = |column: &str| {
+            if run_state_columns.iter().any(|c| c == column) {
+                dialect.cast_to_text(column)
+            } else {
+                "NULL".to_string()
+            }
         };
         let sql = format!(
-            "SELECT semantics, plan_fingerprint, {}, {window_end} FROM {}",
+            "SELECT semantics, plan_fingerprint, {}, {}, {} FROM {}",
             dialect.cast_to_text("watermark"),
+            optional("attributes_window_end"),
+            optional("watermark_events"),
             tables.get("run_state")
         );
         if let Some(row) = warehouse.query(&sql)?.into_iter().next() {
@@ -117,6 +124,7 @@ pub fn read(
             state.attributes_window_end = cell(3)
                 .as_deref()
                 .and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok());
+            state.watermark_events = cell(4).and_then(|n| n.parse().ok());
         }
     }
     let (schema, name) = tables.location("attributes_pending");
@@ -218,6 +226,33 @@ pub fn exact_window(
             upper: cap.max(lower),
         },
     }
+}
+
+/// Whether the events table holds nothing the last run did not read: no load after `watermark`
+/// (and before `cap`), and as many rows at exactly the watermark instant as there were then.
+pub fn nothing_new(
+    warehouse: &mut dyn Warehouse,
+    dialect: &dyn Dialect,
+    tables: &Tables,
+    watermark: NaiveDateTime,
+    rows_at_watermark: u64,
+    cap: NaiveDateTime,
+) -> Result<bool> {
+    let at = dialect.timestamp_literal(watermark);
+    let sql = format!(
+        "SELECT SUM(CASE WHEN load_tstamp > {at} THEN 1 ELSE 0 END), SUM(CASE WHEN load_tstamp = {at} THEN 1 ELSE 0 END) \
+         FROM {} WHERE load_tstamp >= {at} AND load_tstamp < {}",
+        tables.events,
+        dialect.timestamp_literal(cap)
+    );
+    let rows = warehouse.query(&sql)?;
+    let count = |i: usize| -> u64 {
+        rows.first()
+            .and_then(|r| r.get(i).cloned().flatten())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok(count(0) == 0 && count(1) == rows_at_watermark)
 }
 
 /// The earliest load at or after `from` and before `cap`: one query however long the gap.

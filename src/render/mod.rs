@@ -192,7 +192,7 @@ fn environment() -> &'static Environment<'static> {
             "days_to_process_exact.sql",
             "daily_select.sql",
             "daily_aggregates_this_run.sql",
-            "create_like.sql",
+            "create_daily_aggregates.sql",
             "daily_aggregates_delete.sql",
             "daily_aggregation_manifest_next.sql",
             "daily_aggregation_manifest_delete.sql",

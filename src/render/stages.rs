@@ -105,7 +105,12 @@ fn setup(w: &mut StageWriter<'_>) -> Result<()> {
         .into_iter()
         .map(|(name, column_type, _)| json!({"name": name, "type": column_type}))
         .collect();
-    w.emit("create_filtered_events.sql", json!({"columns": columns}))
+    w.emit("create_filtered_events.sql", json!({"columns": columns}))?;
+    let (windows, daily_columns) = daily_columns(w);
+    w.emit(
+        "create_daily_aggregates.sql",
+        json!({"windows": windows, "daily_columns": daily_columns}),
+    )
 }
 
 /// (quoted name, type, expression over `events`) of every `filtered_events` column.
@@ -309,10 +314,6 @@ fn daily_aggregates(w: &mut StageWriter<'_>) -> Result<()> {
         w.tables.get("daily_aggregates").to_string(),
         w.tables.get("daily_aggregates_this_run").to_string(),
     );
-    w.emit(
-        "create_like.sql",
-        json!({"target": target, "source": source}),
-    )?;
     w.emit("daily_aggregates_delete.sql", json!({}))?;
     let mut columns = vec![];
     if w.plan.semantics == Semantics::Compat {

@@ -1,0 +1,137 @@
+//! One measured step in a child process of its own, so each gets its own peak RSS.
+//!
+//! The parent re-runs this bench binary as `--step run <project> <until day> <today> <full|incremental>`
+//! or `--step one-scan <project> <today>`; the child does that one thing in-process and prints one
+//! JSON line, `{"seconds": .., "peak_rss_mib": ..}`. A failed step exits non-zero with the error
+//! on stderr, and the parent panics with it.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use sigbatch::commands::{ProjectArgs, RunSettings};
+use sigbatch::project::profiles::Output;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Measure {
+    pub seconds: f64,
+    pub peak_rss_mib: f64,
+}
+
+/// A sigbatch run reading loads up to the end of `until`, with `today` as the current day.
+pub fn run(project: &Path, until: NaiveDate, today: NaiveDate, full_refresh: bool) -> Measure {
+    let mode = if full_refresh { "full" } else { "incremental" };
+    spawn(&[
+        "run",
+        &project.display().to_string(),
+        &until.to_string(),
+        &today.to_string(),
+        mode,
+    ])
+}
+
+/// The one-scan, from-scratch query over the project's whole events table.
+pub fn one_scan(project: &Path, today: NaiveDate) -> Measure {
+    spawn(&[
+        "one-scan",
+        &project.display().to_string(),
+        &today.to_string(),
+    ])
+}
+
+fn spawn(args: &[&str]) -> Measure {
+    let exe = std::env::current_exe().expect("the bench binary's path");
+    let output = Command::new(exe)
+        .arg("--step")
+        .args(args)
+        .output()
+        .expect("starting a step");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "step `{}` failed ({}):\n{}{}",
+        args.join(" "),
+        output.status,
+        stdout,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = stdout.lines().last().unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("step `{}` printed `{line}`: {e}", args.join(" ")));
+    Measure {
+        seconds: value["seconds"].as_f64().expect("seconds"),
+        peak_rss_mib: value["peak_rss_mib"].as_f64().expect("peak_rss_mib"),
+    }
+}
+
+/// The child's side: `args` as [`spawn`] passed them after `--step`.
+pub fn child(args: &[String]) {
+    let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("a day");
+    let project = |dir: &str, today: NaiveDate| ProjectArgs {
+        project_dir: dir.into(),
+        vars: Some(format!("{{snowplow__mock_current_day: '{today}'}}")),
+        ..Default::default()
+    };
+    let result = match args {
+        [kind, dir, until, today, mode] if kind == "run" => {
+            let today = day(today);
+            let settings = RunSettings {
+                project: project(dir, today),
+                full_refresh: mode == "full",
+                until: day(until).and_hms_micro_opt(23, 59, 59, 999_999),
+                max_windows: None,
+                dry_run: false,
+                now: today.and_hms_opt(1, 0, 0).expect("a time"),
+                lock_timeout: std::time::Duration::ZERO,
+            };
+            let started = Instant::now();
+            sigbatch::commands::run(&settings, &mut std::io::sink(), &mut |_| {})
+                .map(|()| started.elapsed().as_secs_f64())
+        }
+        [kind, dir, today] if kind == "one-scan" => {
+            one_scan_seconds(&project(dir, day(today)), day(today))
+        }
+        _ => panic!("unknown step `{}`", args.join(" ")),
+    };
+    match result {
+        Ok(seconds) => println!(
+            "{}",
+            serde_json::json!({"seconds": seconds, "peak_rss_mib": peak_rss_mib()})
+        ),
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// `CREATE OR REPLACE TABLE one_scan AS <query>` on a connection of its own; only the statement
+/// is timed.
+fn one_scan_seconds(args: &ProjectArgs, today: NaiveDate) -> sigbatch::Result<f64> {
+    let (project, plan) = args.load()?;
+    let target = args.target(&project)?;
+    let dialect = sigbatch::dialect::for_name("duckdb")?;
+    let tables = sigbatch::render::Tables::new(&plan, dialect.as_ref(), target.output.schema());
+    let query = sigbatch::render::one_scan_sql(&plan, dialect.as_ref(), &tables, today)?;
+    let Output::DuckDb { path, .. } = &target.output else {
+        panic!("the bench project is on duckdb");
+    };
+    let connection = duckdb::Connection::open(path).expect("opening the database");
+    let started = Instant::now();
+    connection
+        .execute_batch(&format!("CREATE OR REPLACE TABLE one_scan AS {query}"))
+        .unwrap_or_else(|e| panic!("the one-scan query failed: {e}\n{query}"));
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// The process's peak resident set (VmHWM), in MiB.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
