@@ -1,6 +1,4 @@
 CREATE OR REPLACE TABLE {{ t.filtered_events_this_run }} AS
 SELECT {{ columns | join(", ") }}
 FROM {{ t.base_events_this_run }} AS events
-{%- if event_types %}
 WHERE {{ event_types }}
-{%- endif %}

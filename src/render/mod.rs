@@ -135,6 +135,14 @@ impl Tables {
                 locations.insert(*table, (schema.clone(), name));
             }
         }
+        if plan.semantics == Semantics::Exact {
+            // exact mode's base events already are this run's filtered events (filtered before
+            // deduplication): one table, not a copy of a million rows
+            let base = names["base_events_this_run"].clone();
+            names.insert("filtered_events_this_run", base);
+            let base = locations["base_events_this_run"].clone();
+            locations.insert("filtered_events_this_run", base);
+        }
         Tables {
             events: dialect.relation(&events_parts),
             events_location: (vars.atomic_schema.clone(), vars.events_table.clone()),

@@ -204,18 +204,18 @@ fn base_events(w: &mut StageWriter<'_>) -> Result<()> {
     w.emit("base_events_this_run.sql", context)
 }
 
-/// Base events already hold exactly `filtered_events`' columns; compat mode filters the event
-/// types only after deduplicating (upstream's order), exact mode already did.
+/// Base events already hold exactly `filtered_events`' columns. Compat mode filters the event
+/// types only after deduplicating (upstream's order); exact mode filtered before, so its base
+/// events table is this stage's table too (`Tables::new`) and nothing is copied.
 fn filtered_events_this_run(w: &mut StageWriter<'_>) -> Result<()> {
-    let d = w.dialect;
+    if w.plan.semantics == Semantics::Exact {
+        return Ok(());
+    }
     let columns: Vec<String> = filtered_event_columns(w)?
         .into_iter()
         .map(|(name, _, _)| name)
         .collect();
-    let event_types = match w.plan.semantics {
-        Semantics::Compat => expr::event_types(d, &w.plan.event_types, "events", true),
-        Semantics::Exact => String::new(),
-    };
+    let event_types = expr::event_types(w.dialect, &w.plan.event_types, "events", true);
     w.emit(
         "filtered_events_this_run.sql",
         json!({"columns": columns, "event_types": event_types}),
