@@ -415,7 +415,10 @@ fn the_one_scan_query_computes_the_same_table_as_a_run() {
         &connection,
         "SELECT * EXCLUDE (updated_at) FROM main_derived.ecommerce_transaction_interactions_features_1_attributes ORDER BY 1",
     );
-    let (_, scratch) = rows(&connection, &format!("SELECT * FROM ({one_scan}) ORDER BY 1"));
+    let (_, scratch) = rows(
+        &connection,
+        &format!("SELECT * FROM ({one_scan}) ORDER BY 1"),
+    );
     assert_eq!(engine.len(), 9);
     assert_eq!(engine, scratch);
 }

@@ -7,9 +7,9 @@ mod common;
 use chrono::NaiveDate;
 use sigbatch::dag::Stage;
 use sigbatch::dialect;
-use sigbatch::render::{self, LoadWindow, RunSpec, Tables};
 use sigbatch::plan::Plan;
 use sigbatch::project::Project;
+use sigbatch::render::{self, LoadWindow, RunSpec, Tables};
 
 fn plan(semantics: &str, syntax: &str) -> Plan {
     let group = std::fs::read_to_string(
@@ -65,7 +65,10 @@ fn incremental_attributes(dialect_name: &str) -> String {
 #[test]
 fn golden_sql_incremental_attributes() {
     for name in ["duckdb", "snowflake", "bigquery"] {
-        insta::assert_snapshot!(format!("exact_incremental_{name}"), incremental_attributes(name));
+        insta::assert_snapshot!(
+            format!("exact_incremental_{name}"),
+            incremental_attributes(name)
+        );
     }
 }
 

@@ -36,7 +36,11 @@ pub struct OrderKey<'a> {
 
 impl OrderKey<'_> {
     pub fn parts(&self) -> Vec<&str> {
-        self.timestamps.iter().copied().chain(self.tie_break).collect()
+        self.timestamps
+            .iter()
+            .copied()
+            .chain(self.tie_break)
+            .collect()
     }
 }
 
@@ -130,8 +134,13 @@ pub trait Dialect: Send + Sync {
     /// Aggregate: the `value` of the row where `condition` holds with the smallest (`first`) or
     /// largest ordering tuple, compared left to right; NULL when no row qualifies. Callers put
     /// `value IS NOT NULL` into `condition`, so no dialect has to decide what a NULL value means.
-    fn value_at_extreme(&self, first: bool, value: &str, condition: &str, order: &OrderKey)
-    -> String;
+    fn value_at_extreme(
+        &self,
+        first: bool,
+        value: &str,
+        condition: &str,
+        order: &OrderKey,
+    ) -> String;
 
     fn compat_delayed_rule(&self) -> DelayedRule {
         DelayedRule::NoSameDayLoad

@@ -121,7 +121,8 @@ pub fn daily_window(d: &dyn Dialect, partial: &Partial) -> Option<String> {
 pub fn daily_aggregate(d: &dyn Dialect, partial: &Partial, window_column: &str) -> String {
     let when = |p: &Predicate| predicate(d, p, "events");
     let value = |v: &str| format!("events.{}", d.ident(v));
-    let matched_value = |v: &str, w: &Predicate| format!("{} AND {} IS NOT NULL", when(w), value(v));
+    let matched_value =
+        |v: &str, w: &Predicate| format!("{} AND {} IS NOT NULL", when(w), value(v));
     match partial {
         Partial::Count { when: w } => format!(
             "CAST(SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS {})",

@@ -8,8 +8,8 @@
 mod expr;
 mod stages;
 
-pub(crate) use stages::window_end;
 pub use stages::tracked_model_names;
+pub(crate) use stages::window_end;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;

@@ -368,9 +368,7 @@ fn folds(w: &StageWriter<'_>) -> Folds {
         let helper = d.ident(&format!("a{position}"));
         let in_window = windows.condition(d, output.period_days, true);
         let mut group = |expr: String| {
-            folds
-                .grouped
-                .push(json!({"name": helper, "expr": expr}));
+            folds.grouped.push(json!({"name": helper, "expr": expr}));
             format!("grouped.{helper}")
         };
         let folded = match (output.aggregation, compat) {
@@ -430,7 +428,9 @@ fn folds(w: &StageWriter<'_>) -> Folds {
                     daily(&output.daily)
                 ));
                 folds.grouped.push(json!({"name": count_helper, "expr": format!("SUM(CASE WHEN {in_window} THEN {} END)", daily(count))}));
-                format!("CASE WHEN grouped.{count_helper} > 0 THEN {sum} / grouped.{count_helper} END")
+                format!(
+                    "CASE WHEN grouped.{count_helper} > 0 THEN {sum} / grouped.{count_helper} END"
+                )
             }
             (aggregation, _) => {
                 let function = match aggregation {
@@ -527,8 +527,17 @@ fn exact_attributes(w: &mut StageWriter<'_>, folds: Folds) -> Result<()> {
 /// `before` and `now`, as a condition on `daily.event_date` (empty: none).
 fn moved_dates(w: &StageWriter<'_>, before: NaiveDate, now: NaiveDate) -> String {
     let d = w.dialect;
-    let (early, late) = if before <= now { (before, now) } else { (now, before) };
-    let mut periods: Vec<u32> = w.plan.outputs.iter().filter_map(|o| o.period_days).collect();
+    let (early, late) = if before <= now {
+        (before, now)
+    } else {
+        (now, before)
+    };
+    let mut periods: Vec<u32> = w
+        .plan
+        .outputs
+        .iter()
+        .filter_map(|o| o.period_days)
+        .collect();
     periods.sort_unstable();
     periods.dedup();
     let mut ranges: Vec<(NaiveDate, NaiveDate)> = Vec::new();
