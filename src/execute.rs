@@ -42,6 +42,8 @@ pub struct WindowReport {
     pub statements: Vec<Statement>,
     /// Wall time per stage, in execution order (empty for a dry run).
     pub stage_timings: Vec<(Stage, Duration)>,
+    /// Wall time of the commits (DuckDB may checkpoint there, writing the window's tables).
+    pub commit_time: Duration,
 }
 
 /// Columns the engine reads from every events row.
@@ -235,12 +237,13 @@ pub fn run(
             days_processed: 0,
             statements,
             stage_timings: Vec::new(),
+            commit_time: Duration::ZERO,
         };
         if options.mode == Mode::DryRun {
             reports.push(report);
             break;
         }
-        report.stage_timings = execute_window(warehouse, &report.statements)?;
+        (report.stage_timings, report.commit_time) = execute_window(warehouse, &report.statements)?;
         (report.events, report.days_processed) = window_counts(warehouse, tables)?;
         let timings: Vec<String> = report
             .stage_timings
@@ -248,10 +251,11 @@ pub fn run(
             .map(|(stage, took)| format!("{} {:.2}s", stage.name(), took.as_secs_f64()))
             .collect();
         progress(&format!(
-            "  {} events, {} days aggregated; {}",
+            "  {} events, {} days aggregated; {}, commit {:.2}s",
             report.events,
             report.days_processed,
-            timings.join(", ")
+            timings.join(", "),
+            report.commit_time.as_secs_f64()
         ));
         reports.push(report);
         full_refresh = false;
@@ -287,7 +291,7 @@ fn attributes_current(stored: &StoredState, plan: &Plan, today: chrono::NaiveDat
         && stored.attributes_window_end == Some(render::window_end(plan, today))
 }
 
-/// Runs one window's statements; returns the wall time of each stage.
+/// Runs one window's statements; returns the wall time of each stage and of the commits.
 ///
 /// The setup stage (schemas, and the stored tables: dropped on a full refresh, created if
 /// missing) commits first, in a transaction of its own, and the rest of the window in one more.
@@ -298,20 +302,22 @@ fn attributes_current(stored: &StoredState, plan: &Plan, today: chrono::NaiveDat
 fn execute_window(
     warehouse: &mut dyn Warehouse,
     statements: &[Statement],
-) -> Result<Vec<(Stage, Duration)>> {
+) -> Result<(Vec<(Stage, Duration)>, Duration)> {
     let setup = statements
         .iter()
         .take_while(|s| s.stage == Stage::Setup)
         .count();
-    let mut timings = execute_in_transaction(warehouse, &statements[..setup])?;
-    timings.extend(execute_in_transaction(warehouse, &statements[setup..])?);
-    Ok(timings)
+    let (mut timings, setup_commit) = execute_in_transaction(warehouse, &statements[..setup])?;
+    let (rest, commit) = execute_in_transaction(warehouse, &statements[setup..])?;
+    timings.extend(rest);
+    Ok((timings, setup_commit + commit))
 }
 
+/// Runs `statements` in one transaction; returns the time of each stage and of the commit.
 fn execute_in_transaction(
     warehouse: &mut dyn Warehouse,
     statements: &[Statement],
-) -> Result<Vec<(Stage, Duration)>> {
+) -> Result<(Vec<(Stage, Duration)>, Duration)> {
     let mut timings: Vec<(Stage, Duration)> = Vec::new();
     warehouse.begin()?;
     for statement in statements {
@@ -340,8 +346,9 @@ fn execute_in_transaction(
             });
         }
     }
+    let started = Instant::now();
     warehouse.commit()?;
-    Ok(timings)
+    Ok((timings, started.elapsed()))
 }
 
 fn window_counts(warehouse: &mut dyn Warehouse, tables: &Tables) -> Result<(u64, u64)> {
