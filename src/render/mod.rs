@@ -5,11 +5,12 @@
 //! (strict undefined) that receive only fragments the dialect has already quoted; every rendered
 //! statement is parsed back with sqlparser in its dialect before it is returned.
 
+mod attributes;
 mod expr;
 mod stages;
 
+pub(crate) use attributes::window_end;
 pub use stages::tracked_model_names;
-pub(crate) use stages::window_end;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -335,6 +336,6 @@ pub fn one_scan_sql(
         stage: Stage::Attributes,
         out: Vec::new(),
     };
-    stages::one_scan(&mut writer)?;
+    attributes::one_scan(&mut writer)?;
     Ok(writer.out.remove(0).sql)
 }

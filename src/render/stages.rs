@@ -1,15 +1,15 @@
 //! One function per stage: what each stage's statements are made of.
 
-use chrono::NaiveDate;
 use serde_json::{Value, json};
 
-use super::expr::{self, Windows};
+use super::attributes;
+use super::expr;
 use super::{PERSISTENT, StageWriter};
 use crate::dag::Stage;
-use crate::dialect::{DelayedRule, OrderKey};
+use crate::dialect::DelayedRule;
 use crate::error::Result;
 use crate::project::Semantics;
-use crate::project::group::{Aggregation, ValueType};
+use crate::project::group::ValueType;
 
 /// Upstream's label for the daily manifest rows; only ever a constant.
 const SOURCE_MODEL: &str = "filtered_events";
@@ -71,12 +71,17 @@ pub(super) fn render(w: &mut StageWriter<'_>) -> Result<()> {
             insert_all(w, target, source, &columns)
         }
         Stage::DailyAggregates => daily_aggregates(w),
-        Stage::Attributes => attributes(w),
+        Stage::Attributes => attributes::attributes(w),
         Stage::IncrementalManifest => incremental_manifest(w),
     }
 }
 
-fn insert_all(w: &mut StageWriter<'_>, target: &str, source: &str, columns: &[&str]) -> Result<()> {
+pub(super) fn insert_all(
+    w: &mut StageWriter<'_>,
+    target: &str,
+    source: &str,
+    columns: &[&str],
+) -> Result<()> {
     let columns: Vec<String> = columns.iter().map(|c| w.dialect.ident(c)).collect();
     let (target, source) = (target.to_string(), source.to_string());
     w.emit(
@@ -177,7 +182,7 @@ fn filtered_event_columns(w: &StageWriter<'_>) -> Result<Vec<(String, String, St
 
 /// The context of `base_events_select.sql`: the events of `window` (or all of them), filtered
 /// and deduplicated, reduced to the columns the plan reads.
-fn base_events_context(w: &StageWriter<'_>, window: bool) -> Result<Value> {
+pub(super) fn base_events_context(w: &StageWriter<'_>, window: bool) -> Result<Value> {
     let d = w.dialect;
     let vars = &w.plan.vars;
     let exact = w.plan.semantics == Semantics::Exact;
@@ -286,7 +291,7 @@ fn days_to_process(w: &mut StageWriter<'_>) -> Result<()> {
 
 /// The daily partial columns (`daily_select.sql`) and the window columns compat mode's first/last
 /// need before them.
-fn daily_columns(w: &StageWriter<'_>) -> (Vec<Value>, Vec<Value>) {
+pub(super) fn daily_columns(w: &StageWriter<'_>) -> (Vec<Value>, Vec<Value>) {
     let d = w.dialect;
     let mut windows = Vec::new();
     let mut columns = Vec::new();
@@ -332,253 +337,6 @@ fn daily_aggregates(w: &mut StageWriter<'_>) -> Result<()> {
     Ok(())
 }
 
-/// The end of the period windows for `today`: exclusive, so today itself is outside them unless
-/// `include_current_day_in_windows`.
-pub(crate) fn window_end(plan: &crate::plan::Plan, today: NaiveDate) -> NaiveDate {
-    if plan.vars.include_current_day_in_windows {
-        today + chrono::Days::new(1)
-    } else {
-        today
-    }
-}
-
-/// The per-key fold of the daily rows (`attributes_select.sql` / `attributes_compat.sql`):
-/// (grouped aggregates, compat's first/last window columns, output expressions).
-struct Folds {
-    grouped: Vec<Value>,
-    first_last: Vec<Value>,
-    outputs: Vec<Value>,
-}
-
-fn folds(w: &StageWriter<'_>) -> Folds {
-    let d = w.dialect;
-    let plan = w.plan;
-    let compat = plan.semantics == Semantics::Compat;
-    let windows = Windows {
-        upper: window_end(plan, w.spec.today),
-    };
-    let daily = |name: &str| format!("daily.{}", d.ident(name));
-    let mut folds = Folds {
-        grouped: Vec::new(),
-        first_last: Vec::new(),
-        outputs: Vec::new(),
-    };
-    for (position, output) in plan.outputs.iter().enumerate() {
-        let name = d.ident(&output.name);
-        let helper = d.ident(&format!("a{position}"));
-        let in_window = windows.condition(d, output.period_days, true);
-        let mut group = |expr: String| {
-            folds.grouped.push(json!({"name": helper, "expr": expr}));
-            format!("grouped.{helper}")
-        };
-        let folded = match (output.aggregation, compat) {
-            (Aggregation::First | Aggregation::Last, true) => {
-                // upstream's frame counts daily rows, not days (kept in compat mode)
-                let frame = match output.period_days {
-                    Some(days) => format!("ROWS BETWEEN {days} PRECEDING AND CURRENT ROW"),
-                    None if output.aggregation == Aggregation::Last => {
-                        "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING".into()
-                    }
-                    None => String::new(),
-                };
-                let function = if output.aggregation == Aggregation::First {
-                    "FIRST_VALUE"
-                } else {
-                    "LAST_VALUE"
-                };
-                folds.first_last.push(json!({"name": helper, "expr": format!(
-                    "{function}({}) OVER (PARTITION BY daily.attribute_key ORDER BY daily.last_event_tstamp {frame})",
-                    daily(&output.daily)
-                )}));
-                format!("first_last.{helper}")
-            }
-            (Aggregation::First | Aggregation::Last, false) => {
-                // days never share a derived_tstamp, so the day's timestamp orders them fully
-                let tstamp = daily(
-                    output
-                        .daily_second
-                        .as_deref()
-                        .expect("exact first/last keep a timestamp"),
-                );
-                let value = daily(&output.daily);
-                group(d.value_at_extreme(
-                    output.aggregation == Aggregation::First,
-                    &value,
-                    &match output.period_days {
-                        Some(_) => format!("{in_window} AND {value} IS NOT NULL"),
-                        None => format!("{value} IS NOT NULL"),
-                    },
-                    &OrderKey {
-                        timestamps: &[&tstamp],
-                        tie_break: None,
-                    },
-                ))
-            }
-            (Aggregation::UniqueList, _) => {
-                // upstream's windowed unique_list has no upper bound
-                let when = windows.condition(d, output.period_days, !compat);
-                let merged = group(d.unique_list_merge(&daily(&output.daily), &when));
-                d.unique_list_finish(&merged)
-            }
-            (Aggregation::Mean, _) => {
-                let count = output.daily_second.as_deref().expect("mean keeps a count");
-                let count_helper = d.ident(&format!("a{position}_count"));
-                let sum = group(format!(
-                    "SUM(CASE WHEN {in_window} THEN {} END)",
-                    daily(&output.daily)
-                ));
-                folds.grouped.push(json!({"name": count_helper, "expr": format!("SUM(CASE WHEN {in_window} THEN {} END)", daily(count))}));
-                format!(
-                    "CASE WHEN grouped.{count_helper} > 0 THEN {sum} / grouped.{count_helper} END"
-                )
-            }
-            (aggregation, _) => {
-                let function = match aggregation {
-                    Aggregation::Min => "MIN",
-                    Aggregation::Max => "MAX",
-                    _ => "SUM",
-                };
-                let value = if output.period_days.is_some() {
-                    format!("CASE WHEN {in_window} THEN {} END", daily(&output.daily))
-                } else {
-                    daily(&output.daily)
-                };
-                let total = group(format!("{function}({value})"));
-                match (aggregation, compat) {
-                    (Aggregation::Counter, true) => {
-                        format!("CAST({total} AS {})", d.type_name(ValueType::Integer))
-                    }
-                    (Aggregation::Counter, false) => format!(
-                        "COALESCE(CAST({total} AS {}), 0)",
-                        d.type_name(ValueType::Integer)
-                    ),
-                    (Aggregation::Sum, false) => format!("COALESCE({total}, 0)"),
-                    _ => total,
-                }
-            }
-        };
-        let mut value = expr::declared_type(d, output, folded);
-        if let (Some(default), false) = (&output.default_value, compat) {
-            let default = match output.aggregation {
-                // a list attribute's default is a one-element list of its text
-                Aggregation::UniqueList => d.text_list_literal(&[default.python_str()]),
-                _ => d.scalar_literal(default),
-            };
-            value = format!("COALESCE({value}, {default})");
-        }
-        folds.outputs.push(json!({"name": name, "expr": value}));
-    }
-    folds
-}
-
-fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
-    let folds = folds(w);
-    match w.plan.semantics {
-        Semantics::Compat => w.emit(
-            "attributes_compat.sql",
-            json!({"first_last": folds.first_last, "grouped": folds.grouped, "outputs": folds.outputs}),
-        ),
-        Semantics::Exact => exact_attributes(w, folds),
-    }
-}
-
-/// Exact mode recomputes only the keys whose daily rows changed since the last refresh (the
-/// pending keys) and the keys with daily rows on dates that entered or left a period window
-/// because "today" moved, and replaces exactly the rows whose values changed.
-fn exact_attributes(w: &mut StageWriter<'_>, folds: Folds) -> Result<()> {
-    let d = w.dialect;
-    let window_end_now = window_end(w.plan, w.spec.today);
-    let changed_keys_only = match w.spec.attributes_window_end {
-        Some(built_for) => {
-            let moved = moved_dates(w, built_for, window_end_now);
-            w.emit("attributes_keys.sql", json!({"moved_dates": moved}))?;
-            true
-        }
-        None => false,
-    };
-    let daily_source = w.tables.get("daily_aggregates").to_string();
-    w.emit(
-        "attributes_exact.sql",
-        json!({
-            "grouped": folds.grouped,
-            "outputs": folds.outputs,
-            "daily_source": daily_source,
-            "changed_keys_only": changed_keys_only,
-        }),
-    )?;
-    w.emit("attributes_create.sql", json!({}))?;
-    let columns: Vec<String> = w.plan.outputs.iter().map(|o| d.ident(&o.name)).collect();
-    w.emit("attributes_next.sql", json!({"columns": columns}))?;
-    w.emit("attributes_delete.sql", json!({}))?;
-    let (target, source) = (
-        w.tables.get("attributes").to_string(),
-        w.tables.get("attributes_next").to_string(),
-    );
-    let mut all_columns = vec![w.plan.key_column.clone()];
-    all_columns.extend(w.plan.outputs.iter().map(|o| o.name.clone()));
-    all_columns.push("updated_at".into());
-    let all_columns: Vec<&str> = all_columns.iter().map(String::as_str).collect();
-    insert_all(w, &target, &source, &all_columns)?;
-    let pending = w.tables.get("attributes_pending").to_string();
-    w.emit("delete_all.sql", json!({"table": pending}))
-}
-
-/// The daily rows whose membership in some period window differs between the window ends
-/// `before` and `now`, as a condition on `daily.event_date` (empty: none).
-fn moved_dates(w: &StageWriter<'_>, before: NaiveDate, now: NaiveDate) -> String {
-    let d = w.dialect;
-    let (early, late) = if before <= now {
-        (before, now)
-    } else {
-        (now, before)
-    };
-    let mut periods: Vec<u32> = w
-        .plan
-        .outputs
-        .iter()
-        .filter_map(|o| o.period_days)
-        .collect();
-    periods.sort_unstable();
-    periods.dedup();
-    let mut ranges: Vec<(NaiveDate, NaiveDate)> = Vec::new();
-    for days in periods {
-        let days = chrono::Days::new(u64::from(days));
-        // the symmetric difference of [early - N, early) and [late - N, late)
-        let (early_start, late_start) = (early - days, late - days);
-        ranges.push((early_start, late_start.min(early)));
-        ranges.push((early.max(late_start), late));
-    }
-    ranges.retain(|(from, to)| from < to);
-    ranges.sort();
-    ranges.dedup();
-    ranges
-        .iter()
-        .map(|(from, to)| {
-            format!(
-                "(daily.event_date >= {} AND daily.event_date < {})",
-                d.date_literal(*from),
-                d.date_literal(*to)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" OR ")
-}
-
-/// The from-scratch attributes query (`render::one_scan_sql`).
-pub(super) fn one_scan(w: &mut StageWriter<'_>) -> Result<()> {
-    let mut context = base_events_context(w, false)?;
-    let (_, daily) = daily_columns(w);
-    let folds = folds(w);
-    if let Value::Object(map) = &mut context {
-        map.insert("daily_columns".into(), json!(daily));
-        map.insert("grouped".into(), json!(folds.grouped));
-        map.insert("outputs".into(), json!(folds.outputs));
-        map.insert("daily_source".into(), json!("daily"));
-        map.insert("changed_keys_only".into(), json!(false));
-    }
-    w.emit("one_scan.sql", context)
-}
-
 fn incremental_manifest(w: &mut StageWriter<'_>) -> Result<()> {
     let d = w.dialect;
     let models: Vec<String> = tracked_model_names(&w.plan.project)
@@ -606,7 +364,7 @@ fn incremental_manifest(w: &mut StageWriter<'_>) -> Result<()> {
         d.timestamp_literal(w.spec.watermark)
     );
     let attributes_window_end = if w.spec.refresh_attributes {
-        Some(window_end(w.plan, w.spec.today))
+        Some(attributes::window_end(w.plan, w.spec.today))
     } else {
         w.spec.attributes_window_end
     };
