@@ -1,14 +1,2 @@
 CREATE OR REPLACE TABLE {{ t.daily_aggregates_this_run }} AS
-WITH day_events AS (
-  SELECT
-    events.*
-{%- for window in windows %},
-    {{ window.expr }} AS {{ window.name }}
-{%- endfor %}
-  FROM {{ t.filtered_events }} AS events
-  WHERE events.event_date IN (SELECT event_date FROM {{ t.days_to_process }} WHERE process_now)
-{%- if exact %}
-    AND events.attribute_key IS NOT NULL
-{%- endif %}
-)
-{% include "daily_select.sql" %}
+{% include "daily_from_stored_events.sql" %}

@@ -12,7 +12,7 @@ use crate::plan::Plan;
 use crate::project::{Project, Semantics};
 use crate::render::{self, LoadWindow, RunSpec, Statement, Tables};
 use crate::state::{self, LimitState, StoredState};
-use crate::warehouse::Warehouse;
+use crate::warehouse::{Warehouse, number_cell};
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -358,11 +358,5 @@ fn window_counts(warehouse: &mut dyn Warehouse, tables: &Tables) -> Result<(u64,
         tables.get("days_to_process")
     );
     let rows = warehouse.query(&sql)?;
-    let number = |i: usize| {
-        rows.first()
-            .and_then(|r| r.get(i).cloned().flatten())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    Ok((number(0), number(1)))
+    Ok((number_cell(rows.first(), 0), number_cell(rows.first(), 1)))
 }

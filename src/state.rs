@@ -11,7 +11,7 @@ use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::render::{LoadWindow, Tables, tracked_model_names};
-use crate::warehouse::Warehouse;
+use crate::warehouse::{Warehouse, number_cell};
 
 /// What the manifest tables say before a run.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -76,13 +76,7 @@ pub fn read(
         let row = rows
             .first()
             .ok_or_else(|| Error::Internal("manifest summary returned no row".into()))?;
-        let number = |i: usize| {
-            row.get(i)
-                .cloned()
-                .flatten()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
+        let number = |i: usize| number_cell(Some(row), i);
         let stamp = |i: usize| {
             row.get(i)
                 .cloned()
@@ -130,12 +124,7 @@ pub fn read(
     let (schema, name) = tables.location("attributes_pending");
     if warehouse.table_exists(schema, name)? {
         let sql = format!("SELECT COUNT(*) FROM {}", tables.get("attributes_pending"));
-        state.pending_keys = warehouse
-            .query(&sql)?
-            .first()
-            .and_then(|r| r.first().cloned().flatten())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
+        state.pending_keys = number_cell(warehouse.query(&sql)?.first(), 0);
     }
     Ok(state)
 }
@@ -246,13 +235,8 @@ pub fn nothing_new(
         dialect.timestamp_literal(cap)
     );
     let rows = warehouse.query(&sql)?;
-    let count = |i: usize| -> u64 {
-        rows.first()
-            .and_then(|r| r.get(i).cloned().flatten())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    };
-    Ok(count(0) == 0 && count(1) == rows_at_watermark)
+    let after: u64 = number_cell(rows.first(), 0);
+    Ok(after == 0 && number_cell::<u64>(rows.first(), 1) == rows_at_watermark)
 }
 
 /// The earliest load at or after `from` and before `cap`: one query however long the gap.

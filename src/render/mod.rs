@@ -200,6 +200,7 @@ fn environment() -> &'static Environment<'static> {
             "days_to_process_compat.sql",
             "days_to_process_exact.sql",
             "daily_select.sql",
+            "daily_from_stored_events.sql",
             "daily_aggregates_this_run.sql",
             "create_daily_aggregates.sql",
             "daily_aggregates_delete.sql",

@@ -114,7 +114,7 @@ fn setup(w: &mut StageWriter<'_>) -> Result<()> {
     let (windows, daily_columns) = daily_columns(w);
     w.emit(
         "create_daily_aggregates.sql",
-        json!({"windows": windows, "daily_columns": daily_columns}),
+        json!({"windows": windows, "daily_columns": daily_columns, "shape_only": true}),
     )
 }
 
@@ -310,7 +310,7 @@ fn daily_aggregates_this_run(w: &mut StageWriter<'_>) -> Result<()> {
     let (windows, columns) = daily_columns(w);
     w.emit(
         "daily_aggregates_this_run.sql",
-        json!({"windows": windows, "daily_columns": columns}),
+        json!({"windows": windows, "daily_columns": columns, "shape_only": false}),
     )
 }
 

@@ -8,6 +8,13 @@ use crate::error::Result;
 /// A cell read back from a warehouse, as text (NULL is `None`); state tables are small.
 pub type Row = Vec<Option<String>>;
 
+/// Cell `column` of `row` as a number: counts and sums, 0 when the row or cell is absent or NULL.
+pub fn number_cell<T: std::str::FromStr + Default>(row: Option<&Row>, column: usize) -> T {
+    row.and_then(|r| r.get(column).cloned().flatten())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_default()
+}
+
 pub trait Warehouse {
     fn dialect_name(&self) -> &'static str;
 
