@@ -124,3 +124,61 @@ fn every_statement_parses_in_its_dialect_for_every_syntax_and_mode() {
         }
     }
 }
+
+/// On Snowflake an unquoted name resolves upper case and a quoted one exactly, so `"event_date"`
+/// and `event_date` are two different columns; the emulator is case-insensitive and cannot catch
+/// a mix. Every name in every rendered Snowflake statement (both modes, the incremental
+/// attributes refresh, the one-scan query) must be one that resolves alike either way.
+#[test]
+fn snowflake_names_resolve_alike_quoted_or_not() {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = dialect::for_name("snowflake").unwrap();
+    let plan = plan("exact", "snowflake");
+    let tables = Tables::new(&plan, dialect.as_ref(), "atomic");
+    let one_scan = render::one_scan_sql(
+        &plan,
+        dialect.as_ref(),
+        &tables,
+        NaiveDate::from_ymd_opt(2025, 1, 7).unwrap(),
+    )
+    .unwrap();
+    let texts = [
+        compiled("compat", "snowflake"),
+        compiled("exact", "snowflake"),
+        incremental_attributes("snowflake"),
+        one_scan,
+    ];
+    let mut quoted = std::collections::BTreeSet::new();
+    let mut unquoted = std::collections::BTreeSet::new();
+    for text in &texts {
+        let tokens = Tokenizer::new(dialect.parser().as_ref(), text)
+            .tokenize()
+            .unwrap();
+        for token in tokens {
+            if let Token::Word(word) = token {
+                match word.quote_style {
+                    Some('"') => quoted.insert(word.value),
+                    None => unquoted.insert(word.value.to_uppercase()),
+                    Some(_) => false,
+                };
+            }
+        }
+    }
+    assert!(quoted.len() > 50, "too few quoted names: {quoted:?}");
+    let mixed: Vec<&String> = quoted
+        .iter()
+        .filter(|name| **name != name.to_uppercase() && unquoted.contains(&name.to_uppercase()))
+        .collect();
+    assert!(
+        mixed.is_empty(),
+        "names used quoted in lower case and unquoted: {mixed:?}"
+    );
+    let lower: Vec<&String> = quoted
+        .iter()
+        .filter(|name| **name != name.to_uppercase())
+        .collect();
+    assert!(
+        lower.is_empty(),
+        "quoted names that are not upper case (they resolve only exactly so): {lower:?}"
+    );
+}

@@ -50,8 +50,14 @@ pub trait Dialect: Send + Sync {
     /// The parser used to check that every rendered statement is valid in this dialect.
     fn parser(&self) -> Box<dyn sqlparser::dialect::Dialect>;
 
+    /// The name as the warehouse stores it: Snowflake folds names to upper case, so every name
+    /// the engine makes or reads is written in that form, quoted or not, and both resolve alike.
+    fn stored_name(&self, name: &str) -> String {
+        name.to_string()
+    }
+
     fn ident(&self, name: &str) -> String {
-        format!("\"{}\"", name.replace('"', "\"\""))
+        format!("\"{}\"", self.stored_name(name).replace('"', "\"\""))
     }
 
     /// A dotted relation name, each part quoted.
@@ -221,7 +227,12 @@ mod tests {
             else {
                 panic!("no alias")
             };
-            assert_eq!(alias.value, "we\"ird name", "{}", dialect.name());
+            assert_eq!(
+                alias.value,
+                dialect.stored_name("we\"ird name"),
+                "{}",
+                dialect.name()
+            );
             let sqlparser::ast::Expr::Value(value) = expr else {
                 panic!("not a literal: {expr:?}")
             };

@@ -1,4 +1,5 @@
-//! Snowflake: self-describing data in VARIANT columns read with `GET_PATH`, arrays as ARRAY.
+//! Snowflake: self-describing data in VARIANT columns read with `GET_PATH`, arrays as ARRAY,
+//! every name in upper case (what an unquoted name resolves to).
 
 use super::{DelayedRule, Dialect, OrderKey, json_path};
 use crate::error::Result;
@@ -14,6 +15,12 @@ impl Dialect for Snowflake {
 
     fn parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::SnowflakeDialect {})
+    }
+
+    /// Unquoted names resolve upper case on Snowflake (`ATOMIC.EVENTS`, `EVENT_DATE`), quoted ones
+    /// exactly; quoting the upper-case form makes `"EVENT_DATE"` and `event_date` one column.
+    fn stored_name(&self, name: &str) -> String {
+        name.to_uppercase()
     }
 
     fn type_name(&self, value_type: ValueType) -> &'static str {
