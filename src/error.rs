@@ -51,6 +51,10 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// SIGINT/SIGTERM stopped the run; what was committed stays, the rest rolled back.
+    #[error("cancelled: {0}")]
+    Cancelled(String),
+
     /// A bug: an invariant of the engine did not hold.
     #[error("internal error: {0}")]
     Internal(String),
@@ -81,7 +85,7 @@ impl Error {
             | Error::Invalid { hint, .. }
             | Error::Stage { hint, .. }
             | Error::Locked { hint, .. } => *hint = text,
-            Error::Unsupported { .. } | Error::Internal(_) => {}
+            Error::Unsupported { .. } | Error::Internal(_) | Error::Cancelled(_) => {}
         }
         self
     }
@@ -96,11 +100,24 @@ impl Error {
             Error::Internal(_) => {
                 Some("this is a bug in sigbatch; please report it with the command you ran")
             }
+            Error::Cancelled(_) => Some(
+                "the last committed window stands; run again to go on from there",
+            ),
         }
     }
 
     /// Whether the user can fix this by changing their input (exit code 2) rather than it
     /// being an internal or warehouse failure (exit code 3).
+    /// The process exit code: 2 the user can fix it, 3 internal or warehouse failure, 130
+    /// cancelled by a signal.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Cancelled(_) => 130,
+            _ if self.is_user_error() => 2,
+            _ => 3,
+        }
+    }
+
     pub fn is_user_error(&self) -> bool {
         match self {
             Error::File { .. }
@@ -108,7 +125,7 @@ impl Error {
             | Error::Unsupported { .. }
             | Error::Locked { .. } => true,
             Error::Stage { user_fixable, .. } => *user_fixable,
-            Error::Internal(_) => false,
+            Error::Internal(_) | Error::Cancelled(_) => false,
         }
     }
 }

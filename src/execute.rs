@@ -10,7 +10,7 @@ use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::project::{Project, Semantics};
-use crate::render::{self, LoadWindow, RunSpec, Statement, Tables};
+use crate::render::{self, LoadWindow, RunSpec, Statement, Tables, WindowPlan};
 use crate::state::{self, LimitState, StoredState};
 use crate::warehouse::{Warehouse, number_cell};
 
@@ -162,7 +162,9 @@ pub fn run(
     });
     let today = plan.vars.today(options.now);
     let mut reports = Vec::new();
-    let mut full_refresh = options.full_refresh;
+    // without a run state nothing stored is accounted for (a first run, or a full refresh cut
+    // short where DDL commits statement by statement): every table is rebuilt
+    let mut full_refresh = options.full_refresh || stored.plan_fingerprint.is_none();
     let start = plan.vars.start_date.and_time(chrono::NaiveTime::MIN);
     // exact mode: the highest load read so far (nothing after a full refresh's wipe)
     let watermark =
@@ -226,6 +228,8 @@ pub fn run(
             },
         };
         let statements = render::render_run(plan, dialect, tables, &spec)?;
+        let window_plan =
+            render::window_plan(statements, dialect, warehouse.transactional_ddl())?;
         progress(&format!(
             "window {} .. {} ({label})",
             window.lower, window.upper
@@ -235,7 +239,7 @@ pub fn run(
             label,
             events: 0,
             days_processed: 0,
-            statements,
+            statements: window_plan.statements().cloned().collect(),
             stage_timings: Vec::new(),
             commit_time: Duration::ZERO,
         };
@@ -243,7 +247,7 @@ pub fn run(
             reports.push(report);
             break;
         }
-        (report.stage_timings, report.commit_time) = execute_window(warehouse, &report.statements)?;
+        (report.stage_timings, report.commit_time) = execute_window(warehouse, &window_plan)?;
         (report.events, report.days_processed) = window_counts(warehouse, tables)?;
         let timings: Vec<String> = report
             .stage_timings
@@ -293,62 +297,80 @@ fn attributes_current(stored: &StoredState, plan: &Plan, today: chrono::NaiveDat
 
 /// Runs one window's statements; returns the wall time of each stage and of the commits.
 ///
-/// The setup stage (schemas, and the stored tables: dropped on a full refresh, created if
-/// missing) commits first, in a transaction of its own, and the rest of the window in one more.
-/// DuckDB misreads a table created and bulk-filled in one transaction (aggregates over it see
-/// no rows: its statistics still say empty), so no stored table may be born in the transaction
-/// that fills it. A crash between the two leaves empty tables and no watermark, from which the
-/// next run starts over from `start_date`: what the full refresh or first run would have built.
+/// Where DDL is transactional the statements before the window's transaction (setup: schemas,
+/// and the stored tables: dropped on a full refresh, created if missing) commit in a transaction
+/// of their own. DuckDB misreads a table created and bulk-filled in one transaction (aggregates
+/// over it see no rows: its statistics still say empty), so no stored table may be born in the
+/// transaction that fills it. A crash between the two leaves empty tables and no run state, from
+/// which the next run rebuilds every table: what the full refresh or first run would have built.
+/// Elsewhere each of them commits on its own (`render::window_plan` says why that is safe).
 fn execute_window(
     warehouse: &mut dyn Warehouse,
-    statements: &[Statement],
+    plan: &WindowPlan,
 ) -> Result<(Vec<(Stage, Duration)>, Duration)> {
-    let setup = statements
-        .iter()
-        .take_while(|s| s.stage == Stage::Setup)
-        .count();
-    let (mut timings, setup_commit) = execute_in_transaction(warehouse, &statements[..setup])?;
-    let (rest, commit) = execute_in_transaction(warehouse, &statements[setup..])?;
-    timings.extend(rest);
-    Ok((timings, setup_commit + commit))
+    let mut timings = Vec::new();
+    let mut commit_time = Duration::ZERO;
+    if warehouse.transactional_ddl() {
+        commit_time += execute_in_transaction(warehouse, &plan.before, &mut timings)?;
+    } else {
+        execute_statements(warehouse, &plan.before, &mut timings)?;
+    }
+    commit_time += execute_in_transaction(warehouse, &plan.transaction, &mut timings)?;
+    Ok((timings, commit_time))
 }
 
-/// Runs `statements` in one transaction; returns the time of each stage and of the commit.
+/// Runs `statements` in one transaction, adding to `timings`; returns the time of the commit.
 fn execute_in_transaction(
     warehouse: &mut dyn Warehouse,
     statements: &[Statement],
-) -> Result<(Vec<(Stage, Duration)>, Duration)> {
-    let mut timings: Vec<(Stage, Duration)> = Vec::new();
+    timings: &mut Vec<(Stage, Duration)>,
+) -> Result<Duration> {
     warehouse.begin()?;
+    if let Err(error) = execute_statements(warehouse, statements, timings) {
+        // the failure is what the user needs to see; a failed rollback adds nothing to it
+        let _ = warehouse.rollback();
+        return Err(error);
+    }
+    let started = Instant::now();
+    warehouse.commit()?;
+    Ok(started.elapsed())
+}
+
+/// Runs `statements` in order, adding each one's time to its stage's; a failure names the stage.
+fn execute_statements(
+    warehouse: &mut dyn Warehouse,
+    statements: &[Statement],
+    timings: &mut Vec<(Stage, Duration)>,
+) -> Result<()> {
     for statement in statements {
+        if crate::cancel::requested() {
+            return Err(Error::Cancelled(format!(
+                "interrupted before stage `{}`",
+                statement.stage.name()
+            )));
+        }
         let started = Instant::now();
         let result = warehouse.execute(&statement.sql);
         match timings.last_mut() {
             Some((stage, took)) if *stage == statement.stage => *took += started.elapsed(),
             _ => timings.push((statement.stage, started.elapsed())),
         }
-        if let Err(error) = result {
-            // the failure is what the user needs to see; a failed rollback adds nothing to it
-            let _ = warehouse.rollback();
-            return Err(match error {
-                Error::Stage {
-                    message,
-                    hint,
-                    user_fixable,
-                    ..
-                } => Error::Stage {
-                    stage: statement.stage.name().to_string(),
-                    message,
-                    hint,
-                    user_fixable,
-                },
-                other => other,
-            });
-        }
+        result.map_err(|error| match error {
+            Error::Stage {
+                message,
+                hint,
+                user_fixable,
+                ..
+            } => Error::Stage {
+                stage: statement.stage.name().to_string(),
+                message,
+                hint,
+                user_fixable,
+            },
+            other => other,
+        })?;
     }
-    let started = Instant::now();
-    warehouse.commit()?;
-    Ok((timings, started.elapsed()))
+    Ok(())
 }
 
 fn window_counts(warehouse: &mut dyn Warehouse, tables: &Tables) -> Result<(u64, u64)> {

@@ -1,5 +1,5 @@
 //! The `sigbatch` binary: parses flags, calls the library, prints errors with their hints, and
-//! maps them to exit codes (2: the user can fix it, 3: internal or warehouse failure).
+//! maps them to exit codes (2: the user can fix it, 3: internal or warehouse failure, 130: cancelled by SIGINT/SIGTERM).
 
 mod cli;
 
@@ -123,6 +123,7 @@ fn dispatch(cli: Cli) -> Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    sigbatch::cancel::install();
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -131,7 +132,7 @@ fn main() -> ExitCode {
             if let Some(hint) = error.hint() {
                 let _ = writeln!(stderr, "hint: {hint}");
             }
-            ExitCode::from(if error.is_user_error() { 2 } else { 3 })
+            ExitCode::from(error.exit_code())
         }
     }
 }

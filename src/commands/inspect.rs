@@ -4,14 +4,12 @@ use std::io::Write;
 
 use chrono::NaiveDateTime;
 
-use super::{ProjectArgs, compile_sql, duckdb_output};
+use super::{ProjectArgs, compile_sql};
 use crate::dialect;
 use crate::error::{Error, Result};
 use crate::project::group::Aggregation;
 use crate::render::Tables;
 use crate::state;
-use crate::warehouse::Warehouse;
-use crate::warehouse::duckdb::DuckDbWarehouse;
 
 fn io(e: std::io::Error) -> Error {
     Error::Internal(format!("writing output: {e}"))
@@ -63,11 +61,11 @@ pub fn validate(args: &ProjectArgs, now: NaiveDateTime, out: &mut dyn Write) -> 
 pub fn status(args: &ProjectArgs, out: &mut dyn Write) -> Result<()> {
     let (project, plan) = args.load()?;
     let target = args.target(&project)?;
-    let (path, duckdb_settings) = duckdb_output(&target)?;
-    let dialect = dialect::for_name("duckdb")?;
+    let dialect = dialect::for_name(target.output.kind())?;
     let tables = Tables::new(&plan, dialect.as_ref(), target.output.schema());
-    let mut warehouse = DuckDbWarehouse::open_read_only(path, duckdb_settings)?;
-    let stored = state::read(&mut warehouse, dialect.as_ref(), &plan, &tables)?;
+    let mut warehouse = crate::warehouse::connect(&target, crate::warehouse::Access::ReadOnly)?;
+    let warehouse = warehouse.as_mut();
+    let stored = state::read(warehouse, dialect.as_ref(), &plan, &tables)?;
     let show = |t: Option<NaiveDateTime>| t.map_or("-".to_string(), |t| t.to_string());
     writeln!(
         out,
@@ -75,7 +73,7 @@ pub fn status(args: &ProjectArgs, out: &mut dyn Write) -> Result<()> {
         project.name,
         project.semantics.as_str(),
         target.name,
-        path.display()
+        target.output.location()
     )
     .map_err(io)?;
     if stored.models_matched == 0 {

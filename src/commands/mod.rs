@@ -21,7 +21,7 @@ use crate::plan::Plan;
 use crate::project::profiles::{DuckDbSettings, Output, Target};
 use crate::project::{Project, Semantics};
 use crate::render::{self, RunSpec, Tables};
-use crate::warehouse::duckdb::DuckDbWarehouse;
+use crate::warehouse::{self, Access, Warehouse};
 
 /// Where the project is and which target to use.
 #[derive(Debug, Clone, Default)]
@@ -44,17 +44,15 @@ impl ProjectArgs {
     }
 }
 
-/// The database file and the settings to open it with.
+/// The database file and the settings to open it with (`stage` and `demo` load into DuckDB).
 fn duckdb_output(target: &Target) -> Result<(&Path, &DuckDbSettings)> {
     match &target.output {
         Output::DuckDb { path, settings, .. } => Ok((path, settings)),
-        Output::Remote { kind, .. } => Err(Error::invalid(
+        other => Err(Error::invalid(
             format!("target `{}`", target.name),
-            format!("running on {kind} is not supported yet; only duckdb targets run"),
+            format!("this command loads into DuckDB, not {}", other.kind()),
         )
-        .with_hint(format!(
-            "inspect the SQL with `sigbatch compile --dialect {kind}`"
-        ))),
+        .with_hint("load events into the warehouse with its own loader (Snowplow's RDB or Snowflake Streaming Loader)")),
     }
 }
 
@@ -75,20 +73,32 @@ pub fn run(
     out: &mut dyn Write,
     progress: &mut dyn FnMut(&str),
 ) -> Result<()> {
+    run_with(settings, out, progress, &|warehouse| warehouse)
+}
+
+/// `run`, with the warehouse passed through `wrap` once connected (tests inject failures there).
+pub fn run_with(
+    settings: &RunSettings,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(&str),
+    wrap: &dyn Fn(Box<dyn Warehouse>) -> Box<dyn Warehouse>,
+) -> Result<()> {
     let (project, plan) = settings.project.load()?;
     let target = settings.project.target(&project)?;
-    let (path, duckdb_settings) = duckdb_output(&target)?;
-    let dialect = dialect::for_name("duckdb")?;
+    let dialect = dialect::for_name(target.output.kind())?;
     let tables = Tables::new(&plan, dialect.as_ref(), target.output.schema());
     let mode = if settings.dry_run {
         Mode::DryRun
     } else {
         Mode::Execute
     };
-    let mut warehouse = match mode {
-        Mode::DryRun => DuckDbWarehouse::open_read_only(path, duckdb_settings)?,
-        Mode::Execute => DuckDbWarehouse::open(path, settings.lock_timeout, duckdb_settings)?,
+    let access = match mode {
+        Mode::DryRun => Access::ReadOnly,
+        Mode::Execute => Access::ReadWrite {
+            lock_timeout: settings.lock_timeout,
+        },
     };
+    let mut warehouse = wrap(warehouse::connect(&target, access)?);
     let options = RunOptions {
         full_refresh: settings.full_refresh,
         until: settings.until,
@@ -103,12 +113,12 @@ pub fn run(
         project.semantics.as_str(),
         target.output.kind(),
         target.name,
-        path.display()
+        target.output.location()
     ));
     let reports = execute::run(
         &project,
         &plan,
-        &mut warehouse,
+        warehouse.as_mut(),
         dialect.as_ref(),
         &tables,
         &options,

@@ -5,6 +5,7 @@ pub mod filter;
 pub mod group;
 pub mod profiles;
 pub mod property;
+pub mod snowflake_profile;
 pub mod vars;
 
 use std::path::{Path, PathBuf};

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_yaml_ng::Value;
 
 use super::group::Scalar;
+use super::snowflake_profile::{self, SnowflakeSettings};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +27,7 @@ pub enum Output {
         schema: String,
         settings: DuckDbSettings,
     },
+    Snowflake(SnowflakeSettings),
     /// A warehouse this build can compile for but not yet run on.
     Remote { kind: String, schema: String },
 }
@@ -51,12 +53,23 @@ impl Output {
     pub fn schema(&self) -> &str {
         match self {
             Output::DuckDb { schema, .. } | Output::Remote { schema, .. } => schema,
+            Output::Snowflake(settings) => &settings.schema,
+        }
+    }
+
+    /// Where the output is, for progress lines: a file, or a URL and database (no secrets).
+    pub fn location(&self) -> String {
+        match self {
+            Output::DuckDb { path, .. } => path.display().to_string(),
+            Output::Snowflake(s) => format!("{} database {}", s.base_url, s.database),
+            Output::Remote { kind, .. } => kind.clone(),
         }
     }
 
     pub fn kind(&self) -> &str {
         match self {
             Output::DuckDb { .. } => "duckdb",
+            Output::Snowflake(_) => "snowflake",
             Output::Remote { kind, .. } => kind,
         }
     }
@@ -193,7 +206,8 @@ pub fn load_target(
                 settings: DuckDbSettings { threads, values },
             }
         }
-        "snowflake" | "bigquery" | "databricks" => {
+        "snowflake" => Output::Snowflake(snowflake_profile::parse(&field, file, &name, project_dir)?),
+        "bigquery" | "databricks" => {
             let schema = field(if kind == "bigquery" {
                 "dataset"
             } else {
@@ -211,7 +225,7 @@ pub fn load_target(
                 file,
                 format!("output `{name}` has unsupported type `{other}`"),
             )
-            .with_hint("supported: duckdb (runs), snowflake and bigquery (compile only for now)"));
+            .with_hint("supported: duckdb and snowflake (run), bigquery and databricks (compile only for now)"));
         }
     };
     Ok(Target {

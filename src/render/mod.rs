@@ -8,9 +8,11 @@
 mod attributes;
 mod expr;
 mod stages;
+mod transaction;
 
 pub(crate) use attributes::window_end;
 pub use stages::tracked_model_names;
+pub use transaction::{WindowPlan, window_plan};
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -29,6 +31,48 @@ use crate::project::Semantics;
 pub struct Statement {
     pub stage: Stage,
     pub sql: String,
+    pub kind: StatementKind,
+}
+
+/// What a statement does, for warehouses whose DDL commits on its own (`transaction.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatementKind {
+    /// Creates or drops a schema or table, or gives a table its shape; safe to repeat.
+    Ddl,
+    /// Writes rows.
+    Dml,
+    /// `CREATE OR REPLACE TABLE table AS query`: a table made and filled in one statement.
+    Fill {
+        table: String,
+        query: String,
+        /// The table carries state between runs (compat's attributes table).
+        persistent: bool,
+    },
+}
+
+impl StatementKind {
+    fn of(sql: &str, tables: &Tables) -> StatementKind {
+        if let Some(rest) = sql.strip_prefix("CREATE OR REPLACE TABLE ") {
+            for (name, table) in &tables.names {
+                if let Some(query) = rest
+                    .strip_prefix(table.as_str())
+                    .and_then(|r| r.strip_prefix(" AS"))
+                    .filter(|q| q.starts_with(char::is_whitespace))
+                {
+                    return StatementKind::Fill {
+                        table: table.clone(),
+                        query: query.trim().to_string(),
+                        persistent: PERSISTENT.contains(name),
+                    };
+                }
+            }
+        }
+        if sql.starts_with("CREATE ") || sql.starts_with("DROP ") {
+            StatementKind::Ddl
+        } else {
+            StatementKind::Dml
+        }
+    }
 }
 
 /// The load window of one run: `lower < load_tstamp < upper` in compat mode (upstream's strict
@@ -96,15 +140,17 @@ const MANIFEST: &[&str] = &[
 ];
 /// sigbatch's own state tables, named apart from upstream's.
 const SIGBATCH_ONLY: &[&str] = &["run_state", "attributes_pending"];
-/// Tables that carry state between runs, dropped by `--full-refresh`.
+/// Tables that carry state between runs, in the order `--full-refresh` drops them: the run state
+/// first, so a refresh cut short where DDL commits statement by statement leaves no run state,
+/// and the next run rebuilds every table (see `execute`).
 pub const PERSISTENT: &[&str] = &[
+    "run_state",
+    "incremental_manifest",
+    "daily_aggregation_manifest",
+    "attributes_pending",
     "filtered_events",
     "daily_aggregates",
     "attributes",
-    "incremental_manifest",
-    "daily_aggregation_manifest",
-    "run_state",
-    "attributes_pending",
 ];
 
 impl Tables {
@@ -220,6 +266,8 @@ fn environment() -> &'static Environment<'static> {
             "create_attributes_pending.sql",
             "delete_all.sql",
             "one_scan.sql",
+            "fill_shape.sql",
+            "fill_insert.sql",
         );
         env
     })
@@ -267,6 +315,7 @@ impl StageWriter<'_> {
         d.check(self.stage.name(), &sql)?;
         self.out.push(Statement {
             stage: self.stage,
+            kind: StatementKind::of(&sql, self.tables),
             sql,
         });
         Ok(())

@@ -2,8 +2,12 @@
 //! collects statements, which is what `--dry-run` uses for everything that writes.
 
 pub mod duckdb;
+pub mod snowflake;
 
-use crate::error::Result;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::project::profiles::{Output, Target};
 
 /// A cell read back from a warehouse, as text (NULL is `None`); state tables are small.
 pub type Row = Vec<Option<String>>;
@@ -24,6 +28,12 @@ pub trait Warehouse {
     /// Runs one query; every cell is cast to text by the caller's SQL or read as text.
     fn query(&mut self, sql: &str) -> Result<Vec<Row>>;
 
+    /// Whether DDL runs inside a transaction and rolls back with it (DuckDB). Where it commits
+    /// on its own (Snowflake, BigQuery), a window runs its DDL before its transaction.
+    fn transactional_ddl(&self) -> bool {
+        true
+    }
+
     fn begin(&mut self) -> Result<()>;
     fn commit(&mut self) -> Result<()>;
     fn rollback(&mut self) -> Result<()>;
@@ -33,4 +43,36 @@ pub trait Warehouse {
 
     /// Column names of `schema.table`, lower case; empty when it does not exist.
     fn columns(&mut self, schema: &str, table: &str) -> Result<Vec<String>>;
+}
+
+/// Whether a command only reads (`status`, `--dry-run`) or runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadOnly,
+    /// Waits up to `lock_timeout` for another run holding the tables.
+    ReadWrite { lock_timeout: Duration },
+}
+
+/// Opens the warehouse a target names.
+pub fn connect(target: &Target, access: Access) -> Result<Box<dyn Warehouse>> {
+    Ok(match (&target.output, access) {
+        (Output::DuckDb { path, settings, .. }, Access::ReadOnly) => {
+            Box::new(duckdb::DuckDbWarehouse::open_read_only(path, settings)?)
+        }
+        (Output::DuckDb { path, settings, .. }, Access::ReadWrite { lock_timeout }) => {
+            Box::new(duckdb::DuckDbWarehouse::open(path, lock_timeout, settings)?)
+        }
+        (Output::Snowflake(settings), _) => {
+            Box::new(snowflake::SnowflakeWarehouse::connect(settings.clone())?)
+        }
+        (Output::Remote { kind, .. }, _) => {
+            return Err(Error::invalid(
+                format!("target `{}`", target.name),
+                format!("running on {kind} is not supported yet; duckdb and snowflake targets run"),
+            )
+            .with_hint(format!(
+                "inspect the SQL with `sigbatch compile --dialect {kind}`"
+            )));
+        }
+    })
 }

@@ -1,0 +1,154 @@
+//! A `type: snowflake` output, with dbt-snowflake's field names.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// A password, token or passphrase: shown as `<redacted>` by `Debug`, never printed.
+#[derive(Clone, PartialEq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(text: String) -> Secret {
+        Secret(text)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SnowflakeAuth {
+    Password(Secret),
+    /// Key-pair authentication: a JWT signed with the PKCS#8 key at `path`.
+    KeyPair {
+        path: PathBuf,
+        passphrase: Option<Secret>,
+    },
+    /// `authenticator: oauth` with a `token`.
+    OAuth(Secret),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnowflakeSettings {
+    pub account: String,
+    pub user: String,
+    pub auth: SnowflakeAuth,
+    pub role: Option<String>,
+    pub warehouse: Option<String>,
+    pub database: String,
+    pub schema: String,
+    pub query_tag: Option<String>,
+    pub connect_timeout: Duration,
+    /// Retries of a request that failed transiently (HTTP 429/5xx, network).
+    pub retries: u32,
+    /// `protocol://host:port`, by default `https://<account>.snowflakecomputing.com`.
+    pub base_url: String,
+}
+
+/// Reads the output's fields through `field` (which expands `env_var`).
+pub fn parse(
+    field: &dyn Fn(&str) -> Result<Option<String>>,
+    file: &Path,
+    target: &str,
+    project_dir: &Path,
+) -> Result<SnowflakeSettings> {
+    let invalid = |message: String, hint: &str| {
+        Error::file(file, format!("snowflake target `{target}`: {message}")).with_hint(hint)
+    };
+    let required = |key: &str, hint: &str| -> Result<String> {
+        field(key)?
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| invalid(format!("`{key}` is required"), hint))
+    };
+    let account = required("account", "set `account: xy12345.eu-west-1` (your account identifier)")?;
+    let user = required("user", "set `user:` to the login name")?;
+    let authenticator = field("authenticator")?.map(|a| a.to_lowercase());
+    let auth = match (
+        authenticator.as_deref(),
+        field("password")?,
+        field("private_key_path")?,
+        field("token")?,
+    ) {
+        (Some("oauth"), _, _, Some(token)) => SnowflakeAuth::OAuth(Secret::new(token)),
+        (Some("oauth"), _, _, None) => {
+            return Err(invalid(
+                "`authenticator: oauth` needs a `token`".into(),
+                "set `token: \"{{ env_var('SNOWFLAKE_OAUTH_TOKEN') }}\"`",
+            ));
+        }
+        (Some(other), ..) if other != "snowflake" && other != "snowflake_jwt" => {
+            return Err(invalid(
+                format!("`authenticator: {other}` is not supported"),
+                "use a password, `private_key_path` (key-pair) or `authenticator: oauth` with `token`",
+            ));
+        }
+        (_, _, Some(path), _) => {
+            let path = PathBuf::from(path);
+            SnowflakeAuth::KeyPair {
+                path: if path.is_absolute() {
+                    path
+                } else {
+                    project_dir.join(path)
+                },
+                passphrase: field("private_key_passphrase")?.map(Secret::new),
+            }
+        }
+        (_, Some(password), None, _) => SnowflakeAuth::Password(Secret::new(password)),
+        _ => {
+            return Err(invalid(
+                "no credentials: set `password`, `private_key_path` or `authenticator: oauth` with `token`".into(),
+                "keep secrets out of the file: `password: \"{{ env_var('SNOWFLAKE_PASSWORD') }}\"`",
+            ));
+        }
+    };
+    let number = |key: &str, default: u64| -> Result<u64> {
+        match field(key)? {
+            None => Ok(default),
+            Some(text) => text.parse().map_err(|_| {
+                invalid(
+                    format!("`{key}` must be a whole number, not `{text}`"),
+                    "e.g. `connect_timeout: 10` (seconds), `retries: 3`",
+                )
+            }),
+        }
+    };
+    let connect_timeout = Duration::from_secs(number("connect_timeout", 10)?);
+    let retries = match field("retries")? {
+        Some(_) => number("retries", 3)?,
+        None => number("connect_retries", 3)?,
+    } as u32;
+    let host = field("host")?.unwrap_or_else(|| format!("{account}.snowflakecomputing.com"));
+    let protocol = field("protocol")?.unwrap_or_else(|| "https".into());
+    if protocol != "https" && protocol != "http" {
+        return Err(invalid(
+            format!("`protocol` must be https or http, not `{protocol}`"),
+            "leave it out for https",
+        ));
+    }
+    let base_url = match field("port")? {
+        Some(port) => format!("{protocol}://{host}:{port}"),
+        None => format!("{protocol}://{host}"),
+    };
+    Ok(SnowflakeSettings {
+        account,
+        user,
+        auth,
+        role: field("role")?,
+        warehouse: field("warehouse")?,
+        database: required("database", "set `database:` to the database sigbatch writes to")?,
+        schema: field("schema")?.unwrap_or_else(|| "public".into()),
+        query_tag: field("query_tag")?,
+        connect_timeout,
+        retries,
+        base_url,
+    })
+}

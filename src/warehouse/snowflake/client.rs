@@ -1,0 +1,412 @@
+//! Snowflake's REST protocol, as its drivers speak it: a login gives a session token; each
+//! statement is one `query-request`; a statement still running after ~45 s answers `333334`
+//! with a `getResultUrl` to poll; large results come in chunks, downloaded separately; an
+//! expired session token is renewed with the master token (or by logging in again).
+//!
+//! Transient failures (HTTP 429 and 5xx, network errors) are retried with exponential backoff,
+//! resending the same `requestId`, so Snowflake runs a statement once however often it is sent.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::auth;
+use super::rows::{self, ResultSet};
+use crate::error::{Error, Result};
+use crate::project::snowflake_profile::{Secret, SnowflakeSettings};
+
+/// Statement still running: poll `getResultUrl`.
+const STILL_RUNNING: &[&str] = &["333333", "333334"];
+/// The session token expired: renew it and send the request again.
+const SESSION_EXPIRED: &str = "390112";
+
+pub struct Client {
+    agent: ureq::Agent,
+    settings: SnowflakeSettings,
+    token: Arc<Secret>,
+    master_token: Option<Secret>,
+    sequence: u64,
+    /// First wait between polls of a running statement (doubles up to 5 s).
+    pub poll_interval: Duration,
+    /// First wait before retrying a transient failure (doubles each time).
+    pub retry_backoff: Duration,
+}
+
+/// What a failed HTTP exchange was: worth retrying, or final.
+enum Failure {
+    Transient(String),
+    Final(Error),
+}
+
+impl Client {
+    pub fn login(settings: SnowflakeSettings) -> Result<Client> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_connect(Some(settings.connect_timeout))
+            .timeout_recv_response(Some(Duration::from_secs(120)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut client = Client {
+            agent,
+            settings,
+            token: Arc::new(Secret::new(String::new())),
+            master_token: None,
+            sequence: 0,
+            poll_interval: Duration::from_millis(250),
+            retry_backoff: Duration::from_millis(500),
+        };
+        client.authenticate()?;
+        Ok(client)
+    }
+
+    fn authenticate(&mut self) -> Result<()> {
+        let s = &self.settings;
+        let mut session_parameters = json!({"TIMEZONE": "UTC"});
+        if let Some(tag) = &s.query_tag {
+            session_parameters["QUERY_TAG"] = json!(tag);
+        }
+        let mut data = json!({
+            "CLIENT_APP_ID": "sigbatch",
+            "CLIENT_APP_VERSION": env!("CARGO_PKG_VERSION"),
+            "ACCOUNT_NAME": s.account,
+            "LOGIN_NAME": s.user,
+            "SESSION_PARAMETERS": session_parameters,
+            "CLIENT_ENVIRONMENT": {"APPLICATION": "sigbatch"},
+        });
+        let now = chrono::Utc::now().timestamp();
+        if let (Value::Object(data), Value::Object(credentials)) =
+            (&mut data, auth::credentials(s, now)?)
+        {
+            data.extend(credentials);
+        }
+        let mut query = vec![
+            ("databaseName", s.database.clone()),
+            ("schemaName", s.schema.clone()),
+            ("requestId", uuid::Uuid::new_v4().to_string()),
+        ];
+        if let Some(warehouse) = &s.warehouse {
+            query.push(("warehouse", warehouse.clone()));
+        }
+        if let Some(role) = &s.role {
+            query.push(("roleName", role.clone()));
+        }
+        let answer = self
+            .send("/session/v1/login-request", &query, &json!({"data": data}), None)
+            .map_err(|e| self.unreachable(e))?;
+        if answer["success"] != json!(true) {
+            return Err(Error::invalid(
+                format!("snowflake login to `{}` as `{}`", s.base_url, s.user),
+                format!(
+                    "refused: {} (code {})",
+                    answer["message"].as_str().unwrap_or("no message"),
+                    answer["code"].as_str().unwrap_or("none")
+                ),
+            )
+            .with_hint("check account, user and credentials in profiles.yml (secrets from env_var)"));
+        }
+        let token = answer["data"]["token"].as_str().ok_or_else(|| {
+            Error::Internal("snowflake login answered without a session token".into())
+        })?;
+        self.token = Arc::new(Secret::new(token.to_string()));
+        self.master_token = answer["data"]["masterToken"]
+            .as_str()
+            .map(|t| Secret::new(t.to_string()));
+        Ok(())
+    }
+
+    fn unreachable(&self, failure: Failure) -> Error {
+        match failure {
+            Failure::Final(error) => error,
+            Failure::Transient(message) => Error::invalid(
+                format!("snowflake at `{}`", self.settings.base_url),
+                format!("unreachable: {message}"),
+            )
+            .with_hint("check `account` (or `host`/`port`/`protocol`) in profiles.yml and the network"),
+        }
+    }
+
+    /// Runs one statement and returns its result set.
+    pub fn run(&mut self, sql: &str) -> Result<ResultSet> {
+        self.sequence += 1;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let body = json!({
+            "sqlText": sql,
+            "asyncExec": false,
+            "sequenceId": self.sequence,
+            "querySubmissionTime": chrono::Utc::now().timestamp_millis(),
+        });
+        self.register_cancel(&request_id, sql);
+        let answer = self.run_request(&request_id, &body);
+        crate::cancel::set_in_flight(None);
+        let answer = answer?;
+        let data = &answer["data"];
+        if answer["success"] != json!(true) {
+            return Err(statement_error(&answer));
+        }
+        let mut result = rows::decode(data)?;
+        for (index, chunk) in data["chunks"].as_array().into_iter().flatten().enumerate() {
+            let url = chunk["url"].as_str().ok_or_else(|| {
+                Error::Internal(format!("snowflake result chunk {index} has no url"))
+            })?;
+            let text = self.download_chunk(url, data)?;
+            result.append_chunk(&text, index)?;
+        }
+        Ok(result)
+    }
+
+    /// Sends the query request, renewing an expired session and polling a running statement.
+    fn run_request(&mut self, request_id: &str, body: &Value) -> Result<Value> {
+        let mut answer = self.send_authorized_retrying(
+            "/queries/v1/query-request",
+            &[("requestId", request_id.to_string())],
+            Some(body),
+        )?;
+        let mut wait = self.poll_interval;
+        loop {
+            let code = answer["code"].as_str().unwrap_or_default();
+            if code == SESSION_EXPIRED {
+                self.renew()?;
+                answer = self.send_authorized_retrying(
+                    "/queries/v1/query-request",
+                    &[("requestId", request_id.to_string())],
+                    Some(body),
+                )?;
+                continue;
+            }
+            if !STILL_RUNNING.contains(&code) {
+                return Ok(answer);
+            }
+            if crate::cancel::requested() {
+                return Err(Error::Cancelled(
+                    "interrupted while a snowflake statement ran; it was cancelled".into(),
+                ));
+            }
+            let url = answer["data"]["getResultUrl"]
+                .as_str()
+                .ok_or_else(|| {
+                    Error::Internal(format!("snowflake answered {code} without a getResultUrl"))
+                })?
+                .to_string();
+            std::thread::sleep(wait);
+            wait = (wait * 2).min(Duration::from_secs(5));
+            answer = self.send_authorized_retrying(&url, &[], None)?;
+        }
+    }
+
+    /// Lets a SIGINT/SIGTERM abort this statement on the server while the request is waiting.
+    fn register_cancel(&self, request_id: &str, sql: &str) {
+        let agent = self.agent.clone();
+        let url = format!(
+            "{}/queries/v1/abort-request?requestId={}",
+            self.settings.base_url,
+            uuid::Uuid::new_v4()
+        );
+        let token = Arc::clone(&self.token);
+        let body = json!({"sqlText": sql, "requestId": request_id}).to_string();
+        crate::cancel::set_in_flight(Some(Box::new(move || {
+            let _ = agent
+                .post(&url)
+                .header("Authorization", &format!("Snowflake Token=\"{}\"", token.expose()))
+                .header("Accept", "application/snowflake")
+                .content_type("application/json")
+                .send(&body);
+        })));
+    }
+
+    fn renew(&mut self) -> Result<()> {
+        let Some(master) = self.master_token.clone() else {
+            return self.authenticate();
+        };
+        let body = json!({"oldSessionToken": self.token.expose(), "requestType": "RENEW"});
+        let answer = self
+            .send(
+                "/session/token-request",
+                &[("requestId", uuid::Uuid::new_v4().to_string())],
+                &body,
+                Some(&master),
+            )
+            .map_err(|e| self.unreachable(e))?;
+        match answer["data"]["sessionToken"].as_str() {
+            Some(token) if answer["success"] == json!(true) => {
+                self.token = Arc::new(Secret::new(token.to_string()));
+                Ok(())
+            }
+            // the master token expired too: start a new session
+            _ => self.authenticate(),
+        }
+    }
+
+    fn send_authorized_retrying(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value> {
+        let token = Arc::clone(&self.token);
+        let mut backoff = self.retry_backoff;
+        let mut attempt = 0;
+        loop {
+            let result = match body {
+                Some(body) => self.send(path, query, body, Some(&token)),
+                None => self.get(path, &token),
+            };
+            match result {
+                Ok(answer) => return Ok(answer),
+                Err(Failure::Transient(message)) if attempt < self.settings.retries => {
+                    attempt += 1;
+                    if crate::cancel::requested() {
+                        return Err(Error::Cancelled(format!(
+                            "interrupted while retrying a snowflake request ({message})"
+                        )));
+                    }
+                    std::thread::sleep(backoff);
+                    backoff *= 2;
+                }
+                Err(failure) => {
+                    return Err(match failure {
+                        Failure::Transient(message) => Error::Internal(format!(
+                            "snowflake request to {path} failed after {attempt} retries: {message}"
+                        )),
+                        Failure::Final(error) => error,
+                    });
+                }
+            }
+        }
+    }
+
+    fn send(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        body: &Value,
+        token: Option<&Secret>,
+    ) -> std::result::Result<Value, Failure> {
+        let mut request = self
+            .agent
+            .post(&format!("{}{path}", self.settings.base_url))
+            .header("Accept", "application/snowflake")
+            .header("User-Agent", concat!("sigbatch/", env!("CARGO_PKG_VERSION")));
+        for (key, value) in query {
+            request = request.query(*key, value);
+        }
+        if let Some(token) = token {
+            request = request.header(
+                "Authorization",
+                &format!("Snowflake Token=\"{}\"", token.expose()),
+            );
+        }
+        answer(
+            request
+                .content_type("application/json")
+                .send(&body.to_string()),
+        )
+    }
+
+    fn get(&self, path: &str, token: &Secret) -> std::result::Result<Value, Failure> {
+        answer(
+            self.agent
+                .get(&format!("{}{path}", self.settings.base_url))
+                .header("Accept", "application/snowflake")
+                .header(
+                    "Authorization",
+                    &format!("Snowflake Token=\"{}\"", token.expose()),
+                )
+                .call(),
+        )
+    }
+
+    /// A result chunk, from the URL Snowflake gave (cloud storage), with its headers.
+    fn download_chunk(&self, url: &str, data: &Value) -> Result<String> {
+        let mut backoff = self.retry_backoff;
+        let mut attempt = 0;
+        loop {
+            let mut request = self.agent.get(url);
+            match data["chunkHeaders"].as_object() {
+                Some(headers) => {
+                    for (name, value) in headers {
+                        request = request.header(name.as_str(), value.as_str().unwrap_or_default());
+                    }
+                }
+                None => {
+                    if let Some(key) = data["qrmk"].as_str() {
+                        request = request
+                            .header("x-amz-server-side-encryption-customer-algorithm", "AES256")
+                            .header("x-amz-server-side-encryption-customer-key", key);
+                    }
+                }
+            }
+            let failure = match request.call() {
+                Ok(response) if response.status().is_success() => {
+                    return read_body(response)
+                        .map_err(|e| Error::Internal(format!("reading a result chunk: {e}")));
+                }
+                Ok(response) => format!("HTTP {}", response.status()),
+                Err(e) => e.to_string(),
+            };
+            if attempt >= self.settings.retries {
+                return Err(Error::Internal(format!(
+                    "downloading a snowflake result chunk failed after {attempt} retries: {failure}"
+                )));
+            }
+            attempt += 1;
+            std::thread::sleep(backoff);
+            backoff *= 2;
+        }
+    }
+}
+
+fn answer(
+    response: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> std::result::Result<Value, Failure> {
+    let response = response.map_err(|e| Failure::Transient(e.to_string()))?;
+    let status = response.status();
+    if status.as_u16() == 429 || status.is_server_error() {
+        return Err(Failure::Transient(format!("HTTP {status}")));
+    }
+    let text = read_body(response).map_err(|e| Failure::Transient(e.to_string()))?;
+    if !status.is_success() {
+        return Err(Failure::Final(Error::invalid(
+            "snowflake",
+            format!("HTTP {status}: {}", text.chars().take(300).collect::<String>()),
+        )
+        .with_hint("check account, user and credentials in profiles.yml")));
+    }
+    serde_json::from_str(&text).map_err(|e| {
+        Failure::Final(Error::Internal(format!(
+            "snowflake answered something that is not JSON ({e}): {}",
+            text.chars().take(200).collect::<String>()
+        )))
+    })
+}
+
+/// The body as text, gunzipped when it is gzip (result chunks may come compressed without a
+/// `Content-Encoding` header).
+fn read_body(response: ureq::http::Response<ureq::Body>) -> std::io::Result<String> {
+    let mut bytes = Vec::new();
+    response
+        .into_body()
+        .into_reader()
+        .read_to_end(&mut bytes)?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(bytes.as_slice()).read_to_string(&mut text)?;
+        return Ok(text);
+    }
+    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// A statement Snowflake refused: the message and SQL state, user-fixable when it is about the
+/// SQL or the objects it names (SQL state class 42: syntax error, missing object or column).
+fn statement_error(answer: &Value) -> Error {
+    let message = answer["message"].as_str().unwrap_or("no message");
+    let code = answer["code"].as_str().unwrap_or("none");
+    let state = answer["data"]["sqlState"].as_str().unwrap_or("");
+    Error::Stage {
+        stage: String::new(),
+        message: format!("snowflake error {code} (SQL state {state}): {message}"),
+        hint: None,
+        user_fixable: state.starts_with("42") || state.starts_with("22"),
+    }
+}

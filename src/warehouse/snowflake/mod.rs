@@ -1,0 +1,84 @@
+//! Snowflake over its REST API (`client.rs`), behind the `Warehouse` trait.
+//!
+//! DDL commits on its own there, so `transactional_ddl` is false and a window runs its DDL
+//! before its transaction (`render::window_plan`). Names are looked up in upper case, which is
+//! how the Snowflake dialect writes every name (`Dialect::stored_name`).
+
+mod auth;
+mod client;
+mod rows;
+
+pub use client::Client;
+
+use crate::dialect::{Dialect, Snowflake};
+use crate::error::{Error, Result};
+use crate::project::snowflake_profile::SnowflakeSettings;
+use crate::warehouse::{Row, Warehouse};
+
+pub struct SnowflakeWarehouse {
+    client: Client,
+}
+
+impl SnowflakeWarehouse {
+    pub fn connect(settings: SnowflakeSettings) -> Result<SnowflakeWarehouse> {
+        Ok(SnowflakeWarehouse {
+            client: Client::login(settings)?,
+        })
+    }
+
+    pub fn from_client(client: Client) -> SnowflakeWarehouse {
+        SnowflakeWarehouse { client }
+    }
+}
+
+impl Warehouse for SnowflakeWarehouse {
+    fn dialect_name(&self) -> &'static str {
+        "snowflake"
+    }
+
+    fn execute(&mut self, sql: &str) -> Result<()> {
+        self.client.run(sql).map(|_| ())
+    }
+
+    fn query(&mut self, sql: &str) -> Result<Vec<Row>> {
+        Ok(self.client.run(sql)?.rows)
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        false
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        self.execute("BEGIN TRANSACTION")
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.execute("COMMIT")
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        self.execute("ROLLBACK")
+    }
+
+    fn table_exists(&mut self, schema: &str, table: &str) -> Result<bool> {
+        Ok(!self.columns(schema, table)?.is_empty())
+    }
+
+    fn columns(&mut self, schema: &str, table: &str) -> Result<Vec<String>> {
+        let d = Snowflake;
+        let sql = format!(
+            "SELECT LOWER(column_name) FROM information_schema.columns \
+             WHERE table_schema = {} AND table_name = {} ORDER BY ordinal_position",
+            d.string_literal(&d.stored_name(schema)),
+            d.string_literal(&d.stored_name(table))
+        );
+        self.query(&sql)
+            .map_err(|e| match e {
+                Error::Stage { message, .. } => Error::Internal(format!(
+                    "reading the columns of `{schema}.{table}`: {message}"
+                )),
+                other => other,
+            })
+            .map(|rows| rows.into_iter().filter_map(|r| r.into_iter().next().flatten()).collect())
+    }
+}

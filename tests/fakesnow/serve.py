@@ -1,0 +1,122 @@
+"""fakesnow's Snowflake server, answering as Snowflake does to a client that reads JSON.
+
+fakesnow (DuckDB underneath) answers every SELECT as Arrow; sigbatch's Snowflake client reads
+Snowflake's JSON rowsets (every cell a string or null). This launcher keeps fakesnow's routes and
+re-encodes each Arrow result as the JSON rowset Snowflake would send.
+
+One gap of fakesnow is bridged: ARRAY_FLATTEN, ARRAY_DISTINCT and ARRAY_SORT fail on its ARRAY
+values (JSON underneath). Calls to them are renamed to DuckDB macros doing the same on lists of
+text (sigbatch's unique lists hold text). Nothing else in the SQL is touched.
+
+Usage: python serve.py PORT   (listens on 127.0.0.1 only)
+"""
+
+import datetime
+import decimal
+import json
+import re
+import sys
+
+import uvicorn
+from starlette.responses import JSONResponse
+
+import fakesnow.server as server
+
+EPOCH_DATE = datetime.date(1970, 1, 1)
+EPOCH = datetime.datetime(1970, 1, 1)
+
+last_table = {}
+
+
+def keep_table(table, rowtype):
+    last_table["table"] = table
+    return table
+
+
+def no_ipc(table):
+    return b""
+
+
+server.to_sf = keep_table
+server.to_ipc = no_ipc
+
+
+def cell(value, kind):
+    if value is None:
+        return None
+    if kind == "boolean":
+        return "1" if value else "0"
+    if kind == "date":
+        return str((value - EPOCH_DATE).days)
+    if kind.startswith("timestamp"):
+        if value.tzinfo is not None:
+            value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        delta = value - EPOCH
+        seconds = delta.days * 86400 + delta.seconds
+        return f"{seconds}.{delta.microseconds * 1000:09d}"
+    if kind == "real":
+        return repr(float(value))
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+ARRAY_MACROS = {
+    "ARRAY_FLATTEN": "to_json(flatten(json_transform(to_json(x), '[[\"VARCHAR\"]]')))",
+    "ARRAY_DISTINCT": "to_json(list_distinct(json_transform(to_json(x), '[\"VARCHAR\"]')))",
+    "ARRAY_SORT": "to_json(list_sort(json_transform(to_json(x), '[\"VARCHAR\"]')))",
+}
+ARRAY_CALL = re.compile(r"\b(" + "|".join(ARRAY_MACROS) + r")\(", re.IGNORECASE)
+sessions_with_macros = set()
+
+
+async def bridge_array_functions(request):
+    token = request.headers.get("Authorization", "")[17:-1]
+    conn = server.sessions.get(token)
+    if conn is None:
+        return
+    if token not in sessions_with_macros:
+        for name, body in ARRAY_MACROS.items():
+            conn._duck_conn.execute(f"CREATE OR REPLACE TEMP MACRO sigbatch_{name.lower()}(x) AS {body}")
+        sessions_with_macros.add(token)
+    body = json.loads(await request.body())
+    renamed = ARRAY_CALL.sub(lambda m: f"sigbatch_{m.group(1).lower()}(", body["sqlText"])
+    if renamed != body["sqlText"]:
+        body["sqlText"] = renamed
+        request._body = json.dumps(body).encode()
+
+
+original_query_request = server.query_request
+
+
+async def query_request(request):
+    last_table.clear()
+    await bridge_array_functions(request)
+    response = await original_query_request(request)
+    body = json.loads(response.body)
+    data = body.get("data") or {}
+    if data.get("queryResultFormat") == "arrow":
+        table = last_table.get("table")
+        kinds = [c["type"].lower() for c in data.get("rowtype", [])]
+        rows = []
+        if table is not None:
+            columns = [c.to_pylist() for c in table.columns]
+            for row in zip(*columns):
+                rows.append([cell(v, k) for v, k in zip(row, kinds)])
+        data.pop("rowsetBase64", None)
+        data["queryResultFormat"] = "json"
+        data["rowset"] = rows
+        data["returned"] = len(rows)
+        return JSONResponse(body, status_code=response.status_code)
+    return response
+
+
+for route in server.routes:
+    if route.path == "/queries/v1/query-request":
+        route.endpoint = query_request
+        route.app = __import__("starlette.routing", fromlist=["request_response"]).request_response(query_request)
+
+if __name__ == "__main__":
+    uvicorn.run(server.app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
