@@ -351,9 +351,9 @@ fn execute_statements(
         }
         let started = Instant::now();
         let result = warehouse.execute(&statement.sql);
-        match timings.last_mut() {
-            Some((stage, took)) if *stage == statement.stage => *took += started.elapsed(),
-            _ => timings.push((statement.stage, started.elapsed())),
+        match timings.iter_mut().find(|(stage, _)| *stage == statement.stage) {
+            Some((_, took)) => *took += started.elapsed(),
+            None => timings.push((statement.stage, started.elapsed())),
         }
         result.map_err(|error| match error {
             Error::Stage {

@@ -59,7 +59,7 @@ pub fn read(
             .iter()
             .map(|m| dialect.string_literal(m))
             .collect();
-        let text = |e: &str| dialect.cast_to_text(e);
+        let text = |e: &str| dialect.timestamp_text(e);
         let filtered_events = dialect.string_literal(&format!("{}_filtered_events", plan.project));
         let sql = format!(
             "SELECT COUNT(*), COUNT(DISTINCT last_success), {}, {}, {}, {} FROM {} WHERE model IN ({})",
@@ -105,7 +105,7 @@ pub fn read(
         };
         let sql = format!(
             "SELECT semantics, plan_fingerprint, {}, {}, {} FROM {}",
-            dialect.cast_to_text("watermark"),
+            dialect.timestamp_text("watermark"),
             optional("attributes_window_end"),
             optional("watermark_events"),
             tables.get("run_state")
@@ -249,7 +249,7 @@ pub fn next_load(
 ) -> Result<Option<NaiveDateTime>> {
     let sql = format!(
         "SELECT {} FROM {} WHERE load_tstamp >= {} AND load_tstamp < {}",
-        dialect.cast_to_text("MIN(load_tstamp)"),
+        dialect.timestamp_text("MIN(load_tstamp)"),
         tables.events,
         dialect.timestamp_literal(from),
         dialect.timestamp_literal(cap)

@@ -114,6 +114,11 @@ pub trait Dialect: Send + Sync {
         format!("CAST({expr} AS {})", self.type_name(ValueType::Text))
     }
 
+    /// A timestamp as text with all its microseconds (state reads parse it back exactly).
+    fn timestamp_text(&self, expr: &str) -> String {
+        self.cast_to_text(expr)
+    }
+
     /// The value at `path` in the events table row aliased `events`, as `value_type`.
     fn property(&self, path: &PropertyPath, value_type: ValueType) -> Result<String>;
 

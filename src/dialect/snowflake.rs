@@ -63,6 +63,12 @@ impl Dialect for Snowflake {
         )
     }
 
+    /// A plain cast follows `TIMESTAMP_NTZ_OUTPUT_FORMAT` (milliseconds by default), which would
+    /// cut the watermark short.
+    fn timestamp_text(&self, expr: &str) -> String {
+        format!("TO_CHAR({expr}, 'YYYY-MM-DD HH24:MI:SS.FF6')")
+    }
+
     fn property(&self, path: &PropertyPath, value_type: ValueType) -> Result<String> {
         let column = format!("events.{}", self.ident(&path.column));
         if path.is_atomic() {

@@ -13,9 +13,17 @@ use crate::project::profiles::{Output, Target};
 pub type Row = Vec<Option<String>>;
 
 /// Cell `column` of `row` as a number: counts and sums, 0 when the row or cell is absent or NULL.
+/// A whole number written as a float ("50.0", as an emulator may send a SUM) reads as 50.
 pub fn number_cell<T: std::str::FromStr + Default>(row: Option<&Row>, column: usize) -> T {
     row.and_then(|r| r.get(column).cloned().flatten())
-        .and_then(|v| v.parse().ok())
+        .and_then(|v| {
+            v.parse().ok().or_else(|| {
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.fract() == 0.0)
+                    .and_then(|f| format!("{f:.0}").parse().ok())
+            })
+        })
         .unwrap_or_default()
 }
 

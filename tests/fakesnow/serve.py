@@ -8,14 +8,18 @@ One gap of fakesnow is bridged: ARRAY_FLATTEN, ARRAY_DISTINCT and ARRAY_SORT fai
 values (JSON underneath). Calls to them are renamed to DuckDB macros doing the same on lists of
 text (sigbatch's unique lists hold text). Nothing else in the SQL is touched.
 
-Usage: python serve.py PORT   (listens on 127.0.0.1 only)
+Usage: python serve.py PORT [PARENT_PID]   (listens on 127.0.0.1 only; exits when the parent
+process, the test binary, is gone)
 """
 
 import datetime
 import decimal
 import json
+import os
 import re
 import sys
+import threading
+import time
 
 import uvicorn
 from starlette.responses import JSONResponse
@@ -118,5 +122,14 @@ for route in server.routes:
         route.endpoint = query_request
         route.app = __import__("starlette.routing", fromlist=["request_response"]).request_response(query_request)
 
+def exit_with_parent(parent):
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 2:
+        threading.Thread(target=exit_with_parent, args=(int(sys.argv[2]),), daemon=True).start()
     uvicorn.run(server.app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")

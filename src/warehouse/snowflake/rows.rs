@@ -103,6 +103,11 @@ fn cell_text(text: &str, kind: &str) -> Result<String> {
                 )
             }
         }
+        // an integer the emulator sends as "50.0"; Snowflake sends NUMBER(38,0) as "50"
+        "fixed" => match text.split_once('.') {
+            Some((whole, fraction)) if fraction.bytes().all(|b| b == b'0') => whole.to_string(),
+            _ => text.to_string(),
+        },
         _ => text.to_string(),
     })
 }
@@ -121,7 +126,7 @@ mod tests {
                 {"name": "V", "type": "variant"}
             ],
             "rowset": [
-                ["42", "1", "20089", "1735689600.500000000", "[\"a\"]"],
+                ["42.000", "1", "20089", "1735689600.500000000", "[\"a\"]"],
                 [null, "0", "-1", "1735689600.000000000", null]
             ]
         });

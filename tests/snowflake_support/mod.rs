@@ -1,0 +1,225 @@
+//! The Snowflake emulator for tests: fakesnow (scripts/fakesnow-venv.sh) behind
+//! tests/fakesnow/serve.py, one server per test binary on a free loopback port; each test works
+//! in a database of its own. Events are copied in Snowflake's layout: upper-case names,
+//! self-describing columns as VARIANT.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use sigbatch::dialect::{Dialect, Snowflake};
+use sigbatch::project::snowflake_profile::{Secret, SnowflakeAuth, SnowflakeSettings};
+use sigbatch::warehouse::snowflake::Client;
+
+/// The port of this binary's fakesnow server, started on first use.
+pub fn port() -> u16 {
+    static PORT: OnceLock<u16> = OnceLock::new();
+    *PORT.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let venv = Command::new("bash")
+            .arg(root.join("scripts/fakesnow-venv.sh"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("bash runs scripts/fakesnow-venv.sh");
+        assert!(
+            venv.status.success(),
+            "installing fakesnow failed (scripts/fakesnow-venv.sh needs python3 and PyPI)"
+        );
+        let python = String::from_utf8(venv.stdout).unwrap().trim().to_string();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Command::new(python)
+            .arg(root.join("tests/fakesnow/serve.py"))
+            .arg(port.to_string())
+            .arg(std::process::id().to_string())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("fakesnow starts");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Client::login(settings_on(port, "PING")).is_err() {
+            assert!(Instant::now() < deadline, "fakesnow did not answer on port {port}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        port
+    })
+}
+
+fn settings_on(port: u16, database: &str) -> SnowflakeSettings {
+    SnowflakeSettings {
+        account: "test_account".into(),
+        user: "sigbatch_test".into(),
+        auth: SnowflakeAuth::Password(Secret::new("not-checked-by-fakesnow".into())),
+        role: None,
+        warehouse: None,
+        database: database.into(),
+        schema: "PUBLIC".into(),
+        query_tag: None,
+        connect_timeout: Duration::from_secs(5),
+        retries: 2,
+        base_url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// A fresh database of its own on the emulator, and a client logged into it.
+pub struct Database {
+    pub name: String,
+    pub client: Client,
+}
+
+impl Database {
+    pub fn new(name: &str) -> Database {
+        let port = port();
+        let name = format!("{}_{}", name.to_uppercase(), std::process::id());
+        let mut admin = Client::login(settings_on(port, "PING")).unwrap();
+        admin
+            .run(&format!("CREATE OR REPLACE DATABASE {}", Snowflake.ident(&name)))
+            .unwrap();
+        let client = Client::login(settings_on(port, &name)).unwrap();
+        Database { name, client }
+    }
+
+    pub fn settings(&self) -> SnowflakeSettings {
+        settings_on(port(), &self.name)
+    }
+
+    /// A `profiles.yml` output for this database, with the password from an environment variable.
+    pub fn profile_yaml(&self, schema: &str) -> String {
+        format!(
+            "test:\n  target: dev\n  outputs:\n    dev:\n      type: snowflake\n      account: test_account\n      \
+             user: sigbatch_test\n      password: \"{{{{ env_var('SIGBATCH_TEST_SNOWFLAKE_PASSWORD', 'hunter2-secret') }}}}\"\n      \
+             database: {}\n      schema: {schema}\n      host: 127.0.0.1\n      port: {}\n      protocol: http\n      \
+             query_tag: sigbatch_tests\n",
+            self.name,
+            port()
+        )
+    }
+
+    /// Copies a DuckDB table into `schema.table` here, in Snowflake's layout: upper-case names,
+    /// JSON columns as VARIANT, TIMESTAMP as TIMESTAMP_NTZ.
+    pub fn copy_from_duckdb(
+        &mut self,
+        connection: &duckdb::Connection,
+        source: &str,
+        schema: &str,
+        table: &str,
+    ) {
+        let d = Snowflake;
+        let (source_schema, source_table) = source.split_once('.').unwrap();
+        let columns: Vec<(String, String)> = connection
+            .prepare(
+                "SELECT column_name, data_type FROM information_schema.columns \
+                 WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            )
+            .unwrap()
+            .query_map([source_schema, source_table], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(!columns.is_empty(), "{source} has no columns");
+        let snowflake_type = |duckdb_type: &str| match duckdb_type {
+            "JSON" => "VARIANT",
+            "TIMESTAMP" | "TIMESTAMP WITH TIME ZONE" => "TIMESTAMP_NTZ",
+            "DOUBLE" | "FLOAT" => "FLOAT",
+            "BOOLEAN" => "BOOLEAN",
+            "DATE" => "DATE",
+            t if t.contains("INT") || t.starts_with("DECIMAL") => "NUMBER(38,0)",
+            _ => "VARCHAR",
+        };
+        let relation = d.relation(&[schema, table]);
+        self.client
+            .run(&format!("CREATE SCHEMA IF NOT EXISTS {}", d.ident(schema)))
+            .unwrap();
+        let definitions: Vec<String> = columns
+            .iter()
+            .map(|(name, t)| format!("{} {}", d.ident(name), snowflake_type(t)))
+            .collect();
+        self.client
+            .run(&format!("CREATE OR REPLACE TABLE {relation} ({})", definitions.join(", ")))
+            .unwrap();
+        let as_text: Vec<String> = columns
+            .iter()
+            .map(|(name, _)| format!("CAST(\"{name}\" AS VARCHAR)"))
+            .collect();
+        let rows: Vec<Vec<Option<String>>> = connection
+            .prepare(&format!("SELECT {} FROM {source}", as_text.join(", ")))
+            .unwrap()
+            .query_map([], |row| {
+                (0..columns.len())
+                    .map(|i| row.get::<_, Option<String>>(i))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let converted: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (_, t))| match snowflake_type(t) {
+                "VARIANT" => format!("PARSE_JSON(column{})", i + 1),
+                other => format!("CAST(column{} AS {other})", i + 1),
+            })
+            .collect();
+        let names: Vec<String> = columns.iter().map(|(name, _)| d.ident(name)).collect();
+        for batch in rows.chunks(200) {
+            let values: Vec<String> = batch
+                .iter()
+                .map(|row| {
+                    let cells: Vec<String> = row
+                        .iter()
+                        .map(|c| c.as_deref().map_or("NULL".into(), |v| d.string_literal(v)))
+                        .collect();
+                    format!("({})", cells.join(", "))
+                })
+                .collect();
+            self.client
+                .run(&format!(
+                    "INSERT INTO {relation} ({}) SELECT {} FROM VALUES {}",
+                    names.join(", "),
+                    converted.join(", "),
+                    values.join(", ")
+                ))
+                .unwrap();
+        }
+    }
+
+    /// A query's rows here, copied into a DuckDB table `name` of text columns (lower-case
+    /// names; ARRAY cells as their sorted items joined by ", ", as `common::rows` prints lists).
+    pub fn copy_to_duckdb(&mut self, sql: &str, connection: &duckdb::Connection, name: &str) {
+        let result = self.client.run(sql).unwrap();
+        let columns: Vec<String> = result
+            .columns
+            .iter()
+            .map(|c| format!("\"{}\" VARCHAR", c.to_lowercase()))
+            .collect();
+        connection
+            .execute_batch(&format!("CREATE OR REPLACE TABLE {name} ({})", columns.join(", ")))
+            .unwrap();
+        let mut appender = connection.appender(name).unwrap();
+        for row in result.rows {
+            let cells: Vec<Option<String>> = row.into_iter().map(|c| c.map(list_text)).collect();
+            appender
+                .append_row(duckdb::appender_params_from_iter(cells))
+                .unwrap();
+        }
+    }
+}
+
+/// `["b","a"]` as `a, b`; anything else unchanged.
+fn list_text(cell: String) -> String {
+    match serde_json::from_str::<Vec<serde_json::Value>>(&cell) {
+        Ok(items) if cell.starts_with('[') => {
+            let mut items: Vec<String> = items
+                .into_iter()
+                .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
+                .collect();
+            items.sort();
+            items.join(", ")
+        }
+        _ => cell,
+    }
+}
