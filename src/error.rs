@@ -100,9 +100,9 @@ impl Error {
             Error::Internal(_) => {
                 Some("this is a bug in sigbatch; please report it with the command you ran")
             }
-            Error::Cancelled(_) => Some(
-                "the last committed window stands; run again to go on from there",
-            ),
+            Error::Cancelled(_) => {
+                Some("the last committed window stands; run again to go on from there")
+            }
         }
     }
 

@@ -228,8 +228,7 @@ pub fn run(
             },
         };
         let statements = render::render_run(plan, dialect, tables, &spec)?;
-        let window_plan =
-            render::window_plan(statements, dialect, warehouse.transactional_ddl())?;
+        let window_plan = render::window_plan(statements, dialect, warehouse.transactional_ddl())?;
         progress(&format!(
             "window {} .. {} ({label})",
             window.lower, window.upper
@@ -351,7 +350,10 @@ fn execute_statements(
         }
         let started = Instant::now();
         let result = warehouse.execute(&statement.sql);
-        match timings.iter_mut().find(|(stage, _)| *stage == statement.stage) {
+        match timings
+            .iter_mut()
+            .find(|(stage, _)| *stage == statement.stage)
+        {
             Some((_, took)) => *took += started.elapsed(),
             None => timings.push((statement.stage, started.elapsed())),
         }

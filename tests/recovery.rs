@@ -153,3 +153,63 @@ fn a_second_run_fails_clearly_or_waits_while_the_first_holds_the_lock() {
     assert_eq!(attributes(&project), expected);
     assert!(!note.exists(), "the lock note outlived its run");
 }
+
+/// Where DDL commits on its own (Snowflake, BigQuery), a window's DDL runs before its
+/// transaction. DuckDB made to behave so (and to fail on DDL inside a transaction): a run
+/// stopped after any single statement, then rerun, reaches the tables of an uninterrupted run.
+#[test]
+fn with_ddl_committing_on_its_own_a_run_stopped_after_any_statement_recovers() {
+    const FIXTURE_NOW: &str = "2026-06-01 00:00:00";
+    let tables = |project: &TempProject| {
+        let connection = project.connection();
+        let (_, attributes) = rows(
+            &connection,
+            "SELECT * EXCLUDE (updated_at) FROM main_derived.ecommerce_transaction_interactions_features_1_attributes ORDER BY 1",
+        );
+        let (_, daily) = rows(
+            &connection,
+            "SELECT * FROM main_derived.ecommerce_transaction_interactions_features_1_daily_aggregates ORDER BY ALL",
+        );
+        (attributes, daily)
+    };
+    // one window (the backfill limit spans the fixture), so every statement of it is tried
+    let group =
+        std::fs::read_to_string(common::fixture_dir().join("attribute_group.snowflake.json"))
+            .unwrap();
+    let vars = common::FIXTURE_VARS.replace("backfill_limit_days: 3", "backfill_limit_days: 30");
+    let fixture = || TempProject::staged("exact", &group, &vars);
+    let baseline = fixture();
+    let (result, statements) = common::faults::run_faulty(&baseline, usize::MAX, true, FIXTURE_NOW);
+    result.unwrap();
+    let expected = tables(&baseline);
+    assert!(
+        expected.0.len() > 3 && statements > 30,
+        "{statements} statements"
+    );
+    eprintln!("trying a stop after each of {statements} statements");
+    // two workers, one per core
+    std::thread::scope(|scope| {
+        for worker in 0..2 {
+            let (fixture, expected, tables) = (&fixture, &expected, &tables);
+            scope.spawn(move || {
+                for allowed in (worker..statements).step_by(2) {
+                    let victim = fixture();
+                    let (result, _) =
+                        common::faults::run_faulty(&victim, allowed, true, FIXTURE_NOW);
+                    assert!(
+                        result.is_err(),
+                        "stopping after {allowed} statements must fail the run"
+                    );
+                    let (result, _) =
+                        common::faults::run_faulty(&victim, usize::MAX, true, FIXTURE_NOW);
+                    result.unwrap_or_else(|e| panic!("rerun after {allowed} statements: {e}"));
+                    assert_eq!(
+                        &tables(&victim),
+                        expected,
+                        "stopped after {allowed} of {statements} statements"
+                    );
+                }
+            });
+        }
+    });
+}

@@ -18,7 +18,11 @@ const ATTRIBUTES: &str =
 fn fixture_on_snowflake(semantics: &str, database: &mut Database) -> TempProject {
     let project = TempProject::fixture(semantics, "snowflake");
     database.copy_from_duckdb(&project.connection(), "atomic.events", "atomic", "events");
-    std::fs::write(project.path().join("profiles.yml"), database.profile_yaml("atomic")).unwrap();
+    std::fs::write(
+        project.path().join("profiles.yml"),
+        database.profile_yaml("atomic"),
+    )
+    .unwrap();
     project
 }
 
@@ -60,10 +64,17 @@ fn compat_mode_reproduces_the_upstream_fixture_on_snowflake() {
     succeed(&project, &["run"]);
     succeed(&project, &["run"]);
     let local = project.connection();
-    database.copy_to_duckdb(&format!("SELECT * FROM {ATTRIBUTES}"), &local, "from_snowflake");
-    let mismatches =
-        common::fixture_differences(&local, "SELECT * FROM from_snowflake ORDER BY 1");
-    assert!(mismatches.is_empty(), "cells that differ:\n{}", mismatches.join("\n"));
+    database.copy_to_duckdb(
+        &format!("SELECT * FROM {ATTRIBUTES}"),
+        &local,
+        "from_snowflake",
+    );
+    let mismatches = common::fixture_differences(&local, "SELECT * FROM from_snowflake ORDER BY 1");
+    assert!(
+        mismatches.is_empty(),
+        "cells that differ:\n{}",
+        mismatches.join("\n")
+    );
 }
 
 #[test]
@@ -74,13 +85,19 @@ fn exact_mode_builds_the_same_tables_as_on_duckdb() {
     let local_run = TempProject::fixture("exact", "snowflake");
     local_run.run(false, None, NOW).unwrap();
     let local = local_run.connection();
-    database.copy_to_duckdb(&format!("SELECT * FROM {ATTRIBUTES}"), &local, "from_snowflake");
+    database.copy_to_duckdb(
+        &format!("SELECT * FROM {ATTRIBUTES}"),
+        &local,
+        "from_snowflake",
+    );
     let (_, expected) = common::rows(
         &local,
         "SELECT * EXCLUDE (updated_at) FROM main_derived.ecommerce_transaction_interactions_features_1_attributes ORDER BY 1",
     );
-    let (_, actual) =
-        common::rows(&local, "SELECT * EXCLUDE (updated_at) FROM from_snowflake ORDER BY 1");
+    let (_, actual) = common::rows(
+        &local,
+        "SELECT * EXCLUDE (updated_at) FROM from_snowflake ORDER BY 1",
+    );
     assert!(expected.len() > 3, "the fixture has several users");
     assert_eq!(actual.len(), expected.len());
     for (a, e) in actual.iter().zip(&expected) {

@@ -29,7 +29,10 @@ pub enum Output {
     },
     Snowflake(SnowflakeSettings),
     /// A warehouse this build can compile for but not yet run on.
-    Remote { kind: String, schema: String },
+    Remote {
+        kind: String,
+        schema: String,
+    },
 }
 
 /// What a DuckDB connection is told with `SET` before it runs anything else.
@@ -206,7 +209,9 @@ pub fn load_target(
                 settings: DuckDbSettings { threads, values },
             }
         }
-        "snowflake" => Output::Snowflake(snowflake_profile::parse(&field, file, &name, project_dir)?),
+        "snowflake" => {
+            Output::Snowflake(snowflake_profile::parse(&field, file, &name, project_dir)?)
+        }
         "bigquery" | "databricks" => {
             let schema = field(if kind == "bigquery" {
                 "dataset"

@@ -69,7 +69,10 @@ pub fn parse(
             .filter(|v| !v.is_empty())
             .ok_or_else(|| invalid(format!("`{key}` is required"), hint))
     };
-    let account = required("account", "set `account: xy12345.eu-west-1` (your account identifier)")?;
+    let account = required(
+        "account",
+        "set `account: xy12345.eu-west-1` (your account identifier)",
+    )?;
     let user = required("user", "set `user:` to the login name")?;
     let authenticator = field("authenticator")?.map(|a| a.to_lowercase());
     let auth = match (
@@ -144,7 +147,10 @@ pub fn parse(
         auth,
         role: field("role")?,
         warehouse: field("warehouse")?,
-        database: required("database", "set `database:` to the database sigbatch writes to")?,
+        database: required(
+            "database",
+            "set `database:` to the database sigbatch writes to",
+        )?,
         schema: field("schema")?.unwrap_or_else(|| "public".into()),
         query_tag: field("query_tag")?,
         connect_timeout,

@@ -121,9 +121,15 @@ mod tests {
         };
         let statements = vec![
             statement("CREATE SCHEMA IF NOT EXISTS S", StatementKind::Ddl),
-            statement("CREATE OR REPLACE TABLE S.A AS SELECT 1 AS X", fill("S.A", false)),
+            statement(
+                "CREATE OR REPLACE TABLE S.A AS SELECT 1 AS X",
+                fill("S.A", false),
+            ),
             statement("DELETE FROM S.B WHERE 1 = 1", StatementKind::Dml),
-            statement("CREATE OR REPLACE TABLE S.C AS SELECT 1 AS X", fill("S.C", true)),
+            statement(
+                "CREATE OR REPLACE TABLE S.C AS SELECT 1 AS X",
+                fill("S.C", true),
+            ),
         ];
         let plan = window_plan(statements, dialect.as_ref(), false).unwrap();
         let before: Vec<&str> = plan.before.iter().map(|s| s.sql.as_str()).collect();

@@ -58,7 +58,9 @@ pub trait Warehouse {
 pub enum Access {
     ReadOnly,
     /// Waits up to `lock_timeout` for another run holding the tables.
-    ReadWrite { lock_timeout: Duration },
+    ReadWrite {
+        lock_timeout: Duration,
+    },
 }
 
 /// Opens the warehouse a target names.

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod faults;
+
 use chrono::NaiveDateTime;
 use sigbatch::commands::{ProjectArgs, RunSettings};
 

@@ -42,7 +42,10 @@ pub fn port() -> u16 {
             .expect("fakesnow starts");
         let deadline = Instant::now() + Duration::from_secs(60);
         while Client::login(settings_on(port, "PING")).is_err() {
-            assert!(Instant::now() < deadline, "fakesnow did not answer on port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "fakesnow did not answer on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
         port
@@ -77,7 +80,10 @@ impl Database {
         let name = format!("{}_{}", name.to_uppercase(), std::process::id());
         let mut admin = Client::login(settings_on(port, "PING")).unwrap();
         admin
-            .run(&format!("CREATE OR REPLACE DATABASE {}", Snowflake.ident(&name)))
+            .run(&format!(
+                "CREATE OR REPLACE DATABASE {}",
+                Snowflake.ident(&name)
+            ))
             .unwrap();
         let client = Client::login(settings_on(port, &name)).unwrap();
         Database { name, client }
@@ -116,7 +122,9 @@ impl Database {
                  WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
             )
             .unwrap()
-            .query_map([source_schema, source_table], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map([source_schema, source_table], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .unwrap()
             .map(Result::unwrap)
             .collect();
@@ -139,7 +147,10 @@ impl Database {
             .map(|(name, t)| format!("{} {}", d.ident(name), snowflake_type(t)))
             .collect();
         self.client
-            .run(&format!("CREATE OR REPLACE TABLE {relation} ({})", definitions.join(", ")))
+            .run(&format!(
+                "CREATE OR REPLACE TABLE {relation} ({})",
+                definitions.join(", ")
+            ))
             .unwrap();
         let as_text: Vec<String> = columns
             .iter()
@@ -197,7 +208,10 @@ impl Database {
             .map(|c| format!("\"{}\" VARCHAR", c.to_lowercase()))
             .collect();
         connection
-            .execute_batch(&format!("CREATE OR REPLACE TABLE {name} ({})", columns.join(", ")))
+            .execute_batch(&format!(
+                "CREATE OR REPLACE TABLE {name} ({})",
+                columns.join(", ")
+            ))
             .unwrap();
         let mut appender = connection.appender(name).unwrap();
         for row in result.rows {

@@ -41,11 +41,7 @@ pub fn credentials(settings: &SnowflakeSettings, now: i64) -> Result<Value> {
 /// Snowflake's key-pair JWT: issuer `ACCOUNT.USER.SHA256:<public key fingerprint>`, an hour long.
 pub fn jwt(account: &str, user: &str, key: &RsaPrivateKey, now: i64) -> Result<String> {
     // the account locator without region or cloud, upper case
-    let account = account
-        .split('.')
-        .next()
-        .unwrap_or(account)
-        .to_uppercase();
+    let account = account.split('.').next().unwrap_or(account).to_uppercase();
     let user = user.to_uppercase();
     let public = key
         .to_public_key()
@@ -87,11 +83,17 @@ mod tests {
         let claims: Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
         assert_eq!(claims["sub"], "XY12345.ETL_USER");
-        assert!(claims["iss"].as_str().unwrap().starts_with("XY12345.ETL_USER.SHA256:"));
+        assert!(
+            claims["iss"]
+                .as_str()
+                .unwrap()
+                .starts_with("XY12345.ETL_USER.SHA256:")
+        );
         assert_eq!(claims["exp"], 1_700_003_600);
-        let signature =
-            rsa::pkcs1v15::Signature::try_from(URL_SAFE_NO_PAD.decode(parts[2]).unwrap().as_slice())
-                .unwrap();
+        let signature = rsa::pkcs1v15::Signature::try_from(
+            URL_SAFE_NO_PAD.decode(parts[2]).unwrap().as_slice(),
+        )
+        .unwrap();
         VerifyingKey::<Sha256>::new(key.to_public_key())
             .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
             .unwrap();

@@ -93,7 +93,12 @@ impl Client {
             query.push(("roleName", role.clone()));
         }
         let answer = self
-            .send("/session/v1/login-request", &query, &json!({"data": data}), None)
+            .send(
+                "/session/v1/login-request",
+                &query,
+                &json!({"data": data}),
+                None,
+            )
             .map_err(|e| self.unreachable(e))?;
         if answer["success"] != json!(true) {
             return Err(Error::invalid(
@@ -104,7 +109,9 @@ impl Client {
                     answer["code"].as_str().unwrap_or("none")
                 ),
             )
-            .with_hint("check account, user and credentials in profiles.yml (secrets from env_var)"));
+            .with_hint(
+                "check account, user and credentials in profiles.yml (secrets from env_var)",
+            ));
         }
         let token = answer["data"]["token"].as_str().ok_or_else(|| {
             Error::Internal("snowflake login answered without a session token".into())
@@ -123,7 +130,9 @@ impl Client {
                 format!("snowflake at `{}`", self.settings.base_url),
                 format!("unreachable: {message}"),
             )
-            .with_hint("check `account` (or `host`/`port`/`protocol`) in profiles.yml and the network"),
+            .with_hint(
+                "check `account` (or `host`/`port`/`protocol`) in profiles.yml and the network",
+            ),
         }
     }
 
@@ -208,7 +217,10 @@ impl Client {
         crate::cancel::set_in_flight(Some(Box::new(move || {
             let _ = agent
                 .post(&url)
-                .header("Authorization", &format!("Snowflake Token=\"{}\"", token.expose()))
+                .header(
+                    "Authorization",
+                    &format!("Snowflake Token=\"{}\"", token.expose()),
+                )
                 .header("Accept", "application/snowflake")
                 .content_type("application/json")
                 .send(&body);
@@ -287,7 +299,10 @@ impl Client {
             .agent
             .post(&format!("{}{path}", self.settings.base_url))
             .header("Accept", "application/snowflake")
-            .header("User-Agent", concat!("sigbatch/", env!("CARGO_PKG_VERSION")));
+            .header(
+                "User-Agent",
+                concat!("sigbatch/", env!("CARGO_PKG_VERSION")),
+            );
         for (key, value) in query {
             request = request.query(*key, value);
         }
@@ -367,11 +382,16 @@ fn answer(
     }
     let text = read_body(response).map_err(|e| Failure::Transient(e.to_string()))?;
     if !status.is_success() {
-        return Err(Failure::Final(Error::invalid(
-            "snowflake",
-            format!("HTTP {status}: {}", text.chars().take(300).collect::<String>()),
-        )
-        .with_hint("check account, user and credentials in profiles.yml")));
+        return Err(Failure::Final(
+            Error::invalid(
+                "snowflake",
+                format!(
+                    "HTTP {status}: {}",
+                    text.chars().take(300).collect::<String>()
+                ),
+            )
+            .with_hint("check account, user and credentials in profiles.yml"),
+        ));
     }
     serde_json::from_str(&text).map_err(|e| {
         Failure::Final(Error::Internal(format!(
@@ -385,10 +405,7 @@ fn answer(
 /// `Content-Encoding` header).
 fn read_body(response: ureq::http::Response<ureq::Body>) -> std::io::Result<String> {
     let mut bytes = Vec::new();
-    response
-        .into_body()
-        .into_reader()
-        .read_to_end(&mut bytes)?;
+    response.into_body().into_reader().read_to_end(&mut bytes)?;
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut text = String::new();
         flate2::read::GzDecoder::new(bytes.as_slice()).read_to_string(&mut text)?;

@@ -79,6 +79,10 @@ impl Warehouse for SnowflakeWarehouse {
                 )),
                 other => other,
             })
-            .map(|rows| rows.into_iter().filter_map(|r| r.into_iter().next().flatten()).collect())
+            .map(|rows| {
+                rows.into_iter()
+                    .filter_map(|r| r.into_iter().next().flatten())
+                    .collect()
+            })
     }
 }

@@ -1,0 +1,131 @@
+//! A warehouse wrapper that stops a run after its k-th statement, as a crash would, and can
+//! make DuckDB behave like a warehouse whose DDL commits on its own.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use sigbatch::Error;
+use sigbatch::warehouse::{Row, Warehouse};
+
+pub struct Faulty {
+    pub inner: Box<dyn Warehouse>,
+    /// Statements (including BEGIN and COMMIT) still allowed to run; `usize::MAX` for all.
+    pub allowed: Arc<AtomicUsize>,
+    /// Statements run, counted across every wrapper sharing it.
+    pub executed: Arc<AtomicUsize>,
+    /// Report DDL as not transactional (Snowflake's rule) and fail on DDL inside a transaction.
+    pub autocommit_ddl: bool,
+    in_transaction: AtomicBool,
+}
+
+impl Faulty {
+    pub fn new(
+        inner: Box<dyn Warehouse>,
+        allowed: Arc<AtomicUsize>,
+        executed: Arc<AtomicUsize>,
+        autocommit_ddl: bool,
+    ) -> Faulty {
+        Faulty {
+            inner,
+            allowed,
+            executed,
+            autocommit_ddl,
+            in_transaction: AtomicBool::new(false),
+        }
+    }
+
+    fn step(&self, sql: &str) -> sigbatch::Result<()> {
+        if self.autocommit_ddl
+            && self.in_transaction.load(Ordering::SeqCst)
+            && (sql.starts_with("CREATE") || sql.starts_with("DROP"))
+        {
+            panic!("DDL inside a transaction, where it would commit on its own:\n{sql}");
+        }
+        let left = self.allowed.load(Ordering::SeqCst);
+        if left == 0 {
+            return Err(Error::Internal("injected crash".into()));
+        }
+        if left != usize::MAX {
+            self.allowed.store(left - 1, Ordering::SeqCst);
+        }
+        self.executed.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+impl Warehouse for Faulty {
+    fn dialect_name(&self) -> &'static str {
+        self.inner.dialect_name()
+    }
+
+    fn execute(&mut self, sql: &str) -> sigbatch::Result<()> {
+        self.step(sql)?;
+        self.inner.execute(sql)
+    }
+
+    fn query(&mut self, sql: &str) -> sigbatch::Result<Vec<Row>> {
+        self.inner.query(sql)
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        !self.autocommit_ddl && self.inner.transactional_ddl()
+    }
+
+    fn begin(&mut self) -> sigbatch::Result<()> {
+        self.step("BEGIN")?;
+        self.in_transaction.store(true, Ordering::SeqCst);
+        self.inner.begin()
+    }
+
+    fn commit(&mut self) -> sigbatch::Result<()> {
+        self.step("COMMIT")?;
+        self.in_transaction.store(false, Ordering::SeqCst);
+        self.inner.commit()
+    }
+
+    fn rollback(&mut self) -> sigbatch::Result<()> {
+        self.in_transaction.store(false, Ordering::SeqCst);
+        self.inner.rollback()
+    }
+
+    fn table_exists(&mut self, schema: &str, table: &str) -> sigbatch::Result<bool> {
+        self.inner.table_exists(schema, table)
+    }
+
+    fn columns(&mut self, schema: &str, table: &str) -> sigbatch::Result<Vec<String>> {
+        self.inner.columns(schema, table)
+    }
+}
+
+/// Runs `project` (exact catch-up to `now`) with at most `allowed` statements; returns the
+/// outcome and how many statements ran.
+pub fn run_faulty(
+    project: &super::TempProject,
+    allowed: usize,
+    autocommit_ddl: bool,
+    now: &str,
+) -> (sigbatch::Result<String>, usize) {
+    let allowed = Arc::new(AtomicUsize::new(allowed));
+    let executed = Arc::new(AtomicUsize::new(0));
+    let settings = sigbatch::commands::RunSettings {
+        project: project.args(),
+        full_refresh: false,
+        until: None,
+        max_windows: None,
+        dry_run: false,
+        now: super::timestamp(now),
+        lock_timeout: std::time::Duration::ZERO,
+    };
+    let mut out = Vec::new();
+    let wrap = |inner: Box<dyn Warehouse>| -> Box<dyn Warehouse> {
+        Box::new(Faulty::new(
+            inner,
+            Arc::clone(&allowed),
+            Arc::clone(&executed),
+            autocommit_ddl,
+        ))
+    };
+    let result = sigbatch::commands::run_with(&settings, &mut out, &mut |_| {}, &wrap)
+        .map(|()| String::from_utf8(out).unwrap());
+    (result, executed.load(Ordering::SeqCst))
+}

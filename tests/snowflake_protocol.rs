@@ -1,0 +1,371 @@
+//! The Snowflake client's paths that fakesnow never takes, against canned responses from a
+//! scripted HTTP server on loopback: polling a long-running statement, result chunks (gzip, with
+//! their headers), retries of transient failures with the same request id, session renewal,
+//! refused logins and statement errors.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sigbatch::Error;
+use sigbatch::project::snowflake_profile::{Secret, SnowflakeAuth, SnowflakeSettings};
+use sigbatch::warehouse::snowflake::Client;
+
+#[derive(Debug, Clone)]
+struct Request {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Request {
+    fn path(&self) -> &str {
+        self.target.split('?').next().unwrap()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn query(&self, key: &str) -> Option<&str> {
+        self.target.split_once('?')?.1.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            (k == key).then_some(v)
+        })
+    }
+}
+
+type Reply = (u16, Vec<u8>);
+
+/// Serves `respond(request, earlier requests)` on a free port; returns the port and the log.
+fn serve(
+    respond: impl Fn(&Request, &[Request]) -> Reply + Send + 'static,
+) -> (u16, Arc<Mutex<Vec<Request>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let mut parts = line.split_whitespace();
+            let (method, target) = (
+                parts.next().unwrap_or("").to_string(),
+                parts.next().unwrap_or("").to_string(),
+            );
+            let mut headers = Vec::new();
+            loop {
+                let mut header = String::new();
+                reader.read_line(&mut header).unwrap();
+                let header = header.trim_end();
+                if header.is_empty() {
+                    break;
+                }
+                let (name, value) = header.split_once(':').unwrap();
+                headers.push((name.trim().to_string(), value.trim().to_string()));
+            }
+            let length: usize = headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                .map_or(0, |(_, v)| v.parse().unwrap());
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let request = Request {
+                method,
+                target,
+                headers,
+                body: String::from_utf8(body).unwrap(),
+            };
+            let earlier = seen.lock().unwrap().clone();
+            let (status, body) = respond(&request, &earlier);
+            seen.lock().unwrap().push(request);
+            let head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).unwrap();
+            stream.write_all(&body).unwrap();
+        }
+    });
+    (port, log)
+}
+
+fn settings(port: u16) -> SnowflakeSettings {
+    SnowflakeSettings {
+        account: "acme".into(),
+        user: "loader".into(),
+        auth: SnowflakeAuth::Password(Secret::new("pa55-secret".into())),
+        role: Some("TRANSFORMER".into()),
+        warehouse: Some("WH".into()),
+        database: "ANALYTICS".into(),
+        schema: "ATOMIC".into(),
+        query_tag: Some("sigbatch".into()),
+        connect_timeout: Duration::from_secs(5),
+        retries: 3,
+        base_url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+fn json_reply(value: Value) -> Reply {
+    (200, value.to_string().into_bytes())
+}
+
+fn login_ok(token: &str) -> Reply {
+    json_reply(json!({"success": true, "data": {"token": token, "masterToken": "master-1"}}))
+}
+
+fn result(rows: Value, extra: Value) -> Reply {
+    let mut data = json!({
+        "queryResultFormat": "json",
+        "rowtype": [{"name": "N", "type": "fixed"}, {"name": "T", "type": "text"}],
+        "rowset": rows,
+    });
+    if let (Value::Object(data), Value::Object(extra)) = (&mut data, extra) {
+        data.extend(extra);
+    }
+    json_reply(json!({"success": true, "data": data}))
+}
+
+fn client(port: u16) -> Client {
+    let mut client = Client::login(settings(port)).unwrap();
+    client.poll_interval = Duration::from_millis(5);
+    client.retry_backoff = Duration::from_millis(5);
+    client
+}
+
+#[test]
+fn a_long_statement_is_polled_and_its_chunks_downloaded_with_their_headers() {
+    let (port, log) = serve(move |request, earlier| match request.path() {
+        "/session/v1/login-request" => login_ok("t1"),
+        "/queries/v1/query-request" => json_reply(json!({
+            "success": true, "code": "333334",
+            "data": {"getResultUrl": "/queries/q-1/result", "queryId": "q-1"}
+        })),
+        "/queries/q-1/result"
+            if earlier
+                .iter()
+                .filter(|r| r.path() == "/queries/q-1/result")
+                .count()
+                < 2 =>
+        {
+            json_reply(
+                json!({"success": true, "code": "333333", "data": {"getResultUrl": "/queries/q-1/result"}}),
+            )
+        }
+        "/queries/q-1/result" => {
+            let port = request
+                .header("host")
+                .unwrap()
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .to_string();
+            result(
+                json!([["1", "a"]]),
+                json!({
+                    "chunks": [
+                        {"url": format!("http://127.0.0.1:{port}/chunk/0"), "rowCount": 2},
+                        {"url": format!("http://127.0.0.1:{port}/chunk/1"), "rowCount": 1}
+                    ],
+                    "chunkHeaders": {"x-amz-server-side-encryption-customer-key": "k3y"}
+                }),
+            )
+        }
+        "/chunk/0" => {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(br#"["2","b"],["3",null]"#).unwrap();
+            (200, gz.finish().unwrap())
+        }
+        "/chunk/1" => (200, br#"["4","d"]"#.to_vec()),
+        other => panic!("unexpected request {other}"),
+    });
+    let result = client(port).run("SELECT N, T FROM BIG").unwrap();
+    let text = |v: &str| Some(v.to_string());
+    assert_eq!(
+        result.rows,
+        vec![
+            vec![text("1"), text("a")],
+            vec![text("2"), text("b")],
+            vec![text("3"), None],
+            vec![text("4"), text("d")],
+        ]
+    );
+    let log = log.lock().unwrap();
+    let polls: Vec<&Request> = log
+        .iter()
+        .filter(|r| r.path() == "/queries/q-1/result")
+        .collect();
+    assert_eq!(
+        polls.len(),
+        3,
+        "two 'still running' answers, then the result"
+    );
+    assert!(
+        polls
+            .iter()
+            .all(|r| r.method == "GET"
+                && r.header("authorization") == Some("Snowflake Token=\"t1\""))
+    );
+    let chunk = log.iter().find(|r| r.path() == "/chunk/0").unwrap();
+    assert_eq!(
+        chunk.header("x-amz-server-side-encryption-customer-key"),
+        Some("k3y")
+    );
+    // the login carried the session's place and the query tag, and no secret went anywhere else
+    let login = &log[0];
+    assert_eq!(login.query("databaseName"), Some("ANALYTICS"));
+    assert_eq!(login.query("warehouse"), Some("WH"));
+    assert_eq!(login.query("roleName"), Some("TRANSFORMER"));
+    let body: Value = serde_json::from_str(&login.body).unwrap();
+    assert_eq!(body["data"]["SESSION_PARAMETERS"]["QUERY_TAG"], "sigbatch");
+    assert_eq!(body["data"]["PASSWORD"], "pa55-secret");
+    assert!(log[1..].iter().all(|r| !r.body.contains("pa55-secret")));
+}
+
+#[test]
+fn transient_failures_are_retried_with_the_same_request_id() {
+    let (port, log) = serve(|request, earlier| match request.path() {
+        "/session/v1/login-request" => login_ok("t1"),
+        "/queries/v1/query-request" => {
+            let tries = earlier
+                .iter()
+                .filter(|r| r.path() == "/queries/v1/query-request")
+                .count();
+            match tries {
+                0 => (503, b"busy".to_vec()),
+                1 => (429, b"slow down".to_vec()),
+                _ => result(json!([["7", "x"]]), json!({})),
+            }
+        }
+        other => panic!("unexpected request {other}"),
+    });
+    let rows = client(port).run("SELECT 7").unwrap().rows;
+    assert_eq!(rows, vec![vec![Some("7".into()), Some("x".into())]]);
+    let log = log.lock().unwrap();
+    let ids: Vec<&str> = log
+        .iter()
+        .filter(|r| r.path() == "/queries/v1/query-request")
+        .map(|r| r.query("requestId").unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+}
+
+#[test]
+fn retries_give_up_after_the_profile_says_so() {
+    let (port, log) = serve(|request, _| match request.path() {
+        "/session/v1/login-request" => login_ok("t1"),
+        _ => (500, b"down".to_vec()),
+    });
+    let error = client(port).run("SELECT 1").unwrap_err();
+    assert!(error.to_string().contains("after 3 retries"), "{error}");
+    assert_eq!(log.lock().unwrap().len(), 1 + 4);
+}
+
+#[test]
+fn an_expired_session_is_renewed_with_the_master_token() {
+    let (port, log) = serve(|request, _| match request.path() {
+        "/session/v1/login-request" => login_ok("old"),
+        "/session/token-request" => {
+            assert_eq!(
+                request.header("authorization"),
+                Some("Snowflake Token=\"master-1\"")
+            );
+            json_reply(json!({"success": true, "data": {"sessionToken": "new"}}))
+        }
+        "/queries/v1/query-request"
+            if request.header("authorization") == Some("Snowflake Token=\"old\"") =>
+        {
+            json_reply(
+                json!({"success": false, "code": "390112", "message": "Your session has expired."}),
+            )
+        }
+        "/queries/v1/query-request" => result(json!([["1", "ok"]]), json!({})),
+        other => panic!("unexpected request {other}"),
+    });
+    let rows = client(port).run("SELECT 1").unwrap().rows;
+    assert_eq!(rows[0][1].as_deref(), Some("ok"));
+    let paths: Vec<String> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.path().to_string())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/session/v1/login-request",
+            "/queries/v1/query-request",
+            "/session/token-request",
+            "/queries/v1/query-request"
+        ]
+    );
+}
+
+#[test]
+fn a_refused_login_and_a_failed_statement_say_what_and_where_without_secrets() {
+    let (port, _) = serve(|request, _| match request.path() {
+        "/session/v1/login-request" => json_reply(json!({
+            "success": false, "code": "390100", "message": "Incorrect username or password was specified."
+        })),
+        other => panic!("unexpected request {other}"),
+    });
+    let error = match Client::login(settings(port)) {
+        Err(error) => error,
+        Ok(_) => panic!("the login should be refused"),
+    };
+    let text = format!("{error} {}", error.hint().unwrap_or_default());
+    assert!(
+        text.contains("Incorrect username") && text.contains("loader"),
+        "{text}"
+    );
+    assert!(!text.contains("pa55-secret"), "{text}");
+    assert!(error.is_user_error());
+
+    let (port, _) = serve(|request, _| match request.path() {
+        "/session/v1/login-request" => login_ok("t1"),
+        _ => json_reply(json!({
+            "success": false, "code": "002003",
+            "message": "SQL compilation error: Object 'ATOMIC.EVENTS' does not exist or not authorized.",
+            "data": {"sqlState": "42S02"}
+        })),
+    });
+    let error = client(port).run("SELECT 1 FROM ATOMIC.EVENTS").unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Stage {
+                user_fixable: true,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("ATOMIC.EVENTS"), "{error}");
+
+    // nothing listens here: the error names the address
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut unreachable = settings(closed);
+    unreachable.retries = 0;
+    let error = match Client::login(unreachable) {
+        Err(error) => error,
+        Ok(_) => panic!("nothing listens there"),
+    };
+    assert!(
+        error.to_string().contains(&format!("127.0.0.1:{closed}")),
+        "{error}"
+    );
+}
