@@ -28,6 +28,18 @@ pub fn install() {
     });
 }
 
+/// Asks the run to stop as a signal would, saying why (a lost run lease).
+pub fn request(reason: &str) {
+    if !REQUESTED.swap(true, Ordering::SeqCst) {
+        eprintln!("sigbatch: stopping: {reason}");
+        if let Ok(guard) = IN_FLIGHT.lock()
+            && let Some(cancel) = guard.as_ref()
+        {
+            cancel();
+        }
+    }
+}
+
 pub fn requested() -> bool {
     REQUESTED.load(Ordering::SeqCst)
 }

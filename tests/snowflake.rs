@@ -112,3 +112,115 @@ fn exact_mode_builds_the_same_tables_as_on_duckdb() {
     let progress = succeed(&project, &["run"]);
     assert!(progress.contains("nothing to do"), "{status}\n{progress}");
 }
+
+const LEASE: &str =
+    "\"ATOMIC_SNOWPLOW_MANIFEST\".\"ECOMMERCE_TRANSACTION_INTERACTIONS_FEATURES_1_SIGBATCH_LEASE\"";
+
+/// Makes the lease row say another run holds it until `expires_in` from now.
+fn hold_lease(database: &mut Database, expires_in: chrono::TimeDelta) {
+    let now = chrono::Utc::now().naive_utc();
+    let at = |t: chrono::NaiveDateTime| {
+        format!("'{}'::TIMESTAMP_NTZ", t.format("%Y-%m-%d %H:%M:%S%.6f"))
+    };
+    database
+        .client
+        .run(&format!(
+            "UPDATE {LEASE} SET holder = 'other-run', host = 'cron-2', pid = 4242, since = {}, expires = {}",
+            at(now),
+            at(now + expires_in)
+        ))
+        .unwrap();
+}
+
+fn lease_holder(database: &mut Database) -> Option<String> {
+    let rows = database
+        .client
+        .run(&format!("SELECT holder FROM {LEASE}"))
+        .unwrap()
+        .rows;
+    assert_eq!(rows.len(), 1, "one lease row");
+    rows[0][0].clone()
+}
+
+#[test]
+fn a_held_lease_refuses_or_waits_and_an_expired_one_is_taken_over() {
+    let mut database = Database::new("lease");
+    let project = fixture_on_snowflake("exact", &mut database);
+    succeed(&project, &["run"]);
+    assert_eq!(lease_holder(&mut database), None, "released after the run");
+
+    hold_lease(&mut database, chrono::TimeDelta::hours(1));
+    let refused = sigbatch(&project, &["run"]);
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("other-run") && text.contains("cron-2") && text.contains("since"),
+        "{text}"
+    );
+    assert!(text.contains("--lock-timeout"), "{text}");
+
+    // a lease that runs out while we wait is taken over
+    hold_lease(&mut database, chrono::TimeDelta::seconds(3));
+    let progress = succeed(&project, &["run", "--lock-timeout", "60"]);
+    assert!(
+        progress.contains("waiting for the run of other-run"),
+        "{progress}"
+    );
+    assert!(
+        progress.contains("took over the run lease of other-run"),
+        "{progress}"
+    );
+    assert_eq!(lease_holder(&mut database), None);
+
+    // an expired lease (a run that died) is taken over at once
+    hold_lease(&mut database, chrono::TimeDelta::seconds(-1));
+    let progress = succeed(&project, &["run"]);
+    assert!(progress.contains("took over"), "{progress}");
+}
+
+#[test]
+fn two_runs_of_one_project_never_interleave() {
+    let mut database = Database::new("concurrent");
+    let project = fixture_on_snowflake("exact", &mut database);
+    let first = Command::new(env!("CARGO_BIN_EXE_sigbatch"))
+        .args(["run", "--project-dir", project.path().to_str().unwrap()])
+        .env("SIGBATCH_NOW", NOW)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let holder = loop {
+        let rows = database
+            .client
+            .run(&format!("SELECT holder, pid FROM {LEASE}"));
+        if let Ok(rows) = rows
+            && let Some(row) = rows.rows.first()
+            && row[0].is_some()
+        {
+            break row.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run never took the lease"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(holder[1].as_deref(), Some(first.id().to_string().as_str()));
+    let second = sigbatch(&project, &["run"]);
+    let text = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{text}");
+    assert!(text.contains(&format!("pid {}", first.id())), "{text}");
+    let third = succeed(&project, &["run", "--lock-timeout", "120"]);
+    let first = first.wait_with_output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        third.contains("waiting for the run of") || third.contains("nothing to do"),
+        "{third}"
+    );
+    assert_eq!(lease_holder(&mut database), None);
+}

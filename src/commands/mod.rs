@@ -17,6 +17,7 @@ pub use setup::{DemoSettings, InitSettings, demo, init, stage};
 use crate::dialect::{self, Dialect};
 use crate::error::{Error, Result};
 use crate::execute::{self, Mode, RunOptions};
+use crate::lease::Lease;
 use crate::plan::Plan;
 use crate::project::profiles::{DuckDbSettings, Output, Target};
 use crate::project::{Project, Semantics};
@@ -115,6 +116,18 @@ pub fn run_with(
         target.name,
         target.output.location()
     ));
+    // where nothing else keeps two runs apart, a lease row in the warehouse does
+    let _lease = match (mode, warehouse.lease_connection()?) {
+        (Mode::Execute, Some(connection)) => Some(Lease::acquire(
+            connection,
+            dialect::for_name(target.output.kind())?,
+            &tables,
+            &project.name,
+            settings.lock_timeout,
+            progress,
+        )?),
+        _ => None,
+    };
     let reports = execute::run(
         &project,
         &plan,

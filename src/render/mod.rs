@@ -12,6 +12,7 @@ mod transaction;
 
 pub(crate) use attributes::window_end;
 pub use stages::tracked_model_names;
+pub(crate) use transaction::render_checked;
 pub use transaction::{WindowPlan, window_plan};
 
 use std::collections::BTreeMap;
@@ -137,9 +138,10 @@ const MANIFEST: &[&str] = &[
     "daily_aggregation_manifest",
     "run_state",
     "attributes_pending",
+    "lease",
 ];
 /// sigbatch's own state tables, named apart from upstream's.
-const SIGBATCH_ONLY: &[&str] = &["run_state", "attributes_pending"];
+const SIGBATCH_ONLY: &[&str] = &["run_state", "attributes_pending", "lease"];
 /// Tables that carry state between runs, in the order `--full-refresh` drops them: the run state
 /// first, so a refresh cut short where DDL commits statement by statement leaves no run state,
 /// and the next run rebuilds every table (see `execute`).
@@ -215,7 +217,7 @@ impl Tables {
         (schema, name)
     }
 
-    fn as_json(&self) -> Value {
+    pub(crate) fn as_json(&self) -> Value {
         json!(self.names)
     }
 }
@@ -268,6 +270,12 @@ fn environment() -> &'static Environment<'static> {
             "one_scan.sql",
             "fill_shape.sql",
             "fill_insert.sql",
+            "lease_create.sql",
+            "lease_seed.sql",
+            "lease_take.sql",
+            "lease_renew.sql",
+            "lease_release.sql",
+            "lease_read.sql",
         );
         env
     })

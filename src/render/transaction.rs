@@ -84,7 +84,8 @@ pub fn window_plan(
     Ok(plan)
 }
 
-fn render_checked(
+/// Renders one template with `context` alone and checks that it parses in the dialect.
+pub(crate) fn render_checked(
     dialect: &dyn Dialect,
     stage: Stage,
     template: &str,

@@ -42,6 +42,12 @@ pub trait Warehouse {
         true
     }
 
+    /// Another connection to the same place, for the run lease's heartbeat; `None` where the
+    /// warehouse keeps runs apart itself (DuckDB's file lock).
+    fn lease_connection(&self) -> Result<Option<Box<dyn Warehouse + Send>>> {
+        Ok(None)
+    }
+
     fn begin(&mut self) -> Result<()>;
     fn commit(&mut self) -> Result<()>;
     fn rollback(&mut self) -> Result<()>;

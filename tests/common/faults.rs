@@ -71,6 +71,10 @@ impl Warehouse for Faulty {
         !self.autocommit_ddl && self.inner.transactional_ddl()
     }
 
+    fn lease_connection(&self) -> sigbatch::Result<Option<Box<dyn Warehouse + Send>>> {
+        self.inner.lease_connection()
+    }
+
     fn begin(&mut self) -> sigbatch::Result<()> {
         self.step("BEGIN")?;
         self.in_transaction.store(true, Ordering::SeqCst);

@@ -1,11 +1,10 @@
 //! The Snowflake emulator for tests: fakesnow (scripts/fakesnow-venv.sh) behind
-//! tests/fakesnow/serve.py, one server per test binary on a free loopback port; each test works
-//! in a database of its own. Events are copied in Snowflake's layout: upper-case names,
+//! tests/fakesnow/serve.py, one server per test on a free loopback port. Events are copied in Snowflake's layout: upper-case names,
 //! self-describing columns as VARIANT.
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -13,10 +12,10 @@ use sigbatch::dialect::{Dialect, Snowflake};
 use sigbatch::project::snowflake_profile::{Secret, SnowflakeAuth, SnowflakeSettings};
 use sigbatch::warehouse::snowflake::Client;
 
-/// The port of this binary's fakesnow server, started on first use.
-pub fn port() -> u16 {
-    static PORT: OnceLock<u16> = OnceLock::new();
-    *PORT.get_or_init(|| {
+/// The venv's python, installed on first use.
+fn python() -> &'static str {
+    static PYTHON: OnceLock<String> = OnceLock::new();
+    PYTHON.get_or_init(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let venv = Command::new("bash")
             .arg(root.join("scripts/fakesnow-venv.sh"))
@@ -27,17 +26,31 @@ pub fn port() -> u16 {
             venv.status.success(),
             "installing fakesnow failed (scripts/fakesnow-venv.sh needs python3 and PyPI)"
         );
-        let python = String::from_utf8(venv.stdout).unwrap().trim().to_string();
+        String::from_utf8(venv.stdout).unwrap().trim().to_string()
+    })
+}
+
+/// A fakesnow server of one test's own (concurrent sessions in different databases of one
+/// server see each other's catalog), stopped when dropped.
+struct Server {
+    port: u16,
+    process: Child,
+}
+
+impl Server {
+    fn start() -> Server {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        Command::new(python)
+        let process = Command::new(python())
             .arg(root.join("tests/fakesnow/serve.py"))
             .arg(port.to_string())
             .arg(std::process::id().to_string())
             .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
             .expect("fakesnow starts");
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -48,8 +61,15 @@ pub fn port() -> u16 {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
-        port
-    })
+        Server { port, process }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
 }
 
 fn settings_on(port: u16, database: &str) -> SnowflakeSettings {
@@ -68,29 +88,30 @@ fn settings_on(port: u16, database: &str) -> SnowflakeSettings {
     }
 }
 
-/// A fresh database of its own on the emulator, and a client logged into it.
+/// A fresh database on a server of its own, and a client logged into it.
 pub struct Database {
     pub name: String,
     pub client: Client,
+    server: Server,
 }
 
 impl Database {
     pub fn new(name: &str) -> Database {
-        let port = port();
-        let name = format!("{}_{}", name.to_uppercase(), std::process::id());
-        let mut admin = Client::login(settings_on(port, "PING")).unwrap();
+        let server = Server::start();
+        let name = name.to_uppercase();
+        let mut admin = Client::login(settings_on(server.port, "PING")).unwrap();
         admin
             .run(&format!(
                 "CREATE OR REPLACE DATABASE {}",
                 Snowflake.ident(&name)
             ))
             .unwrap();
-        let client = Client::login(settings_on(port, &name)).unwrap();
-        Database { name, client }
-    }
-
-    pub fn settings(&self) -> SnowflakeSettings {
-        settings_on(port(), &self.name)
+        let client = Client::login(settings_on(server.port, &name)).unwrap();
+        Database {
+            name,
+            client,
+            server,
+        }
     }
 
     /// A `profiles.yml` output for this database, with the password from an environment variable.
@@ -100,8 +121,7 @@ impl Database {
              user: sigbatch_test\n      password: \"{{{{ env_var('SIGBATCH_TEST_SNOWFLAKE_PASSWORD', 'hunter2-secret') }}}}\"\n      \
              database: {}\n      schema: {schema}\n      host: 127.0.0.1\n      port: {}\n      protocol: http\n      \
              query_tag: sigbatch_tests\n",
-            self.name,
-            port()
+            self.name, self.server.port
         )
     }
 

@@ -17,17 +17,15 @@ use crate::warehouse::{Row, Warehouse};
 
 pub struct SnowflakeWarehouse {
     client: Client,
+    settings: SnowflakeSettings,
 }
 
 impl SnowflakeWarehouse {
     pub fn connect(settings: SnowflakeSettings) -> Result<SnowflakeWarehouse> {
         Ok(SnowflakeWarehouse {
-            client: Client::login(settings)?,
+            client: Client::login(settings.clone())?,
+            settings,
         })
-    }
-
-    pub fn from_client(client: Client) -> SnowflakeWarehouse {
-        SnowflakeWarehouse { client }
     }
 }
 
@@ -46,6 +44,12 @@ impl Warehouse for SnowflakeWarehouse {
 
     fn transactional_ddl(&self) -> bool {
         false
+    }
+
+    fn lease_connection(&self) -> Result<Option<Box<dyn Warehouse + Send>>> {
+        Ok(Some(Box::new(SnowflakeWarehouse::connect(
+            self.settings.clone(),
+        )?)))
     }
 
     fn begin(&mut self) -> Result<()> {
@@ -68,7 +72,8 @@ impl Warehouse for SnowflakeWarehouse {
         let d = Snowflake;
         let sql = format!(
             "SELECT LOWER(column_name) FROM information_schema.columns \
-             WHERE table_schema = {} AND table_name = {} ORDER BY ordinal_position",
+             WHERE table_catalog = CURRENT_DATABASE() AND table_schema = {} AND table_name = {} \
+             ORDER BY ordinal_position",
             d.string_literal(&d.stored_name(schema)),
             d.string_literal(&d.stored_name(table))
         );

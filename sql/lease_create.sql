@@ -1,0 +1,8 @@
+CREATE TABLE IF NOT EXISTS {{ t.lease }} (
+  lock_name {{ text }},
+  holder {{ text }},
+  host {{ text }},
+  pid {{ integer }},
+  since {{ timestamp }},
+  expires {{ timestamp }}
+)

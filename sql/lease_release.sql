@@ -1,0 +1,2 @@
+UPDATE {{ t.lease }} SET holder = NULL, host = NULL, pid = NULL, since = NULL, expires = NULL
+WHERE lock_name = {{ lock_name }} AND holder = {{ holder }}

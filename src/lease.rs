@@ -1,0 +1,232 @@
+//! The run lease: where nothing outside the warehouse keeps two runs apart (Snowflake, BigQuery,
+//! Databricks), a row in `<schema>_snowplow_manifest.<name>_sigbatch_lease` says who runs the
+//! project (holder, host, pid, since) and until when. It is taken with one UPDATE that succeeds
+//! only when the row is free, already ours, or expired (the warehouse serialises UPDATEs of a
+//! table), renewed by a heartbeat on a connection of its own (the run's connection may be inside
+//! a long transaction, whose writes nobody else sees), and released when the run ends. A killed
+//! run's lease expires after `TTL`, and the next run takes it over.
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::dag::Stage;
+use crate::dialect::Dialect;
+use crate::error::{Error, Result};
+use crate::project::group::ValueType;
+use crate::render::{Tables, render_checked};
+use crate::warehouse::Warehouse;
+
+/// How long a lease lasts without renewal.
+pub const TTL: Duration = Duration::from_secs(300);
+/// How often the heartbeat renews it.
+const HEARTBEAT: Duration = Duration::from_secs(60);
+/// How often a waiting run asks again.
+const RETRY: Duration = Duration::from_secs(2);
+
+/// Who holds the lease, as its row says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Holder {
+    pub holder: String,
+    pub host: String,
+    pub pid: String,
+    pub since: String,
+    pub expires: String,
+}
+
+/// A held lease; dropping it stops the heartbeat and releases the row.
+pub struct Lease {
+    stop: Option<mpsc::Sender<()>>,
+    heartbeat: Option<JoinHandle<()>>,
+}
+
+/// The statements of one lease, rendered for one dialect and holder.
+struct LeaseSql {
+    context: Value,
+    dialect: Box<dyn Dialect>,
+}
+
+impl LeaseSql {
+    fn render(&self, template: &str, now: NaiveDateTime) -> Result<String> {
+        let d = self.dialect.as_ref();
+        let mut context = self.context.clone();
+        context["now"] = json!(d.timestamp_literal(now));
+        context["expires"] =
+            json!(d.timestamp_literal(now + chrono::TimeDelta::from_std(TTL).unwrap_or_default()));
+        render_checked(d, Stage::Setup, template, &context)
+    }
+
+    fn read(&self, warehouse: &mut dyn Warehouse) -> Result<Option<Holder>> {
+        let rows = warehouse.query(&self.render("lease_read.sql", now())?)?;
+        Ok(rows.into_iter().find_map(|row| {
+            let cell = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+            row.first().cloned().flatten().map(|holder| Holder {
+                holder,
+                host: cell(1),
+                pid: cell(2),
+                since: cell(3),
+                expires: cell(4),
+            })
+        }))
+    }
+}
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown-host".into())
+}
+
+impl Lease {
+    /// Takes the project's lease on `connection` (a connection of its own), waiting up to
+    /// `timeout` for another run to release it.
+    pub fn acquire(
+        mut connection: Box<dyn Warehouse + Send>,
+        dialect: Box<dyn Dialect>,
+        tables: &Tables,
+        lock_name: &str,
+        timeout: Duration,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Lease> {
+        let host = host_name();
+        let pid = std::process::id();
+        let holder = format!("sigbatch {}@{host}:{pid}", uuid::Uuid::new_v4().simple());
+        let d = dialect.as_ref();
+        let sql = LeaseSql {
+            context: json!({
+                "t": tables.as_json(),
+                "text": d.type_name(ValueType::Text),
+                "integer": d.type_name(ValueType::Integer),
+                "timestamp": d.timestamp_type(),
+                "lock_name": d.string_literal(lock_name),
+                "holder": d.string_literal(&holder),
+                "host": d.string_literal(&host),
+                "pid": pid,
+                "pid_text": d.cast_to_text("pid"),
+                "since_text": d.timestamp_text("since"),
+                "expires_text": d.timestamp_text("expires"),
+            }),
+            dialect,
+        };
+        let (schema, _) = tables.location("lease");
+        connection.execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {}",
+            sql.dialect.ident(schema)
+        ))?;
+        connection.execute(&sql.render("lease_create.sql", now())?)?;
+        connection.execute(&sql.render("lease_seed.sql", now())?)?;
+        let started = Instant::now();
+        let mut announced = false;
+        let mut lost_races = 0;
+        loop {
+            let current = sql.read(connection.as_mut())?;
+            let free = current.as_ref().is_none_or(|c| {
+                c.holder == holder
+                    || crate::state::parse_timestamp(&c.expires).is_none_or(|at| at < now())
+            });
+            if free {
+                // a conflicting concurrent UPDATE (an optimistic warehouse) counts as not taken;
+                // the UPDATE's own condition decides between two runs that both saw it free
+                let _ = connection.execute(&sql.render("lease_take.sql", now())?);
+                if sql
+                    .read(connection.as_mut())?
+                    .is_some_and(|after| after.holder == holder)
+                {
+                    if let Some(previous) = current.filter(|c| c.holder != holder) {
+                        progress(&format!(
+                            "took over the run lease of {} on {} (pid {}), which expired at {} UTC",
+                            previous.holder, previous.host, previous.pid, previous.expires
+                        ));
+                    }
+                    break;
+                }
+                lost_races += 1;
+                if lost_races > 10 {
+                    return Err(Error::Internal(format!(
+                        "could not take the free run lease of `{lock_name}` in ten tries"
+                    )));
+                }
+                continue;
+            }
+            let other = current.expect("a lease that is not free has a holder");
+            if started.elapsed() >= timeout {
+                return Err(Error::Locked {
+                    message: format!(
+                        "project `{lock_name}` is being run by {} on {} (pid {}) since {} UTC; its lease expires at {} UTC",
+                        other.holder, other.host, other.pid, other.since, other.expires
+                    ),
+                    hint: Some(format!(
+                        "wait with --lock-timeout SECONDS; a run that died leaves a lease that expires after {} s",
+                        TTL.as_secs()
+                    )),
+                });
+            }
+            if !announced {
+                progress(&format!(
+                    "waiting for the run of {} on {} (pid {}), running since {} UTC",
+                    other.holder, other.host, other.pid, other.since
+                ));
+                announced = true;
+            }
+            if crate::cancel::requested() {
+                return Err(Error::Cancelled(
+                    "interrupted while waiting for the run lease".into(),
+                ));
+            }
+            std::thread::sleep(RETRY.min(timeout.saturating_sub(started.elapsed())));
+        }
+        let (stop, stopped) = mpsc::channel::<()>();
+        let heartbeat = std::thread::spawn(move || {
+            loop {
+                match stopped.recv_timeout(HEARTBEAT) {
+                    Err(RecvTimeoutError::Timeout) => {
+                        let renewed = sql
+                            .render("lease_renew.sql", now())
+                            .and_then(|renew| connection.execute(&renew))
+                            .and_then(|()| sql.read(connection.as_mut()));
+                        match renewed {
+                            Ok(Some(current)) if current.holder != holder => {
+                                crate::cancel::request(&format!(
+                                    "the run lease was taken over by {} on {}",
+                                    current.holder, current.host
+                                ));
+                                return;
+                            }
+                            // a failed renewal is tried again at the next beat
+                            _ => {}
+                        }
+                    }
+                    Ok(()) | Err(RecvTimeoutError::Disconnected) => {
+                        if let Ok(release) = sql.render("lease_release.sql", now()) {
+                            let _ = connection.execute(&release);
+                        }
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Lease {
+            stop: Some(stop),
+            heartbeat: Some(heartbeat),
+        })
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(heartbeat) = self.heartbeat.take() {
+            let _ = heartbeat.join();
+        }
+    }
+}
