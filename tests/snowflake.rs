@@ -16,7 +16,19 @@ const ATTRIBUTES: &str =
 
 /// The fixture project with its events copied into `database` and a profile pointing there.
 fn fixture_on_snowflake(semantics: &str, database: &mut Database) -> TempProject {
-    let project = TempProject::fixture(semantics, "snowflake");
+    on_snowflake(TempProject::fixture(semantics, "snowflake"), database)
+}
+
+/// The fixture in one load window (the backfill limit spans it): fewer statements per run.
+fn one_window_fixture_on_snowflake(database: &mut Database) -> TempProject {
+    let group =
+        std::fs::read_to_string(common::fixture_dir().join("attribute_group.snowflake.json"))
+            .unwrap();
+    let vars = common::FIXTURE_VARS.replace("backfill_limit_days: 3", "backfill_limit_days: 30");
+    on_snowflake(TempProject::staged("exact", &group, &vars), database)
+}
+
+fn on_snowflake(project: TempProject, database: &mut Database) -> TempProject {
     database.copy_from_duckdb(&project.connection(), "atomic.events", "atomic", "events");
     std::fs::write(
         project.path().join("profiles.yml"),
@@ -223,4 +235,55 @@ fn two_runs_of_one_project_never_interleave() {
         "{third}"
     );
     assert_eq!(lease_holder(&mut database), None);
+}
+
+/// A run stopped after statement k (a failure injected at the `Warehouse` layer: the emulator
+/// would roll DDL back where Snowflake commits it, so no rollback of DDL is relied on), then
+/// rerun, reaches the tables of an uninterrupted run. Every k is tried on DuckDB made to commit
+/// DDL on its own (tests/recovery.rs); here a spread of k through the real client.
+#[test]
+fn a_run_stopped_after_statement_k_and_rerun_reaches_the_same_tables() {
+    let mut baseline = Database::new("crash_baseline");
+    let project = one_window_fixture_on_snowflake(&mut baseline);
+    let (result, statements) = common::faults::run_faulty(&project, usize::MAX, false, NOW);
+    result.unwrap();
+    let local = project.connection();
+    let attributes = |database: &mut Database| {
+        database.copy_to_duckdb(&format!("SELECT * FROM {ATTRIBUTES}"), &local, "attributes");
+        common::rows(
+            &local,
+            "SELECT * EXCLUDE (updated_at) FROM attributes ORDER BY 1",
+        )
+        .1
+    };
+    let expected = attributes(&mut baseline);
+    assert!(
+        expected.len() > 3 && statements > 30,
+        "{statements} statements"
+    );
+    drop(baseline);
+    // during setup, then a spread through the DDL part and the transaction
+    let stops = [
+        3,
+        statements / 4,
+        statements / 2,
+        3 * statements / 4,
+        statements - 2,
+    ];
+    for allowed in stops {
+        let mut database = Database::new("crash");
+        let victim = one_window_fixture_on_snowflake(&mut database);
+        let (result, _) = common::faults::run_faulty(&victim, allowed, false, NOW);
+        assert!(
+            result.is_err(),
+            "stopping after {allowed} statements must fail the run"
+        );
+        let (result, _) = common::faults::run_faulty(&victim, usize::MAX, false, NOW);
+        result.unwrap_or_else(|e| panic!("rerun after {allowed} statements: {e}"));
+        assert_eq!(
+            attributes(&mut database),
+            expected,
+            "stopped after {allowed} of {statements} statements"
+        );
+    }
 }
