@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
     long_about = "Computes Snowplow Signals batch attributes incrementally, straight on the warehouse.\n\n\
                   A project directory holds sigbatch.yml (the attribute group file, semantics and vars) and \
                   finds profiles.yml as dbt does. Exit codes: 0 success, 2 a problem with your input or \
-                  the warehouse's contents, 3 an internal or warehouse failure.",
+                  the warehouse's contents, 3 an internal or warehouse failure, 130 cancelled by SIGINT/SIGTERM.",
     after_help = "Examples:\n  sigbatch demo\n  sigbatch init --attribute-group group.json --project-dir my_project\n  \
                   sigbatch run --project-dir my_project\n  sigbatch compile --project-dir my_project --dialect snowflake"
 )]

@@ -287,3 +287,74 @@ fn a_run_stopped_after_statement_k_and_rerun_reaches_the_same_tables() {
         );
     }
 }
+
+#[test]
+fn missing_events_dry_run_and_an_unreachable_host_on_snowflake() {
+    let mut database = Database::new("errors");
+    let project = TempProject::fixture("exact", "snowflake");
+    std::fs::write(
+        project.path().join("profiles.yml"),
+        database.profile_yaml("atomic"),
+    )
+    .unwrap();
+    let missing = sigbatch(&project, &["run"]);
+    let text = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("`atomic.events` does not exist") && text.contains("hint:"),
+        "{text}"
+    );
+
+    database.copy_from_duckdb(&project.connection(), "atomic.events", "atomic", "events");
+    let dry = sigbatch(&project, &["run", "--dry-run"]);
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let statements = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        statements.contains("dry run: nothing was written"),
+        "{statements}"
+    );
+    assert!(
+        statements.contains("INSERT INTO \"ATOMIC_SCRATCH\""),
+        "fills become inserts: {statements}"
+    );
+    let mut tables_in = |schemas: &str| {
+        database
+            .client
+            .run(&format!(
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_catalog = CURRENT_DATABASE() AND table_schema IN ({schemas})"
+            ))
+            .unwrap()
+            .rows[0][0]
+            .clone()
+    };
+    assert_eq!(
+        tables_in("'ATOMIC'").as_deref(),
+        Some("1"),
+        "the events table is seen"
+    );
+    let written = tables_in("'ATOMIC_DERIVED', 'ATOMIC_SNOWPLOW_MANIFEST', 'ATOMIC_SCRATCH'");
+    assert_eq!(written.as_deref(), Some("0"), "a dry run writes nothing");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let profile = database.profile_yaml("atomic").replace(
+        &format!("port: {}", database.port()),
+        &format!("port: {closed}\n      retries: 0"),
+    );
+    std::fs::write(project.path().join("profiles.yml"), profile).unwrap();
+    let unreachable = sigbatch(&project, &["run"]);
+    let text = String::from_utf8_lossy(&unreachable.stderr);
+    assert_eq!(unreachable.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains(&format!("127.0.0.1:{closed}")) && text.contains("unreachable"),
+        "{text}"
+    );
+}

@@ -116,6 +116,8 @@ pub fn run_with(
         target.name,
         target.output.location()
     ));
+    // a project that cannot run writes nothing, not even its lease
+    execute::check_events_table(warehouse.as_mut(), &plan, &tables)?;
     // where nothing else keeps two runs apart, a lease row in the warehouse does
     let _lease = match (mode, warehouse.lease_connection()?) {
         (Mode::Execute, Some(connection)) => Some(Lease::acquire(

@@ -114,6 +114,10 @@ impl Database {
         }
     }
 
+    pub fn port(&self) -> u16 {
+        self.server.port
+    }
+
     /// A `profiles.yml` output for this database, with the password from an environment variable.
     pub fn profile_yaml(&self, schema: &str) -> String {
         format!(
