@@ -358,3 +358,57 @@ fn missing_events_dry_run_and_an_unreachable_host_on_snowflake() {
         "{text}"
     );
 }
+
+/// A seeded demo stream (late events, duplicates, several devices per user) read in three
+/// batches (`--until`), on Snowflake and on DuckDB: the same attributes after each batch.
+#[test]
+fn exact_mode_on_a_random_stream_in_batches_equals_duckdb() {
+    let vars = "  snowplow__start_date: '2025-03-01'\n  snowplow__backfill_limit_days: 4\n  \
+                snowplow__mock_current_day: '2025-03-09'\n";
+    let local = TempProject::new("exact", sigbatch::demo::DEMO_ATTRIBUTE_GROUP_JSON, vars);
+    let spec = sigbatch::demo::DemoSpec {
+        users: 40,
+        days: 8,
+        start: chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
+        seed: 11,
+    };
+    sigbatch::demo::generate_events(&local.connection(), &spec).unwrap();
+    let mut database = Database::new("stream");
+    let remote = TempProject::new("exact", sigbatch::demo::DEMO_ATTRIBUTE_GROUP_JSON, vars);
+    database.copy_from_duckdb(&local.connection(), "atomic.events", "atomic", "events");
+    std::fs::write(
+        remote.path().join("profiles.yml"),
+        database.profile_yaml("atomic"),
+    )
+    .unwrap();
+    let table = "SELECT * EXCLUDE (updated_at) FROM {} ORDER BY 1";
+    for until in [
+        "2025-03-03 12:00:00",
+        "2025-03-06 00:00:00",
+        "2025-03-20 00:00:00",
+    ] {
+        local.run(false, Some(until), NOW).unwrap();
+        succeed(&remote, &["run", "--until", until]);
+        let connection = local.connection();
+        database.copy_to_duckdb(
+            "SELECT * FROM \"ATOMIC_DERIVED\".\"DEMO_WEB_ENGAGEMENT_1_ATTRIBUTES\"",
+            &connection,
+            "from_snowflake",
+        );
+        let (_, expected) = common::rows(
+            &connection,
+            &table.replace("{}", "main_derived.demo_web_engagement_1_attributes"),
+        );
+        let (_, actual) = common::rows(&connection, &table.replace("{}", "from_snowflake"));
+        assert!(expected.len() > 10, "{until}: {} keys", expected.len());
+        assert_eq!(actual.len(), expected.len(), "{until}");
+        for (a, e) in actual.iter().zip(&expected) {
+            for (x, y) in a.iter().zip(e) {
+                assert!(
+                    common::same_cell(x, y),
+                    "{until}\nsnowflake {a:?}\nduckdb    {e:?}"
+                );
+            }
+        }
+    }
+}

@@ -3,101 +3,18 @@
 //! their headers), retries of transient failures with the same request id, session renewal,
 //! refused logins and statement errors.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod canned_http;
+
+use std::io::Write;
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use canned_http::{Reply, Request, serve};
 
 use serde_json::{Value, json};
 use sigbatch::Error;
 use sigbatch::project::snowflake_profile::{Secret, SnowflakeAuth, SnowflakeSettings};
 use sigbatch::warehouse::snowflake::Client;
-
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Request {
-    fn path(&self) -> &str {
-        self.target.split('?').next().unwrap()
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn query(&self, key: &str) -> Option<&str> {
-        self.target.split_once('?')?.1.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=')?;
-            (k == key).then_some(v)
-        })
-    }
-}
-
-type Reply = (u16, Vec<u8>);
-
-/// Serves `respond(request, earlier requests)` on a free port; returns the port and the log.
-fn serve(
-    respond: impl Fn(&Request, &[Request]) -> Reply + Send + 'static,
-) -> (u16, Arc<Mutex<Vec<Request>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let seen = Arc::clone(&log);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let mut stream = stream.unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let mut parts = line.split_whitespace();
-            let (method, target) = (
-                parts.next().unwrap_or("").to_string(),
-                parts.next().unwrap_or("").to_string(),
-            );
-            let mut headers = Vec::new();
-            loop {
-                let mut header = String::new();
-                reader.read_line(&mut header).unwrap();
-                let header = header.trim_end();
-                if header.is_empty() {
-                    break;
-                }
-                let (name, value) = header.split_once(':').unwrap();
-                headers.push((name.trim().to_string(), value.trim().to_string()));
-            }
-            let length: usize = headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-                .map_or(0, |(_, v)| v.parse().unwrap());
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            let request = Request {
-                method,
-                target,
-                headers,
-                body: String::from_utf8(body).unwrap(),
-            };
-            let earlier = seen.lock().unwrap().clone();
-            let (status, body) = respond(&request, &earlier);
-            seen.lock().unwrap().push(request);
-            let head = format!(
-                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n",
-                body.len()
-            );
-            stream.write_all(head.as_bytes()).unwrap();
-            stream.write_all(&body).unwrap();
-        }
-    });
-    (port, log)
-}
 
 fn settings(port: u16) -> SnowflakeSettings {
     SnowflakeSettings {

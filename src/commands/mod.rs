@@ -85,7 +85,10 @@ pub fn run_with(
     wrap: &dyn Fn(Box<dyn Warehouse>) -> Box<dyn Warehouse>,
 ) -> Result<()> {
     let (project, plan) = settings.project.load()?;
-    let target = settings.project.target(&project)?;
+    let mut target = settings.project.target(&project)?;
+    if let (Output::Snowflake(snowflake), Some(tag)) = (&mut target.output, &plan.vars.query_tag) {
+        snowflake.query_tag = Some(tag.clone());
+    }
     let dialect = dialect::for_name(target.output.kind())?;
     let tables = Tables::new(&plan, dialect.as_ref(), target.output.schema());
     let mode = if settings.dry_run {

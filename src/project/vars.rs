@@ -29,6 +29,8 @@ pub struct Vars {
     pub events_to_include: Vec<String>,
     pub custom_filter: Option<CustomFilter>,
     pub upsert_lookback_days: u32,
+    /// Snowflake: the `QUERY_TAG` of every statement (over the profile's `query_tag`).
+    pub query_tag: Option<String>,
 }
 
 impl Default for Vars {
@@ -50,15 +52,15 @@ impl Default for Vars {
             events_to_include: Vec::new(),
             custom_filter: None,
             upsert_lookback_days: 30,
+            query_tag: None,
         }
     }
 }
 
 /// Upstream vars that are accepted so a pasted block loads, but change nothing here: they steer
-/// dbt itself (query tags, grants, the tracked-model list) or were never read upstream.
+/// dbt itself (grants, the tracked-model list) or were never read upstream.
 const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "snowplow__events",
-    "snowplow__query_tag",
     "snowplow__grant_schemas",
     "snowplow__grant_select_to",
     "snowplow__run_type",
@@ -121,6 +123,9 @@ impl Vars {
                 }
                 "snowplow__dev_target_name" => {
                     self.dev_target_name = text(value).ok_or_else(|| bad("a target name"))?
+                }
+                "snowplow__query_tag" => {
+                    self.query_tag = Some(text(value).ok_or_else(|| bad("a query tag"))?)
                 }
                 "snowplow__database" => {
                     self.database = Some(text(value).ok_or_else(|| bad("a database name"))?)
