@@ -118,12 +118,15 @@ impl Lease {
             }),
             dialect,
         };
-        let (schema, _) = tables.location("lease");
-        connection.execute(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {}",
-            sql.dialect.ident(schema)
-        ))?;
-        connection.execute(&sql.render("lease_create.sql", now())?)?;
+        // DDL only when the table is missing: a run never alters the catalog under another
+        let (schema, table) = tables.location("lease");
+        if !connection.table_exists(schema, table)? {
+            connection.execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {}",
+                sql.dialect.ident(schema)
+            ))?;
+            connection.execute(&sql.render("lease_create.sql", now())?)?;
+        }
         connection.execute(&sql.render("lease_seed.sql", now())?)?;
         let started = Instant::now();
         let mut announced = false;

@@ -158,3 +158,101 @@ pub fn parse(
         base_url,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::profiles::{Output, load_target};
+
+    fn load(fields: &str) -> Result<SnowflakeSettings> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("profiles.yml");
+        std::fs::write(
+            &file,
+            format!("p:\n  target: prod\n  outputs:\n    prod:\n      type: snowflake\n{fields}"),
+        )
+        .unwrap();
+        match load_target(&file, "p", None, Path::new("/proj"))?.output {
+            Output::Snowflake(settings) => Ok(settings),
+            other => panic!("not a snowflake output: {other:?}"),
+        }
+    }
+
+    const BASE: &str =
+        "      account: xy12345.eu-west-1\n      user: loader\n      database: analytics\n";
+
+    #[test]
+    fn dbt_snowflake_fields_load_with_defaults_and_secrets_stay_redacted() {
+        let settings = load(&format!(
+            "{BASE}      password: \"{{{{ env_var('SIGBATCH_TEST_UNSET_SF_PW', 's3cret') }}}}\"\n      \
+             role: transformer\n      warehouse: wh\n      schema: signals\n      query_tag: tag\n      \
+             connect_retries: 5\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            settings.auth,
+            SnowflakeAuth::Password(Secret::new("s3cret".into()))
+        );
+        assert_eq!(
+            settings.base_url,
+            "https://xy12345.eu-west-1.snowflakecomputing.com"
+        );
+        assert_eq!(
+            (settings.retries, settings.connect_timeout.as_secs()),
+            (5, 10)
+        );
+        assert_eq!(settings.schema, "signals");
+        let shown = format!("{settings:?}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn key_pair_oauth_and_a_test_server_address() {
+        let settings = load(&format!(
+            "{BASE}      private_key_path: keys/rsa.p8\n      private_key_passphrase: pp\n      \
+             host: 127.0.0.1\n      port: 8085\n      protocol: http\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            settings.auth,
+            SnowflakeAuth::KeyPair {
+                path: PathBuf::from("/proj/keys/rsa.p8"),
+                passphrase: Some(Secret::new("pp".into()))
+            }
+        );
+        assert_eq!(settings.base_url, "http://127.0.0.1:8085");
+        let settings = load(&format!(
+            "{BASE}      authenticator: oauth\n      token: tok\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            settings.auth,
+            SnowflakeAuth::OAuth(Secret::new("tok".into()))
+        );
+    }
+
+    #[test]
+    fn missing_or_unsupported_credentials_and_bad_numbers_are_named() {
+        let error = |fields: &str| load(fields).unwrap_err().to_string();
+        assert!(error(BASE).contains("no credentials"));
+        assert!(error(&format!("{BASE}      authenticator: oauth\n")).contains("needs a `token`"));
+        assert!(
+            error(&format!("{BASE}      authenticator: externalbrowser\n"))
+                .contains("`authenticator: externalbrowser` is not supported")
+        );
+        assert!(
+            error(&format!("{BASE}      password: x\n      retries: many\n"))
+                .contains("`retries` must be a whole number, not `many`")
+        );
+        assert!(
+            error("      user: u\n      password: x\n      database: d\n")
+                .contains("`account` is required")
+        );
+        assert!(
+            error(&format!("{BASE}      password: x\n      protocol: ftp\n")).contains("`ftp`")
+        );
+    }
+}

@@ -12,6 +12,7 @@ Usage: python serve.py PORT [PARENT_PID]   (listens on 127.0.0.1 only; exits whe
 process, the test binary, is gone)
 """
 
+import contextvars
 import datetime
 import decimal
 import json
@@ -29,16 +30,18 @@ import fakesnow.server as server
 EPOCH_DATE = datetime.date(1970, 1, 1)
 EPOCH = datetime.datetime(1970, 1, 1)
 
-last_table = {}
+# the Arrow table of the request being answered: per asyncio task, as requests interleave
+last_table = contextvars.ContextVar("last_table", default=None)
 
 
 def keep_table(table, rowtype):
-    last_table["table"] = table
+    last_table.set(table)
     return table
 
 
 def no_ipc(table):
-    return b""
+    # a marker: fakesnow encodes (and so calls this) only for a result with rows
+    return b"rows"
 
 
 server.to_sf = keep_table
@@ -96,13 +99,14 @@ original_query_request = server.query_request
 
 
 async def query_request(request):
-    last_table.clear()
+    last_table.set(None)
     await bridge_array_functions(request)
     response = await original_query_request(request)
     body = json.loads(response.body)
     data = body.get("data") or {}
     if data.get("queryResultFormat") == "arrow":
-        table = last_table.get("table")
+        # fakesnow skips the encoding (and answers "") for a result without rows
+        table = last_table.get() if data.get("rowsetBase64") else None
         kinds = [c["type"].lower() for c in data.get("rowtype", [])]
         rows = []
         if table is not None:
