@@ -8,6 +8,7 @@ pub mod demo;
 pub mod dialect;
 pub mod error;
 pub mod execute;
+pub mod export;
 pub mod plan;
 pub mod project;
 pub mod render;
