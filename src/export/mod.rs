@@ -49,11 +49,8 @@ pub fn render(settings: &ExportSettings) -> Result<BTreeMap<String, String>> {
         && let Err(error) = &target
         && settings.project.target.is_some()
     {
-        return Err(Error::invalid(
-            "--target",
-            format!("{error}"),
-        )
-        .with_hint("name a target of the project's profile, or give --dialect"));
+        return Err(Error::invalid("--target", format!("{error}"))
+            .with_hint("name a target of the project's profile, or give --dialect"));
     }
     let (kind, target_name, schema, duckdb_path) = match &target {
         Ok(target) => {
@@ -255,7 +252,10 @@ fn write_atomically(out: &Path, files: &BTreeMap<String, String>) -> Result<()> 
             .keys()
             .map(|p| p.split('/').next().unwrap_or(p).to_string())
             .collect();
-        for entry in std::fs::read_dir(out).map_err(|e| io("read", out, e))?.flatten() {
+        for entry in std::fs::read_dir(out)
+            .map_err(|e| io("read", out, e))?
+            .flatten()
+        {
             let entry_name = entry.file_name().to_string_lossy().to_string();
             if !ours.contains(&entry_name) {
                 let to = staging.join(&entry_name);

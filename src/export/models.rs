@@ -144,9 +144,7 @@ pub fn convert(
 /// model that used them.
 fn attach_post_hook(converted: &mut Converted, table: &str, delete: String) -> Result<()> {
     let model = converted.models.last_mut().ok_or_else(|| {
-        Error::Internal(format!(
-            "export: `{table}` is emptied before any model ran"
-        ))
+        Error::Internal(format!("export: `{table}` is emptied before any model ran"))
     })?;
     model.post_hooks.push(delete);
     Ok(())
@@ -186,19 +184,31 @@ mod tests {
         let relation = |name: &str| Some(name.trim_matches('"').to_string());
         let statements = [
             statement(Stage::Setup, "CREATE SCHEMA IF NOT EXISTS \"s\""),
-            statement(Stage::DailyAggregates, "CREATE OR REPLACE TABLE \"n\" AS\nSELECT 1 AS k"),
+            statement(
+                Stage::DailyAggregates,
+                "CREATE OR REPLACE TABLE \"n\" AS\nSELECT 1 AS k",
+            ),
             statement(
                 Stage::DailyAggregates,
                 "DELETE FROM \"m\"\nWHERE k IN (SELECT k FROM \"n\")",
             ),
-            statement(Stage::DailyAggregates, "INSERT INTO \"m\" (k)\nSELECT k FROM \"n\""),
+            statement(
+                Stage::DailyAggregates,
+                "INSERT INTO \"m\" (k)\nSELECT k FROM \"n\"",
+            ),
             statement(
                 Stage::DailyAggregates,
                 "DELETE FROM \"o\"\nWHERE k IN (SELECT k FROM \"x\" WHERE y)",
             ),
-            statement(Stage::DailyAggregates, "INSERT INTO \"o\" (k)\nSELECT k FROM \"n\""),
+            statement(
+                Stage::DailyAggregates,
+                "INSERT INTO \"o\" (k)\nSELECT k FROM \"n\"",
+            ),
             statement(Stage::DailyAggregates, "DELETE FROM \"p\" WHERE 1 = 1"),
-            statement(Stage::DailyAggregates, "INSERT INTO \"p\" (k)\nSELECT 1 AS k"),
+            statement(
+                Stage::DailyAggregates,
+                "INSERT INTO \"p\" (k)\nSELECT 1 AS k",
+            ),
             statement(Stage::DailyAggregates, "DELETE FROM \"q\" WHERE 1 = 1"),
         ];
         let converted = convert(&statements, &relation).unwrap();

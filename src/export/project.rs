@@ -154,8 +154,10 @@ fn schema_suffix(tables: &Tables, table: &str) -> String {
         .to_string()
 }
 
+/// A Jinja string literal (single-quoted: identifiers quoted with `"` stay readable and dbt's
+/// config parser keeps them as they are).
 fn jinja_string(text: &str) -> String {
-    serde_json::to_string(text).expect("a string serialises")
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 fn if_full_refresh(full: &str, incremental: &str) -> String {
@@ -253,9 +255,14 @@ pub fn files(
             &jinja.convert(&full_model.body, &place)?,
             &jinja.convert(&model.body, &place)?,
         );
-        let mut hook_names = |kind: &str, ours: &[String], theirs: &[String]| -> Result<Vec<String>> {
+        let mut hook_names = |kind: &str,
+                              ours: &[String],
+                              theirs: &[String]|
+         -> Result<Vec<String>> {
             if ours.len() != theirs.len() {
-                return Err(Error::Internal(format!("export: {kind} hooks of `{name}` differ")));
+                return Err(Error::Internal(format!(
+                    "export: {kind} hooks of `{name}` differ"
+                )));
             }
             let mut names = Vec::new();
             for (i, (sql, full_sql)) in ours.iter().zip(theirs).enumerate() {
@@ -265,12 +272,14 @@ pub fn files(
                     &jinja.convert(sql, &Place::Macro)?,
                 );
                 // a table a hook creates is one dbt's relation cache has not seen
-                let created = sql.strip_prefix("CREATE TABLE IF NOT EXISTS ").and_then(|rest| {
-                    jinja
-                        .relations
-                        .iter()
-                        .find(|(relation, _)| rest.starts_with(&format!("{relation} ")))
-                });
+                let created = sql
+                    .strip_prefix("CREATE TABLE IF NOT EXISTS ")
+                    .and_then(|rest| {
+                        jinja
+                            .relations
+                            .iter()
+                            .find(|(relation, _)| rest.starts_with(&format!("{relation} ")))
+                    });
                 let cache = created.map_or(String::new(), |(_, table)| {
                     format!("\n{{%- do adapter.cache_added(sigbatch_table('{table}').incorporate(type='table')) -%}}")
                 });
@@ -311,7 +320,10 @@ pub fn files(
         "dbt_project.yml".into(),
         super::text::dbt_project(project, plan),
     );
-    files.insert("profiles.yml".into(), super::text::profiles(project, profile));
+    files.insert(
+        "profiles.yml".into(),
+        super::text::profiles(project, profile),
+    );
     files.insert(
         "README.md".into(),
         super::text::readme(project, plan, dialect, &listing),
@@ -383,7 +395,9 @@ fn setup_macro(jinja: &Jinja<'_>, incremental: &[String], full: &[String]) -> Re
             rest.next();
         }
         let converted = jinja.convert(sql, &Place::Macro)?;
-        let statement = format!("  {{%- set sql -%}}\n{converted}\n  {{%- endset -%}}\n  {{%- do statements.append(sql) -%}}\n");
+        let statement = format!(
+            "  {{%- set sql -%}}\n{converted}\n  {{%- endset -%}}\n  {{%- do statements.append(sql) -%}}\n"
+        );
         if shared {
             text.push_str(&statement);
         } else {
@@ -438,7 +452,11 @@ fn runtime_macros(
         Semantics::Exact => {
             let quote_inner = |name: &str| {
                 let (literal, _) = jinja.ts_literal(jinja.placeholders.lower, "");
-                let text = jinja.placeholders.lower.format(TIMESTAMP_FORMAT).to_string();
+                let text = jinja
+                    .placeholders
+                    .lower
+                    .format(TIMESTAMP_FORMAT)
+                    .to_string();
                 literal.replace(&text, &format!("{{{{ {name} }}}}"))
             };
             let next_load = crate::state::next_load_sql(
@@ -456,7 +474,10 @@ fn runtime_macros(
         }
     };
     let window = window
-        .replace("__BACKFILL_DAYS__", &plan.vars.backfill_limit_days.to_string())
+        .replace(
+            "__BACKFILL_DAYS__",
+            &plan.vars.backfill_limit_days.to_string(),
+        )
         .replace("__START_DATE__", &start);
     // the stored tables this plan creates in its setup stage
     let persistent: Vec<String> = render::PERSISTENT

@@ -37,11 +37,23 @@ fn yaml_list(items: &[String]) -> String {
 pub fn dbt_project(project: &Project, plan: &Plan) -> String {
     let v = &plan.vars;
     let mut vars = vec![
-        ("snowplow__start_date", yaml_string(&v.start_date.to_string())),
+        (
+            "snowplow__start_date",
+            yaml_string(&v.start_date.to_string()),
+        ),
         ("snowplow__app_id", yaml_list(&v.app_ids)),
-        ("snowplow__backfill_limit_days", v.backfill_limit_days.to_string()),
-        ("snowplow__late_event_lookback_days", v.late_event_lookback_days.to_string()),
-        ("snowplow__min_late_events_to_process", v.min_late_events_to_process.to_string()),
+        (
+            "snowplow__backfill_limit_days",
+            v.backfill_limit_days.to_string(),
+        ),
+        (
+            "snowplow__late_event_lookback_days",
+            v.late_event_lookback_days.to_string(),
+        ),
+        (
+            "snowplow__min_late_events_to_process",
+            v.min_late_events_to_process.to_string(),
+        ),
         (
             "snowplow__include_current_day_in_windows",
             v.include_current_day_in_windows.to_string(),
@@ -60,7 +72,10 @@ pub fn dbt_project(project: &Project, plan: &Plan) -> String {
     vars.extend([
         ("snowplow__atomic_schema", yaml_string(&v.atomic_schema)),
         ("snowplow__events_table", yaml_string(&v.events_table)),
-        ("snowplow__events_to_include", yaml_list(&v.events_to_include)),
+        (
+            "snowplow__events_to_include",
+            yaml_list(&v.events_to_include),
+        ),
     ]);
     if let Some(filter) = &v.custom_filter {
         vars.push(("snowplow__custom_filter", yaml_string(&filter.to_sql())));

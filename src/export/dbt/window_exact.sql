@@ -14,11 +14,11 @@
       {%- set sql -%}
         select {{ __WATERMARK_TEXT__ }} from {{ sigbatch_table('run_state') }}
       {%- endset -%}
-      {%- for row in run_query(sql).rows -%}
-        {%- if row[0] is not none -%}
-          {%- set lower = sigbatch_parse_timestamp(row[0]) -%}
-        {%- endif -%}
-      {%- endfor -%}
+      {#- (a `set` inside a for loop would not outlive the loop) -#}
+      {%- set rows = run_query(sql).rows -%}
+      {%- if rows | length > 0 and rows[0][0] is not none -%}
+        {%- set lower = sigbatch_parse_timestamp(rows[0][0]) -%}
+      {%- endif -%}
     {%- endif -%}
     {%- set lower_text = lower.strftime('%Y-%m-%d %H:%M:%S.%f') -%}
     {%- set cap_text = cap.strftime('%Y-%m-%d %H:%M:%S.%f') -%}
