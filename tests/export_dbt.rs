@@ -12,8 +12,21 @@ use std::process::{Command, Output};
 use common::TempProject;
 
 const ATTRIBUTES: &str = "main_derived.ecommerce_transaction_interactions_features_1_attributes";
-const RUN_STATE: &str =
-    "main_snowplow_manifest.ecommerce_transaction_interactions_features_1_sigbatch_run_state";
+
+/// `schema.table` of the one table in `schema` whose name ends with `suffix`.
+fn table(project: &TempProject, schema: &str, suffix: &str) -> String {
+    let name: String = project
+        .connection()
+        .query_row(
+            &format!(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = '{schema}' AND table_name LIKE '%{suffix}'"
+            ),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    format!("{schema}.{name}")
+}
 
 fn sigbatch(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sigbatch"))
@@ -117,11 +130,12 @@ fn compat_export_on_dbt_reproduces_the_upstream_fixture() {
 }
 
 fn watermark_caught_up(project: &TempProject) -> bool {
+    let run_state = table(project, "main_snowplow_manifest", "_sigbatch_run_state");
     project
         .connection()
         .query_row(
             &format!(
-                "SELECT (SELECT MAX(watermark) FROM {RUN_STATE}) = (SELECT MAX(load_tstamp) FROM atomic.events)"
+                "SELECT (SELECT MAX(watermark) FROM {run_state}) = (SELECT MAX(load_tstamp) FROM atomic.events)"
             ),
             [],
             |r| r.get::<_, Option<bool>>(0),
@@ -146,9 +160,10 @@ fn dbt_until_caught_up(project: &TempProject, out: &Path, full_refresh: bool) ->
 }
 
 fn attributes_without_updated_at(project: &TempProject) -> (Vec<String>, Vec<Vec<Option<String>>>) {
+    let attributes = table(project, "main_derived", "_attributes");
     common::rows(
         &project.connection(),
-        &format!("SELECT * EXCLUDE (updated_at) FROM {ATTRIBUTES} ORDER BY 1"),
+        &format!("SELECT * EXCLUDE (updated_at) FROM {attributes} ORDER BY 1"),
     )
 }
 
@@ -180,19 +195,13 @@ fn exact_export_on_dbt_run_until_caught_up_equals_sigbatch_run() {
     assert_eq!((names, rows), attributes_without_updated_at(&exported));
 }
 
-#[test]
-fn exact_export_loaded_in_batches_equals_sigbatch_run() {
-    // the fixture's events arrive in three batches, by load time, with runs in between
-    let native = TempProject::fixture("exact", "snowflake");
-    let exported = TempProject::fixture("exact", "snowflake");
+/// Loads the events of `native` and `exported` (the same rows) in batches cut at `cuts` (by
+/// load time), with `sigbatch run` and the exported project run until caught up in between;
+/// after each batch both attributes tables must be equal.
+fn assert_batches_equal(native: &TempProject, exported: &TempProject, cuts: &[String]) {
     let out = exported.path().join("dbt");
-    export_ok(&exported, &out, &[]);
-    let cuts = [
-        "2025-01-03 00:00:00",
-        "2025-01-05 12:00:00",
-        "9999-01-01 00:00:00",
-    ];
-    for project in [&native, &exported] {
+    export_ok(exported, &out, &[]);
+    for project in [native, exported] {
         project
             .connection()
             .execute_batch(
@@ -200,9 +209,11 @@ fn exact_export_loaded_in_batches_equals_sigbatch_run() {
             )
             .unwrap();
     }
-    let mut previous = "0001-01-01 00:00:00";
+    let mut previous = "0001-01-01 00:00:00".to_string();
+    let mut cuts = cuts.to_vec();
+    cuts.push("9999-01-01 00:00:00".into());
     for (i, cut) in cuts.iter().enumerate() {
-        for project in [&native, &exported] {
+        for project in [native, exported] {
             project
                 .connection()
                 .execute_batch(&format!(
@@ -211,15 +222,118 @@ fn exact_export_loaded_in_batches_equals_sigbatch_run() {
                 ))
                 .unwrap();
         }
-        previous = cut;
+        previous = cut.clone();
         native.run(i == 0, None, &now()).unwrap();
-        dbt_until_caught_up(&exported, &out, i == 0);
+        dbt_until_caught_up(exported, &out, i == 0);
+        let (names, rows) = attributes_without_updated_at(exported);
+        assert!(!rows.is_empty(), "batch {i}: no attributes");
         assert_eq!(
-            attributes_without_updated_at(&exported),
-            attributes_without_updated_at(&native),
+            (names, rows),
+            attributes_without_updated_at(native),
             "after batch {i}"
         );
     }
+}
+
+#[test]
+fn exact_export_loaded_in_batches_equals_sigbatch_run() {
+    // the fixture's events arrive in three batches, by load time, with runs in between
+    let native = TempProject::fixture("exact", "snowflake");
+    let exported = TempProject::fixture("exact", "snowflake");
+    let cuts = [
+        "2025-01-03 00:00:00".to_string(),
+        "2025-01-05 12:00:00".to_string(),
+    ];
+    assert_batches_equal(&native, &exported, &cuts);
+}
+
+/// A seeded random stream from the demo generator (late events, duplicate event ids with other
+/// contents, visitors without a cookie) over the demo group, which uses every aggregation.
+fn demo_project(seed: u64) -> TempProject {
+    let vars = "  snowplow__start_date: '2025-03-01'\n  snowplow__backfill_limit_days: 3\n  \
+                snowplow__mock_current_day: '2025-03-08'\n";
+    let project = TempProject::new("exact", sigbatch::demo::DEMO_ATTRIBUTE_GROUP_JSON, vars);
+    let spec = sigbatch::demo::DemoSpec {
+        users: 25,
+        days: 6,
+        start: chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
+        seed,
+    };
+    sigbatch::demo::generate_events(&project.connection(), &spec).unwrap();
+    project
+}
+
+#[test]
+fn exact_export_on_random_streams_loaded_in_batches_equals_sigbatch_run() {
+    for seed in [3, 17] {
+        let native = demo_project(seed);
+        let exported = demo_project(seed);
+        // cut at a third and two thirds of the loads
+        let cuts: Vec<String> = native
+            .connection()
+            .prepare(
+                "SELECT CAST(quantile_disc(load_tstamp, [0.33, 0.66]) AS VARCHAR[]) FROM atomic.events",
+            )
+            .unwrap()
+            .query_row([], |r| r.get::<_, duckdb::types::Value>(0))
+            .map(|value| match value {
+                duckdb::types::Value::List(items) => items
+                    .into_iter()
+                    .map(|item| match item {
+                        duckdb::types::Value::Text(text) => text,
+                        other => panic!("{other:?}"),
+                    })
+                    .collect(),
+                other => panic!("{other:?}"),
+            })
+            .unwrap();
+        assert_eq!(cuts.len(), 2);
+        assert_batches_equal(&native, &exported, &cuts);
+    }
+}
+
+#[test]
+fn dbt_stops_before_any_model_on_changed_vars_and_refused_full_refresh() {
+    let project = TempProject::fixture("exact", "snowflake");
+    let out = project.path().join("dbt");
+    export_ok(&project, &out, &[]);
+    let profiles = profiles_dir(&project);
+    let run = |args: &[&str]| {
+        let output = Command::new(dbt())
+            .arg("run")
+            .arg("--project-dir")
+            .arg(&out)
+            .arg("--profiles-dir")
+            .arg(&profiles)
+            .args(args)
+            .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+            .current_dir(&out)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let changed = run(&["--vars", "{snowplow__backfill_limit_days: 2}"]);
+    assert!(
+        changed.contains("snowplow__backfill_limit_days") && changed.contains("export-dbt"),
+        "{changed}"
+    );
+    let refused = run(&[
+        "--full-refresh",
+        "--vars",
+        "{snowplow__dev_target_name: prod}",
+    ]);
+    assert!(refused.contains("snowplow__allow_refresh"), "{refused}");
+    // nothing was built
+    let built: i64 = project
+        .connection()
+        .query_row(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema LIKE 'main_%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(built, 0);
 }
 
 /// The SQL of a dbt model or macro with its Jinja replaced by plain names and values, one

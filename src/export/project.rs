@@ -479,6 +479,12 @@ fn runtime_macros(
             &plan.vars.backfill_limit_days.to_string(),
         )
         .replace("__START_DATE__", &start);
+    let rendered_vars: Vec<String> = super::text::vars(plan)
+        .into_iter()
+        .filter(|(name, _)| !super::text::RUN_TIME_VARS.contains(name))
+        .map(|(name, value)| format!("{}: {}", jinja_string(name), value.jinja()))
+        .collect();
+    let rendered_vars = format!("{{{}}}", rendered_vars.join(", "));
     // the stored tables this plan creates in its setup stage
     let persistent: Vec<String> = render::PERSISTENT
         .iter()
@@ -491,6 +497,7 @@ fn runtime_macros(
     let dropped = format!("[{}]", dropped.join(", "));
     let runtime = include_str!("dbt/sigbatch_runtime.sql")
         .replace("__TABLES__", &format!("{{{}}}", entries.join(", ")))
+        .replace("__RENDERED_VARS__", &rendered_vars)
         .replace("__PERSISTENT__", &persistent)
         .replace("__DROPPED__", &dropped)
         .replace("__SEMANTICS__", &jinja_string(plan.semantics.as_str()))

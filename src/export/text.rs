@@ -34,56 +34,116 @@ fn yaml_list(items: &[String]) -> String {
     format!("[{}]", items.join(", "))
 }
 
-pub fn dbt_project(project: &Project, plan: &Plan) -> String {
+/// A var's value, written as YAML in `dbt_project.yml` and as a Jinja literal for the guard.
+pub enum VarValue {
+    Text(String),
+    Whole(u32),
+    Flag(bool),
+    List(Vec<String>),
+}
+
+impl VarValue {
+    fn yaml(&self) -> String {
+        match self {
+            VarValue::Text(text) => yaml_string(text),
+            VarValue::Whole(n) => n.to_string(),
+            VarValue::Flag(b) => b.to_string(),
+            VarValue::List(items) => yaml_list(items),
+        }
+    }
+
+    pub fn jinja(&self) -> String {
+        let string = |text: &str| format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"));
+        match self {
+            VarValue::Text(text) => string(text),
+            VarValue::Whole(n) => n.to_string(),
+            VarValue::Flag(b) => b.to_string(),
+            VarValue::List(items) => {
+                let items: Vec<String> = items.iter().map(|i| string(i)).collect();
+                format!("[{}]", items.join(", "))
+            }
+        }
+    }
+}
+
+/// Vars read when dbt runs; every other var is part of the rendered SQL.
+pub const RUN_TIME_VARS: &[&str] = &[
+    "snowplow__mock_current_day",
+    "snowplow__allow_refresh",
+    "snowplow__dev_target_name",
+];
+
+/// The project's vars under upstream's names, in upstream's order.
+pub fn vars(plan: &Plan) -> Vec<(&'static str, VarValue)> {
     let v = &plan.vars;
     let mut vars = vec![
         (
             "snowplow__start_date",
-            yaml_string(&v.start_date.to_string()),
+            VarValue::Text(v.start_date.to_string()),
         ),
-        ("snowplow__app_id", yaml_list(&v.app_ids)),
+        ("snowplow__app_id", VarValue::List(v.app_ids.clone())),
         (
             "snowplow__backfill_limit_days",
-            v.backfill_limit_days.to_string(),
+            VarValue::Whole(v.backfill_limit_days),
         ),
         (
             "snowplow__late_event_lookback_days",
-            v.late_event_lookback_days.to_string(),
+            VarValue::Whole(v.late_event_lookback_days),
         ),
         (
             "snowplow__min_late_events_to_process",
-            v.min_late_events_to_process.to_string(),
+            VarValue::Whole(v.min_late_events_to_process),
         ),
         (
             "snowplow__include_current_day_in_windows",
-            v.include_current_day_in_windows.to_string(),
+            VarValue::Flag(v.include_current_day_in_windows),
         ),
     ];
     if let Some(day) = v.mock_current_day {
-        vars.push(("snowplow__mock_current_day", yaml_string(&day.to_string())));
+        vars.push((
+            "snowplow__mock_current_day",
+            VarValue::Text(day.to_string()),
+        ));
     }
     vars.extend([
-        ("snowplow__allow_refresh", v.allow_refresh.to_string()),
-        ("snowplow__dev_target_name", yaml_string(&v.dev_target_name)),
+        ("snowplow__allow_refresh", VarValue::Flag(v.allow_refresh)),
+        (
+            "snowplow__dev_target_name",
+            VarValue::Text(v.dev_target_name.clone()),
+        ),
     ]);
     if let Some(database) = &v.database {
-        vars.push(("snowplow__database", yaml_string(database)));
+        vars.push(("snowplow__database", VarValue::Text(database.clone())));
     }
     vars.extend([
-        ("snowplow__atomic_schema", yaml_string(&v.atomic_schema)),
-        ("snowplow__events_table", yaml_string(&v.events_table)),
+        (
+            "snowplow__atomic_schema",
+            VarValue::Text(v.atomic_schema.clone()),
+        ),
+        (
+            "snowplow__events_table",
+            VarValue::Text(v.events_table.clone()),
+        ),
         (
             "snowplow__events_to_include",
-            yaml_list(&v.events_to_include),
+            VarValue::List(v.events_to_include.clone()),
         ),
     ]);
     if let Some(filter) = &v.custom_filter {
-        vars.push(("snowplow__custom_filter", yaml_string(&filter.to_sql())));
+        vars.push(("snowplow__custom_filter", VarValue::Text(filter.to_sql())));
     }
     vars.push((
         "snowplow__upsert_lookback_days",
-        v.upsert_lookback_days.to_string(),
+        VarValue::Whole(v.upsert_lookback_days),
     ));
+    vars
+}
+
+pub fn dbt_project(project: &Project, plan: &Plan) -> String {
+    let vars: Vec<(&str, String)> = vars(plan)
+        .into_iter()
+        .map(|(name, value)| (name, value.yaml()))
+        .collect();
     let vars: Vec<String> = vars
         .into_iter()
         .map(|(name, value)| format!("  {name}: {value}"))
@@ -106,7 +166,8 @@ pub fn dbt_project(project: &Project, plan: &Plan) -> String {
          \n\
          # The vars the SQL was rendered with, under upstream's names. snowplow__mock_current_day,\n\
          # snowplow__allow_refresh and snowplow__dev_target_name are read when dbt runs; the others\n\
-         # are part of the rendered SQL: change them in sigbatch.yml and export again.\n\
+         # are part of the rendered SQL: change them in sigbatch.yml and export again (a run whose\n\
+         # vars differ from these stops before any model, naming the var).\n\
          vars:\n{vars}\n",
         project_name = project.name,
         mode = plan.semantics.as_str(),

@@ -51,6 +51,7 @@
 {#- Runs the statements of the setup stage (and the guards) before any model. -#}
 {% macro sigbatch_on_run_start() -%}
   {%- if execute -%}
+    {{ sigbatch_vars_guard() }}
     {{ sigbatch_full_refresh_guard() }}
     {%- for sql in sigbatch_setup_statements() -%}
       {%- do run_query(sql) -%}
@@ -81,5 +82,27 @@
         {{ exceptions.raise_compiler_error("sigbatch: the tables in " ~ target.schema ~ "_derived were built from another plan (mode `" ~ row[0] ~ "`, fingerprint `" ~ row[1] ~ "`); this export is mode `" ~ __SEMANTICS__ ~ "`, fingerprint `" ~ __FINGERPRINT__ ~ "`.\nhint: rebuild with `dbt run --full-refresh`") }}
       {%- endif -%}
     {%- endfor -%}
+  {%- endif -%}
+{%- endmacro %}
+
+{#- Vars that are part of the rendered SQL must be the values it was rendered with. -#}
+{% macro sigbatch_vars_guard() -%}
+  {%- set rendered = __RENDERED_VARS__ -%}
+  {%- for name, value in rendered.items() -%}
+    {%- if sigbatch_var_text(var(name, none)) != sigbatch_var_text(value) -%}
+      {{ exceptions.raise_compiler_error("sigbatch: var `" ~ name ~ "` is `" ~ sigbatch_var_text(var(name, none)) ~ "` but the SQL was rendered with `" ~ sigbatch_var_text(value) ~ "`\nhint: set it in sigbatch.yml and run `sigbatch export-dbt` again") }}
+    {%- endif -%}
+  {%- endfor -%}
+{%- endmacro %}
+
+{% macro sigbatch_var_text(value) -%}
+  {%- if value is none -%}
+    {{ return('') }}
+  {%- elif value is string -%}
+    {{ return(value) }}
+  {%- elif value is iterable -%}
+    {{ return(value | map('string') | join(', ')) }}
+  {%- else -%}
+    {{ return(value | string | lower) }}
   {%- endif -%}
 {%- endmacro %}
