@@ -336,6 +336,26 @@ fn dbt_stops_before_any_model_on_changed_vars_and_refused_full_refresh() {
     assert_eq!(built, 0);
 }
 
+#[test]
+fn sigbatch_run_continues_from_the_state_the_export_left() {
+    // the export keeps sigbatch's tables and state: a team can switch between the two
+    let native = TempProject::fixture("exact", "snowflake");
+    native.run(false, None, &now()).unwrap();
+    let exported = TempProject::fixture("exact", "snowflake");
+    let out = exported.path().join("dbt");
+    export_ok(&exported, &out, &[]);
+    dbt_run(&exported, &out, false);
+    assert!(
+        !watermark_caught_up(&exported),
+        "one dbt run read every load"
+    );
+    exported.run(false, None, &now()).unwrap();
+    assert_eq!(
+        attributes_without_updated_at(&exported),
+        attributes_without_updated_at(&native)
+    );
+}
+
 /// The SQL of a dbt model or macro with its Jinja replaced by plain names and values, one
 /// text per branch of `{% if flags.FULL_REFRESH %}`.
 fn without_jinja(text: &str) -> Vec<String> {
@@ -442,6 +462,68 @@ fn bigquery_export_models_parse_as_bigquery() {
 #[test]
 fn duckdb_export_models_parse_as_duckdb() {
     assert_models_parse("duckdb", &sqlparser::dialect::DuckDbDialect {});
+}
+
+/// dbt with the Snowflake and BigQuery adapters (`scripts/dbt-venv.sh`).
+fn dbt_adapters() -> PathBuf {
+    match std::env::var_os("SIGBATCH_DBT_ADAPTERS") {
+        Some(path) => PathBuf::from(path),
+        None => panic!(
+            "SIGBATCH_DBT_ADAPTERS is not set: run the tests through scripts/test.sh, or first: \
+             eval \"$(scripts/dbt-venv.sh)\""
+        ),
+    }
+}
+
+#[test]
+fn snowflake_and_bigquery_exports_pass_dbt_parse_with_their_adapters() {
+    let project = TempProject::fixture("exact", "snowflake");
+    let profiles = [
+        (
+            "snowflake",
+            "      type: snowflake\n      account: dummy\n      user: dummy\n      password: dummy\n      database: dummy\n      warehouse: dummy\n      schema: main\n",
+        ),
+        (
+            "bigquery",
+            "      type: bigquery\n      method: oauth\n      project: dummy\n      dataset: main\n",
+        ),
+    ];
+    for semantics in ["exact", "compat"] {
+        let yml = project.path().join("sigbatch.yml");
+        let text = std::fs::read_to_string(&yml).unwrap();
+        let text = text
+            .replace("semantics: exact", "semantics: SEMANTICS")
+            .replace("semantics: compat", "semantics: SEMANTICS")
+            .replace("SEMANTICS", semantics);
+        std::fs::write(&yml, text).unwrap();
+        for (adapter, output) in profiles {
+            let out = project.path().join(format!("dbt_{adapter}_{semantics}"));
+            export_ok(&project, &out, &["--dialect", adapter]);
+            let profiles_dir = project.path().join(format!("profiles_{adapter}"));
+            std::fs::create_dir_all(&profiles_dir).unwrap();
+            std::fs::write(
+                profiles_dir.join("profiles.yml"),
+                format!("test:\n  target: dev\n  outputs:\n    dev:\n{output}      threads: 1\n"),
+            )
+            .unwrap();
+            let parsed = Command::new(dbt_adapters())
+                .arg("parse")
+                .arg("--project-dir")
+                .arg(&out)
+                .arg("--profiles-dir")
+                .arg(&profiles_dir)
+                .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+                .current_dir(&out)
+                .output()
+                .unwrap();
+            let log = String::from_utf8_lossy(&parsed.stdout);
+            assert!(
+                parsed.status.success() && log.contains(&format!("Registered adapter: {adapter}")),
+                "dbt parse of the {adapter} {semantics} export failed:\n{log}\n{}",
+                stderr(&parsed)
+            );
+        }
+    }
 }
 
 fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {

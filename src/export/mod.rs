@@ -45,21 +45,21 @@ pub struct ProfileExample {
 pub fn render(settings: &ExportSettings) -> Result<BTreeMap<String, String>> {
     let (project, plan) = settings.project.load()?;
     let target = settings.project.target(&project);
-    if settings.dialect.is_none()
-        && let Err(error) = &target
-        && settings.project.target.is_some()
+    if settings.project.target.is_some()
+        && let Err(error) = target
     {
-        return Err(Error::invalid("--target", format!("{error}"))
-            .with_hint("name a target of the project's profile, or give --dialect"));
+        // a target named on the command line must exist
+        return Err(match error.hint() {
+            Some(_) => error,
+            None => {
+                error.with_hint("name a target of the project's profile, or leave --target out")
+            }
+        });
     }
     let (kind, target_name, schema, duckdb_path) = match &target {
         Ok(target) => {
             let path = match &target.output {
-                Output::DuckDb { path, .. } => path
-                    .strip_prefix(&project.dir)
-                    .unwrap_or(path)
-                    .display()
-                    .to_string(),
+                Output::DuckDb { path, .. } => relative_to(path, &project.dir, &settings.out),
                 Output::Remote { .. } => "warehouse.duckdb".to_string(),
             };
             (
@@ -90,6 +90,42 @@ pub fn render(settings: &ExportSettings) -> Result<BTreeMap<String, String>> {
         "written by `sigbatch export-dbt`; a new export replaces this directory's files\n".into(),
     );
     Ok(files)
+}
+
+/// The DuckDB file `path` (relative to the project when not absolute) as seen from the export
+/// directory `out`, where dbt runs; absolute when no relative path leads there.
+fn relative_to(path: &Path, project_dir: &Path, out: &Path) -> String {
+    let absolute = |p: &Path| -> Option<PathBuf> {
+        let p = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir().ok()?.join(p)
+        };
+        // `out` may not exist yet: resolve its parent
+        let parent = p.parent()?.canonicalize().ok()?;
+        Some(parent.join(p.file_name()?))
+    };
+    let file = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        project_dir.join(path)
+    };
+    let (Some(file), Some(out)) = (absolute(&file), absolute(out)) else {
+        return path.display().to_string();
+    };
+    let common = file
+        .components()
+        .zip(out.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut relative = PathBuf::new();
+    for _ in out.components().skip(common) {
+        relative.push("..");
+    }
+    for part in file.components().skip(common) {
+        relative.push(part);
+    }
+    relative.display().to_string()
 }
 
 /// Writes the export (or, with `--check`, compares it with what is there).
