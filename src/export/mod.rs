@@ -7,6 +7,7 @@
 //! `--check` compares instead of writing. Output is a pure function of the project: no
 //! timestamps, files in a stable order.
 
+mod jinja;
 mod models;
 mod project;
 mod text;

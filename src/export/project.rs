@@ -1,150 +1,17 @@
-//! The files of the dbt project: models from the run's statements (`models.rs`), the run-time
-//! macros, `dbt_project.yml`, a `profiles.yml` example and a README.
-//!
-//! The statements are rendered once per run kind (incremental, full refresh) with placeholder
-//! values where dbt decides at run time: a schema name (dbt's `target.schema`), the load
-//! window, "now" and "today". Each placeholder renders through the dialect like any value, so
-//! the statements are parsed back as usual; they are then replaced by dbt Jinja. Any placeholder
-//! left over is an internal error, never a wrong project.
+//! The files of the dbt project: models from the run's statements (`models.rs`, `jinja.rs`),
+//! the run-time macros, `dbt_project.yml`, a `profiles.yml` example and a README. The
+//! statements are rendered once per run kind (incremental, full refresh); where the two differ,
+//! a model holds both under `{% if flags.FULL_REFRESH %}`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{NaiveDate, NaiveDateTime};
-
+use super::jinja::{Jinja, Place, Placeholders, SCHEMA, TIMESTAMP_FORMAT};
 use super::models::{self, Materialized, Model};
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::project::{Project, Semantics};
 use crate::render::{self, LoadWindow, RunSpec, Tables};
-
-const SCHEMA: &str = "sigbatchplaceholderschema";
-const TIMESTAMP_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.6f";
-
-fn at(text: &str) -> NaiveDateTime {
-    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").expect("placeholder timestamp")
-}
-
-struct Placeholders {
-    lower: NaiveDateTime,
-    upper: NaiveDateTime,
-    now: NaiveDateTime,
-    today: NaiveDate,
-}
-
-impl Placeholders {
-    fn new() -> Placeholders {
-        Placeholders {
-            lower: at("1901-02-03 04:05:06"),
-            upper: at("1902-03-04 05:06:07"),
-            now: at("1903-04-05 06:07:08"),
-            today: NaiveDate::from_ymd_opt(2401, 1, 1).expect("placeholder day"),
-        }
-    }
-}
-
-/// Where a piece of SQL goes: a model's body (refs to earlier models), or a hook or setup
-/// statement (tables by name).
-enum Place<'a> {
-    Model {
-        table: &'a str,
-        earlier: &'a BTreeSet<String>,
-    },
-    Macro,
-}
-
-/// Everything needed to turn placeholder SQL into dbt Jinja.
-struct Jinja<'a> {
-    dialect: &'a dyn Dialect,
-    tables: &'a Tables,
-    /// (rendered relation, logical table), longest first.
-    relations: Vec<(String, String)>,
-    placeholders: Placeholders,
-    day_offsets: Vec<i64>,
-}
-
-impl Jinja<'_> {
-    fn ts_literal(&self, at: NaiveDateTime, inner: &str) -> (String, String) {
-        let literal = self.dialect.timestamp_literal(at);
-        let text = at.format(TIMESTAMP_FORMAT).to_string();
-        (literal.clone(), literal.replace(&text, inner))
-    }
-
-    fn model_name(&self, table: &str) -> String {
-        self.tables.location(table).1.to_string()
-    }
-
-    fn convert(&self, sql: &str, place: &Place<'_>) -> Result<String> {
-        let mut out = sql.to_string();
-        for (relation, table) in &self.relations {
-            let replacement = match place {
-                Place::Model { table: own, .. } if own == table => "{{ this }}".to_string(),
-                Place::Model { earlier, .. } if earlier.contains(table) => {
-                    format!("{{{{ ref('{}') }}}}", self.model_name(table))
-                }
-                _ => format!("{{{{ sigbatch_table('{table}') }}}}"),
-            };
-            out = out.replace(relation, &replacement);
-        }
-        for suffix in ["scratch", "derived", "snowplow_manifest"] {
-            let schema = self.dialect.ident(&format!("{SCHEMA}_{suffix}"));
-            out = out.replace(&schema, &format!("{{{{ sigbatch_schema('{suffix}') }}}}"));
-        }
-        let p = &self.placeholders;
-        let limits = self.model_name("base_new_event_limits");
-        for (at, bound) in [(p.lower, "lower"), (p.upper, "upper")] {
-            let (literal, in_limits) = self.ts_literal(at, &format!("{{{{ window.{bound} }}}}"));
-            let replacement = match place {
-                Place::Model { table, .. } if *table == "base_new_event_limits" => in_limits,
-                Place::Model { .. } => {
-                    format!("(SELECT {bound}_limit FROM {{{{ ref('{limits}') }}}})")
-                }
-                Place::Macro => format!(
-                    "(SELECT {bound}_limit FROM {{{{ sigbatch_table('base_new_event_limits') }}}})"
-                ),
-            };
-            out = out.replace(&literal, &replacement);
-        }
-        let (literal, now) = self.ts_literal(p.now, "{{ sigbatch_now() }}");
-        out = out.replace(&literal, &now);
-        for offset in &self.day_offsets {
-            let day = (p.today + chrono::TimeDelta::days(*offset))
-                .format("%Y-%m-%d")
-                .to_string();
-            out = out.replace(&day, &format!("{{{{ sigbatch_day({offset}) }}}}"));
-        }
-        let leftovers = [
-            SCHEMA.to_string(),
-            p.lower.format("%Y-%m-%d").to_string(),
-            p.upper.format("%Y-%m-%d").to_string(),
-            p.now.format("%Y-%m-%d").to_string(),
-        ];
-        let years = self.day_offsets.iter().map(|o| {
-            (p.today + chrono::TimeDelta::days(*o))
-                .format("%Y-")
-                .to_string()
-        });
-        if let Some(left) = leftovers
-            .into_iter()
-            .chain(years)
-            .find(|l| out.contains(l.as_str()))
-        {
-            return Err(Error::Internal(format!(
-                "export: placeholder `{left}` left in the dbt SQL:\n{out}"
-            )));
-        }
-        Ok(out)
-    }
-}
-
-/// Which dbt incremental strategy deletes by key and which appends, per adapter.
-fn strategy(dialect: &dyn Dialect, keyed: bool) -> &'static str {
-    match (dialect.name(), keyed) {
-        ("bigquery", _) => "merge",
-        (_, true) => "delete+insert",
-        (_, false) => "append",
-    }
-}
 
 fn schema_suffix(tables: &Tables, table: &str) -> String {
     let (schema, _) = tables.location(table);
@@ -351,7 +218,7 @@ fn model_text(
             }
             config.push(format!(
                 "incremental_strategy='{}'",
-                strategy(dialect, unique_key.is_some())
+                dialect.dbt_incremental_strategy(unique_key.is_some())
             ));
         }
     }

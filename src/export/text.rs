@@ -237,6 +237,17 @@ pub fn readme(
              is idempotent."
         }
     };
+    let commands = match plan.semantics {
+        Semantics::Exact => {
+            "dbt run --profiles-dir .                  # every schedule tick, the first one too\n\
+             dbt run --profiles-dir . --full-refresh   # rebuild from snowplow__start_date (dev target,\n\
+             \x20                                         # or snowplow__allow_refresh: true)"
+        }
+        Semantics::Compat => {
+            "dbt run --profiles-dir . --full-refresh   # the first time (as upstream), or to rebuild\n\
+             dbt run --profiles-dir .                  # every schedule tick"
+        }
+    };
     format!(
         "# {name}: Snowplow Signals batch attributes as a dbt project\n\
          \n\
@@ -249,13 +260,13 @@ pub fn readme(
          ## Running it\n\
          \n\
          ```sh\n\
-         dbt run --profiles-dir . --full-refresh   # the first time, or to rebuild from snowplow__start_date\n\
-         dbt run --profiles-dir .                  # every schedule tick\n\
+         {commands}\n\
          ```\n\
          \n\
          `profiles.yml` is an example for the target it was exported for; secrets come from\n\
          environment variables. Tables land as `sigbatch run` puts them: `<schema>_derived`,\n\
-         `<schema>_snowplow_manifest`, `<schema>_scratch`, so `sigbatch status` reads them too.\n\
+         `<schema>_snowplow_manifest`, `<schema>_scratch`, with sigbatch's state, so `sigbatch status`\n\
+         reads them and `sigbatch run` can take over where a `dbt run` stopped.\n\
          \n\
          ## How it runs\n\
          \n\
@@ -266,8 +277,8 @@ pub fn readme(
          tables were built from this plan. The models run in a chain, in the order of sigbatch's\n\
          stages, so each reads the state the stages before it left. `base_new_event_limits`\n\
          takes the load window from the manifest tables (`macros/sigbatch_runtime.sql`); every\n\
-         other model reads it from there. Manifest and state tables are models like the others\n\
-         and are written last. \"Today\" is `snowplow__mock_current_day` if set, else the UTC date\n\
+         other model reads it from there. Manifest and state tables are models like the others,\n\
+         the incremental manifest and run state last. \"Today\" is `snowplow__mock_current_day` if set, else the UTC date\n\
          dbt started.\n\
          \n\
          | model | materialization | file |\n\
@@ -276,5 +287,6 @@ pub fn readme(
         name = project.name,
         mode = plan.semantics.as_str(),
         dialect = dialect.name(),
+        commands = commands,
     )
 }
