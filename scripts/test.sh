@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sigbatch/target}"
 eval "$(scripts/duckdb-lib.sh)"
+eval "$(scripts/dbt-venv.sh)"
 cargo test --locked "$@"

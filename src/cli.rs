@@ -96,6 +96,30 @@ pub enum Command {
         full_refresh: bool,
     },
 
+    /// Write the pipeline as a dbt project (same plan, same SQL), or check an earlier export.
+    #[command(
+        name = "export-dbt",
+        after_help = "Examples:\n  sigbatch export-dbt --project-dir my_project --out my_dbt_project\n  \
+                      sigbatch export-dbt --project-dir my_project --out my_dbt_project --dialect snowflake\n  \
+                      sigbatch export-dbt --project-dir my_project --out my_dbt_project --check"
+    )]
+    ExportDbt {
+        #[command(flatten)]
+        project: ProjectFlags,
+
+        /// The directory to write the dbt project to (replaced if an earlier export).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+
+        /// duckdb, snowflake or bigquery; else the target's type, else duckdb.
+        #[arg(long, value_name = "DIALECT")]
+        dialect: Option<String>,
+
+        /// Write nothing; exit 2 naming the files that differ from what would be written.
+        #[arg(long)]
+        check: bool,
+    },
+
     /// Show the watermark, the daily aggregation manifest, deferred dates and row counts.
     #[command(after_help = "Example:\n  sigbatch status --project-dir my_project")]
     Status {

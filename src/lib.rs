@@ -9,6 +9,7 @@ pub mod demo;
 pub mod dialect;
 pub mod error;
 pub mod execute;
+pub mod export;
 pub mod lease;
 pub mod plan;
 pub mod project;

@@ -82,6 +82,20 @@ fn dispatch(cli: Cli) -> Result<()> {
             };
             commands::compile(&settings, &mut out)
         }
+        Command::ExportDbt {
+            project,
+            out: out_dir,
+            dialect,
+            check,
+        } => sigbatch::export::export_dbt(
+            &sigbatch::export::ExportSettings {
+                project: project_args(project),
+                out: out_dir,
+                dialect,
+                check,
+            },
+            &mut out,
+        ),
         Command::Status { project } => commands::status(&project_args(project), &mut out),
         Command::Validate { project } => {
             commands::validate(&project_args(project), now()?, &mut out)

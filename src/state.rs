@@ -55,23 +55,7 @@ pub fn read(
     let mut state = StoredState::default();
     let (schema, name) = tables.location("incremental_manifest");
     if warehouse.table_exists(schema, name)? {
-        let models: Vec<String> = tracked_model_names(&plan.project)
-            .iter()
-            .map(|m| dialect.string_literal(m))
-            .collect();
-        let text = |e: &str| dialect.timestamp_text(e);
-        let filtered_events = dialect.string_literal(&format!("{}_filtered_events", plan.project));
-        let sql = format!(
-            "SELECT COUNT(*), COUNT(DISTINCT last_success), {}, {}, {}, {} FROM {} WHERE model IN ({})",
-            text("MIN(last_success)"),
-            text("MAX(last_success)"),
-            text(&format!(
-                "MAX(CASE WHEN model = {filtered_events} THEN last_success END)"
-            )),
-            text("MIN(first_success)"),
-            tables.get("incremental_manifest"),
-            models.join(", ")
-        );
+        let sql = manifest_summary_sql(dialect, plan, tables);
         let rows = warehouse.query(&sql)?;
         let row = rows
             .first()
@@ -127,6 +111,38 @@ pub fn read(
         state.pending_keys = number_cell(warehouse.query(&sql)?.first(), 0);
     }
     Ok(state)
+}
+
+/// Upstream's manifest summary (`get_incremental_manifest_status_t`): tracked models matched,
+/// distinct `last_success` values, their min and max, `filtered_events`' last success and the
+/// first success, all as text. `export-dbt`'s run-limit macro runs the same query.
+pub fn manifest_summary_sql(dialect: &dyn Dialect, plan: &Plan, tables: &Tables) -> String {
+    let models: Vec<String> = tracked_model_names(&plan.project)
+        .iter()
+        .map(|m| dialect.string_literal(m))
+        .collect();
+    let text = |e: &str| dialect.timestamp_text(e);
+    let filtered_events = dialect.string_literal(&format!("{}_filtered_events", plan.project));
+    format!(
+        "SELECT COUNT(*), COUNT(DISTINCT last_success), {}, {}, {}, {} FROM {} WHERE model IN ({})",
+        text("MIN(last_success)"),
+        text("MAX(last_success)"),
+        text(&format!(
+            "MAX(CASE WHEN model = {filtered_events} THEN last_success END)"
+        )),
+        text("MIN(first_success)"),
+        tables.get("incremental_manifest"),
+        models.join(", ")
+    )
+}
+
+/// The earliest load at or after `from` and before `cap`, as text (`next_load`).
+pub fn next_load_sql(dialect: &dyn Dialect, tables: &Tables, from: &str, cap: &str) -> String {
+    format!(
+        "SELECT {} FROM {} WHERE load_tstamp >= {from} AND load_tstamp < {cap}",
+        dialect.timestamp_text("MIN(load_tstamp)"),
+        tables.events,
+    )
 }
 
 /// Which of upstream's three run-limit states a compat run is in.
@@ -247,12 +263,11 @@ pub fn next_load(
     from: NaiveDateTime,
     cap: NaiveDateTime,
 ) -> Result<Option<NaiveDateTime>> {
-    let sql = format!(
-        "SELECT {} FROM {} WHERE load_tstamp >= {} AND load_tstamp < {}",
-        dialect.timestamp_text("MIN(load_tstamp)"),
-        tables.events,
-        dialect.timestamp_literal(from),
-        dialect.timestamp_literal(cap)
+    let sql = next_load_sql(
+        dialect,
+        tables,
+        &dialect.timestamp_literal(from),
+        &dialect.timestamp_literal(cap),
     );
     let rows = warehouse.query(&sql)?;
     Ok(rows

@@ -16,6 +16,11 @@ impl Dialect for BigQuery {
         Box::new(sqlparser::dialect::BigQueryDialect {})
     }
 
+    /// dbt-bigquery has no delete+insert or append: a merge on the key, or on nothing (insert).
+    fn dbt_incremental_strategy(&self, _keyed: bool) -> &'static str {
+        "merge"
+    }
+
     fn ident(&self, name: &str) -> String {
         format!("`{}`", name.replace('\\', "\\\\").replace('`', "\\`"))
     }

@@ -122,6 +122,12 @@ pub trait Dialect: Send + Sync {
     /// The value at `path` in the events table row aliased `events`, as `value_type`.
     fn property(&self, path: &PropertyPath, value_type: ValueType) -> Result<String>;
 
+    /// The dbt incremental strategy (`export-dbt`) of a model whose rows replace the stored rows
+    /// with the same key (`keyed`), or are appended.
+    fn dbt_incremental_strategy(&self, keyed: bool) -> &'static str {
+        if keyed { "delete+insert" } else { "append" }
+    }
+
     fn date_of(&self, timestamp: &str) -> String {
         format!("CAST({timestamp} AS DATE)")
     }

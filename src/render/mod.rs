@@ -120,7 +120,7 @@ pub struct Tables {
     locations: BTreeMap<&'static str, (String, String)>,
 }
 
-const SCRATCH: &[&str] = &[
+pub(crate) const SCRATCH: &[&str] = &[
     "base_new_event_limits",
     "base_events_this_run",
     "filtered_events_this_run",
@@ -132,8 +132,8 @@ const SCRATCH: &[&str] = &[
     "attributes_this_run",
     "attributes_next",
 ];
-const DERIVED: &[&str] = &["filtered_events", "daily_aggregates", "attributes"];
-const MANIFEST: &[&str] = &[
+pub(crate) const DERIVED: &[&str] = &["filtered_events", "daily_aggregates", "attributes"];
+pub(crate) const MANIFEST: &[&str] = &[
     "incremental_manifest",
     "daily_aggregation_manifest",
     "run_state",
