@@ -242,22 +242,6 @@ impl Warehouse for DuckDbWarehouse {
         Ok(out)
     }
 
-    fn begin(&mut self) -> Result<()> {
-        self.execute("BEGIN TRANSACTION")
-    }
-
-    fn commit(&mut self) -> Result<()> {
-        self.execute("COMMIT")
-    }
-
-    fn rollback(&mut self) -> Result<()> {
-        self.execute("ROLLBACK")
-    }
-
-    fn table_exists(&mut self, schema: &str, table: &str) -> Result<bool> {
-        Ok(!self.columns(schema, table)?.is_empty())
-    }
-
     fn columns(&mut self, schema: &str, table: &str) -> Result<Vec<String>> {
         let mut statement = self
             .connection

@@ -48,12 +48,22 @@ pub trait Warehouse {
         Ok(None)
     }
 
-    fn begin(&mut self) -> Result<()>;
-    fn commit(&mut self) -> Result<()>;
-    fn rollback(&mut self) -> Result<()>;
+    fn begin(&mut self) -> Result<()> {
+        self.execute("BEGIN TRANSACTION")
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.execute("COMMIT")
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        self.execute("ROLLBACK")
+    }
 
     /// Whether `schema.table` exists.
-    fn table_exists(&mut self, schema: &str, table: &str) -> Result<bool>;
+    fn table_exists(&mut self, schema: &str, table: &str) -> Result<bool> {
+        Ok(!self.columns(schema, table)?.is_empty())
+    }
 
     /// Column names of `schema.table`, lower case; empty when it does not exist.
     fn columns(&mut self, schema: &str, table: &str) -> Result<Vec<String>>;

@@ -52,22 +52,6 @@ impl Warehouse for SnowflakeWarehouse {
         )?)))
     }
 
-    fn begin(&mut self) -> Result<()> {
-        self.execute("BEGIN TRANSACTION")
-    }
-
-    fn commit(&mut self) -> Result<()> {
-        self.execute("COMMIT")
-    }
-
-    fn rollback(&mut self) -> Result<()> {
-        self.execute("ROLLBACK")
-    }
-
-    fn table_exists(&mut self, schema: &str, table: &str) -> Result<bool> {
-        Ok(!self.columns(schema, table)?.is_empty())
-    }
-
     fn columns(&mut self, schema: &str, table: &str) -> Result<Vec<String>> {
         let d = Snowflake;
         let sql = format!(
