@@ -11,8 +11,13 @@ use clap::{Args, Parser, Subcommand};
     about = "Computes Snowplow Signals batch attributes incrementally, straight on the warehouse.",
     long_about = "Computes Snowplow Signals batch attributes incrementally, straight on the warehouse.\n\n\
                   A project directory holds sigbatch.yml (the attribute group file, semantics and vars) and \
-                  finds profiles.yml as dbt does. Exit codes: 0 success, 2 a problem with your input or \
-                  the warehouse's contents, 3 an internal or warehouse failure, 130 cancelled by SIGINT/SIGTERM.",
+                  finds profiles.yml as dbt does.\n\n\
+                  Exit codes (stable; schedulers may branch on them):\n  \
+                  0    success, including a run with nothing to do\n  \
+                  2    a problem with your input or the warehouse's contents (fix and rerun)\n  \
+                  3    an internal or warehouse failure (retry, or report it)\n  \
+                  4    another run holds the project's lock or lease (retry later, or --lock-timeout)\n  \
+                  130  cancelled by SIGINT/SIGTERM (what was committed stands)",
     after_help = "Examples:\n  sigbatch demo\n  sigbatch init --attribute-group group.json --project-dir my_project\n  \
                   sigbatch run --project-dir my_project\n  sigbatch compile --project-dir my_project --dialect snowflake"
 )]

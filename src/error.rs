@@ -10,6 +10,22 @@ use std::path::PathBuf;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The process exit codes. Stable: schedulers (cron, Airflow) branch on them, and the README
+/// ("Exit codes") and `--help` list them.
+pub mod exit_code {
+    /// The run succeeded, including a run that found nothing to do.
+    pub const SUCCESS: u8 = 0;
+    /// A problem with the input or the warehouse's contents the user can fix (bad project,
+    /// missing table or column, refused full refresh).
+    pub const USER_ERROR: u8 = 2;
+    /// An internal or warehouse failure: retry, or page someone.
+    pub const FAILURE: u8 = 3;
+    /// Another run holds the project's lock or lease: retry later or pass --lock-timeout.
+    pub const LOCKED: u8 = 4;
+    /// Stopped by SIGINT/SIGTERM; what was committed stands.
+    pub const CANCELLED: u8 = 130;
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A project, profile or attribute group file that cannot be read or is malformed.
@@ -106,18 +122,20 @@ impl Error {
         }
     }
 
-    /// Whether the user can fix this by changing their input (exit code 2) rather than it
-    /// being an internal or warehouse failure (exit code 3).
-    /// The process exit code: 2 the user can fix it, 3 internal or warehouse failure, 130
-    /// cancelled by a signal.
+    /// The process exit code, stable so a scheduler can branch on it (see [`exit_code`]):
+    /// 2 the user can fix it, 3 internal or warehouse failure, 4 another run holds the lock,
+    /// 130 cancelled by a signal. Success, including "nothing to do", is 0.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Cancelled(_) => 130,
-            _ if self.is_user_error() => 2,
-            _ => 3,
+            Error::Cancelled(_) => exit_code::CANCELLED,
+            Error::Locked { .. } => exit_code::LOCKED,
+            _ if self.is_user_error() => exit_code::USER_ERROR,
+            _ => exit_code::FAILURE,
         }
     }
 
+    /// Whether the user can fix this by changing their input rather than it being an internal
+    /// or warehouse failure (a held lock counts as the user's: it has its own exit code).
     pub fn is_user_error(&self) -> bool {
         match self {
             Error::File { .. }

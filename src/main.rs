@@ -1,5 +1,6 @@
 //! The `sigbatch` binary: parses flags, calls the library, prints errors with their hints, and
-//! maps them to exit codes (2: the user can fix it, 3: internal or warehouse failure, 130: cancelled by SIGINT/SIGTERM).
+//! maps them to exit codes (`sigbatch::error::exit_code`: 0 success or nothing to do, 2 the user can
+//! fix it, 3 internal or warehouse failure, 4 lock held, 130 cancelled by SIGINT/SIGTERM).
 
 mod cli;
 

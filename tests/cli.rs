@@ -75,6 +75,22 @@ fn help_says_what_each_command_does_with_an_example() {
 }
 
 #[test]
+fn help_lists_the_exit_codes() {
+    let output = sigbatch(&["--help"]);
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    for code in [
+        "0    success, including a run with nothing to do",
+        "2    a problem",
+        "3    an internal",
+        "4    another run holds",
+        "130  cancelled",
+    ] {
+        assert!(text.contains(code), "--help lacks {code:?}:\n{text}");
+    }
+}
+
+#[test]
 fn a_full_cli_session_runs_and_reports() {
     let project = TempProject::staged("compat", &fixture_group(), FIXTURE_VARS);
     let dir = project.path().to_str().unwrap();
@@ -246,7 +262,7 @@ fn a_database_held_by_another_process_is_a_clear_error() {
         .unwrap();
     let output = sigbatch(&["run", "--project-dir", project.path().to_str().unwrap()]);
     let text = stderr(&output);
-    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert_eq!(output.status.code(), Some(4), "{text}");
     assert!(
         text.contains("in use by another process") && text.contains("warehouse.duckdb"),
         "{text}"

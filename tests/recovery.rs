@@ -125,8 +125,8 @@ fn a_second_run_fails_clearly_or_waits_while_the_first_holds_the_lock() {
     let text = String::from_utf8_lossy(&second.stderr);
     assert_eq!(
         second.status.code(),
-        Some(2),
-        "the second run should be refused: {text}"
+        Some(4),
+        "the second run should be refused with the lock-held code: {text}"
     );
     assert!(
         text.contains("in use by another process") && text.contains("since"),

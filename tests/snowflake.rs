@@ -164,7 +164,7 @@ fn a_held_lease_refuses_or_waits_and_an_expired_one_is_taken_over() {
     hold_lease(&mut database, chrono::TimeDelta::hours(1));
     let refused = sigbatch(&project, &["run"]);
     let text = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(2), "{text}");
+    assert_eq!(refused.status.code(), Some(4), "{text}");
     assert!(
         text.contains("other-run") && text.contains("cron-2") && text.contains("since"),
         "{text}"
@@ -221,7 +221,7 @@ fn two_runs_of_one_project_never_interleave() {
     assert_eq!(holder[1].as_deref(), Some(first.id().to_string().as_str()));
     let second = sigbatch(&project, &["run"]);
     let text = String::from_utf8_lossy(&second.stderr);
-    assert_eq!(second.status.code(), Some(2), "{text}");
+    assert_eq!(second.status.code(), Some(4), "{text}");
     assert!(text.contains(&format!("pid {}", first.id())), "{text}");
     let third = succeed(&project, &["run", "--lock-timeout", "120"]);
     let first = first.wait_with_output().unwrap();
