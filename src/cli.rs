@@ -81,6 +81,11 @@ pub enum Command {
         /// Seconds to wait for another run of the same database to finish (default: fail at once).
         #[arg(long, default_value_t = 0, value_name = "SECONDS")]
         lock_timeout: u64,
+
+        /// Where to write run_results.json (what the run did, also when it fails); default
+        /// target/ in the project directory. Not written by --dry-run.
+        #[arg(long, value_name = "DIR")]
+        artifacts_dir: Option<PathBuf>,
     },
 
     /// Print every stage's SQL for a first run, with no warehouse connection.

@@ -150,6 +150,33 @@ pub fn run(
     options: &RunOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<WindowReport>> {
+    let mut reports = Vec::new();
+    run_into(
+        project,
+        plan,
+        warehouse,
+        dialect,
+        tables,
+        options,
+        progress,
+        &mut reports,
+    )?;
+    Ok(reports)
+}
+
+/// `run`, pushing each window's report onto `reports` once the window is committed (or, in a
+/// dry run, rendered), so a failed run still tells what it committed before the failure.
+#[allow(clippy::too_many_arguments)]
+pub fn run_into(
+    project: &Project,
+    plan: &Plan,
+    warehouse: &mut dyn Warehouse,
+    dialect: &dyn Dialect,
+    tables: &Tables,
+    options: &RunOptions,
+    progress: &mut dyn FnMut(&str),
+    reports: &mut Vec<WindowReport>,
+) -> Result<()> {
     guard_full_refresh(project, options)?;
     check_events_table(warehouse, plan, tables)?;
     let mut stored = state::read(warehouse, dialect, plan, tables)?;
@@ -161,7 +188,7 @@ pub fn run(
         (until + chrono::TimeDelta::microseconds(1)).min(options.now)
     });
     let today = plan.vars.today(options.now);
-    let mut reports = Vec::new();
+    let first_report = reports.len();
     // without a run state nothing stored is accounted for (a first run, or a full refresh cut
     // short where DDL commits statement by statement): every table is rebuilt
     let mut full_refresh = options.full_refresh || stored.plan_fingerprint.is_none();
@@ -186,7 +213,7 @@ pub fn run(
             }
             Semantics::Exact => {
                 if !full_refresh
-                    && reports.is_empty()
+                    && reports.len() == first_report
                     && attributes_current(&stored, plan, today)
                     && let (Some(watermark), Some(rows_at)) =
                         (stored.watermark, stored.watermark_events)
@@ -211,8 +238,14 @@ pub fn run(
                 )
             }
         };
-        let last =
-            options.mode == Mode::DryRun || is_last(plan, &window, cap, options, reports.len() + 1);
+        let last = options.mode == Mode::DryRun
+            || is_last(
+                plan,
+                &window,
+                cap,
+                options,
+                reports.len() - first_report + 1,
+            );
         let spec = RunSpec {
             window,
             full_refresh,
@@ -268,7 +301,7 @@ pub fn run(
         stored = state::read(warehouse, dialect, plan, tables)?;
         next_lower = window.upper;
     }
-    Ok(reports)
+    Ok(())
 }
 
 /// Whether `window`, the `windows`-th of this invocation, ends it: compat runs one window, exact

@@ -2,6 +2,7 @@
 //!
 //! See ARCHITECTURE.md for the map: project -> plan -> dag -> render -> execute / state.
 
+pub mod artifacts;
 pub mod cancel;
 pub mod commands;
 pub mod dag;

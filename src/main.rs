@@ -58,7 +58,10 @@ fn dispatch(cli: Cli) -> Result<()> {
             max_windows,
             dry_run,
             lock_timeout,
+            artifacts_dir,
         } => {
+            let artifacts_dir = artifacts_dir
+                .unwrap_or_else(|| sigbatch::artifacts::default_dir(&project.project_dir));
             let settings = RunSettings {
                 project: project_args(project),
                 full_refresh,
@@ -67,6 +70,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 dry_run,
                 now: now()?,
                 lock_timeout: std::time::Duration::from_secs(lock_timeout),
+                artifacts_dir: Some(artifacts_dir),
             };
             commands::run(&settings, &mut out, &mut progress)
         }

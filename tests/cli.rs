@@ -445,3 +445,140 @@ fn a_duckdb_setting_the_warehouse_refuses_is_named_and_nothing_is_written() {
     );
     assert_run_fails(&project, &["memory_limit=1GB; x"]);
 }
+
+/// `run_results.json` in `dir`, checked against docs/run_results.schema.json.
+fn run_results(dir: &std::path::Path) -> serde_json::Value {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/run_results.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(dir.join("run_results.json")).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let violations = common::schema::violations(&schema, &value);
+    assert!(violations.is_empty(), "{violations:#?}\n{text}");
+    value
+}
+
+#[test]
+fn a_run_leaves_run_results_that_match_the_schema() {
+    let project = TempProject::staged("exact", &fixture_group(), FIXTURE_VARS);
+    let dir = project.path().to_str().unwrap();
+    let target = project.path().join("target");
+    let output = sigbatch(&["run", "--project-dir", dir, "--dry-run"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!target.exists(), "a dry run wrote an artifact");
+
+    let output = sigbatch(&["run", "--project-dir", dir]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let results = run_results(&target);
+    assert_eq!(results["status"], "success");
+    assert_eq!(results["exit_code"], 0);
+    assert_eq!(results["error"], serde_json::Value::Null);
+    assert_eq!(
+        results["project"],
+        "ecommerce_transaction_interactions_features_1"
+    );
+    assert_eq!(
+        (&results["target"], &results["warehouse"], &results["mode"]),
+        (&"dev".into(), &"duckdb".into(), &"exact".into())
+    );
+    assert_eq!(results["sigbatch_version"], env!("CARGO_PKG_VERSION"));
+    assert!(uuid_like(&results["invocation_id"]), "{results}");
+    assert!(results["started_at"].as_str().unwrap() <= results["finished_at"].as_str().unwrap());
+    let windows = results["windows"].as_array().unwrap();
+    assert!(!windows.is_empty());
+    let events: u64 = windows.iter().map(|w| w["events"].as_u64().unwrap()).sum();
+    assert!(events > 0, "{results}");
+    for window in windows {
+        assert!(window["lower"].as_str().unwrap() < window["upper"].as_str().unwrap());
+        let stages = window["stages"].as_array().unwrap();
+        assert!(
+            stages.iter().any(|s| s["name"] == "attributes")
+                || stages.iter().any(|s| s["name"] == "base_events_this_run"),
+            "{window}"
+        );
+        assert!(stages.iter().all(|s| s["statements"].as_u64().unwrap() > 0));
+    }
+    let first_id = results["invocation_id"].clone();
+
+    // the next run finds nothing to do: exit 0, and the artifact says so
+    let output = sigbatch(&["run", "--project-dir", dir]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let results = run_results(&target);
+    assert_eq!(results["status"], "nothing_to_do", "{results}");
+    assert_eq!(results["windows"], serde_json::json!([]));
+    assert_ne!(results["invocation_id"], first_id);
+}
+
+fn uuid_like(value: &serde_json::Value) -> bool {
+    value
+        .as_str()
+        .is_some_and(|id| id.len() == 36 && id.chars().filter(|c| *c == '-').count() == 4)
+}
+
+#[test]
+fn a_failed_run_leaves_run_results_with_the_error() {
+    let project = TempProject::staged("exact", &fixture_group(), FIXTURE_VARS);
+    project
+        .connection()
+        .execute_batch("ALTER TABLE atomic.events DROP COLUMN geo_timezone")
+        .unwrap();
+    let artifacts = project.path().join("elsewhere");
+    let output = sigbatch(&[
+        "run",
+        "--project-dir",
+        project.path().to_str().unwrap(),
+        "--artifacts-dir",
+        artifacts.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(!project.path().join("target").exists());
+    let results = run_results(&artifacts);
+    assert_eq!(results["status"], "error");
+    assert_eq!(results["exit_code"], 2);
+    assert!(
+        results["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("geo_timezone"),
+        "{results}"
+    );
+    assert!(results["error"]["hint"].is_string(), "{results}");
+    assert_eq!(results["windows"], serde_json::json!([]));
+    assert_eq!(results["target"], "dev");
+
+    // a project that does not load still leaves an artifact, without a project name
+    std::fs::write(project.path().join("sigbatch.yml"), "attribute_group: [\n").unwrap();
+    let output = sigbatch(&["run", "--project-dir", project.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let results = run_results(&project.path().join("target"));
+    assert_eq!(
+        (&results["status"], &results["project"]),
+        (&"error".into(), &serde_json::Value::Null)
+    );
+}
+
+#[test]
+fn the_schema_checker_catches_a_broken_artifact() {
+    let project = TempProject::staged("compat", &fixture_group(), FIXTURE_VARS);
+    let output = sigbatch(&["run", "--project-dir", project.path().to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/run_results.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut results = run_results(&project.path().join("target"));
+    results["windows"][0]["stages"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("statements");
+    results["status"] = "fine".into();
+    let violations = common::schema::violations(&schema, &results);
+    assert_eq!(violations.len(), 2, "{violations:#?}");
+}

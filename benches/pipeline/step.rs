@@ -84,6 +84,7 @@ pub fn child(args: &[String]) {
                 dry_run: false,
                 now: today.and_hms_opt(1, 0, 0).expect("a time"),
                 lock_timeout: std::time::Duration::ZERO,
+                artifacts_dir: None,
             };
             let started = Instant::now();
             sigbatch::commands::run(&settings, &mut std::io::sink(), &mut |_| {})

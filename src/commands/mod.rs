@@ -14,6 +14,7 @@ use chrono::NaiveDateTime;
 pub use inspect::{status, validate};
 pub use setup::{DemoSettings, InitSettings, demo, init, stage};
 
+use crate::artifacts::{self, RunRecord};
 use crate::dialect::{self, Dialect};
 use crate::error::{Error, Result};
 use crate::execute::{self, Mode, RunOptions};
@@ -67,6 +68,9 @@ pub struct RunSettings {
     pub now: NaiveDateTime,
     /// How long to wait for another run holding the database; zero fails at once.
     pub lock_timeout: std::time::Duration,
+    /// Where a run (not a dry run) writes `run_results.json`, also when it fails; `None` writes
+    /// none. The CLI passes `--artifacts-dir`, else [`artifacts::default_dir`].
+    pub artifacts_dir: Option<PathBuf>,
 }
 
 pub fn run(
@@ -84,8 +88,43 @@ pub fn run_with(
     progress: &mut dyn FnMut(&str),
     wrap: &dyn Fn(Box<dyn Warehouse>) -> Box<dyn Warehouse>,
 ) -> Result<()> {
+    let mut record = RunRecord::start(&settings.project.project_dir);
+    let result = run_recorded(settings, out, progress, wrap, &mut record);
+    let Some(dir) = settings
+        .artifacts_dir
+        .as_deref()
+        .filter(|_| !settings.dry_run)
+    else {
+        return result;
+    };
+    match (
+        artifacts::write(dir, &record.finish(result.as_ref().err())),
+        result,
+    ) {
+        (Ok(_), result) => result,
+        (Err(error), Ok(())) => Err(error),
+        // the run's own failure is what the user needs to see
+        (Err(error), Err(failure)) => {
+            progress(&format!("warning: {error}"));
+            Err(failure)
+        }
+    }
+}
+
+/// `run_with`, noting in `record` what the run runs on and the windows it commits.
+fn run_recorded(
+    settings: &RunSettings,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(&str),
+    wrap: &dyn Fn(Box<dyn Warehouse>) -> Box<dyn Warehouse>,
+    record: &mut RunRecord,
+) -> Result<()> {
     let (project, plan) = settings.project.load()?;
+    record.project = Some(project.name.clone());
+    record.mode = Some(project.semantics.as_str().to_string());
     let mut target = settings.project.target(&project)?;
+    record.target = Some(target.name.clone());
+    record.warehouse = Some(target.output.kind().to_string());
     if let (Output::Snowflake(snowflake), Some(tag)) = (&mut target.output, &plan.vars.query_tag) {
         snowflake.query_tag = Some(tag.clone());
     }
@@ -133,7 +172,7 @@ pub fn run_with(
         )?),
         _ => None,
     };
-    let reports = execute::run(
+    execute::run_into(
         &project,
         &plan,
         warehouse.as_mut(),
@@ -141,7 +180,9 @@ pub fn run_with(
         &tables,
         &options,
         progress,
+        &mut record.windows,
     )?;
+    let reports = &record.windows;
     let io = |e: std::io::Error| Error::Internal(format!("writing output: {e}"));
     if settings.dry_run {
         writeln!(

@@ -202,6 +202,7 @@ pub fn demo(
             dry_run: false,
             now: end.max(until),
             lock_timeout: std::time::Duration::ZERO,
+            artifacts_dir: None,
         };
         run(&settings, out, progress)?;
     }

@@ -119,6 +119,7 @@ pub fn run_faulty(
         dry_run: false,
         now: super::timestamp(now),
         lock_timeout: std::time::Duration::ZERO,
+        artifacts_dir: None,
     };
     let mut out = Vec::new();
     let wrap = |inner: Box<dyn Warehouse>| -> Box<dyn Warehouse> {

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod faults;
+pub mod schema;
 
 use chrono::NaiveDateTime;
 use sigbatch::commands::{ProjectArgs, RunSettings};
@@ -109,6 +110,7 @@ impl TempProject {
             dry_run: false,
             now: timestamp(now),
             lock_timeout: std::time::Duration::ZERO,
+            artifacts_dir: None,
         };
         let mut out = Vec::new();
         sigbatch::commands::run(&settings, &mut out, &mut |_| {})?;
