@@ -131,10 +131,16 @@ pub enum Command {
     },
 
     /// Show the watermark, the daily aggregation manifest, deferred dates and row counts.
-    #[command(after_help = "Example:\n  sigbatch status --project-dir my_project")]
+    #[command(
+        after_help = "Examples:\n  sigbatch status --project-dir my_project\n  sigbatch status --project-dir my_project --json"
+    )]
     Status {
         #[command(flatten)]
         project: ProjectFlags,
+        /// Print one JSON object (watermark, pending keys, daily manifest, deferred dates, row
+        /// counts) instead of text.
+        #[arg(long)]
+        json: bool,
     },
 
     /// Check the project and its attribute group, and that the SQL parses; no warehouse.

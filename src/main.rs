@@ -101,7 +101,9 @@ fn dispatch(cli: Cli) -> Result<()> {
             },
             &mut out,
         ),
-        Command::Status { project } => commands::status(&project_args(project), &mut out),
+        Command::Status { project, json } => {
+            commands::status(&project_args(project), json, &mut out)
+        }
         Command::Validate { project } => {
             commands::validate(&project_args(project), now()?, &mut out)
         }

@@ -208,11 +208,27 @@ fn deferred_late_dates_are_retried_until_processed_and_shown_in_status() {
         .unwrap();
     assert_u1_views(&project, "2");
     let mut status = Vec::new();
-    sigbatch::commands::status(&project.args(), &mut status).unwrap();
+    sigbatch::commands::status(&project.args(), false, &mut status).unwrap();
     let status = String::from_utf8(status).unwrap();
     assert!(
         status.contains("deferred     2025-01-02: 1 events waiting"),
         "{status}"
+    );
+    // the same state for machines
+    let report = sigbatch::commands::status_report(&project.args()).unwrap();
+    let json: serde_json::Value = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["deferred"][0]["event_date"], "2025-01-02", "{json}");
+    assert_eq!(json["deferred"][0]["events_waiting"], 1, "{json}");
+    assert_eq!(json["mode"], "exact");
+    assert!(
+        json["read_up_to"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2025-01-11")),
+        "{json}"
+    );
+    assert!(
+        json["tables"][2]["rows"].as_u64().is_some_and(|n| n >= 1),
+        "{json}"
     );
     // a run with nothing for that date still re-checks it; the second late event releases it
     project

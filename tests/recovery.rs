@@ -213,3 +213,61 @@ fn with_ddl_committing_on_its_own_a_run_stopped_after_any_statement_recovers() {
         }
     });
 }
+
+/// SIGTERM mid-run: the run stops before its next statement, rolls the window back, leaves
+/// `run_results.json` saying `cancelled` (exit code 130), and the next run reaches the tables of
+/// an uninterrupted run.
+#[test]
+fn sigterm_mid_run_cancels_cleanly_and_says_so() {
+    let pristine = project();
+    let baseline = project();
+    copy_database(&pristine, &baseline);
+    let started = Instant::now();
+    finish(sigbatch(baseline.path(), &[]).output().unwrap());
+    let full = started.elapsed();
+    let expected = attributes(&baseline);
+    let note = |p: &TempProject| p.path().join("warehouse.duckdb.sigbatch-lock");
+    let mut cancelled = 0;
+    for fraction in [0.5, 0.3, 0.15, 0.05] {
+        let victim = project();
+        copy_database(&pristine, &victim);
+        let child = sigbatch(victim.path(), &[]).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !note(&victim).exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(full.mul_f64(fraction));
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let output = child.wait_with_output().unwrap();
+        let results: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(victim.path().join("target/run_results.json")).unwrap(),
+        )
+        .unwrap();
+        if output.status.code() == Some(130) {
+            cancelled += 1;
+            assert_eq!(results["status"], "cancelled", "{results}");
+            assert_eq!(results["exit_code"], 130);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(stderr.contains("cancelled"), "{stderr}");
+        } else {
+            // finished before the signal: a successful run
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        finish(sigbatch(victim.path(), &[]).output().unwrap());
+        assert_eq!(
+            attributes(&victim),
+            expected,
+            "rerun after SIGTERM at {fraction}"
+        );
+    }
+    assert!(
+        cancelled >= 2,
+        "only {cancelled} of 4 signals landed mid-run"
+    );
+}

@@ -1,4 +1,4 @@
-//! `status` and `validate`: look at a project and its state without changing anything.
+//! `validate` (and `stage`'s table printer): look at a project without changing anything.
 
 use std::io::Write;
 
@@ -8,8 +8,6 @@ use super::{ProjectArgs, compile_sql};
 use crate::dialect;
 use crate::error::{Error, Result};
 use crate::project::group::Aggregation;
-use crate::render::Tables;
-use crate::state;
 
 fn io(e: std::io::Error) -> Error {
     Error::Internal(format!("writing output: {e}"))
@@ -53,109 +51,6 @@ pub fn validate(args: &ProjectArgs, now: NaiveDateTime, out: &mut dyn Write) -> 
             writeln!(out, "target `{}`: {}", target.name, target.output.kind()).map_err(io)?
         }
         Err(error) => writeln!(out, "note: no usable target yet ({error})").map_err(io)?,
-    }
-    Ok(())
-}
-
-/// Watermark, daily manifest, deferred dates and row counts.
-pub fn status(args: &ProjectArgs, out: &mut dyn Write) -> Result<()> {
-    let (project, plan) = args.load()?;
-    let target = args.target(&project)?;
-    let dialect = dialect::for_name(target.output.kind())?;
-    let tables = Tables::new(&plan, dialect.as_ref(), target.output.schema());
-    let mut warehouse = crate::warehouse::connect(&target, crate::warehouse::Access::ReadOnly)?;
-    let warehouse = warehouse.as_mut();
-    let stored = state::read(warehouse, dialect.as_ref(), &plan, &tables)?;
-    let show = |t: Option<NaiveDateTime>| t.map_or("-".to_string(), |t| t.to_string());
-    writeln!(
-        out,
-        "project      {} ({} mode), target `{}` ({})",
-        project.name,
-        project.semantics.as_str(),
-        target.name,
-        target.output.location()
-    )
-    .map_err(io)?;
-    if stored.models_matched == 0 {
-        writeln!(
-            out,
-            "watermark    none: the next run is a first run from {}",
-            project.vars.start_date
-        )
-        .map_err(io)?;
-    } else {
-        writeln!(
-            out,
-            "watermark    last load processed {} (first {}); {} tracked models, {} distinct",
-            show(stored.max_last_success),
-            show(stored.first_success),
-            stored.models_matched,
-            stored.sync_count
-        )
-        .map_err(io)?;
-    }
-    if let (Some(watermark), crate::project::Semantics::Exact) =
-        (stored.watermark, project.semantics)
-    {
-        writeln!(
-            out,
-            "read up to   {watermark} (the next run re-reads from here, inclusive)"
-        )
-        .map_err(io)?;
-        let window_end = stored
-            .attributes_window_end
-            .map_or("-".to_string(), |d| d.to_string());
-        writeln!(
-            out,
-            "attributes   period windows end {window_end} (exclusive); {} keys pending",
-            stored.pending_keys
-        )
-        .map_err(io)?;
-    }
-    let (schema, name) = tables.location("daily_aggregation_manifest");
-    if warehouse.table_exists(schema, name)? {
-        let sql = format!(
-            "SELECT COUNT(*), CAST(MIN(event_date) AS VARCHAR), CAST(MAX(event_date) AS VARCHAR), COALESCE(SUM(processed_events), 0) FROM {}",
-            tables.get("daily_aggregation_manifest")
-        );
-        let row = warehouse
-            .query(&sql)?
-            .into_iter()
-            .next()
-            .unwrap_or_default();
-        let cell = |i: usize| row.get(i).cloned().flatten().unwrap_or_else(|| "-".into());
-        writeln!(
-            out,
-            "daily        {} event dates ({} .. {}), {} events aggregated",
-            cell(0),
-            cell(1),
-            cell(2),
-            cell(3)
-        )
-        .map_err(io)?;
-        let deferred = warehouse.query(&format!(
-            "SELECT CAST(event_date AS VARCHAR), skipped_events FROM {} WHERE skipped_events > 0 ORDER BY event_date",
-            tables.get("daily_aggregation_manifest")
-        ))?;
-        if deferred.is_empty() {
-            writeln!(out, "deferred     none").map_err(io)?;
-        }
-        for row in deferred {
-            let cell = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
-            writeln!(out, "deferred     {}: {} events waiting", cell(0), cell(1)).map_err(io)?;
-        }
-    }
-    for table in ["filtered_events", "daily_aggregates", "attributes"] {
-        let (schema, name) = tables.location(table);
-        let rows = if warehouse.table_exists(schema, name)? {
-            let row = warehouse.query(&format!("SELECT COUNT(*) FROM {}", tables.get(table)))?;
-            row.first()
-                .and_then(|r| r.first().cloned().flatten())
-                .unwrap_or_default()
-        } else {
-            "not built".into()
-        };
-        writeln!(out, "{table:<18} {rows} rows  ({schema}.{name})").map_err(io)?;
     }
     Ok(())
 }

@@ -5,14 +5,16 @@
 
 mod inspect;
 mod setup;
+mod status;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
 
-pub use inspect::{status, validate};
+pub use inspect::validate;
 pub use setup::{DemoSettings, InitSettings, demo, init, stage};
+pub use status::{StatusReport, status, status_report};
 
 use crate::artifacts::{self, RunRecord};
 use crate::dialect::{self, Dialect};
