@@ -16,15 +16,10 @@ static IN_FLIGHT: Mutex<Option<Canceller>> = Mutex::new(None);
 /// Installs the signal handler; call once from `main`.
 pub fn install() {
     let _ = ctrlc::set_handler(|| {
-        if REQUESTED.swap(true, Ordering::SeqCst) {
+        if requested() {
             std::process::exit(130);
         }
-        eprintln!("sigbatch: interrupted; cancelling the running statement (again to exit now)");
-        if let Ok(guard) = IN_FLIGHT.lock()
-            && let Some(cancel) = guard.as_ref()
-        {
-            cancel();
-        }
+        request("interrupted; cancelling the running statement (again to exit now)");
     });
 }
 

@@ -252,15 +252,7 @@ fn exact_export_loaded_in_batches_equals_sigbatch_run() {
 fn demo_project(seed: u64) -> TempProject {
     let vars = "  snowplow__start_date: '2025-03-01'\n  snowplow__backfill_limit_days: 3\n  \
                 snowplow__mock_current_day: '2025-03-08'\n";
-    let project = TempProject::new("exact", sigbatch::demo::DEMO_ATTRIBUTE_GROUP_JSON, vars);
-    let spec = sigbatch::demo::DemoSpec {
-        users: 25,
-        days: 6,
-        start: chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
-        seed,
-    };
-    sigbatch::demo::generate_events(&project.connection(), &spec).unwrap();
-    project
+    TempProject::demo(vars, 25, 6, seed)
 }
 
 #[test]

@@ -34,15 +34,7 @@ fn sigbatch(project: &Path, extra: &[&str]) -> Command {
 
 /// A demo-generated project: a few thousand events over ten days, loaded late and duplicated.
 fn project() -> TempProject {
-    let project = TempProject::new("exact", sigbatch::demo::DEMO_ATTRIBUTE_GROUP_JSON, VARS);
-    let spec = sigbatch::demo::DemoSpec {
-        users: 200,
-        days: 10,
-        start: chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
-        seed: 7,
-    };
-    sigbatch::demo::generate_events(&project.connection(), &spec).unwrap();
-    project
+    TempProject::demo(VARS, 200, 10, 7)
 }
 
 fn attributes(project: &TempProject) -> Vec<Vec<Option<String>>> {
@@ -66,15 +58,20 @@ fn copy_database(from: &TempProject, to: &TempProject) {
     std::fs::copy(from.database(), to.database()).unwrap();
 }
 
-#[test]
-fn a_run_killed_at_any_moment_and_rerun_reaches_the_same_tables() {
+/// An untouched project to copy victims from, how long an uninterrupted run of it takes, and
+/// the attributes that run builds.
+fn uninterrupted() -> (TempProject, Duration, Vec<Vec<Option<String>>>) {
     let pristine = project();
     let baseline = project();
     copy_database(&pristine, &baseline);
     let started = Instant::now();
     finish(sigbatch(baseline.path(), &[]).output().unwrap());
-    let full_duration = started.elapsed();
-    let expected = attributes(&baseline);
+    (pristine, started.elapsed(), attributes(&baseline))
+}
+
+#[test]
+fn a_run_killed_at_any_moment_and_rerun_reaches_the_same_tables() {
+    let (pristine, full_duration, expected) = uninterrupted();
     assert!(
         expected.len() > 100,
         "the baseline should hold many users, got {}",
@@ -219,13 +216,7 @@ fn with_ddl_committing_on_its_own_a_run_stopped_after_any_statement_recovers() {
 /// an uninterrupted run.
 #[test]
 fn sigterm_mid_run_cancels_cleanly_and_says_so() {
-    let pristine = project();
-    let baseline = project();
-    copy_database(&pristine, &baseline);
-    let started = Instant::now();
-    finish(sigbatch(baseline.path(), &[]).output().unwrap());
-    let full = started.elapsed();
-    let expected = attributes(&baseline);
+    let (pristine, full, expected) = uninterrupted();
     let note = |p: &TempProject| p.path().join("warehouse.duckdb.sigbatch-lock");
     let mut cancelled = 0;
     for fraction in [0.5, 0.3, 0.15, 0.05] {

@@ -365,14 +365,7 @@ fn missing_events_dry_run_and_an_unreachable_host_on_snowflake() {
 fn exact_mode_on_a_random_stream_in_batches_equals_duckdb() {
     let vars = "  snowplow__start_date: '2025-03-01'\n  snowplow__backfill_limit_days: 4\n  \
                 snowplow__mock_current_day: '2025-03-09'\n";
-    let local = TempProject::new("exact", sigbatch::demo::DEMO_ATTRIBUTE_GROUP_JSON, vars);
-    let spec = sigbatch::demo::DemoSpec {
-        users: 40,
-        days: 8,
-        start: chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
-        seed: 11,
-    };
-    sigbatch::demo::generate_events(&local.connection(), &spec).unwrap();
+    let local = TempProject::demo(vars, 40, 8, 11);
     let mut database = Database::new("stream");
     let remote = TempProject::new("exact", sigbatch::demo::DEMO_ATTRIBUTE_GROUP_JSON, vars);
     database.copy_from_duckdb(&local.connection(), "atomic.events", "atomic", "events");

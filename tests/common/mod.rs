@@ -44,6 +44,21 @@ impl TempProject {
         TempProject { dir }
     }
 
+    /// An exact-mode project over the demo group (every aggregation) and a seeded demo stream
+    /// from 2025-03-01 (late events, duplicate event ids with other contents, visitors without a
+    /// cookie).
+    pub fn demo(vars: &str, users: u32, days: u32, seed: u64) -> TempProject {
+        let project = TempProject::new("exact", sigbatch::demo::DEMO_ATTRIBUTE_GROUP_JSON, vars);
+        let spec = sigbatch::demo::DemoSpec {
+            users,
+            days,
+            start: chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
+            seed,
+        };
+        sigbatch::demo::generate_events(&project.connection(), &spec).unwrap();
+        project
+    }
+
     /// The upstream fixture, staged, with the conformance vars.
     pub fn fixture(semantics: &str, syntax: &str) -> TempProject {
         let group =

@@ -257,33 +257,40 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<Value> {
         let token = Arc::clone(&self.token);
+        self.retrying(&format!("snowflake request to {path}"), || match body {
+            Some(body) => self.send(path, query, body, Some(&token)),
+            None => self.get(path, &token),
+        })
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or has been retried `retries` times,
+    /// waiting twice as long before each retry; a stop request ends the waiting.
+    fn retrying<T>(
+        &self,
+        what: &str,
+        mut attempt: impl FnMut() -> std::result::Result<T, Failure>,
+    ) -> Result<T> {
         let mut backoff = self.retry_backoff;
-        let mut attempt = 0;
+        let mut retries = 0;
         loop {
-            let result = match body {
-                Some(body) => self.send(path, query, body, Some(&token)),
-                None => self.get(path, &token),
-            };
-            match result {
-                Ok(answer) => return Ok(answer),
-                Err(Failure::Transient(message)) if attempt < self.settings.retries => {
-                    attempt += 1;
+            match attempt() {
+                Ok(value) => return Ok(value),
+                Err(Failure::Transient(message)) if retries < self.settings.retries => {
+                    retries += 1;
                     if crate::cancel::requested() {
                         return Err(Error::Cancelled(format!(
-                            "interrupted while retrying a snowflake request ({message})"
+                            "interrupted while retrying {what} ({message})"
                         )));
                     }
                     std::thread::sleep(backoff);
                     backoff *= 2;
                 }
-                Err(failure) => {
-                    return Err(match failure {
-                        Failure::Transient(message) => Error::Internal(format!(
-                            "snowflake request to {path} failed after {attempt} retries: {message}"
-                        )),
-                        Failure::Final(error) => error,
-                    });
+                Err(Failure::Transient(message)) => {
+                    return Err(Error::Internal(format!(
+                        "{what} failed after {retries} retries: {message}"
+                    )));
                 }
+                Err(Failure::Final(error)) => return Err(error),
             }
         }
     }
@@ -334,9 +341,7 @@ impl Client {
 
     /// A result chunk, from the URL Snowflake gave (cloud storage), with its headers.
     fn download_chunk(&self, url: &str, data: &Value) -> Result<String> {
-        let mut backoff = self.retry_backoff;
-        let mut attempt = 0;
-        loop {
+        self.retrying("downloading a snowflake result chunk", || {
             let mut request = self.agent.get(url);
             match data["chunkHeaders"].as_object() {
                 Some(headers) => {
@@ -352,23 +357,16 @@ impl Client {
                     }
                 }
             }
-            let failure = match request.call() {
+            match request.call() {
                 Ok(response) if response.status().is_success() => {
-                    return read_body(response)
-                        .map_err(|e| Error::Internal(format!("reading a result chunk: {e}")));
+                    read_body(response).map_err(|e| {
+                        Failure::Final(Error::Internal(format!("reading a result chunk: {e}")))
+                    })
                 }
-                Ok(response) => format!("HTTP {}", response.status()),
-                Err(e) => e.to_string(),
-            };
-            if attempt >= self.settings.retries {
-                return Err(Error::Internal(format!(
-                    "downloading a snowflake result chunk failed after {attempt} retries: {failure}"
-                )));
+                Ok(response) => Err(Failure::Transient(format!("HTTP {}", response.status()))),
+                Err(e) => Err(Failure::Transient(e.to_string())),
             }
-            attempt += 1;
-            std::thread::sleep(backoff);
-            backoff *= 2;
-        }
+        })
     }
 }
 
