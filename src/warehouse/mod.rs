@@ -27,6 +27,15 @@ pub fn number_cell<T: std::str::FromStr + Default>(row: Option<&Row>, column: us
         .unwrap_or_default()
 }
 
+/// What a warehouse reported about the statement it ran last; `None` where it reports nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatementStats {
+    /// The warehouse's own id (Snowflake query id, BigQuery job id, Databricks statement id).
+    pub id: Option<String>,
+    pub bytes_processed: Option<u64>,
+    pub bytes_billed: Option<u64>,
+}
+
 pub trait Warehouse {
     fn dialect_name(&self) -> &'static str;
 
@@ -63,6 +72,17 @@ pub trait Warehouse {
     /// Whether `schema.table` exists.
     fn table_exists(&mut self, schema: &str, table: &str) -> Result<bool> {
         Ok(!self.columns(schema, table)?.is_empty())
+    }
+
+    /// What the warehouse reported about the last `execute` or `query`.
+    fn last_statement_stats(&self) -> StatementStats {
+        StatementStats::default()
+    }
+
+    /// The bytes `sql` would read, asked of the warehouse without running it (BigQuery's dry
+    /// run); `None` where the warehouse cannot say.
+    fn estimate_bytes(&mut self, _sql: &str) -> Result<Option<u64>> {
+        Ok(None)
     }
 
     /// Column names of `schema.table`, lower case; empty when it does not exist.
