@@ -1,2 +1,2 @@
-CREATE TABLE IF NOT EXISTS {{ t.daily_aggregates }} AS
+CREATE TABLE IF NOT EXISTS {{ t.daily_aggregates }}{{ layout.daily_aggregates }} AS
 {% include "daily_from_stored_events.sql" %}

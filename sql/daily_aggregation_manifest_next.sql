@@ -7,13 +7,15 @@ WITH touched AS (
 ), processed AS (
   SELECT event_date FROM {{ t.days_to_process }} WHERE process_now
 ), dates AS (
-  SELECT event_date FROM touched
-  UNION
-  SELECT event_date FROM processed
+  SELECT DISTINCT event_date FROM (
+    SELECT event_date FROM touched
+    UNION ALL
+    SELECT event_date FROM processed
 {%- if exact %}
-  UNION
-  SELECT event_date FROM {{ t.days_to_process }}
+    UNION ALL
+    SELECT event_date FROM {{ t.days_to_process }}
 {%- endif %}
+  ) AS all_dates
 ), stored AS (
   SELECT event_date, COUNT(*) AS stored_events, MAX(load_tstamp) AS max_load_tstamp
   FROM {{ t.filtered_events }}

@@ -59,11 +59,13 @@ const REQUIRED_EVENT_COLUMNS: &[&str] = &[
 ];
 
 /// Checks the events table and every column the plan reads before anything is written.
+/// Returns the events table's columns (lower case).
 pub fn check_events_table(
     warehouse: &mut dyn Warehouse,
     plan: &Plan,
     tables: &Tables,
-) -> Result<()> {
+    dialect: &dyn Dialect,
+) -> Result<Vec<String>> {
     let (schema, table) = &tables.events_location;
     let columns = warehouse.columns(schema, table)?;
     if columns.is_empty() {
@@ -75,11 +77,24 @@ pub fn check_events_table(
         .map(|c| (*c, "the engine".to_string()))
         .collect();
     needed.push((&plan.key_column, "the attribute key".into()));
+    let mut self_describing = Vec::new();
     for property in &plan.properties {
-        needed.push((
-            &property.path.column,
-            format!("property `{}`", property.path.raw),
-        ));
+        let user = format!("property `{}`", property.path.raw);
+        if property.path.is_atomic() {
+            needed.push((&property.path.column, user));
+        } else {
+            self_describing.push((&property.path.column, user));
+        }
+    }
+    // any schema version of a self-describing column will do (BigQuery stores one per version)
+    for (column, user) in self_describing {
+        if dialect.versions_of(column, &columns).is_empty() {
+            return Err(Error::invalid(
+                "events table",
+                format!("`{schema}.{table}` has no column for `{column}` in any schema version (needed by {user})"),
+            )
+            .with_hint("self-describing columns are named by schema version, e.g. contexts_nl_basjes_yauaa_context_1 (contexts_nl_basjes_yauaa_context_1_0_0 on BigQuery)"));
+        }
     }
     for (column, user) in needed {
         if !columns.iter().any(|c| c == &column.to_lowercase()) {
@@ -87,10 +102,12 @@ pub fn check_events_table(
                 "events table",
                 format!("`{schema}.{table}` has no column `{column}` (needed by {user})"),
             )
-            .with_hint("self-describing columns are named by schema major version, e.g. contexts_nl_basjes_yauaa_context_1"));
+            .with_hint(
+                "check snowplow__atomic_schema / snowplow__events_table and the attribute key",
+            ));
         }
     }
-    Ok(())
+    Ok(columns)
 }
 
 fn guard_full_refresh(project: &Project, options: &RunOptions) -> Result<()> {
@@ -178,7 +195,7 @@ pub fn run_into(
     reports: &mut Vec<WindowReport>,
 ) -> Result<()> {
     guard_full_refresh(project, options)?;
-    check_events_table(warehouse, plan, tables)?;
+    check_events_table(warehouse, plan, tables, dialect)?;
     let mut stored = state::read(warehouse, dialect, plan, tables)?;
     guard_plan_change(&stored, plan, options)?;
     // windows end before `cap`; `--until` is inclusive, so an event loaded at exactly that

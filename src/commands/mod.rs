@@ -130,8 +130,12 @@ fn run_recorded(
     if let (Output::Snowflake(snowflake), Some(tag)) = (&mut target.output, &plan.vars.query_tag) {
         snowflake.query_tag = Some(tag.clone());
     }
-    let dialect = dialect::for_name(target.output.kind())?;
-    let tables = Tables::new(&plan, dialect.as_ref(), target.output.schema());
+    let kind = target.output.kind();
+    let tables = Tables::new(
+        &plan,
+        dialect::for_name(kind)?.as_ref(),
+        target.output.schema(),
+    );
     let mode = if settings.dry_run {
         Mode::DryRun
     } else {
@@ -161,12 +165,18 @@ fn run_recorded(
         target.output.location()
     ));
     // a project that cannot run writes nothing, not even its lease
-    execute::check_events_table(warehouse.as_mut(), &plan, &tables)?;
+    let columns = execute::check_events_table(
+        warehouse.as_mut(),
+        &plan,
+        &tables,
+        dialect::for_name(kind)?.as_ref(),
+    )?;
+    let dialect = dialect::for_events(kind, &columns)?;
     // where nothing else keeps two runs apart, a lease row in the warehouse does
     let _lease = match (mode, warehouse.lease_connection()?) {
         (Mode::Execute, Some(connection)) => Some(Lease::acquire(
             connection,
-            dialect::for_name(target.output.kind())?,
+            dialect::for_name(kind)?,
             &tables,
             &project.name,
             settings.lock_timeout,

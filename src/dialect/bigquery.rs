@@ -1,11 +1,36 @@
-//! BigQuery: backtick identifiers, repeated records per full schema version, ARRAY<STRING>.
+//! BigQuery: backtick identifiers, repeated records per full schema version, ARRAY<STRING>,
+//! derived tables partitioned by day and clustered by the key.
 
 use super::{Dialect, OrderKey};
 use crate::error::Result;
 use crate::project::group::ValueType;
 use crate::project::property::PropertyPath;
 
-pub struct BigQuery;
+/// Knows the events table's columns when a connection has read them (`reading`), so a property
+/// reads every schema version of its major that the table has; without them (`compile`,
+/// `export-dbt`) it reads the `_0_0` version.
+#[derive(Debug, Clone, Default)]
+pub struct BigQuery {
+    event_columns: Vec<String>,
+}
+
+impl BigQuery {
+    pub fn reading(event_columns: &[String]) -> BigQuery {
+        BigQuery {
+            event_columns: event_columns.to_vec(),
+        }
+    }
+
+    /// The columns to read for `column`: the versions the table has, else `_0_0`.
+    fn physical_columns(&self, column: &str) -> Vec<String> {
+        let found = self.versions_of(column, &self.event_columns);
+        if found.is_empty() {
+            vec![format!("{column}_0_0")]
+        } else {
+            found
+        }
+    }
+}
 
 impl Dialect for BigQuery {
     fn name(&self) -> &'static str {
@@ -58,22 +83,62 @@ impl Dialect for BigQuery {
         format!("SAFE_CAST({expr} AS {})", self.type_name(value_type))
     }
 
-    /// A context column exists once per full schema version; this reads the `_0_0` version of
-    /// the path's major (the coalesce over every version needs the table's column list, which
-    /// only a connection has).
+    fn timestamp_text(&self, expr: &str) -> String {
+        format!("FORMAT_TIMESTAMP('%Y-%m-%d %H:%M:%E6S', {expr})")
+    }
+
+    fn table_layout(&self, partition_date: Option<&str>, cluster_by: Option<&str>) -> String {
+        let mut layout = String::new();
+        if let Some(date) = partition_date {
+            layout.push_str(&format!(" PARTITION BY {date}"));
+        }
+        if let Some(key) = cluster_by {
+            layout.push_str(&format!(" CLUSTER BY {key}"));
+        }
+        layout
+    }
+
+    /// `contexts_x_1` is stored as `contexts_x_1_0_0`, `contexts_x_1_0_2`, ...: those present,
+    /// newest (minor, patch) first.
+    fn versions_of(&self, column: &str, available: &[String]) -> Vec<String> {
+        let column = column.to_lowercase();
+        let mut versions: Vec<((u32, u32), String)> = available
+            .iter()
+            .filter_map(|name| {
+                let rest = name.strip_prefix(&column)?.strip_prefix('_')?;
+                let (minor, patch) = rest.split_once('_')?;
+                Some(((minor.parse().ok()?, patch.parse().ok()?), name.clone()))
+            })
+            .collect();
+        versions.sort_by(|a, b| b.0.cmp(&a.0));
+        versions.into_iter().map(|(_, name)| name).collect()
+    }
+
+    /// A self-describing property is the first non-NULL value over every stored version of its
+    /// major, newest first, each converted on its own (a field's type may differ by version).
     fn property(&self, path: &PropertyPath, value_type: ValueType) -> Result<String> {
         if path.is_atomic() {
             return Ok(self.try_cast(&format!("events.{}", self.ident(&path.column)), value_type));
         }
-        let mut expr = format!("events.{}", self.ident(&format!("{}_0_0", path.column)));
-        if path.column.starts_with("contexts_") {
-            expr.push_str(&format!("[SAFE_OFFSET({})]", path.index.unwrap_or(0)));
-        }
-        for field in path.fields_snake_case() {
-            expr.push('.');
-            expr.push_str(&self.ident(&field));
-        }
-        Ok(self.try_cast(&expr, value_type))
+        let values: Vec<String> = self
+            .physical_columns(&path.column)
+            .iter()
+            .map(|column| {
+                let mut expr = format!("events.{}", self.ident(column));
+                if path.column.starts_with("contexts_") {
+                    expr.push_str(&format!("[SAFE_OFFSET({})]", path.index.unwrap_or(0)));
+                }
+                for field in path.fields_snake_case() {
+                    expr.push('.');
+                    expr.push_str(&self.ident(&field));
+                }
+                self.try_cast(&expr, value_type)
+            })
+            .collect();
+        Ok(match values.as_slice() {
+            [one] => one.clone(),
+            many => format!("COALESCE({})", many.join(", ")),
+        })
     }
 
     fn date_of(&self, timestamp: &str) -> String {

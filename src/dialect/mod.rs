@@ -119,6 +119,25 @@ pub trait Dialect: Send + Sync {
         self.cast_to_text(expr)
     }
 
+    /// Storage clauses after `CREATE TABLE name` (or its column list): how a table is
+    /// partitioned by a date column and clustered by the key, where the warehouse bills by what a
+    /// query reads. Empty by default.
+    fn table_layout(&self, _partition_date: Option<&str>, _cluster_by: Option<&str>) -> String {
+        String::new()
+    }
+
+    /// The events-table columns that hold the self-describing column `column` (named by major
+    /// version, `contexts_x_1`), newest first, among `available` (lower case). One column per
+    /// major version by default; BigQuery has one per full version.
+    fn versions_of(&self, column: &str, available: &[String]) -> Vec<String> {
+        let column = column.to_lowercase();
+        available
+            .iter()
+            .filter(|c| **c == column)
+            .cloned()
+            .collect()
+    }
+
     /// The value at `path` in the events table row aliased `events`, as `value_type`.
     fn property(&self, path: &PropertyPath, value_type: ValueType) -> Result<String>;
 
@@ -186,11 +205,20 @@ pub fn for_name(name: &str) -> Result<Box<dyn Dialect>> {
     match name {
         "duckdb" => Ok(Box::new(DuckDb)),
         "snowflake" => Ok(Box::new(Snowflake)),
-        "bigquery" => Ok(Box::new(BigQuery)),
+        "bigquery" => Ok(Box::new(BigQuery::default())),
         other => Err(
             Error::invalid("dialect", format!("unknown dialect `{other}`"))
                 .with_hint("use duckdb, snowflake or bigquery"),
         ),
+    }
+}
+
+/// The dialect for reading an events table with `columns` (lower case): BigQuery reads every
+/// schema version present of a self-describing column.
+pub fn for_events(name: &str, columns: &[String]) -> Result<Box<dyn Dialect>> {
+    match name {
+        "bigquery" => Ok(Box::new(BigQuery::reading(columns))),
+        other => for_name(other),
     }
 }
 

@@ -61,7 +61,9 @@ pub fn render(settings: &ExportSettings) -> Result<BTreeMap<String, String>> {
         Ok(target) => {
             let path = match &target.output {
                 Output::DuckDb { path, .. } => relative_to(path, &project.dir, &settings.out),
-                Output::Snowflake(_) | Output::Remote { .. } => "warehouse.duckdb".to_string(),
+                Output::Snowflake(_) | Output::BigQuery(_) | Output::Remote { .. } => {
+                    "warehouse.duckdb".to_string()
+                }
             };
             (
                 target.output.kind().to_string(),

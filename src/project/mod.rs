@@ -1,6 +1,7 @@
 //! The project: `sigbatch.yml`, the attribute group it points at, and the vars, loaded and
 //! validated into one value before anything is planned or touches a warehouse.
 
+pub mod bigquery_profile;
 pub mod filter;
 pub mod group;
 pub mod profiles;

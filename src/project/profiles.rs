@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml_ng::Value;
 
+use super::bigquery_profile::{self, BigQuerySettings};
 use super::group::Scalar;
 use super::snowflake_profile::{self, SnowflakeSettings};
 use crate::error::{Error, Result};
@@ -28,6 +29,7 @@ pub enum Output {
         settings: DuckDbSettings,
     },
     Snowflake(SnowflakeSettings),
+    BigQuery(BigQuerySettings),
     /// A warehouse this build can compile for but not yet run on.
     Remote {
         kind: String,
@@ -57,6 +59,7 @@ impl Output {
         match self {
             Output::DuckDb { schema, .. } | Output::Remote { schema, .. } => schema,
             Output::Snowflake(settings) => &settings.schema,
+            Output::BigQuery(settings) => &settings.dataset,
         }
     }
 
@@ -65,6 +68,7 @@ impl Output {
         match self {
             Output::DuckDb { path, .. } => path.display().to_string(),
             Output::Snowflake(s) => format!("{} database {}", s.base_url, s.database),
+            Output::BigQuery(s) => format!("{} project {}", s.api_endpoint, s.project),
             Output::Remote { kind, .. } => kind.clone(),
         }
     }
@@ -73,6 +77,7 @@ impl Output {
         match self {
             Output::DuckDb { .. } => "duckdb",
             Output::Snowflake(_) => "snowflake",
+            Output::BigQuery(_) => "bigquery",
             Output::Remote { kind, .. } => kind,
         }
     }
@@ -212,14 +217,9 @@ pub fn load_target(
         "snowflake" => {
             Output::Snowflake(snowflake_profile::parse(&field, file, &name, project_dir)?)
         }
-        "bigquery" | "databricks" => {
-            let schema = field(if kind == "bigquery" {
-                "dataset"
-            } else {
-                "schema"
-            })?
-            .or(field("schema")?)
-            .unwrap_or_else(|| "public".into());
+        "bigquery" => Output::BigQuery(bigquery_profile::parse(&field, file, &name, project_dir)?),
+        "databricks" => {
+            let schema = field("schema")?.unwrap_or_else(|| "public".into());
             Output::Remote {
                 kind: kind.clone(),
                 schema,
@@ -230,7 +230,7 @@ pub fn load_target(
                 file,
                 format!("output `{name}` has unsupported type `{other}`"),
             )
-            .with_hint("supported: duckdb and snowflake (run), bigquery and databricks (compile only for now)"));
+            .with_hint("supported: duckdb, snowflake and bigquery (run), databricks (compile only for now)"));
         }
     };
     Ok(Target {

@@ -48,6 +48,8 @@ pub enum StatementKind {
         query: String,
         /// The table carries state between runs (compat's attributes table).
         persistent: bool,
+        /// Storage clauses between the name and `AS` (BigQuery's partitioning).
+        layout: String,
     },
 }
 
@@ -55,8 +57,10 @@ impl StatementKind {
     fn of(sql: &str, tables: &Tables) -> StatementKind {
         if let Some(rest) = sql.strip_prefix("CREATE OR REPLACE TABLE ") {
             for (name, table) in &tables.names {
+                let layout = tables.layout(name);
                 if let Some(query) = rest
                     .strip_prefix(table.as_str())
+                    .and_then(|r| r.strip_prefix(layout))
                     .and_then(|r| r.strip_prefix(" AS"))
                     .filter(|q| q.starts_with(char::is_whitespace))
                 {
@@ -64,6 +68,7 @@ impl StatementKind {
                         table: table.clone(),
                         query: query.trim().to_string(),
                         persistent: PERSISTENT.contains(name),
+                        layout: layout.to_string(),
                     };
                 }
             }
@@ -118,6 +123,8 @@ pub struct Tables {
     pub schemas: Vec<String>,
     names: BTreeMap<&'static str, String>,
     locations: BTreeMap<&'static str, (String, String)>,
+    /// Storage clauses of the derived tables (`Dialect::table_layout`), empty for the rest.
+    layouts: BTreeMap<&'static str, String>,
 }
 
 pub(crate) const SCRATCH: &[&str] = &[
@@ -192,13 +199,32 @@ impl Tables {
             let base = locations["base_events_this_run"].clone();
             locations.insert("filtered_events_this_run", base);
         }
+        let key = dialect.ident(&plan.key_column);
+        let by_day = dialect.table_layout(Some(&dialect.ident("event_date")), Some(&key));
+        let layouts = names
+            .keys()
+            .map(|table| {
+                let layout = match *table {
+                    "filtered_events" | "daily_aggregates" => by_day.clone(),
+                    "attributes" => dialect.table_layout(None, Some(&key)),
+                    _ => String::new(),
+                };
+                (*table, layout)
+            })
+            .collect();
         Tables {
             events: dialect.relation(&events_parts),
             events_location: (vars.atomic_schema.clone(), vars.events_table.clone()),
             schemas,
             names,
             locations,
+            layouts,
         }
+    }
+
+    /// The storage clauses `CREATE TABLE` gives `table` (empty but on BigQuery).
+    pub fn layout(&self, table: &str) -> &str {
+        self.layouts.get(table).map_or("", String::as_str)
     }
 
     pub fn get(&self, table: &str) -> &str {
@@ -297,6 +323,7 @@ impl StageWriter<'_> {
         let d = self.dialect;
         let mut context = json!({
             "t": self.tables.as_json(),
+            "layout": self.tables.layouts,
             "events": self.tables.events,
             "exact": self.plan.semantics == Semantics::Exact,
             "compat": self.plan.semantics == Semantics::Compat,

@@ -58,9 +58,10 @@ pub fn window_plan(
                 table,
                 query,
                 persistent,
+                layout,
             } => {
                 let stage = statement.stage;
-                let context = json!({"table": table, "query": query, "persistent": persistent});
+                let context = json!({"table": table, "query": query, "persistent": persistent, "layout": layout});
                 plan.before.push(Statement {
                     stage,
                     sql: render_checked(dialect, stage, "fill_shape.sql", &context)?,
@@ -119,6 +120,7 @@ mod tests {
             table: table.into(),
             query: "SELECT 1 AS X".into(),
             persistent,
+            layout: String::new(),
         };
         let statements = vec![
             statement("CREATE SCHEMA IF NOT EXISTS S", StatementKind::Ddl),

@@ -1,7 +1,9 @@
 //! Warehouses execute SQL and return rows. DuckDB runs in-process; a recording warehouse only
 //! collects statements, which is what `--dry-run` uses for everything that writes.
 
+pub mod bigquery;
 pub mod duckdb;
+mod http;
 pub mod snowflake;
 
 use std::time::Duration;
@@ -111,10 +113,13 @@ pub fn connect(target: &Target, access: Access) -> Result<Box<dyn Warehouse>> {
         (Output::Snowflake(settings), _) => {
             Box::new(snowflake::SnowflakeWarehouse::connect(settings.clone())?)
         }
+        (Output::BigQuery(settings), _) => {
+            Box::new(bigquery::BigQueryWarehouse::connect(settings.clone())?)
+        }
         (Output::Remote { kind, .. }, _) => {
             return Err(Error::invalid(
                 format!("target `{}`", target.name),
-                format!("running on {kind} is not supported yet; duckdb and snowflake targets run"),
+                format!("running on {kind} is not supported yet; duckdb, snowflake and bigquery targets run"),
             )
             .with_hint(format!(
                 "inspect the SQL with `sigbatch compile --dialect {kind}`"

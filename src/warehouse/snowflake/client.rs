@@ -6,7 +6,6 @@
 //! Transient failures (HTTP 429 and 5xx, network errors) are retried with exponential backoff,
 //! resending the same `requestId`, so Snowflake runs a statement once however often it is sent.
 
-use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +15,7 @@ use super::auth;
 use super::rows::{self, ResultSet};
 use crate::error::{Error, Result};
 use crate::project::snowflake_profile::{Secret, SnowflakeSettings};
+use crate::warehouse::http::{self, Failure, read_body};
 
 /// Statement still running: poll `getResultUrl`.
 const STILL_RUNNING: &[&str] = &["333333", "333334"];
@@ -34,20 +34,9 @@ pub struct Client {
     pub retry_backoff: Duration,
 }
 
-/// What a failed HTTP exchange was: worth retrying, or final.
-enum Failure {
-    Transient(String),
-    Final(Error),
-}
-
 impl Client {
     pub fn login(settings: SnowflakeSettings) -> Result<Client> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_connect(Some(settings.connect_timeout))
-            .timeout_recv_response(Some(Duration::from_secs(120)))
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let agent = http::agent(settings.connect_timeout);
         let mut client = Client {
             agent,
             settings,
@@ -263,36 +252,12 @@ impl Client {
         })
     }
 
-    /// Runs `attempt` until it succeeds, fails for good, or has been retried `retries` times,
-    /// waiting twice as long before each retry; a stop request ends the waiting.
     fn retrying<T>(
         &self,
         what: &str,
-        mut attempt: impl FnMut() -> std::result::Result<T, Failure>,
+        attempt: impl FnMut() -> std::result::Result<T, Failure>,
     ) -> Result<T> {
-        let mut backoff = self.retry_backoff;
-        let mut retries = 0;
-        loop {
-            match attempt() {
-                Ok(value) => return Ok(value),
-                Err(Failure::Transient(message)) if retries < self.settings.retries => {
-                    retries += 1;
-                    if crate::cancel::requested() {
-                        return Err(Error::Cancelled(format!(
-                            "interrupted while retrying {what} ({message})"
-                        )));
-                    }
-                    std::thread::sleep(backoff);
-                    backoff *= 2;
-                }
-                Err(Failure::Transient(message)) => {
-                    return Err(Error::Internal(format!(
-                        "{what} failed after {retries} retries: {message}"
-                    )));
-                }
-                Err(Failure::Final(error)) => return Err(error),
-            }
-        }
+        http::retrying(what, self.settings.retries, self.retry_backoff, attempt)
     }
 
     fn send(
@@ -397,19 +362,6 @@ fn answer(
             text.chars().take(200).collect::<String>()
         )))
     })
-}
-
-/// The body as text, gunzipped when it is gzip (result chunks may come compressed without a
-/// `Content-Encoding` header).
-fn read_body(response: ureq::http::Response<ureq::Body>) -> std::io::Result<String> {
-    let mut bytes = Vec::new();
-    response.into_body().into_reader().read_to_end(&mut bytes)?;
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(bytes.as_slice()).read_to_string(&mut text)?;
-        return Ok(text);
-    }
-    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 /// A statement Snowflake refused: the message and SQL state, user-fixable when it is about the

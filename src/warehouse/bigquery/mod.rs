@@ -1,0 +1,109 @@
+//! BigQuery over its REST API (`client.rs`), behind the `Warehouse` trait.
+//!
+//! Only DML runs inside `BEGIN TRANSACTION ... COMMIT TRANSACTION` there, so `transactional_ddl`
+//! is false and a window runs its DDL before its transaction (`render::window_plan`). The
+//! transaction spans statements because every statement of a connection runs in one session.
+//! Jobs run in the profile's `location`, else in the location of the first dataset whose columns
+//! are read (a run reads the events table first), so the datasets sigbatch creates sit beside
+//! the events.
+
+mod auth;
+mod client;
+mod rows;
+
+pub use client::Client;
+pub use rows::ResultSet;
+
+use crate::dialect::{BigQuery, Dialect};
+use crate::error::{Error, Result};
+use crate::project::bigquery_profile::BigQuerySettings;
+use crate::warehouse::{Row, StatementStats, Warehouse};
+
+pub struct BigQueryWarehouse {
+    client: Client,
+}
+
+impl BigQueryWarehouse {
+    pub fn connect(settings: BigQuerySettings) -> Result<BigQueryWarehouse> {
+        Ok(BigQueryWarehouse {
+            client: Client::connect(settings)?,
+        })
+    }
+}
+
+impl Warehouse for BigQueryWarehouse {
+    fn dialect_name(&self) -> &'static str {
+        "bigquery"
+    }
+
+    fn execute(&mut self, sql: &str) -> Result<()> {
+        self.client.run(sql).map(|_| ())
+    }
+
+    fn query(&mut self, sql: &str) -> Result<Vec<Row>> {
+        Ok(self.client.run(sql)?.rows)
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        false
+    }
+
+    fn lease_connection(&self) -> Result<Option<Box<dyn Warehouse + Send>>> {
+        Ok(Some(Box::new(BigQueryWarehouse::connect(
+            self.client.settings().clone(),
+        )?)))
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.execute("COMMIT TRANSACTION")
+    }
+
+    /// A failed statement may have ended the transaction already; then the session goes too.
+    fn rollback(&mut self) -> Result<()> {
+        if self.execute("ROLLBACK TRANSACTION").is_err() {
+            self.client.drop_session();
+        }
+        Ok(())
+    }
+
+    fn last_statement_stats(&self) -> StatementStats {
+        self.client.last_stats().clone()
+    }
+
+    fn estimate_bytes(&mut self, sql: &str) -> Result<Option<u64>> {
+        self.client.dry_run(sql).map(Some)
+    }
+
+    fn columns(&mut self, schema: &str, table: &str) -> Result<Vec<String>> {
+        if self.client.settings().location.is_none() {
+            match self.client.dataset_location(schema)? {
+                Some(location) => self.client.set_location(location),
+                None => return Ok(Vec::new()),
+            }
+        }
+        let d = BigQuery::default();
+        let sql = format!(
+            "SELECT LOWER(column_name) FROM {} WHERE table_name = {} ORDER BY ordinal_position",
+            d.relation(&[
+                &self.client.settings().project,
+                schema,
+                "INFORMATION_SCHEMA",
+                "COLUMNS"
+            ]),
+            d.string_literal(table)
+        );
+        match self.client.run(&sql) {
+            Ok(result) => Ok(result
+                .rows
+                .into_iter()
+                .filter_map(|r| r.into_iter().next().flatten())
+                .collect()),
+            // no such dataset
+            Err(Error::Stage { message, .. }) if message.contains("notFound") => Ok(Vec::new()),
+            Err(Error::Stage { message, .. }) => Err(Error::Internal(format!(
+                "reading the columns of `{schema}.{table}`: {message}"
+            ))),
+            Err(other) => Err(other),
+        }
+    }
+}
