@@ -185,8 +185,10 @@ impl Dialect for BigQuery {
             .iter()
             .map(|o| format!("{o}{direction}"))
             .collect();
+        // qualifying rows first as well: BigQuery drops the NULLs before the LIMIT, an engine
+        // that limits first (the emulator) still finds a qualifying row at the head
         format!(
-            "ARRAY_AGG(IF({condition}, {value}, NULL) IGNORE NULLS ORDER BY {} LIMIT 1)[SAFE_OFFSET(0)]",
+            "ARRAY_AGG(IF({condition}, {value}, NULL) IGNORE NULLS ORDER BY IF({condition}, 0, 1), {} LIMIT 1)[SAFE_OFFSET(0)]",
             order.join(", ")
         )
     }

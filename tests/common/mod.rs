@@ -228,3 +228,19 @@ pub fn fixture_differences(connection: &duckdb::Connection, table_sql: &str) -> 
     }
     differences
 }
+
+/// A list cell read from a warehouse (`["b","a"]`) as `common::rows` prints lists (`a, b`);
+/// anything else unchanged.
+pub fn list_text(cell: String) -> String {
+    match serde_json::from_str::<Vec<serde_json::Value>>(&cell) {
+        Ok(items) if cell.starts_with('[') => {
+            let mut items: Vec<String> = items
+                .into_iter()
+                .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
+                .collect();
+            items.sort();
+            items.join(", ")
+        }
+        _ => cell,
+    }
+}

@@ -239,25 +239,13 @@ impl Database {
             .unwrap();
         let mut appender = connection.appender(name).unwrap();
         for row in result.rows {
-            let cells: Vec<Option<String>> = row.into_iter().map(|c| c.map(list_text)).collect();
+            let cells: Vec<Option<String>> = row
+                .into_iter()
+                .map(|c| c.map(crate::common::list_text))
+                .collect();
             appender
                 .append_row(duckdb::appender_params_from_iter(cells))
                 .unwrap();
         }
-    }
-}
-
-/// `["b","a"]` as `a, b`; anything else unchanged.
-fn list_text(cell: String) -> String {
-    match serde_json::from_str::<Vec<serde_json::Value>>(&cell) {
-        Ok(items) if cell.starts_with('[') => {
-            let mut items: Vec<String> = items
-                .into_iter()
-                .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
-                .collect();
-            items.sort();
-            items.join(", ")
-        }
-        _ => cell,
     }
 }
