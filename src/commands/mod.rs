@@ -203,13 +203,19 @@ fn run_recorded(
         )
         .map_err(io)?;
         for statement in reports.iter().flat_map(|r| &r.statements) {
-            writeln!(
-                out,
-                "-- stage: {}\n{};\n",
-                statement.stage.name(),
-                statement.sql
-            )
+            writeln!(out, "-- stage: {}", statement.stage.name()).map_err(io)?;
+            // where the warehouse estimates (BigQuery's dry run); a statement reading a table an
+            // earlier statement would create cannot be estimated before that one ran
+            match warehouse.estimate_bytes(&statement.sql) {
+                Ok(Some(bytes)) => writeln!(out, "-- estimated bytes processed: {bytes}"),
+                Ok(None) => Ok(()),
+                Err(_) => writeln!(
+                    out,
+                    "-- estimated bytes processed: unknown until the statements before it have run"
+                ),
+            }
             .map_err(io)?;
+            writeln!(out, "{};\n", statement.sql).map_err(io)?;
         }
         return Ok(());
     }

@@ -107,7 +107,7 @@ impl Client {
 
     /// The bytes `sql` would process, from a dry-run job (nothing runs, nothing is billed).
     pub fn dry_run(&mut self, sql: &str) -> Result<u64> {
-        let mut query = self.query_config(sql);
+        let mut query = self.query_config(sql, false);
         query["priority"] = json!("INTERACTIVE");
         let body = json!({"configuration": {"dryRun": true, "query": query}});
         let path = format!("/projects/{}/jobs", self.settings.project);
@@ -138,7 +138,7 @@ impl Client {
             if let Some(location) = &self.settings.location {
                 reference["location"] = json!(location);
             }
-            let mut configuration = json!({"query": self.query_config(sql)});
+            let mut configuration = json!({"query": self.query_config(sql, true)});
             if let Some(timeout) = self.settings.job_execution_timeout {
                 configuration["jobTimeoutMs"] = json!(timeout.as_millis().to_string());
             }
@@ -153,7 +153,7 @@ impl Client {
             }
             json!({"jobReference": reference, "jobComplete": false})
         } else {
-            let mut body = self.query_config(sql);
+            let mut body = self.query_config(sql, true);
             body["requestId"] = json!(uuid::Uuid::new_v4().to_string());
             body["timeoutMs"] = json!(self.wait.as_millis() as u64);
             body["formatOptions"] = json!({"useInt64Timestamp": true});
@@ -243,8 +243,9 @@ impl Client {
         Ok(result)
     }
 
-    /// The query settings every job shares: GoogleSQL, the byte limit, the session.
-    fn query_config(&self, sql: &str) -> Value {
+    /// The query settings every job shares: GoogleSQL, the byte limit, and (`in_session`) the
+    /// connection's session.
+    fn query_config(&self, sql: &str, in_session: bool) -> Value {
         let mut config = json!({"query": sql, "useLegacySql": false});
         if self.settings.batch_priority {
             config["priority"] = json!("BATCH");
@@ -253,6 +254,7 @@ impl Client {
             config["maximumBytesBilled"] = json!(limit.to_string());
         }
         match &self.session {
+            _ if !in_session => {}
             Some(id) => {
                 config["connectionProperties"] = json!([{"key": "session_id", "value": id}])
             }
