@@ -384,3 +384,32 @@ fn missing_events_or_column_dry_run_estimates_and_polling() {
         (Some(0), Some(0))
     );
 }
+
+/// Seeded demo streams (late events, duplicates, several devices per user) read in batches
+/// (`--until`), on BigQuery and on DuckDB: the same attributes after each batch.
+#[test]
+fn exact_mode_on_random_streams_in_batches_equals_duckdb() {
+    let server = Server::start();
+    let vars = "  snowplow__start_date: '2025-03-01'\n  snowplow__backfill_limit_days: 4\n  \
+                snowplow__mock_current_day: '2025-03-09'\n";
+    for (seed, users) in [(11, 30), (12, 20)] {
+        let local = TempProject::demo(vars, users, 8, seed);
+        let dataset = format!("stream_{seed}");
+        let remote = TempProject::new("exact", sigbatch::demo::DEMO_ATTRIBUTE_GROUP_JSON, &vars.replace(
+            "snowplow__start_date",
+            &format!("snowplow__atomic_schema: events_{seed}\n  snowplow__start_date"),
+        ));
+        copy_events(&mut server.client(&dataset), &local.connection(), "atomic.events", &format!("events_{seed}"), "events", None);
+        std::fs::write(remote.path().join("profiles.yml"), server.profile_yaml(&dataset)).unwrap();
+        for until in ["2025-03-03 12:00:00", "2025-03-20 00:00:00"] {
+            local.run(false, Some(until), NOW).unwrap();
+            succeed(&remote, &["run", "--until", until]);
+            assert_same_as_duckdb(
+                &server,
+                &format!("`{dataset}_derived`.`demo_web_engagement_1_attributes`"),
+                &local.connection(),
+                "main_derived.demo_web_engagement_1_attributes",
+            );
+        }
+    }
+}
