@@ -209,7 +209,7 @@ fn attributes_of(
 /// A run stopped after statement k, then rerun, reaches the tables of an uninterrupted run.
 /// Every k runs on DuckDB made to commit DDL on its own (tests/recovery.rs), through the same
 /// window plan; here a spread of k through the real client: setup, the DDL before the
-/// window's transaction, inside the transaction, and its COMMIT.
+/// window's transaction, inside the transaction, and just before its COMMIT.
 #[test]
 fn a_run_stopped_after_statement_k_and_rerun_reaches_the_same_tables() {
     let server = Server::start();
@@ -230,15 +230,7 @@ fn a_run_stopped_after_statement_k_and_rerun_reaches_the_same_tables() {
         expected.len() > 3 && statements > 30,
         "{statements} statements"
     );
-    for allowed in [
-        2,
-        statements / 5,
-        2 * statements / 5,
-        3 * statements / 5,
-        4 * statements / 5,
-        statements - 2,
-        statements - 1,
-    ] {
+    for allowed in [3, statements / 3, 2 * statements / 3, statements - 1] {
         let dataset = format!("crash_{allowed}");
         let victim = one_window_fixture(&server, &dataset);
         let (result, _) = common::faults::run_faulty(&victim, allowed, false, NOW);
@@ -395,12 +387,27 @@ fn exact_mode_on_random_streams_in_batches_equals_duckdb() {
     for (seed, users) in [(11, 30), (12, 20)] {
         let local = TempProject::demo(vars, users, 8, seed);
         let dataset = format!("stream_{seed}");
-        let remote = TempProject::new("exact", sigbatch::demo::DEMO_ATTRIBUTE_GROUP_JSON, &vars.replace(
-            "snowplow__start_date",
-            &format!("snowplow__atomic_schema: events_{seed}\n  snowplow__start_date"),
-        ));
-        copy_events(&mut server.client(&dataset), &local.connection(), "atomic.events", &format!("events_{seed}"), "events", None);
-        std::fs::write(remote.path().join("profiles.yml"), server.profile_yaml(&dataset)).unwrap();
+        let remote = TempProject::new(
+            "exact",
+            sigbatch::demo::DEMO_ATTRIBUTE_GROUP_JSON,
+            &vars.replace(
+                "snowplow__start_date",
+                &format!("snowplow__atomic_schema: events_{seed}\n  snowplow__start_date"),
+            ),
+        );
+        copy_events(
+            &mut server.client(&dataset),
+            &local.connection(),
+            "atomic.events",
+            &format!("events_{seed}"),
+            "events",
+            None,
+        );
+        std::fs::write(
+            remote.path().join("profiles.yml"),
+            server.profile_yaml(&dataset),
+        )
+        .unwrap();
         for until in ["2025-03-03 12:00:00", "2025-03-20 00:00:00"] {
             local.run(false, Some(until), NOW).unwrap();
             succeed(&remote, &["run", "--until", until]);
