@@ -157,7 +157,7 @@ impl RunRecord {
 }
 
 /// A UTC instant as ISO 8601 with a `Z`.
-fn iso(instant: NaiveDateTime) -> String {
+pub fn iso(instant: NaiveDateTime) -> String {
     format!("{}Z", instant.format("%Y-%m-%dT%H:%M:%S%.f"))
 }
 

@@ -53,7 +53,8 @@ pub struct RunPlan {
 
 #[derive(Debug, Serialize)]
 pub struct PlannedWindow {
-    /// UTC; exact mode reads `lower <= load_tstamp < upper`, compat `lower < load_tstamp < upper`.
+    /// UTC, as in run_results.json; exact mode reads `lower <= load_tstamp < upper`, compat
+    /// `lower < load_tstamp < upper`.
     pub lower: String,
     pub upper: String,
     pub label: String,
@@ -206,8 +207,8 @@ pub fn run_plan(settings: &PlanSettings) -> Result<RunPlan> {
                 .collect(),
         );
         let planned = PlannedWindow {
-            lower: window.lower.to_string(),
-            upper: window.upper.to_string(),
+            lower: crate::artifacts::iso(window.lower),
+            upper: crate::artifacts::iso(window.upper),
             label,
             events: touched.values().sum(),
             days_aggregated: exact
