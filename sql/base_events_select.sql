@@ -22,7 +22,7 @@ WHERE TRUE
   AND events.{{ key }} IS NOT NULL
   AND {{ event_date }} >= {{ start_date }}
   AND ({{ event_types }})
-{%- if window %}
+{%- if stored_filter %}
   AND NOT EXISTS (SELECT 1 FROM {{ t.filtered_events }} AS stored WHERE stored.event_id = events.event_id)
 {%- endif %}
 {%- endif %}

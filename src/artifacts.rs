@@ -30,6 +30,20 @@ pub enum Status {
     NothingToDo,
     Error,
     Cancelled,
+    /// `--timeout` stopped the run, as SIGTERM would.
+    Timeout,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Success => "success",
+            Status::NothingToDo => "nothing_to_do",
+            Status::Error => "error",
+            Status::Cancelled => "cancelled",
+            Status::Timeout => "timeout",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -76,6 +90,12 @@ pub struct StageResult {
     pub name: String,
     pub duration_seconds: f64,
     pub statements: usize,
+    /// The warehouse's ids of the stage's statements (Snowflake query ids); empty where it
+    /// reports none (DuckDB).
+    pub statement_ids: Vec<String>,
+    /// Bytes the stage's statements scanned and were billed for; `null` where unreported.
+    pub bytes_processed: Option<u64>,
+    pub bytes_billed: Option<u64>,
 }
 
 /// What a run has learnt about itself so far.
@@ -112,6 +132,7 @@ impl RunRecord {
             None if self.windows.is_empty() => Status::NothingToDo,
             None => Status::Success,
             Some(Error::Cancelled(_)) => Status::Cancelled,
+            Some(Error::TimedOut(_)) => Status::Timeout,
             Some(_) => Status::Error,
         };
         RunResults {
@@ -136,7 +157,7 @@ impl RunRecord {
 }
 
 /// A UTC instant as ISO 8601 with a `Z`.
-fn iso(instant: NaiveDateTime) -> String {
+pub fn iso(instant: NaiveDateTime) -> String {
     format!("{}Z", instant.format("%Y-%m-%dT%H:%M:%S%.f"))
 }
 
@@ -149,16 +170,15 @@ fn window_result(report: &WindowReport) -> WindowResult {
         days_aggregated: report.days_processed,
         commit_seconds: report.commit_time.as_secs_f64(),
         stages: report
-            .stage_timings
+            .stages
             .iter()
-            .map(|(stage, took)| StageResult {
-                name: stage.name().to_string(),
-                duration_seconds: took.as_secs_f64(),
-                statements: report
-                    .statements
-                    .iter()
-                    .filter(|s| s.stage == *stage)
-                    .count(),
+            .map(|stage| StageResult {
+                name: stage.stage.name().to_string(),
+                duration_seconds: stage.duration.as_secs_f64(),
+                statements: stage.statements,
+                statement_ids: stage.statement_ids.clone(),
+                bytes_processed: stage.bytes_processed,
+                bytes_billed: stage.bytes_billed,
             })
             .collect(),
     }
@@ -210,6 +230,11 @@ mod tests {
         assert_eq!(
             (cancelled.status, cancelled.exit_code),
             (Status::Cancelled, 130)
+        );
+        let timed_out = record.finish(Some(&Error::TimedOut("--timeout 1s".into())));
+        assert_eq!(
+            (timed_out.status, timed_out.exit_code),
+            (Status::Timeout, 124)
         );
     }
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -17,7 +17,9 @@ use clap::{Args, Parser, Subcommand};
                   2    a problem with your input or the warehouse's contents (fix and rerun)\n  \
                   3    an internal or warehouse failure (retry, or report it)\n  \
                   4    another run holds the project's lock or lease (retry later, or --lock-timeout)\n  \
-                  130  cancelled by SIGINT/SIGTERM (what was committed stands)",
+                  124  stopped by --timeout (what was committed stands)\n  \
+                  130  cancelled by SIGINT/SIGTERM (what was committed stands)\n\n\
+                  Progress and logs go to stderr (--log-format json: one JSON object per line); data to stdout.",
     after_help = "Examples:\n  sigbatch demo\n  sigbatch init --attribute-group group.json --project-dir my_project\n  \
                   sigbatch run --project-dir my_project\n  sigbatch compile --project-dir my_project --dialect snowflake"
 )]
@@ -25,9 +27,25 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 
-    /// Print no progress on stderr.
+    /// Print no progress on stderr, only errors.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+
+    /// Progress and logs on stderr as text lines, or as one JSON object per line.
+    #[arg(
+        long,
+        global = true,
+        env = "SIGBATCH_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -86,6 +104,36 @@ pub enum Command {
         /// target/ in the project directory. Not written by --dry-run.
         #[arg(long, value_name = "DIR")]
         artifacts_dir: Option<PathBuf>,
+
+        /// Stop the whole invocation after this long, as SIGTERM would (cancel the running
+        /// statement, roll the window back, exit 124), e.g. 90s, 30m, 2h.
+        #[arg(long, value_name = "DURATION")]
+        timeout: Option<String>,
+    },
+
+    /// Show what the next `run` would do, writing nothing: its load windows, the events in
+    /// each, the event dates it would aggregate and why, the keys it would recompute.
+    #[command(after_help = "Examples:\n  sigbatch plan --project-dir my_project\n  \
+                            sigbatch plan --project-dir my_project --until '2025-03-01 00:00:00' --json")]
+    Plan {
+        #[command(flatten)]
+        project: ProjectFlags,
+
+        /// Plan a --full-refresh run.
+        #[arg(long)]
+        full_refresh: bool,
+
+        /// As `run --until`: only events loaded at or before this instant (UTC).
+        #[arg(long, value_name = "TIMESTAMP")]
+        until: Option<String>,
+
+        /// As `run --max-windows`.
+        #[arg(long, value_name = "N")]
+        max_windows: Option<u32>,
+
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
     },
 
     /// Print every stage's SQL for a first run, with no warehouse connection.

@@ -24,6 +24,8 @@ pub mod exit_code {
     pub const LOCKED: u8 = 4;
     /// Stopped by SIGINT/SIGTERM; what was committed stands.
     pub const CANCELLED: u8 = 130;
+    /// Stopped by `--timeout`; what was committed stands (124, as GNU `timeout`).
+    pub const TIMED_OUT: u8 = 124;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +73,10 @@ pub enum Error {
     #[error("cancelled: {0}")]
     Cancelled(String),
 
+    /// `--timeout` ran out and stopped the run as SIGTERM would.
+    #[error("timed out: {0}")]
+    TimedOut(String),
+
     /// A bug: an invariant of the engine did not hold.
     #[error("internal error: {0}")]
     Internal(String),
@@ -101,7 +107,10 @@ impl Error {
             | Error::Invalid { hint, .. }
             | Error::Stage { hint, .. }
             | Error::Locked { hint, .. } => *hint = text,
-            Error::Unsupported { .. } | Error::Internal(_) | Error::Cancelled(_) => {}
+            Error::Unsupported { .. }
+            | Error::Internal(_)
+            | Error::Cancelled(_)
+            | Error::TimedOut(_) => {}
         }
         self
     }
@@ -119,15 +128,20 @@ impl Error {
             Error::Cancelled(_) => {
                 Some("the last committed window stands; run again to go on from there")
             }
+            Error::TimedOut(_) => Some(
+                "the last committed window stands; run again (or with a longer --timeout, or --max-windows) to go on from there",
+            ),
         }
     }
 
     /// The process exit code, stable so a scheduler can branch on it (see [`exit_code`]):
     /// 2 the user can fix it, 3 internal or warehouse failure, 4 another run holds the lock,
-    /// 130 cancelled by a signal. Success, including "nothing to do", is 0.
+    /// 124 stopped by `--timeout`, 130 cancelled by a signal. Success, including "nothing to
+    /// do", is 0.
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Cancelled(_) => exit_code::CANCELLED,
+            Error::TimedOut(_) => exit_code::TIMED_OUT,
             Error::Locked { .. } => exit_code::LOCKED,
             _ if self.is_user_error() => exit_code::USER_ERROR,
             _ => exit_code::FAILURE,
@@ -143,7 +157,7 @@ impl Error {
             | Error::Unsupported { .. }
             | Error::Locked { .. } => true,
             Error::Stage { user_fixable, .. } => *user_fixable,
-            Error::Internal(_) | Error::Cancelled(_) => false,
+            Error::Internal(_) | Error::Cancelled(_) | Error::TimedOut(_) => false,
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::project::{Project, Semantics};
 use crate::render::{self, LoadWindow, RunSpec, Statement, Tables, WindowPlan};
+use crate::report::{Event, Reporter};
 use crate::state::{self, LimitState, StoredState};
 use crate::warehouse::{Warehouse, number_cell};
 
@@ -40,10 +41,49 @@ pub struct WindowReport {
     pub events: u64,
     pub days_processed: u64,
     pub statements: Vec<Statement>,
-    /// Wall time per stage, in execution order (empty for a dry run).
-    pub stage_timings: Vec<(Stage, Duration)>,
+    /// What each stage took and what the warehouse said about it, in execution order (empty for
+    /// a dry run).
+    pub stages: Vec<StageReport>,
     /// Wall time of the commits (DuckDB may checkpoint there, writing the window's tables).
     pub commit_time: Duration,
+}
+
+/// One stage of a window as it ran: wall time, and the warehouse's statement ids and bytes where
+/// it reports them (`Warehouse::last_statement_stats`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageReport {
+    pub stage: Stage,
+    pub duration: Duration,
+    pub statements: usize,
+    pub statement_ids: Vec<String>,
+    /// Summed over the stage's statements; `None` when the warehouse reported none.
+    pub bytes_processed: Option<u64>,
+    pub bytes_billed: Option<u64>,
+}
+
+impl StageReport {
+    fn new(stage: Stage) -> StageReport {
+        StageReport {
+            stage,
+            duration: Duration::ZERO,
+            statements: 0,
+            statement_ids: Vec::new(),
+            bytes_processed: None,
+            bytes_billed: None,
+        }
+    }
+
+    fn add(&mut self, took: Duration, stats: crate::warehouse::StatementStats) {
+        let sum = |total: Option<u64>, more: Option<u64>| match (total, more) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        self.duration += took;
+        self.statements += 1;
+        self.statement_ids.extend(stats.id);
+        self.bytes_processed = sum(self.bytes_processed, stats.bytes_processed);
+        self.bytes_billed = sum(self.bytes_billed, stats.bytes_billed);
+    }
 }
 
 /// Columns the engine reads from every events row.
@@ -157,6 +197,23 @@ fn guard_plan_change(state: &StoredState, plan: &Plan, options: &RunOptions) -> 
     Ok(())
 }
 
+/// The checks before a run writes anything (the full-refresh guard, the events table and its
+/// columns, a changed plan or semantics); returns the stored run state. `plan` makes them too.
+pub fn check_run(
+    project: &Project,
+    plan: &Plan,
+    warehouse: &mut dyn Warehouse,
+    dialect: &dyn Dialect,
+    tables: &Tables,
+    options: &RunOptions,
+) -> Result<StoredState> {
+    guard_full_refresh(project, options)?;
+    check_events_table(warehouse, plan, tables, dialect)?;
+    let stored = state::read(warehouse, dialect, plan, tables)?;
+    guard_plan_change(&stored, plan, options)?;
+    Ok(stored)
+}
+
 /// Runs load windows until caught up (exact) or one window (compat), as `options` say.
 pub fn run(
     project: &Project,
@@ -165,7 +222,7 @@ pub fn run(
     dialect: &dyn Dialect,
     tables: &Tables,
     options: &RunOptions,
-    progress: &mut dyn FnMut(&str),
+    reporter: &mut dyn Reporter,
 ) -> Result<Vec<WindowReport>> {
     let mut reports = Vec::new();
     run_into(
@@ -175,7 +232,7 @@ pub fn run(
         dialect,
         tables,
         options,
-        progress,
+        reporter,
         &mut reports,
     )?;
     Ok(reports)
@@ -191,24 +248,12 @@ pub fn run_into(
     dialect: &dyn Dialect,
     tables: &Tables,
     options: &RunOptions,
-    progress: &mut dyn FnMut(&str),
+    reporter: &mut dyn Reporter,
     reports: &mut Vec<WindowReport>,
 ) -> Result<()> {
-    guard_full_refresh(project, options)?;
-    check_events_table(warehouse, plan, tables, dialect)?;
-    let mut stored = state::read(warehouse, dialect, plan, tables)?;
-    guard_plan_change(&stored, plan, options)?;
-    // windows end before `cap`; `--until` is inclusive, so an event loaded at exactly that
-    // instant is read (the watermark only moves to loads actually seen, so nothing is skipped
-    // if it is not there yet)
-    let cap = options.until.map_or(options.now, |until| {
-        (until + chrono::TimeDelta::microseconds(1)).min(options.now)
-    });
-    let today = plan.vars.today(options.now);
+    let mut stored = check_run(project, plan, warehouse, dialect, tables, options)?;
     let first_report = reports.len();
-    // without a run state nothing stored is accounted for (a first run, or a full refresh cut
-    // short where DDL commits statement by statement): every table is rebuilt
-    let mut full_refresh = options.full_refresh || stored.plan_fingerprint.is_none();
+    let mut windows = Windows::new(&stored, plan, options);
     let start = plan.vars.start_date.and_time(chrono::NaiveTime::MIN);
     // exact mode: the highest load read so far (nothing after a full refresh's wipe)
     let watermark =
@@ -216,60 +261,24 @@ pub fn run_into(
             (false, Some(watermark)) => watermark,
             _ => start,
         };
-    // where the next window starts: the watermark, then each window where the last one ended
-    let mut next_lower = watermark(&stored, full_refresh);
     loop {
-        let (window, label, upsert) = match plan.semantics {
-            Semantics::Compat => {
-                let (window, limit_state) = state::compat_window(&stored, plan, full_refresh, cap);
-                let upsert = limit_state != LimitState::OutOfSync
-                    || stored
-                        .filtered_events_last_success
-                        .is_none_or(|last| window.upper > last);
-                (window, limit_state.describe().to_string(), upsert)
+        let next = match windows.next(warehouse, dialect, tables, plan, &stored, options)? {
+            Step::Window(next) => next,
+            Step::NothingToDo(message) => {
+                reporter.report(Event::NothingToDo { message: &message });
+                break;
             }
-            Semantics::Exact => {
-                if !full_refresh
-                    && reports.len() == first_report
-                    && attributes_current(&stored, plan, today)
-                    && let (Some(watermark), Some(rows_at)) =
-                        (stored.watermark, stored.watermark_events)
-                    && state::nothing_new(warehouse, dialect, tables, watermark, rows_at, cap)?
-                {
-                    progress(&format!(
-                        "nothing to do: no events loaded since {watermark}, attributes up to date for {today}"
-                    ));
-                    break;
-                }
-                let next = state::next_load(warehouse, dialect, tables, next_lower, cap)?;
-                let window = state::exact_window(next_lower, next, plan, cap);
-                (
-                    window,
-                    if next.is_some() {
-                        "catching up"
-                    } else {
-                        "no new events"
-                    }
-                    .to_string(),
-                    true,
-                )
-            }
+            Step::Done => break,
         };
-        let last = options.mode == Mode::DryRun
-            || is_last(
-                plan,
-                &window,
-                cap,
-                options,
-                reports.len() - first_report + 1,
-            );
+        let full_refresh = windows.full_refresh;
+        let (window, label, last) = (next.window, next.label, next.last);
         let spec = RunSpec {
             window,
             full_refresh,
             now: options.now,
-            today,
+            today: windows.today,
             watermark: watermark(&stored, full_refresh),
-            upsert_filtered_events: upsert,
+            upsert_filtered_events: next.upsert,
             refresh_attributes: last,
             attributes_window_end: if full_refresh {
                 None
@@ -279,46 +288,181 @@ pub fn run_into(
         };
         let statements = render::render_run(plan, dialect, tables, &spec)?;
         let window_plan = render::window_plan(statements, dialect, warehouse.transactional_ddl())?;
-        progress(&format!(
-            "window {} .. {} ({label})",
-            window.lower, window.upper
-        ));
         let mut report = WindowReport {
             window,
             label,
             events: 0,
             days_processed: 0,
             statements: window_plan.statements().cloned().collect(),
-            stage_timings: Vec::new(),
+            stages: Vec::new(),
             commit_time: Duration::ZERO,
         };
+        let index = reports.len() - first_report + 1;
+        reporter.report(Event::WindowStarted {
+            index,
+            window,
+            label: &report.label,
+            stages: stage_runs(&window_plan.before) + stage_runs(&window_plan.transaction),
+        });
         if options.mode == Mode::DryRun {
             reports.push(report);
             break;
         }
-        (report.stage_timings, report.commit_time) = execute_window(warehouse, &window_plan)?;
+        (report.stages, report.commit_time) = execute_window(warehouse, &window_plan, reporter)?;
         (report.events, report.days_processed) = window_counts(warehouse, tables)?;
-        let timings: Vec<String> = report
-            .stage_timings
+        let timings: Vec<(&str, Duration)> = report
+            .stages
             .iter()
-            .map(|(stage, took)| format!("{} {:.2}s", stage.name(), took.as_secs_f64()))
+            .map(|stage| (stage.stage.name(), stage.duration))
             .collect();
-        progress(&format!(
-            "  {} events, {} days aggregated; {}, commit {:.2}s",
-            report.events,
-            report.days_processed,
-            timings.join(", "),
-            report.commit_time.as_secs_f64()
-        ));
+        reporter.report(Event::WindowCommitted {
+            index,
+            window,
+            events: report.events,
+            days: report.days_processed,
+            stages: &timings,
+            commit: report.commit_time,
+            bytes: report
+                .stages
+                .iter()
+                .filter_map(|s| s.bytes_processed)
+                .reduce(|a, b| a + b),
+        });
         reports.push(report);
-        full_refresh = false;
         if last {
             break;
         }
         stored = state::read(warehouse, dialect, plan, tables)?;
-        next_lower = window.upper;
     }
     Ok(())
+}
+
+/// The next step of an invocation's window loop.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    Window(NextWindow),
+    /// Exact mode, before the first window: nothing new and the attributes are current.
+    NothingToDo(String),
+    /// The last window has been handed out.
+    Done,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NextWindow {
+    pub window: LoadWindow,
+    /// Why this window: upstream's run-limit state, or catching up.
+    pub label: String,
+    /// Compat: whether `filtered_events` takes this window's events (not on a replay).
+    pub upsert: bool,
+    /// The invocation's last window, which also brings the attributes table up to date.
+    pub last: bool,
+}
+
+/// The load windows of one invocation, in order: `run` executes them, `plan` lists them. Only
+/// the run state read before the first window and the events table decide them (exact mode's
+/// windows follow each other; compat runs one), so a plan sees the windows its run will take.
+#[derive(Debug, Clone)]
+pub struct Windows {
+    /// Windows end before `cap`: the earlier of `--until` (inclusive) and now.
+    cap: NaiveDateTime,
+    pub today: chrono::NaiveDate,
+    /// Every table is rebuilt in the next window (asked for, or no run state yet).
+    pub full_refresh: bool,
+    /// Where the next exact window starts: the watermark, then where the last one ended.
+    next_lower: NaiveDateTime,
+    handed_out: usize,
+    done: bool,
+}
+
+impl Windows {
+    pub fn new(stored: &StoredState, plan: &Plan, options: &RunOptions) -> Windows {
+        // `--until` is inclusive, so an event loaded at exactly that instant is read (the
+        // watermark only moves to loads actually seen, so nothing is skipped if it is not there
+        // yet)
+        let cap = options.until.map_or(options.now, |until| {
+            (until + chrono::TimeDelta::microseconds(1)).min(options.now)
+        });
+        // without a run state nothing stored is accounted for (a first run, or a full refresh
+        // cut short where DDL commits statement by statement): every table is rebuilt
+        let full_refresh = options.full_refresh || stored.plan_fingerprint.is_none();
+        let start = plan.vars.start_date.and_time(chrono::NaiveTime::MIN);
+        let next_lower = match (full_refresh, stored.watermark) {
+            (false, Some(watermark)) => watermark,
+            _ => start,
+        };
+        Windows {
+            cap,
+            today: plan.vars.today(options.now),
+            full_refresh,
+            next_lower,
+            handed_out: 0,
+            done: false,
+        }
+    }
+
+    /// The next window; `stored` is the run state as the previous window left it.
+    pub fn next(
+        &mut self,
+        warehouse: &mut dyn Warehouse,
+        dialect: &dyn Dialect,
+        tables: &Tables,
+        plan: &Plan,
+        stored: &StoredState,
+        options: &RunOptions,
+    ) -> Result<Step> {
+        if self.done {
+            return Ok(Step::Done);
+        }
+        if self.handed_out > 0 {
+            // the window before committed: the tables are no longer empty
+            self.full_refresh = false;
+        }
+        let (window, label, upsert) = match plan.semantics {
+            Semantics::Compat => {
+                let (window, limit_state) =
+                    state::compat_window(stored, plan, self.full_refresh, self.cap);
+                let upsert = limit_state != LimitState::OutOfSync
+                    || stored
+                        .filtered_events_last_success
+                        .is_none_or(|last| window.upper > last);
+                (window, limit_state.describe().to_string(), upsert)
+            }
+            Semantics::Exact => {
+                if !self.full_refresh
+                    && self.handed_out == 0
+                    && attributes_current(stored, plan, self.today)
+                    && let (Some(watermark), Some(rows_at)) =
+                        (stored.watermark, stored.watermark_events)
+                    && state::nothing_new(warehouse, dialect, tables, watermark, rows_at, self.cap)?
+                {
+                    self.done = true;
+                    return Ok(Step::NothingToDo(format!(
+                        "nothing to do: no events loaded since {watermark}, attributes up to date for {}",
+                        self.today
+                    )));
+                }
+                let next = state::next_load(warehouse, dialect, tables, self.next_lower, self.cap)?;
+                let window = state::exact_window(self.next_lower, next, plan, self.cap);
+                let label = if next.is_some() {
+                    "catching up"
+                } else {
+                    "no new events"
+                };
+                (window, label.to_string(), true)
+            }
+        };
+        self.handed_out += 1;
+        let last = options.mode == Mode::DryRun
+            || is_last(plan, &window, self.cap, options, self.handed_out);
+        self.done = last;
+        self.next_lower = window.upper;
+        Ok(Step::Window(NextWindow {
+            window,
+            label,
+            upsert,
+            last,
+        }))
+    }
 }
 
 /// Whether `window`, the `windows`-th of this invocation, ends it: compat runs one window, exact
@@ -344,7 +488,7 @@ fn attributes_current(stored: &StoredState, plan: &Plan, today: chrono::NaiveDat
         && stored.attributes_window_end == Some(render::window_end(plan, today))
 }
 
-/// Runs one window's statements; returns the wall time of each stage and of the commits.
+/// Runs one window's statements; returns what each stage took and the wall time of the commits.
 ///
 /// Where DDL is transactional the statements before the window's transaction (setup: schemas,
 /// and the stored tables: dropped on a full refresh, created if missing) commit in a transaction
@@ -356,26 +500,28 @@ fn attributes_current(stored: &StoredState, plan: &Plan, today: chrono::NaiveDat
 fn execute_window(
     warehouse: &mut dyn Warehouse,
     plan: &WindowPlan,
-) -> Result<(Vec<(Stage, Duration)>, Duration)> {
-    let mut timings = Vec::new();
+    reporter: &mut dyn Reporter,
+) -> Result<(Vec<StageReport>, Duration)> {
+    let mut stages = Vec::new();
     let mut commit_time = Duration::ZERO;
     if warehouse.transactional_ddl() {
-        commit_time += execute_in_transaction(warehouse, &plan.before, &mut timings)?;
+        commit_time += execute_in_transaction(warehouse, &plan.before, &mut stages, reporter)?;
     } else {
-        execute_statements(warehouse, &plan.before, &mut timings)?;
+        execute_statements(warehouse, &plan.before, &mut stages, reporter)?;
     }
-    commit_time += execute_in_transaction(warehouse, &plan.transaction, &mut timings)?;
-    Ok((timings, commit_time))
+    commit_time += execute_in_transaction(warehouse, &plan.transaction, &mut stages, reporter)?;
+    Ok((stages, commit_time))
 }
 
-/// Runs `statements` in one transaction, adding to `timings`; returns the time of the commit.
+/// Runs `statements` in one transaction, adding to `stages`; returns the time of the commit.
 fn execute_in_transaction(
     warehouse: &mut dyn Warehouse,
     statements: &[Statement],
-    timings: &mut Vec<(Stage, Duration)>,
+    stages: &mut Vec<StageReport>,
+    reporter: &mut dyn Reporter,
 ) -> Result<Duration> {
     warehouse.begin()?;
-    if let Err(error) = execute_statements(warehouse, statements, timings) {
+    if let Err(error) = execute_statements(warehouse, statements, stages, reporter) {
         // the failure is what the user needs to see; a failed rollback adds nothing to it
         let _ = warehouse.rollback();
         return Err(error);
@@ -385,28 +531,33 @@ fn execute_in_transaction(
     Ok(started.elapsed())
 }
 
-/// Runs `statements` in order, adding each one's time to its stage's; a failure names the stage.
+/// Runs `statements` in order, adding each one's time and statistics to its stage's, and
+/// reporting each stage as its last statement finishes; a failure names the stage.
 fn execute_statements(
     warehouse: &mut dyn Warehouse,
     statements: &[Statement],
-    timings: &mut Vec<(Stage, Duration)>,
+    stages: &mut Vec<StageReport>,
+    reporter: &mut dyn Reporter,
 ) -> Result<()> {
-    for statement in statements {
+    for (position, statement) in statements.iter().enumerate() {
         if crate::cancel::requested() {
-            return Err(Error::Cancelled(format!(
+            return Err(crate::cancel::stopped(format!(
                 "interrupted before stage `{}`",
                 statement.stage.name()
             )));
         }
         let started = Instant::now();
         let result = warehouse.execute(&statement.sql);
-        match timings
-            .iter_mut()
-            .find(|(stage, _)| *stage == statement.stage)
-        {
-            Some((_, took)) => *took += started.elapsed(),
-            None => timings.push((statement.stage, started.elapsed())),
-        }
+        let took = started.elapsed();
+        let stats = warehouse.last_statement_stats();
+        let at = match stages.iter().position(|s| s.stage == statement.stage) {
+            Some(at) => at,
+            None => {
+                stages.push(StageReport::new(statement.stage));
+                stages.len() - 1
+            }
+        };
+        stages[at].add(took, stats);
         result.map_err(|error| match error {
             Error::Stage {
                 message,
@@ -421,8 +572,27 @@ fn execute_statements(
             },
             other => other,
         })?;
+        if statements
+            .get(position + 1)
+            .is_none_or(|next| next.stage != statement.stage)
+        {
+            let stage = &stages[at];
+            reporter.report(Event::StageFinished {
+                stage: stage.stage.name(),
+                duration: stage.duration,
+                rows: None,
+                bytes: stage.bytes_processed,
+            });
+        }
     }
     Ok(())
+}
+
+/// How many stage events `statements` report: one per run of statements of the same stage.
+fn stage_runs(statements: &[Statement]) -> usize {
+    let mut stages: Vec<Stage> = statements.iter().map(|s| s.stage).collect();
+    stages.dedup();
+    stages.len()
 }
 
 fn window_counts(warehouse: &mut dyn Warehouse, tables: &Tables) -> Result<(u64, u64)> {

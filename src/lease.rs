@@ -18,6 +18,7 @@ use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::project::group::ValueType;
 use crate::render::{Tables, render_checked};
+use crate::report::{Event, Level, Reporter};
 use crate::warehouse::Warehouse;
 
 /// How long a lease lasts without renewal.
@@ -96,7 +97,7 @@ impl Lease {
         tables: &Tables,
         lock_name: &str,
         timeout: Duration,
-        progress: &mut dyn FnMut(&str),
+        reporter: &mut dyn Reporter,
     ) -> Result<Lease> {
         let host = host_name();
         let pid = std::process::id();
@@ -146,10 +147,13 @@ impl Lease {
                     .is_some_and(|after| after.holder == holder)
                 {
                     if let Some(previous) = current.filter(|c| c.holder != holder) {
-                        progress(&format!(
-                            "took over the run lease of {} on {} (pid {}), which expired at {} UTC",
-                            previous.holder, previous.host, previous.pid, previous.expires
-                        ));
+                        reporter.report(Event::Note {
+                            level: Level::Warn,
+                            message: &format!(
+                                "took over the run lease of {} on {} (pid {}), which expired at {} UTC",
+                                previous.holder, previous.host, previous.pid, previous.expires
+                            ),
+                        });
                     }
                     break;
                 }
@@ -175,15 +179,18 @@ impl Lease {
                 });
             }
             if !announced {
-                progress(&format!(
-                    "waiting for the run of {} on {} (pid {}), running since {} UTC",
-                    other.holder, other.host, other.pid, other.since
-                ));
+                reporter.report(Event::Note {
+                    level: Level::Info,
+                    message: &format!(
+                        "waiting for the run of {} on {} (pid {}), running since {} UTC",
+                        other.holder, other.host, other.pid, other.since
+                    ),
+                });
                 announced = true;
             }
             if crate::cancel::requested() {
-                return Err(Error::Cancelled(
-                    "interrupted while waiting for the run lease".into(),
+                return Err(crate::cancel::stopped(
+                    "interrupted while waiting for the run lease",
                 ));
             }
             std::thread::sleep(RETRY.min(timeout.saturating_sub(started.elapsed())));

@@ -15,6 +15,7 @@ pub mod lease;
 pub mod plan;
 pub mod project;
 pub mod render;
+pub mod report;
 pub mod stage_csv;
 pub mod state;
 pub mod warehouse;

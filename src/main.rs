@@ -1,20 +1,23 @@
 //! The `sigbatch` binary: parses flags, calls the library, prints errors with their hints, and
 //! maps them to exit codes (`sigbatch::error::exit_code`: 0 success or nothing to do, 2 the user can
-//! fix it, 3 internal or warehouse failure, 4 lock held, 130 cancelled by SIGINT/SIGTERM).
+//! fix it, 3 internal or warehouse failure, 4 lock held, 124 stopped by `--timeout`, 130 cancelled
+//! by SIGINT/SIGTERM). Progress, logs and errors go through one `report::Printer` on stderr.
 
 mod cli;
 
-use std::io::Write;
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use clap::Parser;
 use sigbatch::commands::{
-    self, CompileSettings, DemoSettings, InitSettings, ProjectArgs, RunSettings,
+    self, CompileSettings, DemoSettings, InitSettings, PlanSettings, ProjectArgs, RunSettings,
 };
+use sigbatch::report::{Event, Format, Printer, PrinterSettings, Reporter};
 use sigbatch::{Error, Result};
 
-use cli::{Cli, Command, ProjectFlags};
+use cli::{Cli, Command, LogFormat, ProjectFlags};
 
 fn project_args(flags: ProjectFlags) -> ProjectArgs {
     ProjectArgs {
@@ -32,6 +35,42 @@ fn parse_until(text: &str) -> Result<NaiveDateTime> {
     })
 }
 
+/// A duration as `90s`, `30m`, `2h`, `1h30m`, `500ms`, or a number of seconds.
+fn parse_duration(text: &str) -> Result<Duration> {
+    let invalid = || {
+        Error::invalid("--timeout", format!("`{text}` is not a duration"))
+            .with_hint("write it as 90s, 30m, 2h or 1h30m")
+    };
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(invalid)?;
+        let number: u64 = rest[..digits].parse().map_err(|_| invalid())?;
+        rest = &rest[digits..];
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        total += match &rest[..unit] {
+            "ms" => Duration::from_millis(number),
+            "s" => Duration::from_secs(number),
+            "m" => Duration::from_secs(number * 60),
+            "h" => Duration::from_secs(number * 3600),
+            _ => return Err(invalid()),
+        };
+        rest = &rest[unit..];
+    }
+    if total.is_zero() {
+        return Err(invalid());
+    }
+    Ok(total)
+}
+
 /// "Now", overridable for reproducible runs and tests.
 fn now() -> Result<NaiveDateTime> {
     match std::env::var("SIGBATCH_NOW") {
@@ -41,13 +80,7 @@ fn now() -> Result<NaiveDateTime> {
     }
 }
 
-fn dispatch(cli: Cli) -> Result<()> {
-    let quiet = cli.quiet;
-    let mut progress = |line: &str| {
-        if !quiet {
-            eprintln!("{line}");
-        }
-    };
+fn dispatch(cli: Cli, printer: &mut Printer) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cli.command {
@@ -59,7 +92,11 @@ fn dispatch(cli: Cli) -> Result<()> {
             dry_run,
             lock_timeout,
             artifacts_dir,
+            timeout,
         } => {
+            if let Some(text) = timeout {
+                sigbatch::cancel::stop_after(parse_duration(&text)?, text);
+            }
             let artifacts_dir = artifacts_dir
                 .unwrap_or_else(|| sigbatch::artifacts::default_dir(&project.project_dir));
             let settings = RunSettings {
@@ -72,7 +109,23 @@ fn dispatch(cli: Cli) -> Result<()> {
                 lock_timeout: std::time::Duration::from_secs(lock_timeout),
                 artifacts_dir: Some(artifacts_dir),
             };
-            commands::run(&settings, &mut out, &mut progress)
+            commands::run(&settings, &mut out, printer)
+        }
+        Command::Plan {
+            project,
+            full_refresh,
+            until,
+            max_windows,
+            json,
+        } => {
+            let settings = PlanSettings {
+                project: project_args(project),
+                full_refresh,
+                until: until.as_deref().map(parse_until).transpose()?,
+                max_windows,
+                now: now()?,
+            };
+            commands::plan(&settings, json, &mut out)
         }
         Command::Compile {
             project,
@@ -137,22 +190,38 @@ fn dispatch(cli: Cli) -> Result<()> {
                 runs,
             },
             &mut out,
-            &mut progress,
+            printer,
         ),
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let terminal = std::io::stderr().is_terminal();
+    let settings = PrinterSettings {
+        format: match cli.log_format {
+            LogFormat::Text => Format::Text,
+            LogFormat::Json => Format::Json,
+        },
+        quiet: cli.quiet,
+        terminal,
+        colour: terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    };
+    let mut printer = Printer::new(settings);
     sigbatch::cancel::install();
-    match dispatch(cli) {
+    sigbatch::cancel::set_notice(Box::new(move |message| {
+        Printer::new(settings).report(Event::Note {
+            level: sigbatch::report::Level::Warn,
+            message,
+        })
+    }));
+    match dispatch(cli, &mut printer) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "error: {error}");
-            if let Some(hint) = error.hint() {
-                let _ = writeln!(stderr, "hint: {hint}");
-            }
+            printer.report(Event::Failed {
+                message: &error.to_string(),
+                hint: error.hint(),
+            });
             ExitCode::from(error.exit_code())
         }
     }

@@ -120,6 +120,21 @@ fn compat_mode_reproduces_the_upstream_fixture_reading_two_context_versions() {
 
     let progress = succeed(&project, &["run", "--full-refresh"]);
     assert!(progress.contains("on bigquery target `dev`"), "{progress}");
+    // bytes from the job statistics (0 on the emulator), per run and per stage in the artifact
+    assert!(
+        progress.contains("0 bytes processed, 0 billed"),
+        "{progress}"
+    );
+    let artifact = std::fs::read_to_string(project.path().join("target/run_results.json")).unwrap();
+    let artifact: serde_json::Value = serde_json::from_str(&artifact).unwrap();
+    let stage = &artifact["windows"][0]["stages"][0];
+    assert_eq!(stage["bytes_billed"], 0, "{stage}");
+    assert!(
+        stage["statement_ids"]
+            .as_array()
+            .is_some_and(|ids| !ids.is_empty()),
+        "{stage}"
+    );
     succeed(&project, &["run"]);
     succeed(&project, &["run"]);
     let local = project.connection();

@@ -582,3 +582,236 @@ fn the_schema_checker_catches_a_broken_artifact() {
     let violations = common::schema::violations(&schema, &results);
     assert_eq!(violations.len(), 2, "{violations:#?}");
 }
+
+/// stderr as JSON objects, one per line; every line must parse.
+fn json_lines(output: &Output) -> Vec<serde_json::Value> {
+    stderr(output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect()
+}
+
+#[test]
+fn json_logs_carry_the_run_its_windows_and_stages() {
+    let project = TempProject::staged("exact", &fixture_group(), FIXTURE_VARS);
+    let dir = project.path().to_str().unwrap();
+    let output = sigbatch(&["run", "--project-dir", dir, "--log-format", "json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // data stays on stdout
+    assert!(
+        String::from_utf8_lossy(&output.stdout).starts_with("ran "),
+        "{output:?}"
+    );
+    let lines = json_lines(&output);
+    let events: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();
+    assert_eq!(events.first(), Some(&"run_started"), "{events:?}");
+    assert_eq!(events.last(), Some(&"run_finished"), "{events:?}");
+    for line in &lines {
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(line["timestamp"].as_str().unwrap()).is_ok(),
+            "{line}"
+        );
+        assert_eq!(line["level"], "info", "{line}");
+        assert_eq!(
+            line["project"], "ecommerce_transaction_interactions_features_1",
+            "{line}"
+        );
+    }
+    let of = |name: &'static str| lines.iter().filter(move |l| l["event"] == name);
+    let windows = of("window_started").count();
+    assert!(windows > 0);
+    assert_eq!(of("window_committed").count(), windows);
+    for stage in of("stage_finished") {
+        assert!(stage["stage"].is_string(), "{stage}");
+        assert!(stage["duration_ms"].is_u64(), "{stage}");
+        assert!(stage["window"].as_str().unwrap().contains('/'), "{stage}");
+        assert!(
+            stage.get("rows").is_some() && stage.get("bytes").is_some(),
+            "{stage}"
+        );
+    }
+    assert!(of("stage_finished").any(|s| s["stage"] == "attributes"));
+    let committed_rows: u64 = of("window_committed")
+        .map(|w| w["rows"].as_u64().unwrap())
+        .sum();
+    let finished = of("run_finished").next().unwrap();
+    assert_eq!(finished["status"], "success");
+    assert_eq!(finished["rows"].as_u64(), Some(committed_rows));
+    assert!(committed_rows > 0);
+
+    // a user error: one error line carrying its hint; the format also comes from the environment
+    std::fs::write(project.path().join("sigbatch.yml"), "attribute_group: [\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_sigbatch"))
+        .args(["run", "--project-dir", dir])
+        .env("SIGBATCH_LOG_FORMAT", "json")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let lines = json_lines(&output);
+    let error = lines.iter().find(|l| l["event"] == "error").unwrap();
+    assert_eq!(error["level"], "error");
+    assert!(
+        error["error"].as_str().unwrap().contains("sigbatch.yml"),
+        "{error}"
+    );
+    assert!(
+        error["hint"].is_string() || error["hint"].is_null(),
+        "{error}"
+    );
+    let finished = lines.iter().find(|l| l["event"] == "run_finished").unwrap();
+    assert_eq!(finished["status"], "error");
+
+    // a bad --timeout is the user's to fix, with a hint
+    let output = sigbatch(&[
+        "run",
+        "--project-dir",
+        dir,
+        "--timeout",
+        "soon",
+        "--log-format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let lines = json_lines(&output);
+    assert!(lines.iter().any(|l| l["event"] == "error"
+        && l["error"].as_str().unwrap().contains("--timeout")
+        && l["hint"].as_str().unwrap().contains("30m")));
+}
+
+#[test]
+fn quiet_prints_only_errors_and_text_logs_have_no_colour_off_a_terminal() {
+    let project = TempProject::staged("exact", &fixture_group(), FIXTURE_VARS);
+    let dir = project.path().to_str().unwrap();
+    let output = sigbatch(&["run", "--project-dir", dir, "--quiet"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "");
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("ran "));
+
+    let output = sigbatch(&["run", "--project-dir", dir, "--quiet", "--until", "someday"]);
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert!(text.starts_with("error: --until"), "{text}");
+    assert!(text.contains("\nhint: "), "{text}");
+
+    // stderr is a pipe here: plain text, with or without NO_COLOR
+    for no_colour in [None, Some("1")] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sigbatch"));
+        command.args([
+            "run",
+            "--project-dir",
+            dir,
+            "--full-refresh",
+            "--vars",
+            "{snowplow__allow_refresh: true}",
+        ]);
+        if let Some(value) = no_colour {
+            command.env("NO_COLOR", value);
+        }
+        let output = command
+            .env("SIGBATCH_NOW", "2026-06-01 00:00:00")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        let text = stderr(&output);
+        assert!(text.contains("window "), "{text}");
+        assert!(!text.contains('\x1b'), "escape codes in {text:?}");
+    }
+}
+
+/// `plan --json`, then `run`, with the same clock and `--until`: the plan's windows, events and
+/// aggregated dates are the run's (run_results.json).
+fn plan_then_run(project: &TempProject, until: &str) -> (serde_json::Value, serde_json::Value) {
+    let dir = project.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sigbatch"))
+            .args(args)
+            .env("SIGBATCH_NOW", "2025-04-01 00:00:00")
+            .output()
+            .unwrap()
+    };
+    let output = run(&["plan", "--project-dir", dir, "--until", until, "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let output = run(&["run", "--project-dir", dir, "--until", until]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let results = run_results(&project.path().join("target"));
+    let summary = |windows: &serde_json::Value, days: &str| -> Vec<(String, String, u64, u64)> {
+        windows
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| {
+                (
+                    w["lower"].as_str().unwrap().to_string(),
+                    w["upper"].as_str().unwrap().to_string(),
+                    w["events"].as_u64().unwrap(),
+                    w[days].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        summary(&plan["windows"], "days_aggregated"),
+        summary(&results["windows"], "days_aggregated"),
+        "plan:\n{plan:#}"
+    );
+    (plan, results)
+}
+
+#[test]
+fn plan_shows_the_windows_and_dates_the_next_run_processes() {
+    // an old date waits for 30 late events: some wait for later windows and runs
+    let project = TempProject::demo(
+        "  snowplow__start_date: '2025-03-01'\n  snowplow__backfill_limit_days: 2\n  \
+         snowplow__late_event_lookback_days: 1\n  snowplow__min_late_events_to_process: 30\n  \
+         snowplow__mock_current_day: '2025-03-12'\n",
+        150,
+        10,
+        11,
+    );
+    let dir = project.path().to_str().unwrap();
+    // a first run: several windows, every key computed
+    let (plan, _) = plan_then_run(&project, "2025-03-06 00:00:00");
+    assert!(plan["windows"].as_array().unwrap().len() > 1, "{plan:#}");
+    assert_eq!(plan["full_refresh"], true);
+    let keys: i64 = project
+        .connection()
+        .query_row(
+            "SELECT COUNT(*) FROM main_derived.demo_web_engagement_1_attributes",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(plan["keys_to_recompute"].as_i64(), Some(keys));
+    // incremental runs: late events, deferred dates carried between windows and runs
+    let mut deferred = 0;
+    for until in ["2025-03-08 00:00:00", "2025-03-11 12:00:00"] {
+        let (plan, _) = plan_then_run(&project, until);
+        assert_eq!(plan["full_refresh"], false);
+        deferred += plan["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|w| w["dates"].as_array().unwrap())
+            .filter(|d| d["aggregate"] == false)
+            .count();
+        assert!(plan["keys_to_recompute"].as_u64().unwrap() > 0, "{plan:#}");
+    }
+    assert!(deferred > 0, "no date was deferred; the test wants one");
+
+    // caught up: the plan says there is nothing to do, and so does the run
+    let output = Command::new(env!("CARGO_BIN_EXE_sigbatch"))
+        .args([
+            "plan",
+            "--project-dir",
+            dir,
+            "--until",
+            "2025-03-11 12:00:00",
+        ])
+        .env("SIGBATCH_NOW", "2025-04-01 00:00:00")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("nothing to do"), "{text}");
+}

@@ -262,3 +262,40 @@ fn sigterm_mid_run_cancels_cleanly_and_says_so() {
         "only {cancelled} of 4 signals landed mid-run"
     );
 }
+
+/// `--timeout` stops a run as SIGTERM would, with its own exit code (124) and artifact status
+/// (`timeout`); the rerun reaches the tables of an uninterrupted run.
+#[test]
+fn a_run_past_its_timeout_stops_cleanly_and_says_so() {
+    let (pristine, full, expected) = uninterrupted();
+    let mut timed_out = 0;
+    // 1 ms runs out before the first statement; the other lands somewhere mid-run
+    for limit in [Duration::from_millis(1), full.mul_f64(0.4)] {
+        let victim = project();
+        copy_database(&pristine, &victim);
+        let timeout = format!("{}ms", limit.as_millis().max(1));
+        let output = sigbatch(victim.path(), &["--timeout", &timeout])
+            .output()
+            .unwrap();
+        let results: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(victim.path().join("target/run_results.json")).unwrap(),
+        )
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if output.status.code() == Some(124) {
+            timed_out += 1;
+            assert_eq!(results["status"], "timeout", "{results}");
+            assert_eq!(results["exit_code"], 124);
+            assert!(stderr.contains("timed out"), "{stderr}");
+        } else {
+            assert!(output.status.success(), "{stderr}");
+        }
+        finish(sigbatch(victim.path(), &[]).output().unwrap());
+        assert_eq!(
+            attributes(&victim),
+            expected,
+            "rerun after --timeout {timeout}"
+        );
+    }
+    assert!(timed_out >= 1, "no run timed out");
+}

@@ -105,7 +105,10 @@ fn a_long_statement_is_polled_and_its_chunks_downloaded_with_their_headers() {
         "/chunk/1" => (200, br#"["4","d"]"#.to_vec()),
         other => panic!("unexpected request {other}"),
     });
-    let result = client(port).run("SELECT N, T FROM BIG").unwrap();
+    let mut client = client(port);
+    let result = client.run("SELECT N, T FROM BIG").unwrap();
+    // the id of the statement, for run_results.json, though the final result does not repeat it
+    assert_eq!(client.last_query_id(), Some("q-1"));
     let text = |v: &str| Some(v.to_string());
     assert_eq!(
         result.rows,

@@ -87,8 +87,12 @@ pub fn child(args: &[String]) {
                 artifacts_dir: None,
             };
             let started = Instant::now();
-            sigbatch::commands::run(&settings, &mut std::io::sink(), &mut |_| {})
-                .map(|()| started.elapsed().as_secs_f64())
+            sigbatch::commands::run(
+                &settings,
+                &mut std::io::sink(),
+                &mut sigbatch::report::Silent,
+            )
+            .map(|()| started.elapsed().as_secs_f64())
         }
         [kind, dir, today] if kind == "one-scan" => {
             one_scan_seconds(&project(dir, day(today)), day(today))

@@ -1,9 +1,10 @@
 //! The commands behind the CLI, as library functions taking resolved settings.
 //!
 //! `main.rs` parses flags into these settings; everything here is testable without clap. Data
-//! goes to `out` (stdout), progress to `progress` (stderr).
+//! goes to `out` (stdout), progress and logs to a `Reporter` (stderr).
 
 mod inspect;
+mod run_plan;
 mod setup;
 mod status;
 
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDateTime;
 
 pub use inspect::validate;
+pub use run_plan::{PlanSettings, RunPlan, plan, run_plan};
 pub use setup::{DemoSettings, InitSettings, demo, init, stage};
 pub use status::{StatusReport, status, status_report};
 
@@ -25,6 +27,7 @@ use crate::plan::Plan;
 use crate::project::profiles::{DuckDbSettings, Output, Target};
 use crate::project::{Project, Semantics};
 use crate::render::{self, RunSpec, Tables};
+use crate::report::{Event, Level, Reporter};
 use crate::warehouse::{self, Access, Warehouse};
 
 /// Where the project is and which target to use.
@@ -75,23 +78,30 @@ pub struct RunSettings {
     pub artifacts_dir: Option<PathBuf>,
 }
 
-pub fn run(
-    settings: &RunSettings,
-    out: &mut dyn Write,
-    progress: &mut dyn FnMut(&str),
-) -> Result<()> {
-    run_with(settings, out, progress, &|warehouse| warehouse)
+pub fn run(settings: &RunSettings, out: &mut dyn Write, reporter: &mut dyn Reporter) -> Result<()> {
+    run_with(settings, out, reporter, &|warehouse| warehouse)
 }
 
 /// `run`, with the warehouse passed through `wrap` once connected (tests inject failures there).
 pub fn run_with(
     settings: &RunSettings,
     out: &mut dyn Write,
-    progress: &mut dyn FnMut(&str),
+    reporter: &mut dyn Reporter,
     wrap: &dyn Fn(Box<dyn Warehouse>) -> Box<dyn Warehouse>,
 ) -> Result<()> {
+    let started = std::time::Instant::now();
     let mut record = RunRecord::start(&settings.project.project_dir);
-    let result = run_recorded(settings, out, progress, wrap, &mut record);
+    let result = run_recorded(settings, out, reporter, wrap, &mut record);
+    if !settings.dry_run {
+        let results = record.finish(result.as_ref().err());
+        reporter.report(Event::RunFinished {
+            status: results.status.as_str(),
+            windows: record.windows.len(),
+            events: record.windows.iter().map(|w| w.events).sum(),
+            days: record.windows.iter().map(|w| w.days_processed).sum(),
+            duration: started.elapsed(),
+        });
+    }
     let Some(dir) = settings
         .artifacts_dir
         .as_deref()
@@ -107,7 +117,10 @@ pub fn run_with(
         (Err(error), Ok(())) => Err(error),
         // the run's own failure is what the user needs to see
         (Err(error), Err(failure)) => {
-            progress(&format!("warning: {error}"));
+            reporter.report(Event::Note {
+                level: Level::Warn,
+                message: &error.to_string(),
+            });
             Err(failure)
         }
     }
@@ -117,7 +130,7 @@ pub fn run_with(
 fn run_recorded(
     settings: &RunSettings,
     out: &mut dyn Write,
-    progress: &mut dyn FnMut(&str),
+    reporter: &mut dyn Reporter,
     wrap: &dyn Fn(Box<dyn Warehouse>) -> Box<dyn Warehouse>,
     record: &mut RunRecord,
 ) -> Result<()> {
@@ -156,22 +169,15 @@ fn run_recorded(
         target_name: target.name.clone(),
         mode,
     };
-    progress(&format!(
-        "sigbatch: running `{}` ({} mode) on {} target `{}` ({})",
-        project.name,
-        project.semantics.as_str(),
-        target.output.kind(),
-        target.name,
-        target.output.location()
-    ));
+    reporter.report(Event::RunStarted {
+        project: &project.name,
+        mode: project.semantics.as_str(),
+        warehouse: target.output.kind(),
+        target: &target.name,
+        location: &target.output.location(),
+    });
     // a project that cannot run writes nothing, not even its lease
-    let columns = execute::check_events_table(
-        warehouse.as_mut(),
-        &plan,
-        &tables,
-        dialect::for_name(kind)?.as_ref(),
-    )?;
-    let dialect = dialect::for_events(kind, &columns)?;
+    let dialect = dialect_reading_events(warehouse.as_mut(), &plan, &tables, kind)?;
     // where nothing else keeps two runs apart, a lease row in the warehouse does
     let _lease = match (mode, warehouse.lease_connection()?) {
         (Mode::Execute, Some(connection)) => Some(Lease::acquire(
@@ -180,7 +186,7 @@ fn run_recorded(
             &tables,
             &project.name,
             settings.lock_timeout,
-            progress,
+            reporter,
         )?),
         _ => None,
     };
@@ -191,7 +197,7 @@ fn run_recorded(
         dialect.as_ref(),
         &tables,
         &options,
-        progress,
+        reporter,
         &mut record.windows,
     )?;
     let reports = &record.windows;
@@ -230,14 +236,36 @@ fn run_recorded(
     }
     let events: u64 = reports.iter().map(|r| r.events).sum();
     let days: u64 = reports.iter().map(|r| r.days_processed).sum();
+    // what the warehouse billed, where it says (BigQuery's job statistics)
+    let stages = || reports.iter().flat_map(|r| &r.stages);
+    let billed = match stages().filter_map(|s| s.bytes_billed).sum::<u64>() {
+        _ if stages().all(|s| s.bytes_billed.is_none()) => String::new(),
+        billed => format!(
+            "; {} bytes processed, {billed} billed",
+            stages().filter_map(|s| s.bytes_processed).sum::<u64>()
+        ),
+    };
     writeln!(
         out,
-        "ran {} window(s): {events} new events, {days} event days aggregated; attributes in {}",
+        "ran {} window(s): {events} new events, {days} event days aggregated; attributes in {}{billed}",
         reports.len(),
         tables.get("attributes")
     )
     .map_err(io)?;
     Ok(())
+}
+
+/// The dialect of `kind` for the events table as it is: checks that the table has every column
+/// the plan reads, and lets BigQuery read every schema version of a context it has.
+fn dialect_reading_events(
+    warehouse: &mut dyn Warehouse,
+    plan: &Plan,
+    tables: &Tables,
+    kind: &str,
+) -> Result<Box<dyn Dialect>> {
+    let columns =
+        execute::check_events_table(warehouse, plan, tables, dialect::for_name(kind)?.as_ref())?;
+    dialect::for_events(kind, &columns)
 }
 
 #[derive(Debug, Clone)]

@@ -10,6 +10,7 @@ use super::{ProjectArgs, RunSettings, duckdb_output, run};
 use crate::error::{Error, Result};
 use crate::project::profiles::DuckDbSettings;
 use crate::project::{AttributeGroup, PROJECT_FILE, Project};
+use crate::report::{Event, Level, Reporter};
 use crate::warehouse::duckdb::DuckDbWarehouse;
 
 fn io(e: std::io::Error) -> Error {
@@ -122,7 +123,7 @@ pub struct DemoSettings {
 pub fn demo(
     settings: &DemoSettings,
     out: &mut dyn Write,
-    progress: &mut dyn FnMut(&str),
+    reporter: &mut dyn Reporter,
 ) -> Result<()> {
     let dir = &settings.dir;
     if dir.join(PROJECT_FILE).exists() {
@@ -165,7 +166,9 @@ pub fn demo(
         crate::demo::generate_events(warehouse.connection(), &spec)
             .map_err(|e| Error::Internal(format!("generating demo events: {e}")))?
     };
-    progress(&format!(
+    reporter.report(Event::Note {
+        level: Level::Info,
+        message: &format!(
         "sigbatch demo: generated {} events ({} duplicates, {} late) for {} users over {} days, loaded {} .. {}",
         stats.events,
         stats.duplicates,
@@ -174,7 +177,8 @@ pub fn demo(
         spec.days,
         stats.first_load,
         stats.last_load
-    ));
+    ),
+    });
     let args = ProjectArgs {
         project_dir: dir.clone(),
         ..Default::default()
@@ -190,10 +194,13 @@ pub fn demo(
         // each run sees the loads up to a later point in time, like a daily cron job would
         let until: NaiveDateTime = stats.first_load
             + chrono::TimeDelta::seconds(span * i64::from(step) / i64::from(settings.runs.max(1)));
-        progress(&format!(
-            "sigbatch demo: run {step} of {} (--until {until})",
-            settings.runs
-        ));
+        reporter.report(Event::Note {
+            level: Level::Info,
+            message: &format!(
+                "sigbatch demo: run {step} of {} (--until {until})",
+                settings.runs
+            ),
+        });
         let settings = RunSettings {
             project: args.clone(),
             full_refresh: false,
@@ -204,7 +211,7 @@ pub fn demo(
             lock_timeout: std::time::Duration::ZERO,
             artifacts_dir: None,
         };
-        run(&settings, out, progress)?;
+        run(&settings, out, reporter)?;
     }
     let warehouse = DuckDbWarehouse::open_read_only(&database, &DuckDbSettings::default())?;
     let project = Project::load(dir, None)?;

@@ -101,22 +101,32 @@ pub fn status_report(args: &ProjectArgs) -> Result<StatusReport> {
             last_date: text(2),
             events_aggregated: warehouse::number_cell(row, 3),
         });
-        let deferred = warehouse.query(&format!(
-            "SELECT CAST(event_date AS VARCHAR), skipped_events FROM {manifest} \
-             WHERE skipped_events > 0 ORDER BY event_date"
-        ))?;
-        report.deferred = deferred
-            .iter()
-            .map(|row| DeferredDate {
-                event_date: row.first().cloned().flatten().unwrap_or_default(),
-                events_waiting: warehouse::number_cell(Some(row), 1),
-            })
-            .collect();
+        report.deferred = deferred_dates(warehouse, &tables)?;
     }
     for table in ["filtered_events", "daily_aggregates", "attributes"] {
         report.tables.push(count_rows(warehouse, &tables, table)?);
     }
     Ok(report)
+}
+
+/// The event dates the daily manifest holds back, with the events waiting on each; the
+/// manifest must exist.
+pub(super) fn deferred_dates(
+    warehouse: &mut dyn Warehouse,
+    tables: &Tables,
+) -> Result<Vec<DeferredDate>> {
+    let deferred = warehouse.query(&format!(
+        "SELECT CAST(event_date AS VARCHAR), skipped_events FROM {} \
+         WHERE skipped_events > 0 ORDER BY event_date",
+        tables.get("daily_aggregation_manifest")
+    ))?;
+    Ok(deferred
+        .iter()
+        .map(|row| DeferredDate {
+            event_date: row.first().cloned().flatten().unwrap_or_default(),
+            events_waiting: warehouse::number_cell(Some(row), 1),
+        })
+        .collect())
 }
 
 fn count_rows(

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::StageWriter;
 use super::expr::{self, Windows};
 use super::stages::{base_events_context, daily_columns, insert_all};
-use crate::dialect::OrderKey;
+use crate::dialect::{Dialect, OrderKey};
 use crate::error::Result;
 use crate::plan::Plan;
 use crate::project::Semantics;
@@ -173,7 +173,7 @@ fn exact_attributes(w: &mut StageWriter<'_>, folds: Folds) -> Result<()> {
     let window_end_now = window_end(w.plan, w.spec.today);
     let changed_keys_only = match w.spec.attributes_window_end {
         Some(built_for) => {
-            let moved = moved_dates(w, built_for, window_end_now);
+            let moved = moved_dates(w.plan, d, built_for, window_end_now);
             w.emit("attributes_keys.sql", json!({"moved_dates": moved}))?;
             true
         }
@@ -208,19 +208,18 @@ fn exact_attributes(w: &mut StageWriter<'_>, folds: Folds) -> Result<()> {
 
 /// The daily rows whose membership in some period window differs between the window ends
 /// `before` and `now`, as a condition on `daily.event_date` (empty: none).
-fn moved_dates(w: &StageWriter<'_>, before: NaiveDate, now: NaiveDate) -> String {
-    let d = w.dialect;
+pub(super) fn moved_dates(
+    plan: &Plan,
+    d: &dyn Dialect,
+    before: NaiveDate,
+    now: NaiveDate,
+) -> String {
     let (early, late) = if before <= now {
         (before, now)
     } else {
         (now, before)
     };
-    let mut periods: Vec<u32> = w
-        .plan
-        .outputs
-        .iter()
-        .filter_map(|o| o.period_days)
-        .collect();
+    let mut periods: Vec<u32> = plan.outputs.iter().filter_map(|o| o.period_days).collect();
     periods.sort_unstable();
     periods.dedup();
     let mut ranges: Vec<(NaiveDate, NaiveDate)> = Vec::new();

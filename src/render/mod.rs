@@ -7,10 +7,12 @@
 
 mod attributes;
 mod expr;
+mod preview;
 mod stages;
 mod transaction;
 
 pub(crate) use attributes::window_end;
+pub use preview::Preview;
 pub use stages::tracked_model_names;
 pub(crate) use transaction::render_checked;
 pub use transaction::{WindowPlan, window_plan};
@@ -294,6 +296,8 @@ fn environment() -> &'static Environment<'static> {
             "create_attributes_pending.sql",
             "delete_all.sql",
             "one_scan.sql",
+            "plan_events.sql",
+            "plan_keys.sql",
             "fill_shape.sql",
             "fill_insert.sql",
             "lease_create.sql",

@@ -193,6 +193,8 @@ pub(super) fn base_events_context(w: &StageWriter<'_>, window: bool) -> Result<V
     Ok(json!({
         "columns": columns,
         "window": window,
+        // exact mode: leave out events a stored window already read
+        "stored_filter": window,
         "lower_operator": if exact { ">=" } else { ">" },
         "lower": d.timestamp_literal(w.spec.window.lower),
         "upper": d.timestamp_literal(w.spec.window.upper),

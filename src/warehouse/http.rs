@@ -29,7 +29,7 @@ pub fn retrying<T>(
             Err(Failure::Transient(message)) if retried < retries => {
                 retried += 1;
                 if crate::cancel::requested() {
-                    return Err(Error::Cancelled(format!(
+                    return Err(crate::cancel::stopped(format!(
                         "interrupted while retrying {what} ({message})"
                     )));
                 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sigbatch::Error;
-use sigbatch::warehouse::{Row, Warehouse};
+use sigbatch::warehouse::{Row, StatementStats, Warehouse};
 
 pub struct Faulty {
     pub inner: Box<dyn Warehouse>,
@@ -96,6 +96,14 @@ impl Warehouse for Faulty {
         self.inner.table_exists(schema, table)
     }
 
+    fn last_statement_stats(&self) -> StatementStats {
+        self.inner.last_statement_stats()
+    }
+
+    fn estimate_bytes(&mut self, sql: &str) -> sigbatch::Result<Option<u64>> {
+        self.inner.estimate_bytes(sql)
+    }
+
     fn columns(&mut self, schema: &str, table: &str) -> sigbatch::Result<Vec<String>> {
         self.inner.columns(schema, table)
     }
@@ -130,7 +138,8 @@ pub fn run_faulty(
             autocommit_ddl,
         ))
     };
-    let result = sigbatch::commands::run_with(&settings, &mut out, &mut |_| {}, &wrap)
-        .map(|()| String::from_utf8(out).unwrap());
+    let result =
+        sigbatch::commands::run_with(&settings, &mut out, &mut sigbatch::report::Silent, &wrap)
+            .map(|()| String::from_utf8(out).unwrap());
     (result, executed.load(Ordering::SeqCst))
 }

@@ -128,7 +128,7 @@ impl TempProject {
             artifacts_dir: None,
         };
         let mut out = Vec::new();
-        sigbatch::commands::run(&settings, &mut out, &mut |_| {})?;
+        sigbatch::commands::run(&settings, &mut out, &mut sigbatch::report::Silent)?;
         Ok(String::from_utf8(out).unwrap())
     }
 

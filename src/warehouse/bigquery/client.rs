@@ -87,7 +87,7 @@ impl Client {
                 Err(Failure::Transient(message)) if retried < self.settings.retries => {
                     retried += 1;
                     if crate::cancel::requested() {
-                        return Err(Error::Cancelled(format!(
+                        return Err(crate::cancel::stopped(format!(
                             "interrupted while retrying a bigquery job ({message})"
                         )));
                     }
@@ -201,7 +201,7 @@ impl Client {
         let first_answer_complete = answer["jobComplete"] == json!(true);
         while answer["jobComplete"] != json!(true) {
             if crate::cancel::requested() {
-                return Err(Failure::Final(Error::Cancelled(format!(
+                return Err(Failure::Final(crate::cancel::stopped(format!(
                     "bigquery job {job_id} cancelled"
                 ))));
             }

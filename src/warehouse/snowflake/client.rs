@@ -28,6 +28,8 @@ pub struct Client {
     token: Arc<Secret>,
     master_token: Option<Secret>,
     sequence: u64,
+    /// The query id Snowflake gave the last statement (`data.queryId`), for run_results.json.
+    last_query_id: Option<String>,
     /// First wait between polls of a running statement (doubles up to 5 s).
     pub poll_interval: Duration,
     /// First wait before retrying a transient failure (doubles each time).
@@ -43,6 +45,7 @@ impl Client {
             token: Arc::new(Secret::new(String::new())),
             master_token: None,
             sequence: 0,
+            last_query_id: None,
             poll_interval: Duration::from_millis(250),
             retry_backoff: Duration::from_millis(500),
         };
@@ -125,6 +128,11 @@ impl Client {
         }
     }
 
+    /// The query id of the last statement `run` sent, where Snowflake answered with one.
+    pub fn last_query_id(&self) -> Option<&str> {
+        self.last_query_id.as_deref()
+    }
+
     /// Runs one statement and returns its result set.
     pub fn run(&mut self, sql: &str) -> Result<ResultSet> {
         self.sequence += 1;
@@ -136,6 +144,7 @@ impl Client {
             "querySubmissionTime": chrono::Utc::now().timestamp_millis(),
         });
         self.register_cancel(&request_id, sql);
+        self.last_query_id = None;
         let answer = self.run_request(&request_id, &body);
         crate::cancel::set_in_flight(None);
         let answer = answer?;
@@ -163,6 +172,10 @@ impl Client {
         )?;
         let mut wait = self.poll_interval;
         loop {
+            // the first answer of a long statement has the id; its result may not repeat it
+            if let Some(id) = answer["data"]["queryId"].as_str() {
+                self.last_query_id = Some(id.to_string());
+            }
             let code = answer["code"].as_str().unwrap_or_default();
             if code == SESSION_EXPIRED {
                 self.renew()?;
@@ -177,8 +190,8 @@ impl Client {
                 return Ok(answer);
             }
             if crate::cancel::requested() {
-                return Err(Error::Cancelled(
-                    "interrupted while a snowflake statement ran; it was cancelled".into(),
+                return Err(crate::cancel::stopped(
+                    "interrupted while a snowflake statement ran; it was cancelled",
                 ));
             }
             let url = answer["data"]["getResultUrl"]

@@ -13,7 +13,7 @@ pub use client::Client;
 use crate::dialect::{Dialect, Snowflake};
 use crate::error::{Error, Result};
 use crate::project::snowflake_profile::SnowflakeSettings;
-use crate::warehouse::{Row, Warehouse};
+use crate::warehouse::{Row, StatementStats, Warehouse};
 
 pub struct SnowflakeWarehouse {
     client: Client,
@@ -44,6 +44,15 @@ impl Warehouse for SnowflakeWarehouse {
 
     fn transactional_ddl(&self) -> bool {
         false
+    }
+
+    /// The query id only: the query response carries no byte counts (those are in
+    /// `QUERY_HISTORY`, which would cost a query per statement).
+    fn last_statement_stats(&self) -> StatementStats {
+        StatementStats {
+            id: self.client.last_query_id().map(str::to_string),
+            ..StatementStats::default()
+        }
     }
 
     fn lease_connection(&self) -> Result<Option<Box<dyn Warehouse + Send>>> {

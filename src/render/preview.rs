@@ -1,0 +1,151 @@
+//! The read-only queries behind `sigbatch plan`: the next run's new events per window and event
+//! date, and the keys it would recompute. Both select the new events with the template the run's
+//! base events stage uses (`base_events_select.sql`), over the whole span of the planned
+//! windows: an event's first load (the row the run's dedup keeps) falls in the window that
+//! reads it, since every later window leaves out the events stored before it.
+
+use chrono::NaiveDate;
+use serde_json::{Value, json};
+
+use super::attributes::{moved_dates, window_end};
+use super::expr;
+use super::stages::base_events_context;
+use super::{LoadWindow, RunSpec, StageWriter, Tables};
+use crate::dag::Stage;
+use crate::dialect::Dialect;
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+use crate::project::Semantics;
+
+/// What `plan` asks the warehouse about the windows it planned.
+pub struct Preview<'a> {
+    pub plan: &'a Plan,
+    pub dialect: &'a dyn Dialect,
+    pub tables: &'a Tables,
+    /// The planned windows, in order, each starting where the one before ended.
+    pub windows: &'a [LoadWindow],
+    pub today: NaiveDate,
+    /// The first window rebuilds every table: nothing stored counts.
+    pub full_refresh: bool,
+    /// Whether the stored `filtered_events` table exists (read-only: nothing is created).
+    pub stored_events: bool,
+}
+
+impl Preview<'_> {
+    fn render(&self, template: &str, stage: Stage, extra: Value) -> Result<String> {
+        let (first, last) = match (self.windows.first(), self.windows.last()) {
+            (Some(first), Some(last)) => (first, last),
+            _ => return Err(Error::Internal("a preview of no windows".into())),
+        };
+        let spec = RunSpec {
+            window: LoadWindow {
+                lower: first.lower,
+                upper: last.upper,
+            },
+            full_refresh: self.full_refresh,
+            now: last.upper,
+            today: self.today,
+            watermark: first.lower,
+            upsert_filtered_events: true,
+            refresh_attributes: true,
+            attributes_window_end: None,
+        };
+        let mut writer = StageWriter {
+            plan: self.plan,
+            dialect: self.dialect,
+            tables: self.tables,
+            spec: &spec,
+            stage,
+            out: Vec::new(),
+        };
+        let mut context = base_events_context(&writer, true)?;
+        if let (Value::Object(context), Value::Object(extra)) = (&mut context, extra) {
+            context.insert(
+                "stored_filter".into(),
+                json!(self.stored_events && !self.full_refresh),
+            );
+            context.extend(extra);
+        }
+        writer.emit(template, context)?;
+        Ok(writer.out.remove(0).sql)
+    }
+
+    /// `(window_index, event_date as text, events)` per window (1-based) and event date: the
+    /// rows each window's base events stage would read.
+    pub fn events_sql(&self) -> Result<String> {
+        let d = self.dialect;
+        let uppers: Vec<String> = self
+            .windows
+            .iter()
+            .map(|w| d.timestamp_literal(w.upper))
+            .collect();
+        let compat = self.plan.semantics == Semantics::Compat;
+        self.render(
+            "plan_events.sql",
+            Stage::BaseEventsThisRun,
+            json!({
+                "uppers": uppers,
+                "event_date_text": d.cast_to_text("events.event_date"),
+                // compat filters the event types after deduplicating (its filtered events stage)
+                "compat_event_types": if compat {
+                    expr::event_types(d, &self.plan.event_types, "events", true)
+                } else {
+                    String::new()
+                },
+            }),
+        )
+    }
+
+    /// How many keys the last window's attributes stage would recompute (exact mode): the keys
+    /// with events on the dates each window aggregates (`processed[i]` for window `i`), the
+    /// pending keys, and the keys on dates that entered or left a period window since
+    /// `attributes_window_end`; `None` there means every key is computed.
+    pub fn keys_sql(
+        &self,
+        processed: &[Vec<NaiveDate>],
+        attributes_window_end: Option<NaiveDate>,
+    ) -> Result<String> {
+        let d = self.dialect;
+        let dates = |days: &[NaiveDate], column: &str| {
+            let literals: Vec<String> = days.iter().map(|day| d.date_literal(*day)).collect();
+            format!("{column} IN ({})", literals.join(", "))
+        };
+        let mut new_on_processed: Vec<String> = Vec::new();
+        for (window, days) in self.windows.iter().zip(processed) {
+            if !days.is_empty() {
+                new_on_processed.push(format!(
+                    "(events.load_tstamp < {} AND {})",
+                    d.timestamp_literal(window.upper),
+                    dates(days, "events.event_date")
+                ));
+            }
+        }
+        let mut all: Vec<NaiveDate> = processed.iter().flatten().copied().collect();
+        all.sort();
+        all.dedup();
+        let stored = self.stored_events && !self.full_refresh && !all.is_empty();
+        let refreshing_changed_keys = !self.full_refresh && attributes_window_end.is_some();
+        let moved = match attributes_window_end.filter(|_| refreshing_changed_keys) {
+            Some(built_for) => {
+                moved_dates(self.plan, d, built_for, window_end(self.plan, self.today))
+            }
+            None => String::new(),
+        };
+        self.render(
+            "plan_keys.sql",
+            Stage::Attributes,
+            json!({
+                "new_on_processed": if new_on_processed.is_empty() {
+                    "1 = 0".to_string()
+                } else {
+                    new_on_processed.join(" OR ")
+                },
+                "stored_on_processed": if stored { dates(&all, "stored.event_date") } else { String::new() },
+                "pending": refreshing_changed_keys,
+                // no stored window end: the refresh computes every stored key
+                "all_daily": self.stored_events && !self.full_refresh && !refreshing_changed_keys,
+                "moved_dates": moved,
+            }),
+        )
+    }
+}

@@ -1,0 +1,425 @@
+//! Progress and logs on stderr: what a run tells the person or scheduler watching it.
+//!
+//! The library reports typed [`Event`]s to a [`Reporter`]; it never formats a progress line
+//! itself. [`Printer`] is the one reporter the binary uses: plain lines (`--log-format text`,
+//! with a progress bar over a window's stages when stderr is a terminal) or one JSON object per
+//! line (`--log-format json`) carrying the project and window it is about. Data (compile output,
+//! status, dry-run SQL, plans) goes to stdout and never through here.
+
+use std::io::Write;
+use std::time::Duration;
+
+use chrono::{SecondsFormat, Utc};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Map, Value, json};
+
+use crate::render::LoadWindow;
+
+/// How events are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl Format {
+    pub fn parse(text: &str) -> Option<Format> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "text" => Some(Format::Text),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+}
+
+/// Something a command has to say while it works.
+#[derive(Debug, Clone)]
+pub enum Event<'a> {
+    RunStarted {
+        project: &'a str,
+        mode: &'a str,
+        warehouse: &'a str,
+        target: &'a str,
+        location: &'a str,
+    },
+    /// A load window is about to run its `stages` stages (the `index`-th of the invocation).
+    WindowStarted {
+        index: usize,
+        window: LoadWindow,
+        label: &'a str,
+        stages: usize,
+    },
+    /// A stage of the current window finished its statements.
+    StageFinished {
+        stage: &'a str,
+        duration: Duration,
+        rows: Option<u64>,
+        bytes: Option<u64>,
+    },
+    /// The current window committed: `events` new events read, `days` event dates aggregated.
+    WindowCommitted {
+        index: usize,
+        window: LoadWindow,
+        events: u64,
+        days: u64,
+        stages: &'a [(&'a str, Duration)],
+        commit: Duration,
+        bytes: Option<u64>,
+    },
+    NothingToDo {
+        message: &'a str,
+    },
+    RunFinished {
+        status: &'a str,
+        windows: usize,
+        events: u64,
+        days: u64,
+        duration: Duration,
+    },
+    /// Anything else worth a line: lease waits, demo steps, warnings.
+    Note {
+        level: Level,
+        message: &'a str,
+    },
+    /// The command failed; `hint` says what the user can do.
+    Failed {
+        message: &'a str,
+        hint: Option<&'a str>,
+    },
+}
+
+impl Event<'_> {
+    fn level(&self) -> Level {
+        match self {
+            Event::Note { level, .. } => *level,
+            Event::Failed { .. } => Level::Error,
+            _ => Level::Info,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Event::RunStarted { .. } => "run_started",
+            Event::WindowStarted { .. } => "window_started",
+            Event::StageFinished { .. } => "stage_finished",
+            Event::WindowCommitted { .. } => "window_committed",
+            Event::NothingToDo { .. } => "nothing_to_do",
+            Event::RunFinished { .. } => "run_finished",
+            Event::Note { .. } => "note",
+            Event::Failed { .. } => "error",
+        }
+    }
+}
+
+/// Where commands send their events.
+pub trait Reporter {
+    fn report(&mut self, event: Event<'_>);
+}
+
+/// Reports nothing (library callers and tests that do not watch).
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn report(&mut self, _event: Event<'_>) {}
+}
+
+/// How the binary's printer behaves, resolved from flags and the environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PrinterSettings {
+    pub format: Format,
+    /// Only errors (`--quiet`).
+    pub quiet: bool,
+    /// stderr is a terminal: draw a progress bar (text format only).
+    pub terminal: bool,
+    /// Colour the `error:`/`hint:`/`warning:` prefixes (a terminal and no `NO_COLOR`).
+    pub colour: bool,
+}
+
+/// The binary's reporter: text or JSON lines on stderr.
+pub struct Printer {
+    settings: PrinterSettings,
+    project: Option<String>,
+    window: Option<String>,
+    bar: Option<ProgressBar>,
+}
+
+impl Printer {
+    pub fn new(settings: PrinterSettings) -> Printer {
+        Printer {
+            settings,
+            project: None,
+            window: None,
+            bar: None,
+        }
+    }
+
+    /// Writes one line, above the progress bar if one is drawn.
+    fn line(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => {
+                let _ = writeln!(std::io::stderr().lock(), "{text}");
+            }
+        }
+    }
+
+    fn paint(&self, text: &str, code: &str) -> String {
+        if self.settings.colour {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// Text format: the stage bar of the current window, where stderr is a terminal.
+    fn track(&mut self, event: &Event<'_>) {
+        if !self.settings.terminal || self.settings.format != Format::Text {
+            return;
+        }
+        match event {
+            Event::WindowStarted { index, stages, .. } => {
+                let bar = ProgressBar::with_draw_target(
+                    Some(*stages as u64),
+                    ProgressDrawTarget::stderr(),
+                );
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{prefix} [{bar:30}] {pos}/{len} stages {elapsed} {msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                bar.set_prefix(format!("window {index}"));
+                self.bar = Some(bar);
+            }
+            Event::StageFinished { stage, .. } => {
+                if let Some(bar) = &self.bar {
+                    bar.inc(1);
+                    bar.set_message(stage.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish_bar(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn text(&self, event: &Event<'_>) -> Option<String> {
+        Some(match event {
+            Event::RunStarted {
+                project,
+                mode,
+                warehouse,
+                target,
+                location,
+            } => format!(
+                "sigbatch: running `{project}` ({mode} mode) on {warehouse} target `{target}` ({location})"
+            ),
+            Event::WindowStarted { window, label, .. } => {
+                format!("window {} .. {} ({label})", window.lower, window.upper)
+            }
+            // the window's summary line carries every stage's time
+            Event::StageFinished { .. } => return None,
+            Event::WindowCommitted {
+                events,
+                days,
+                stages,
+                commit,
+                ..
+            } => {
+                let timings: Vec<String> = stages
+                    .iter()
+                    .map(|(stage, took)| format!("{stage} {:.2}s", took.as_secs_f64()))
+                    .collect();
+                format!(
+                    "  {events} events, {days} days aggregated; {}, commit {:.2}s",
+                    timings.join(", "),
+                    commit.as_secs_f64()
+                )
+            }
+            Event::NothingToDo { message } => message.to_string(),
+            Event::RunFinished {
+                status,
+                windows,
+                duration,
+                ..
+            } => format!(
+                "sigbatch: {} after {windows} window(s) in {:.2}s",
+                status.replace('_', " "),
+                duration.as_secs_f64()
+            ),
+            Event::Note {
+                level: Level::Warn,
+                message,
+            } => format!("{}: {message}", self.paint("warning", "1;33")),
+            Event::Note { message, .. } => message.to_string(),
+            Event::Failed { message, hint } => {
+                let mut text = format!("{}: {message}", self.paint("error", "1;31"));
+                if let Some(hint) = hint {
+                    text.push_str(&format!("\n{}: {hint}", self.paint("hint", "1;36")));
+                }
+                text
+            }
+        })
+    }
+
+    fn json(&self, event: &Event<'_>) -> Value {
+        let mut object = Map::new();
+        object.insert(
+            "timestamp".into(),
+            json!(Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)),
+        );
+        object.insert("level".into(), json!(event.level().as_str()));
+        object.insert("event".into(), json!(event.name()));
+        if let Some(project) = &self.project {
+            object.insert("project".into(), json!(project));
+        }
+        if let Some(window) = &self.window {
+            object.insert("window".into(), json!(window));
+        }
+        let millis = |d: &Duration| json!(d.as_millis() as u64);
+        let mut put = |key: &str, value: Value| {
+            object.insert(key.into(), value);
+        };
+        match event {
+            Event::RunStarted {
+                mode,
+                warehouse,
+                target,
+                location,
+                ..
+            } => {
+                put("mode", json!(mode));
+                put("warehouse", json!(warehouse));
+                put("target", json!(target));
+                put("location", json!(location));
+            }
+            Event::WindowStarted {
+                index,
+                label,
+                stages,
+                ..
+            } => {
+                put("index", json!(index));
+                put("label", json!(label));
+                put("stages", json!(stages));
+            }
+            Event::StageFinished {
+                stage,
+                duration,
+                rows,
+                bytes,
+            } => {
+                put("stage", json!(stage));
+                put("duration_ms", millis(duration));
+                put("rows", json!(rows));
+                put("bytes", json!(bytes));
+            }
+            Event::WindowCommitted {
+                index,
+                events,
+                days,
+                stages,
+                commit,
+                bytes,
+                ..
+            } => {
+                put("index", json!(index));
+                put("rows", json!(events));
+                put("days", json!(days));
+                let total: Duration =
+                    stages.iter().map(|(_, took)| *took).sum::<Duration>() + *commit;
+                put("duration_ms", millis(&total));
+                put("commit_ms", millis(commit));
+                put("bytes", json!(bytes));
+            }
+            Event::NothingToDo { message } | Event::Note { message, .. } => {
+                put("message", json!(message));
+            }
+            Event::RunFinished {
+                status,
+                windows,
+                events,
+                days,
+                duration,
+            } => {
+                put("status", json!(status));
+                put("windows", json!(windows));
+                put("rows", json!(events));
+                put("days", json!(days));
+                put("duration_ms", millis(duration));
+            }
+            Event::Failed { message, hint } => {
+                put("error", json!(message));
+                put("hint", json!(hint));
+            }
+        }
+        Value::Object(object)
+    }
+}
+
+/// A window as `lower/upper` (ISO 8601 interval, UTC).
+fn window_text(window: &LoadWindow) -> String {
+    format!(
+        "{}/{}",
+        window.lower.format("%Y-%m-%dT%H:%M:%S%.fZ"),
+        window.upper.format("%Y-%m-%dT%H:%M:%S%.fZ")
+    )
+}
+
+impl Reporter for Printer {
+    fn report(&mut self, event: Event<'_>) {
+        match &event {
+            Event::RunStarted { project, .. } => self.project = Some(project.to_string()),
+            Event::WindowStarted { window, .. } | Event::WindowCommitted { window, .. } => {
+                self.window = Some(window_text(window))
+            }
+            _ => {}
+        }
+        if matches!(event, Event::WindowCommitted { .. } | Event::Failed { .. }) {
+            self.finish_bar();
+        }
+        if !(self.settings.quiet && event.level() < Level::Error) {
+            let text = match self.settings.format {
+                Format::Text => self.text(&event),
+                Format::Json => Some(self.json(&event).to_string()),
+            };
+            if let Some(text) = text {
+                self.line(&text);
+            }
+            self.track(&event);
+        }
+        if matches!(event, Event::WindowCommitted { .. }) {
+            self.window = None;
+        }
+    }
+}
+
+impl Drop for Printer {
+    fn drop(&mut self) {
+        self.finish_bar();
+    }
+}
