@@ -341,6 +341,17 @@ fn missing_events_or_column_dry_run_estimates_and_polling() {
         "events",
         None,
     );
+    let plan = sigbatch(&project, &["plan", "--json"]);
+    assert!(
+        plan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(
+        plan["estimated_bytes"], 0,
+        "BigQuery's dry run answers (0 on the emulator): {plan}"
+    );
     let dry = sigbatch(&project, &["run", "--dry-run"]);
     let statements = String::from_utf8_lossy(&dry.stdout);
     assert!(

@@ -371,25 +371,5 @@ pub fn copy_events(
 /// items joined by ", ", as `common::rows` prints them).
 pub fn copy_to_duckdb(client: &mut Client, sql: &str, connection: &duckdb::Connection, name: &str) {
     let result = client.run(sql).unwrap();
-    let columns: Vec<String> = result
-        .columns
-        .iter()
-        .map(|c| format!("\"{}\" VARCHAR", c.to_lowercase()))
-        .collect();
-    connection
-        .execute_batch(&format!(
-            "CREATE OR REPLACE TABLE {name} ({})",
-            columns.join(", ")
-        ))
-        .unwrap();
-    let mut appender = connection.appender(name).unwrap();
-    for row in result.rows {
-        let cells: Vec<Option<String>> = row
-            .into_iter()
-            .map(|c| c.map(crate::common::list_text))
-            .collect();
-        appender
-            .append_row(duckdb::appender_params_from_iter(cells))
-            .unwrap();
-    }
+    crate::common::text_table(connection, name, &result.columns, result.rows);
 }

@@ -229,6 +229,33 @@ pub fn fixture_differences(connection: &duckdb::Connection, table_sql: &str) -> 
     differences
 }
 
+/// Rows read from a warehouse, written into a DuckDB table `name` of text columns (lower-case
+/// names; list cells as their sorted items joined by ", ", as `rows` prints lists).
+pub fn text_table(
+    connection: &duckdb::Connection,
+    name: &str,
+    columns: &[String],
+    rows: Vec<Vec<Option<String>>>,
+) {
+    let definitions: Vec<String> = columns
+        .iter()
+        .map(|c| format!("\"{}\" VARCHAR", c.to_lowercase()))
+        .collect();
+    connection
+        .execute_batch(&format!(
+            "CREATE OR REPLACE TABLE {name} ({})",
+            definitions.join(", ")
+        ))
+        .unwrap();
+    let mut appender = connection.appender(name).unwrap();
+    for row in rows {
+        let cells: Vec<Option<String>> = row.into_iter().map(|c| c.map(list_text)).collect();
+        appender
+            .append_row(duckdb::appender_params_from_iter(cells))
+            .unwrap();
+    }
+}
+
 /// A list cell read from a warehouse (`["b","a"]`) as `common::rows` prints lists (`a, b`);
 /// anything else unchanged.
 pub fn list_text(cell: String) -> String {

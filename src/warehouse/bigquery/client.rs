@@ -80,29 +80,8 @@ impl Client {
 
     /// Runs one statement and returns its rows.
     pub fn run(&mut self, sql: &str) -> Result<ResultSet> {
-        let mut backoff = self.retry_backoff;
-        let mut retried = 0;
-        loop {
-            match self.run_job(sql) {
-                Err(Failure::Transient(message)) if retried < self.settings.retries => {
-                    retried += 1;
-                    if crate::cancel::requested() {
-                        return Err(crate::cancel::stopped(format!(
-                            "interrupted while retrying a bigquery job ({message})"
-                        )));
-                    }
-                    std::thread::sleep(backoff);
-                    backoff *= 2;
-                }
-                Err(Failure::Transient(message)) => {
-                    return Err(Error::Internal(format!(
-                        "bigquery job failed after {retried} retries: {message}"
-                    )));
-                }
-                Err(Failure::Final(error)) => return Err(error),
-                Ok(result) => return Ok(result),
-            }
-        }
+        let (retries, backoff) = (self.settings.retries, self.retry_backoff);
+        http::retrying("a bigquery job", retries, backoff, || self.run_job(sql))
     }
 
     /// The bytes `sql` would process, from a dry-run job (nothing runs, nothing is billed).
