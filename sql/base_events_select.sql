@@ -1,8 +1,24 @@
+{% if not qualify -%}
 SELECT
 {%- for column in columns %}
-  {{ column.expr }} AS {{ column.name }}{{ "," if not loop.last }}
+  {{ column.name }}{{ "," if not loop.last }}
 {%- endfor %}
+FROM (
+{% endif -%}
+SELECT
+{%- for column in columns %}
+  {{ column.expr }} AS {{ column.name }}{{ "," if not loop.last or not qualify }}
+{%- endfor %}
+{%- if not qualify %}
+  ROW_NUMBER() OVER (
+    PARTITION BY events.event_id
+    ORDER BY events.load_tstamp, events.dvce_created_tstamp, events.derived_tstamp, events.event_name, events.{{ key }}
+  ) AS dedup_row
+{%- endif %}
 FROM {{ events }} AS events
+{%- if exact and stored_filter and not subquery_predicates %}
+LEFT ANTI JOIN {{ t.filtered_events }} AS stored ON stored.event_id = events.event_id
+{%- endif %}
 WHERE TRUE
 {%- if window %}
   AND events.load_tstamp {{ lower_operator }} {{ lower }}
@@ -22,11 +38,16 @@ WHERE TRUE
   AND events.{{ key }} IS NOT NULL
   AND {{ event_date }} >= {{ start_date }}
   AND ({{ event_types }})
-{%- if stored_filter %}
+{%- if stored_filter and subquery_predicates %}
   AND NOT EXISTS (SELECT 1 FROM {{ t.filtered_events }} AS stored WHERE stored.event_id = events.event_id)
 {%- endif %}
 {%- endif %}
+{%- if qualify %}
 QUALIFY ROW_NUMBER() OVER (
   PARTITION BY events.event_id
   ORDER BY events.load_tstamp, events.dvce_created_tstamp, events.derived_tstamp, events.event_name, events.{{ key }}
 ) = 1
+{%- else %}
+) AS deduplicated
+WHERE dedup_row = 1
+{%- endif %}

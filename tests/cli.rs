@@ -138,7 +138,7 @@ fn dry_run_prints_the_statements_and_writes_nothing() {
 #[test]
 fn compile_needs_no_connection() {
     let project = TempProject::new("compat", &fixture_group(), FIXTURE_VARS);
-    for dialect in ["duckdb", "snowflake", "bigquery"] {
+    for dialect in ["duckdb", "snowflake", "bigquery", "databricks"] {
         let output = sigbatch(&[
             "compile",
             "--project-dir",

@@ -64,7 +64,7 @@ fn incremental_attributes(dialect_name: &str) -> String {
 
 #[test]
 fn golden_sql_incremental_attributes() {
-    for name in ["duckdb", "snowflake", "bigquery"] {
+    for name in ["duckdb", "snowflake", "bigquery", "databricks"] {
         insta::assert_snapshot!(
             format!("exact_incremental_{name}"),
             incremental_attributes(name)
@@ -91,12 +91,18 @@ fn golden_sql_bigquery() {
 }
 
 #[test]
+fn golden_sql_databricks() {
+    insta::assert_snapshot!("compat_databricks", compiled("compat", "databricks"));
+    insta::assert_snapshot!("exact_databricks", compiled("exact", "databricks"));
+}
+
+#[test]
 fn every_statement_parses_in_its_dialect_for_every_syntax_and_mode() {
     let now = common::timestamp("2025-01-10 12:00:00");
     for syntax in ["snowflake", "bigquery", "databricks"] {
         for semantics in ["compat", "exact"] {
             let plan = plan(semantics, syntax);
-            for name in ["duckdb", "snowflake", "bigquery"] {
+            for name in ["duckdb", "snowflake", "bigquery", "databricks"] {
                 let dialect = dialect::for_name(name).unwrap();
                 let text =
                     sigbatch::commands::compile_sql(&plan, dialect.as_ref(), "main", false, now)

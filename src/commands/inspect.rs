@@ -16,7 +16,7 @@ fn io(e: std::io::Error) -> Error {
 /// Checks the project, the attribute group and the SQL for every dialect; no warehouse.
 pub fn validate(args: &ProjectArgs, now: NaiveDateTime, out: &mut dyn Write) -> Result<()> {
     let (project, plan) = args.load()?;
-    for name in ["duckdb", "snowflake", "bigquery"] {
+    for name in ["duckdb", "snowflake", "bigquery", "databricks"] {
         let dialect = dialect::for_name(name)?;
         compile_sql(&plan, dialect.as_ref(), "main", false, now)?;
         compile_sql(&plan, dialect.as_ref(), "main", true, now)?;
@@ -36,7 +36,7 @@ pub fn validate(args: &ProjectArgs, now: NaiveDateTime, out: &mut dyn Write) -> 
         .collect();
     writeln!(
         out,
-        "ok: project `{}` ({} mode), group `{}` v{} keyed by `{}`: {} attributes ({}); SQL parses for duckdb, snowflake, bigquery",
+        "ok: project `{}` ({} mode), group `{}` v{} keyed by `{}`: {} attributes ({}); SQL parses for duckdb, snowflake, bigquery, databricks",
         project.name,
         project.semantics.as_str(),
         project.group.name,

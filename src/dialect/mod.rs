@@ -5,12 +5,14 @@
 //! only ever reaches SQL through `ident` or `string_literal`.
 
 mod bigquery;
+mod databricks;
 mod duckdb;
 mod snowflake;
 
 use chrono::{NaiveDate, NaiveDateTime};
 
 pub use bigquery::BigQuery;
+pub use databricks::Databricks;
 pub use duckdb::DuckDb;
 pub use snowflake::Snowflake;
 
@@ -119,6 +121,18 @@ pub trait Dialect: Send + Sync {
         self.cast_to_text(expr)
     }
 
+    /// Whether `QUALIFY` filters on a window function; without it, deduplication is a
+    /// `row_number()` subquery.
+    fn has_qualify(&self) -> bool {
+        true
+    }
+
+    /// Whether `NOT EXISTS (SELECT ...)` and `DELETE ... WHERE x IN (SELECT ...)` run; without
+    /// them, an anti join and `MERGE ... WHEN MATCHED THEN DELETE` say the same.
+    fn subquery_predicates(&self) -> bool {
+        true
+    }
+
     /// Storage clauses after `CREATE TABLE name` (or its column list): how a table is
     /// partitioned by a date column and clustered by the key, where the warehouse bills by what a
     /// query reads. Empty by default.
@@ -206,9 +220,10 @@ pub fn for_name(name: &str) -> Result<Box<dyn Dialect>> {
         "duckdb" => Ok(Box::new(DuckDb)),
         "snowflake" => Ok(Box::new(Snowflake)),
         "bigquery" => Ok(Box::new(BigQuery::default())),
+        "databricks" => Ok(Box::new(Databricks)),
         other => Err(
             Error::invalid("dialect", format!("unknown dialect `{other}`"))
-                .with_hint("use duckdb, snowflake or bigquery"),
+                .with_hint("use duckdb, snowflake, bigquery or databricks"),
         ),
     }
 }
@@ -246,6 +261,7 @@ mod tests {
             for_name("duckdb").unwrap(),
             for_name("snowflake").unwrap(),
             for_name("bigquery").unwrap(),
+            for_name("databricks").unwrap(),
         ] {
             let sql = format!(
                 "SELECT {} AS {} WHERE 1 = 1",

@@ -328,6 +328,8 @@ impl StageWriter<'_> {
         let mut context = json!({
             "t": self.tables.as_json(),
             "layout": self.tables.layouts,
+            "qualify": d.has_qualify(),
+            "subquery_predicates": d.subquery_predicates(),
             "events": self.tables.events,
             "exact": self.plan.semantics == Semantics::Exact,
             "compat": self.plan.semantics == Semantics::Compat,

@@ -1,0 +1,130 @@
+//! Databricks (Spark SQL on Delta): backtick identifiers, backslash escapes in strings, contexts
+//! as `array<struct>` read with `get(col, 0).field` (`col[0]` fails on an empty array under ANSI
+//! mode), unique lists with `collect_set`/`flatten`/`array_distinct`, `min_by`/`max_by` over a
+//! struct key. No `QUALIFY` and no `DELETE ... IN (SELECT ...)` where it must also run (Sail):
+//! deduplication is a `row_number()` subquery and deletes by subquery are `MERGE ... DELETE`.
+
+use super::{Dialect, OrderKey};
+use crate::error::Result;
+use crate::project::group::ValueType;
+use crate::project::property::PropertyPath;
+
+pub struct Databricks;
+
+impl Dialect for Databricks {
+    fn name(&self) -> &'static str {
+        "databricks"
+    }
+
+    fn parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::DatabricksDialect {})
+    }
+
+    fn dbt_incremental_strategy(&self, keyed: bool) -> &'static str {
+        if keyed { "merge" } else { "append" }
+    }
+
+    fn ident(&self, name: &str) -> String {
+        format!("`{}`", name.replace('`', "``"))
+    }
+
+    fn string_literal(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len() + 2);
+        out.push('\'');
+        for c in text.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\'' => out.push_str("\\'"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                c => out.push(c),
+            }
+        }
+        out.push('\'');
+        out
+    }
+
+    fn type_name(&self, value_type: ValueType) -> &'static str {
+        match value_type {
+            ValueType::Text => "STRING",
+            ValueType::Integer => "BIGINT",
+            ValueType::Double => "DOUBLE",
+            ValueType::Boolean => "BOOLEAN",
+        }
+    }
+
+    fn text_list_literal(&self, items: &[String]) -> String {
+        let items: Vec<String> = items.iter().map(|i| self.string_literal(i)).collect();
+        format!("array({})", items.join(", "))
+    }
+
+    fn list_type(&self, element: ValueType) -> String {
+        format!("ARRAY<{}>", self.type_name(element))
+    }
+
+    /// `CAST(ts AS STRING)` drops trailing zeros of the fraction; the state reads want all six.
+    fn timestamp_text(&self, expr: &str) -> String {
+        format!("date_format({expr}, 'yyyy-MM-dd HH:mm:ss.SSSSSS')")
+    }
+
+    fn has_qualify(&self) -> bool {
+        false
+    }
+
+    fn subquery_predicates(&self) -> bool {
+        false
+    }
+
+    /// Contexts are arrays of structs (`get` gives NULL past the end), unstruct events structs;
+    /// fields in snake_case, as the Databricks loader names them.
+    fn property(&self, path: &PropertyPath, value_type: ValueType) -> Result<String> {
+        let mut expr = format!("events.{}", self.ident(&path.column));
+        if path.is_atomic() {
+            return Ok(self.try_cast(&expr, value_type));
+        }
+        if path.column.starts_with("contexts_") {
+            expr = format!("get({expr}, {})", path.index.unwrap_or(0));
+        }
+        for field in path.fields_snake_case() {
+            expr.push('.');
+            expr.push_str(&self.ident(&field));
+        }
+        Ok(self.try_cast(&expr, value_type))
+    }
+
+    fn add_days(&self, timestamp: &str, days: i64) -> String {
+        format!("({timestamp} + INTERVAL {days} DAYS)")
+    }
+
+    fn unique_list_daily(&self, value: &str, when: &str) -> String {
+        format!(
+            "collect_set(CASE WHEN {when} THEN {} END)",
+            self.cast_to_text(value)
+        )
+    }
+
+    fn unique_list_merge(&self, daily: &str, when: &str) -> String {
+        format!("flatten(collect_list(CASE WHEN {when} THEN {daily} END))")
+    }
+
+    fn unique_list_finish(&self, merged: &str) -> String {
+        format!("CASE WHEN size({merged}) > 0 THEN array_sort(array_distinct({merged})) END")
+    }
+
+    /// `min_by`/`max_by` skip rows whose key is NULL; a tuple key is a struct, which Spark
+    /// compares field by field.
+    fn value_at_extreme(
+        &self,
+        first: bool,
+        value: &str,
+        condition: &str,
+        order: &OrderKey,
+    ) -> String {
+        let function = if first { "min_by" } else { "max_by" };
+        let key = match order.parts().as_slice() {
+            [single] => single.to_string(),
+            many => format!("struct({})", many.join(", ")),
+        };
+        format!("{function}({value}, CASE WHEN {condition} THEN {key} END)")
+    }
+}
