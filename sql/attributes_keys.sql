@@ -1,4 +1,4 @@
-CREATE OR REPLACE TABLE {{ t.attributes_keys }} AS
+CREATE OR REPLACE TABLE {{ t.attributes_keys }}{{ layout.attributes_keys }} AS
 SELECT DISTINCT changed.attribute_key
 FROM (
   SELECT attribute_key FROM {{ t.attributes_pending }}

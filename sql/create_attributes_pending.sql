@@ -1,3 +1,3 @@
 CREATE TABLE IF NOT EXISTS {{ t.attributes_pending }} (
   attribute_key {{ text }}
-)
+){{ layout.attributes_pending }}

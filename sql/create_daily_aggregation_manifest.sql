@@ -5,4 +5,4 @@ CREATE TABLE IF NOT EXISTS {{ t.daily_aggregation_manifest }} (
   skipped_events {{ integer }},
   max_load_tstamp {{ timestamp }},
   last_updated_at {{ timestamp }}
-)
+){{ layout.daily_aggregation_manifest }}

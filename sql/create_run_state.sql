@@ -5,4 +5,4 @@ CREATE TABLE IF NOT EXISTS {{ t.run_state }} (
   watermark_events {{ integer }},
   attributes_window_end DATE,
   updated_at {{ timestamp }}
-)
+){{ layout.run_state }}

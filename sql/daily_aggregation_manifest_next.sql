@@ -1,4 +1,4 @@
-CREATE OR REPLACE TABLE {{ t.daily_aggregation_manifest_this_run }} AS
+CREATE OR REPLACE TABLE {{ t.daily_aggregation_manifest_this_run }}{{ layout.daily_aggregation_manifest_this_run }} AS
 WITH touched AS (
   SELECT event_date, COUNT(*) AS run_events
   FROM {{ t.filtered_events_this_run }}
@@ -25,13 +25,13 @@ WITH touched AS (
 SELECT
   dates.event_date,
   {{ source_model }} AS source_model,
-  CASE WHEN processed.event_date IS NOT NULL THEN stored.stored_events ELSE previous.processed_events END AS processed_events,
+  CAST(CASE WHEN processed.event_date IS NOT NULL THEN stored.stored_events ELSE previous.processed_events END AS {{ integer }}) AS processed_events,
 {%- if exact %}
-  CASE WHEN processed.event_date IS NOT NULL THEN 0
-       ELSE COALESCE(previous.skipped_events, 0) + COALESCE(touched.run_events, 0) END AS skipped_events,
+  CAST(CASE WHEN processed.event_date IS NOT NULL THEN 0
+       ELSE COALESCE(previous.skipped_events, 0) + COALESCE(touched.run_events, 0) END AS {{ integer }}) AS skipped_events,
 {%- else %}
-  COALESCE(previous.skipped_events, 0)
-    + CASE WHEN processed.event_date IS NULL THEN COALESCE(touched.run_events, 0) ELSE 0 END AS skipped_events,
+  CAST(COALESCE(previous.skipped_events, 0)
+    + CASE WHEN processed.event_date IS NULL THEN COALESCE(touched.run_events, 0) ELSE 0 END AS {{ integer }}) AS skipped_events,
 {%- endif %}
   CASE WHEN processed.event_date IS NOT NULL THEN stored.max_load_tstamp ELSE previous.max_load_tstamp END AS max_load_tstamp,
   {{ now }} AS last_updated_at

@@ -5,4 +5,4 @@ CREATE TABLE IF NOT EXISTS {{ t.lease }} (
   pid {{ integer }},
   since {{ timestamp }},
   expires {{ timestamp }}
-)
+){{ layout.lease }}

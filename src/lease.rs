@@ -106,6 +106,7 @@ impl Lease {
         let sql = LeaseSql {
             context: json!({
                 "t": tables.as_json(),
+                "layout": tables.layouts_json(),
                 "text": d.type_name(ValueType::Text),
                 "integer": d.type_name(ValueType::Integer),
                 "timestamp": d.timestamp_type(),

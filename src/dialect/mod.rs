@@ -133,6 +133,12 @@ pub trait Dialect: Send + Sync {
         true
     }
 
+    /// The table format every `CREATE TABLE` names (Databricks: Delta, whatever the workspace's
+    /// default); empty by default.
+    fn table_format(&self) -> &'static str {
+        ""
+    }
+
     /// Storage clauses after `CREATE TABLE name` (or its column list): how a table is
     /// partitioned by a date column and clustered by the key, where the warehouse bills by what a
     /// query reads. Empty by default.
@@ -198,19 +204,24 @@ pub trait Dialect: Send + Sync {
 
     /// Checks that `sql` parses as exactly one statement of this dialect.
     fn check(&self, stage: &str, sql: &str) -> Result<()> {
-        let parser = self.parser();
-        match sqlparser::parser::Parser::parse_sql(parser.as_ref(), sql) {
-            Ok(statements) if statements.len() == 1 => Ok(()),
-            Ok(statements) => Err(Error::Internal(format!(
-                "stage `{stage}` rendered {} statements where one was expected for {}",
-                statements.len(),
-                self.name()
-            ))),
-            Err(e) => Err(Error::Internal(format!(
-                "stage `{stage}` rendered SQL that does not parse as {}: {e}\n{sql}",
-                self.name()
-            ))),
-        }
+        check_parses(self, stage, sql)
+    }
+}
+
+/// Whether `sql` parses as exactly one statement with `dialect`'s parser.
+pub(crate) fn check_parses<D: Dialect + ?Sized>(dialect: &D, stage: &str, sql: &str) -> Result<()> {
+    let parser = dialect.parser();
+    match sqlparser::parser::Parser::parse_sql(parser.as_ref(), sql) {
+        Ok(statements) if statements.len() == 1 => Ok(()),
+        Ok(statements) => Err(Error::Internal(format!(
+            "stage `{stage}` rendered {} statements where one was expected for {}",
+            statements.len(),
+            dialect.name()
+        ))),
+        Err(e) => Err(Error::Internal(format!(
+            "stage `{stage}` rendered SQL that does not parse as {}: {e}\n{sql}",
+            dialect.name()
+        ))),
     }
 }
 

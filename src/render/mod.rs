@@ -125,7 +125,8 @@ pub struct Tables {
     pub schemas: Vec<String>,
     names: BTreeMap<&'static str, String>,
     locations: BTreeMap<&'static str, (String, String)>,
-    /// Storage clauses of the derived tables (`Dialect::table_layout`), empty for the rest.
+    /// Storage clauses of every table: its format (`Dialect::table_format`), and for the derived
+    /// tables their layout (`Dialect::table_layout`).
     layouts: BTreeMap<&'static str, String>,
 }
 
@@ -211,7 +212,7 @@ impl Tables {
                     "attributes" => dialect.table_layout(None, Some(&key)),
                     _ => String::new(),
                 };
-                (*table, layout)
+                (*table, format!("{}{layout}", dialect.table_format()))
             })
             .collect();
         Tables {
@@ -224,7 +225,7 @@ impl Tables {
         }
     }
 
-    /// The storage clauses `CREATE TABLE` gives `table` (empty but on BigQuery).
+    /// The storage clauses `CREATE TABLE` gives `table` (empty but on BigQuery and Databricks).
     pub fn layout(&self, table: &str) -> &str {
         self.layouts.get(table).map_or("", String::as_str)
     }
@@ -247,6 +248,10 @@ impl Tables {
 
     pub(crate) fn as_json(&self) -> Value {
         json!(self.names)
+    }
+
+    pub(crate) fn layouts_json(&self) -> Value {
+        json!(self.layouts)
     }
 }
 
@@ -327,7 +332,7 @@ impl StageWriter<'_> {
         let d = self.dialect;
         let mut context = json!({
             "t": self.tables.as_json(),
-            "layout": self.tables.layouts,
+            "layout": self.tables.layouts_json(),
             "qualify": d.has_qualify(),
             "subquery_predicates": d.subquery_predicates(),
             "events": self.tables.events,
