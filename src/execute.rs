@@ -287,7 +287,12 @@ pub fn run_into(
             },
         };
         let statements = render::render_run(plan, dialect, tables, &spec)?;
-        let window_plan = render::window_plan(statements, dialect, warehouse.transactional_ddl())?;
+        let window_plan = render::window_plan(
+            statements,
+            dialect,
+            warehouse.transactional_ddl(),
+            (!warehouse.transactions()).then(|| tables.get("run_state")),
+        )?;
         let mut report = WindowReport {
             window,
             label,

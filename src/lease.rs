@@ -106,6 +106,7 @@ impl Lease {
         let sql = LeaseSql {
             context: json!({
                 "t": tables.as_json(),
+                "subquery_predicates": d.subquery_predicates(),
                 "layout": tables.layouts_json(),
                 "text": d.type_name(ValueType::Text),
                 "integer": d.type_name(ValueType::Integer),

@@ -90,7 +90,8 @@ pub fn status_report(args: &ProjectArgs) -> Result<StatusReport> {
     if warehouse.table_exists(schema, name)? {
         let manifest = tables.get("daily_aggregation_manifest");
         let rows = warehouse.query(&format!(
-            "SELECT COUNT(*), CAST(MIN(event_date) AS VARCHAR), CAST(MAX(event_date) AS VARCHAR), \
+            // STRING: a text type in every dialect (VARCHAR needs a length in Spark SQL)
+            "SELECT COUNT(*), CAST(MIN(event_date) AS STRING), CAST(MAX(event_date) AS STRING), \
              COALESCE(SUM(processed_events), 0) FROM {manifest}"
         ))?;
         let row = rows.first();
@@ -116,7 +117,7 @@ pub(super) fn deferred_dates(
     tables: &Tables,
 ) -> Result<Vec<DeferredDate>> {
     let deferred = warehouse.query(&format!(
-        "SELECT CAST(event_date AS VARCHAR), skipped_events FROM {} \
+        "SELECT CAST(event_date AS STRING), skipped_events FROM {} \
          WHERE skipped_events > 0 ORDER BY event_date",
         tables.get("daily_aggregation_manifest")
     ))?;

@@ -61,7 +61,7 @@ pub fn render(settings: &ExportSettings) -> Result<BTreeMap<String, String>> {
         Ok(target) => {
             let path = match &target.output {
                 Output::DuckDb { path, .. } => relative_to(path, &project.dir, &settings.out),
-                Output::Snowflake(_) | Output::BigQuery(_) | Output::Remote { .. } => {
+                Output::Snowflake(_) | Output::BigQuery(_) | Output::Databricks(_) => {
                     "warehouse.duckdb".to_string()
                 }
             };

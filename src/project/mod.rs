@@ -2,6 +2,7 @@
 //! validated into one value before anything is planned or touches a warehouse.
 
 pub mod bigquery_profile;
+pub mod databricks_profile;
 pub mod filter;
 pub mod group;
 pub mod profiles;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_yaml_ng::Value;
 
 use super::bigquery_profile::{self, BigQuerySettings};
+use super::databricks_profile::{self, DatabricksSettings};
 use super::group::Scalar;
 use super::snowflake_profile::{self, SnowflakeSettings};
 use crate::error::{Error, Result};
@@ -30,11 +31,7 @@ pub enum Output {
     },
     Snowflake(SnowflakeSettings),
     BigQuery(BigQuerySettings),
-    /// A warehouse this build can compile for but not yet run on.
-    Remote {
-        kind: String,
-        schema: String,
-    },
+    Databricks(DatabricksSettings),
 }
 
 /// What a DuckDB connection is told with `SET` before it runs anything else.
@@ -57,7 +54,8 @@ pub fn is_setting_name(name: &str) -> bool {
 impl Output {
     pub fn schema(&self) -> &str {
         match self {
-            Output::DuckDb { schema, .. } | Output::Remote { schema, .. } => schema,
+            Output::DuckDb { schema, .. } => schema,
+            Output::Databricks(settings) => &settings.schema,
             Output::Snowflake(settings) => &settings.schema,
             Output::BigQuery(settings) => &settings.dataset,
         }
@@ -69,7 +67,7 @@ impl Output {
             Output::DuckDb { path, .. } => path.display().to_string(),
             Output::Snowflake(s) => format!("{} database {}", s.base_url, s.database),
             Output::BigQuery(s) => format!("{} project {}", s.api_endpoint, s.project),
-            Output::Remote { kind, .. } => kind.clone(),
+            Output::Databricks(s) => format!("{} warehouse {}", s.base_url, s.warehouse_id),
         }
     }
 
@@ -78,7 +76,7 @@ impl Output {
             Output::DuckDb { .. } => "duckdb",
             Output::Snowflake(_) => "snowflake",
             Output::BigQuery(_) => "bigquery",
-            Output::Remote { kind, .. } => kind,
+            Output::Databricks(_) => "databricks",
         }
     }
 }
@@ -218,19 +216,13 @@ pub fn load_target(
             Output::Snowflake(snowflake_profile::parse(&field, file, &name, project_dir)?)
         }
         "bigquery" => Output::BigQuery(bigquery_profile::parse(&field, file, &name, project_dir)?),
-        "databricks" => {
-            let schema = field("schema")?.unwrap_or_else(|| "public".into());
-            Output::Remote {
-                kind: kind.clone(),
-                schema,
-            }
-        }
+        "databricks" => Output::Databricks(databricks_profile::parse(&field, file, &name)?),
         other => {
             return Err(Error::file(
                 file,
                 format!("output `{name}` has unsupported type `{other}`"),
             )
-            .with_hint("supported: duckdb, snowflake and bigquery (run), databricks (compile only for now)"));
+            .with_hint("supported: duckdb, snowflake, bigquery and databricks"));
         }
     };
     Ok(Target {

@@ -29,10 +29,14 @@ impl WindowPlan {
     }
 }
 
+/// `without_transactions` names the run state table where the warehouse has no transactions at
+/// all: its delete then comes first among the row writes, so from the first row written until
+/// the run state is written again, last, there is none (the next run rebuilds everything).
 pub fn window_plan(
     statements: Vec<Statement>,
     dialect: &dyn Dialect,
     transactional_ddl: bool,
+    without_transactions: Option<&str>,
 ) -> Result<WindowPlan> {
     if transactional_ddl {
         let setup = statements
@@ -80,6 +84,17 @@ pub fn window_plan(
                     kind: StatementKind::Dml,
                 });
             }
+        }
+    }
+    if let Some(run_state) = without_transactions {
+        let delete = format!("DELETE FROM {run_state} ");
+        if let Some(at) = plan
+            .transaction
+            .iter()
+            .position(|s| s.sql.starts_with(&delete))
+        {
+            let statement = plan.transaction.remove(at);
+            plan.transaction.insert(0, statement);
         }
     }
     Ok(plan)
@@ -134,7 +149,7 @@ mod tests {
                 fill("S.C", true),
             ),
         ];
-        let plan = window_plan(statements, dialect.as_ref(), false).unwrap();
+        let plan = window_plan(statements, dialect.as_ref(), false, None).unwrap();
         let before: Vec<&str> = plan.before.iter().map(|s| s.sql.as_str()).collect();
         let transaction: Vec<&str> = plan.transaction.iter().map(|s| s.sql.as_str()).collect();
         assert_eq!(

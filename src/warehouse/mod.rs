@@ -2,13 +2,14 @@
 //! collects statements, which is what `--dry-run` uses for everything that writes.
 
 pub mod bigquery;
+pub mod databricks;
 pub mod duckdb;
 mod http;
 pub mod snowflake;
 
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::project::profiles::{Output, Target};
 
 /// A cell read back from a warehouse, as text (NULL is `None`); state tables are small.
@@ -50,6 +51,14 @@ pub trait Warehouse {
     /// Whether DDL runs inside a transaction and rolls back with it (DuckDB). Where it commits
     /// on its own (Snowflake, BigQuery), a window runs its DDL before its transaction.
     fn transactional_ddl(&self) -> bool {
+        true
+    }
+
+    /// Whether statements can be grouped in a transaction at all. Where they cannot (Databricks:
+    /// each statement is its own commit), a window deletes the run state before it writes any
+    /// row and writes it last, so a run stopped anywhere leaves none and the next run rebuilds
+    /// every table (`render::window_plan`).
+    fn transactions(&self) -> bool {
         true
     }
 
@@ -116,14 +125,8 @@ pub fn connect(target: &Target, access: Access) -> Result<Box<dyn Warehouse>> {
         (Output::BigQuery(settings), _) => {
             Box::new(bigquery::BigQueryWarehouse::connect(settings.clone())?)
         }
-        (Output::Remote { kind, .. }, _) => {
-            return Err(Error::invalid(
-                format!("target `{}`", target.name),
-                format!("running on {kind} is not supported yet; duckdb, snowflake and bigquery targets run"),
-            )
-            .with_hint(format!(
-                "inspect the SQL with `sigbatch compile --dialect {kind}`"
-            )));
+        (Output::Databricks(settings), _) => {
+            Box::new(databricks::DatabricksWarehouse::connect(settings.clone())?)
         }
     })
 }

@@ -1,0 +1,88 @@
+//! Databricks over the SQL Statement Execution API (`client.rs`), behind the `Warehouse` trait.
+//!
+//! There are no multi-statement transactions: every statement is its own Delta commit. So
+//! `transactions` is false: a window runs its DDL first (each statement safe to repeat), then
+//! deletes the run state, then writes its rows, and writes the run state last. A run stopped
+//! anywhere in between leaves no run state, and the next run rebuilds every table
+//! (`render::window_plan`), which in exact mode is what the interrupted runs would have built.
+
+mod client;
+
+pub use client::{Client, ResultSet};
+
+use crate::dialect::{Databricks, Dialect};
+use crate::error::{Error, Result};
+use crate::project::databricks_profile::DatabricksSettings;
+use crate::warehouse::{Row, StatementStats, Warehouse};
+
+pub struct DatabricksWarehouse {
+    client: Client,
+}
+
+impl DatabricksWarehouse {
+    pub fn connect(settings: DatabricksSettings) -> Result<DatabricksWarehouse> {
+        Ok(DatabricksWarehouse {
+            client: Client::connect(settings)?,
+        })
+    }
+}
+
+impl Warehouse for DatabricksWarehouse {
+    fn dialect_name(&self) -> &'static str {
+        "databricks"
+    }
+
+    fn execute(&mut self, sql: &str) -> Result<()> {
+        self.client.run(sql).map(|_| ())
+    }
+
+    fn query(&mut self, sql: &str) -> Result<Vec<Row>> {
+        Ok(self.client.run(sql)?.rows)
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        false
+    }
+
+    fn transactions(&self) -> bool {
+        false
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn lease_connection(&self) -> Result<Option<Box<dyn Warehouse + Send>>> {
+        Ok(Some(Box::new(DatabricksWarehouse::connect(
+            self.client.settings().clone(),
+        )?)))
+    }
+
+    fn last_statement_stats(&self) -> StatementStats {
+        self.client.last_stats().clone()
+    }
+
+    /// The columns of an empty read (the result manifest names them); none where the table
+    /// does not exist.
+    fn columns(&mut self, schema: &str, table: &str) -> Result<Vec<String>> {
+        let d = Databricks;
+        let sql = format!("SELECT * FROM {} LIMIT 0", d.relation(&[schema, table]));
+        match self.client.run(&sql) {
+            Ok(result) => Ok(result.columns.iter().map(|c| c.to_lowercase()).collect()),
+            Err(Error::Stage { message, .. })
+                if message.contains("NOT_FOUND") || message.contains("not found") =>
+            {
+                Ok(Vec::new())
+            }
+            Err(other) => Err(other),
+        }
+    }
+}
