@@ -143,3 +143,142 @@ fn exact_mode_builds_the_same_tables_as_on_duckdb() {
     let progress = succeed(&project, &["run"]);
     assert!(progress.contains("nothing to do"), "{progress}");
 }
+
+/// A run stopped after statement k, then rerun, reaches the tables of an uninterrupted run.
+/// Every statement commits on its own here: a stop after the run state was deleted leaves none,
+/// and the rerun rebuilds every table. Every k of a one-window fixture run.
+#[test]
+fn a_run_stopped_after_statement_k_and_rerun_reaches_the_same_tables() {
+    let server = Server::start();
+    let group =
+        std::fs::read_to_string(common::fixture_dir().join("attribute_group.databricks.json"))
+            .unwrap();
+    let vars = common::FIXTURE_VARS.replace("backfill_limit_days: 3", "backfill_limit_days: 30");
+    let project = |schema: &str| {
+        let project = TempProject::staged("exact", &group, &vars);
+        std::fs::write(
+            project.path().join("profiles.yml"),
+            server.profile_yaml(schema),
+        )
+        .unwrap();
+        project
+    };
+    server.load_events(
+        &common::fixture_dir().join("events.csv"),
+        "atomic",
+        "events",
+    );
+    let baseline = project("baseline");
+    let (result, statements) = common::faults::run_faulty(&baseline, usize::MAX, false, NOW);
+    result.unwrap();
+    let local = baseline.connection();
+    let table = |schema: &str| {
+        format!("`{schema}_derived`.`ecommerce_transaction_interactions_features_1_attributes`")
+    };
+    let expected = attributes(&server, &table("baseline"), &local);
+    assert!(
+        expected.len() > 3 && statements > 30,
+        "{statements} statements"
+    );
+    // every third statement: each stop costs a run and a rebuild (every one: about 7 minutes)
+    for allowed in (1..statements).step_by(3) {
+        let schema = format!("crash_{allowed}");
+        let victim = project(&schema);
+        let (result, _) = common::faults::run_faulty(&victim, allowed, false, NOW);
+        assert!(
+            result.is_err(),
+            "stopping after {allowed} statements must fail the run"
+        );
+        let (result, _) = common::faults::run_faulty(&victim, usize::MAX, false, NOW);
+        result.unwrap_or_else(|e| panic!("rerun after {allowed} statements: {e}"));
+        assert_eq!(
+            attributes(&server, &table(&schema), &local),
+            expected,
+            "stopped after {allowed} of {statements} statements"
+        );
+    }
+}
+
+const LEASE: &str =
+    "`atomic_snowplow_manifest`.`ecommerce_transaction_interactions_features_1_sigbatch_lease`";
+
+#[test]
+fn two_runs_of_one_project_never_interleave() {
+    let server = Server::start();
+    let project = on_databricks(
+        TempProject::fixture("exact", "databricks"),
+        &server,
+        "atomic",
+    );
+    let mut client = server.client();
+    let first = Command::new(env!("CARGO_BIN_EXE_sigbatch"))
+        .args(["run", "--project-dir", project.path().to_str().unwrap()])
+        .env("SIGBATCH_NOW", NOW)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let holder = loop {
+        if let Ok(rows) = client.run(&format!("SELECT holder, CAST(pid AS STRING) FROM {LEASE}"))
+            && let Some(row) = rows.rows.first()
+            && row[0].is_some()
+        {
+            break row.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run never took the lease"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(holder[1].as_deref(), Some(first.id().to_string().as_str()));
+    let second = sigbatch(&project, &["run"]);
+    let text = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(4), "{text}");
+    assert!(text.contains(&format!("pid {}", first.id())), "{text}");
+    let third = succeed(&project, &["run", "--lock-timeout", "300"]);
+    let first = first.wait_with_output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        third.contains("waiting for the run of") || third.contains("nothing to do"),
+        "{third}"
+    );
+    let rows = client
+        .run(&format!("SELECT holder FROM {LEASE}"))
+        .unwrap()
+        .rows;
+    assert_eq!(rows, vec![vec![None]], "released");
+}
+
+#[test]
+fn a_missing_events_table_and_a_refused_token() {
+    let server = Server::start();
+    let project = TempProject::fixture("exact", "databricks");
+    std::fs::write(
+        project.path().join("profiles.yml"),
+        server.profile_yaml("atomic"),
+    )
+    .unwrap();
+    let missing = sigbatch(&project, &["run"]);
+    let text = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("`atomic.events` does not exist") && text.contains("hint:"),
+        "{text}"
+    );
+
+    let profile = server.profile_yaml("atomic").replace(TOKEN, "dapi-wrong");
+    std::fs::write(project.path().join("profiles.yml"), profile).unwrap();
+    let refused = sigbatch(&project, &["run"]);
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("HTTP 401") && text.contains("hint:") && !text.contains("dapi-wrong"),
+        "{text}"
+    );
+}
