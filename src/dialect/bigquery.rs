@@ -1,7 +1,7 @@
 //! BigQuery: backtick identifiers, repeated records per full schema version, ARRAY<STRING>,
 //! derived tables partitioned by day and clustered by the key.
 
-use super::{Dialect, OrderKey};
+use super::{Dialect, OrderKey, backslash_escaped};
 use crate::error::Result;
 use crate::project::group::ValueType;
 use crate::project::property::PropertyPath;
@@ -51,19 +51,7 @@ impl Dialect for BigQuery {
     }
 
     fn string_literal(&self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len() + 2);
-        out.push('\'');
-        for c in text.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '\'' => out.push_str("\\'"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                c => out.push(c),
-            }
-        }
-        out.push('\'');
-        out
+        backslash_escaped(text)
     }
 
     fn type_name(&self, value_type: ValueType) -> &'static str {

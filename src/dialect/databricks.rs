@@ -4,7 +4,7 @@
 //! struct key. No `QUALIFY` and no `DELETE ... IN (SELECT ...)` where it must also run (Sail):
 //! deduplication is a `row_number()` subquery and deletes by subquery are `MERGE ... DELETE`.
 
-use super::{Dialect, OrderKey, check_parses};
+use super::{Dialect, OrderKey, backslash_escaped, check_parses};
 use crate::error::Result;
 use crate::project::group::ValueType;
 use crate::project::property::PropertyPath;
@@ -40,19 +40,7 @@ impl Dialect for Databricks {
     }
 
     fn string_literal(&self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len() + 2);
-        out.push('\'');
-        for c in text.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '\'' => out.push_str("\\'"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                c => out.push(c),
-            }
-        }
-        out.push('\'');
-        out
+        backslash_escaped(text)
     }
 
     fn type_name(&self, value_type: ValueType) -> &'static str {

@@ -208,6 +208,24 @@ pub trait Dialect: Send + Sync {
     }
 }
 
+/// A string literal where a backslash escapes (BigQuery, Spark SQL): quotes, backslashes and
+/// line breaks escaped.
+pub(crate) fn backslash_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('\'');
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
 /// Whether `sql` parses as exactly one statement with `dialect`'s parser.
 pub(crate) fn check_parses<D: Dialect + ?Sized>(dialect: &D, stage: &str, sql: &str) -> Result<()> {
     let parser = dialect.parser();

@@ -81,6 +81,13 @@ pub fn render(settings: &ExportSettings) -> Result<BTreeMap<String, String>> {
     };
     let kind = settings.dialect.clone().unwrap_or(kind);
     let dialect = dialect::for_name(&kind)?;
+    if !dialect.subquery_predicates() {
+        // its deletes are MERGE statements, which the model conversion has no dbt form for
+        return Err(Error::Unsupported {
+            dialect: dialect.name(),
+            feature: "export-dbt yet (run the project with `sigbatch run`)".into(),
+        });
+    }
     let profile = ProfileExample {
         kind: dialect.name().to_string(),
         target: target_name,

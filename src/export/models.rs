@@ -9,7 +9,7 @@
 
 use crate::dag::Stage;
 use crate::error::{Error, Result};
-use crate::render::Statement;
+use crate::render::{Statement, StatementKind};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Materialized {
@@ -63,13 +63,13 @@ pub fn convert(
             converted.setup.push(sql.to_string());
             continue;
         }
-        if let Some(rest) = sql.strip_prefix("CREATE OR REPLACE TABLE ") {
-            let (name, body) = split_once(rest, " AS\n", sql)?;
+        if let StatementKind::Fill { table, query, .. } = &statement.kind {
+            // the table's storage clauses (BigQuery's clustering) are left to the dbt config
             converted.models.push(Model {
-                table: table_of(name, sql)?,
+                table: table_of(table, sql)?,
                 stage: statement.stage,
                 materialized: Materialized::Table,
-                body: body.to_string(),
+                body: query.to_string(),
                 pre_hooks: std::mem::take(&mut pending_pre_hooks),
                 post_hooks: Vec::new(),
             });
@@ -173,10 +173,22 @@ mod tests {
     use super::*;
 
     fn statement(stage: Stage, sql: &str) -> Statement {
+        let kind = match sql
+            .strip_prefix("CREATE OR REPLACE TABLE ")
+            .and_then(|rest| rest.split_once(" AS\n"))
+        {
+            Some((table, query)) => StatementKind::Fill {
+                table: table.into(),
+                query: query.into(),
+                persistent: false,
+                layout: String::new(),
+            },
+            None => StatementKind::Dml,
+        };
         Statement {
             stage,
             sql: sql.to_string(),
-            kind: crate::render::StatementKind::Dml,
+            kind,
         }
     }
 

@@ -3,10 +3,8 @@
 //! BigQuery's layout: self-describing columns once per full schema version, contexts as
 //! REPEATED RECORD and unstruct events as RECORD with snake_case fields, `revenue` NUMERIC.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -18,30 +16,8 @@ use sigbatch::warehouse::bigquery::Client;
 
 pub const TOKEN: &str = "ya29.test-token-secret";
 
-/// The venv's python, installed on first use.
-fn python() -> &'static str {
-    static PYTHON: OnceLock<String> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let venv = Command::new("bash")
-            .arg(root.join("scripts/bigquery-venv.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("bash runs scripts/bigquery-venv.sh");
-        assert!(
-            venv.status.success(),
-            "installing local-bigquery failed (scripts/bigquery-venv.sh needs python3.13 and PyPI)"
-        );
-        String::from_utf8(venv.stdout).unwrap().trim().to_string()
-    })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+fn python() -> String {
+    crate::common::venv_python("bigquery-venv.sh")
 }
 
 /// An emulator of one test's own, with its data in a temporary directory; stopped when dropped.
@@ -55,10 +31,10 @@ impl Server {
     pub fn start() -> Server {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let data = tempfile::tempdir().unwrap();
-        let port = free_port();
+        let port = crate::common::free_port();
         let process = Command::new(python())
             .arg(root.join("tests/bigquery/serve.py"))
-            .args([port.to_string(), free_port().to_string()])
+            .args([port.to_string(), crate::common::free_port().to_string()])
             .arg(data.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -271,3 +271,34 @@ pub fn list_text(cell: String) -> String {
         _ => cell,
     }
 }
+
+/// The python of a test venv, installed on first use by `scripts/<script>` (which prints it).
+pub fn venv_python(script: &str) -> String {
+    static PYTHONS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+    let mut pythons = PYTHONS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, python)) = pythons.iter().find(|(s, _)| s == script) {
+        return python.clone();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = std::process::Command::new("bash")
+        .arg(root.join("scripts").join(script))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("bash runs scripts/{script}: {e}"));
+    assert!(
+        venv.status.success(),
+        "scripts/{script} failed to install its venv (it needs python and PyPI)"
+    );
+    let python = String::from_utf8(venv.stdout).unwrap().trim().to_string();
+    pythons.push((script.to_string(), python.clone()));
+    python
+}
+
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -2,10 +2,8 @@
 //! over Sail, scripts/databricks-venv.sh), one per test on free loopback ports. Events are loaded
 //! in Databricks' layout by the server itself (contexts as arrays of structs, snake_case fields).
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use sigbatch::project::databricks_profile::{DatabricksAuth, DatabricksSettings};
@@ -14,29 +12,8 @@ use sigbatch::warehouse::databricks::Client;
 
 pub const TOKEN: &str = "dapi-test-token-secret";
 
-fn python() -> &'static str {
-    static PYTHON: OnceLock<String> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let venv = Command::new("bash")
-            .arg(root.join("scripts/databricks-venv.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("bash runs scripts/databricks-venv.sh");
-        assert!(
-            venv.status.success(),
-            "installing Sail failed (scripts/databricks-venv.sh needs python3 and PyPI)"
-        );
-        String::from_utf8(venv.stdout).unwrap().trim().to_string()
-    })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+fn python() -> String {
+    crate::common::venv_python("databricks-venv.sh")
 }
 
 pub struct Server {
@@ -49,10 +26,10 @@ impl Server {
     pub fn start() -> Server {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let warehouse = tempfile::tempdir().unwrap();
-        let port = free_port();
+        let port = crate::common::free_port();
         let process = Command::new(python())
             .arg(root.join("tests/databricks/serve.py"))
-            .args([port.to_string(), free_port().to_string()])
+            .args([port.to_string(), crate::common::free_port().to_string()])
             .arg(warehouse.path())
             .args([TOKEN, "500"])
             .stdout(Stdio::null())

@@ -2,32 +2,16 @@
 //! tests/fakesnow/serve.py, one server per test on a free loopback port. Events are copied in Snowflake's layout: upper-case names,
 //! self-describing columns as VARIANT.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use sigbatch::dialect::{Dialect, Snowflake};
 use sigbatch::project::snowflake_profile::{Secret, SnowflakeAuth, SnowflakeSettings};
 use sigbatch::warehouse::snowflake::Client;
 
-/// The venv's python, installed on first use.
-fn python() -> &'static str {
-    static PYTHON: OnceLock<String> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let venv = Command::new("bash")
-            .arg(root.join("scripts/fakesnow-venv.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("bash runs scripts/fakesnow-venv.sh");
-        assert!(
-            venv.status.success(),
-            "installing fakesnow failed (scripts/fakesnow-venv.sh needs python3 and PyPI)"
-        );
-        String::from_utf8(venv.stdout).unwrap().trim().to_string()
-    })
+fn python() -> String {
+    crate::common::venv_python("fakesnow-venv.sh")
 }
 
 /// A fakesnow server of one test's own (concurrent sessions in different databases of one
@@ -40,11 +24,7 @@ struct Server {
 impl Server {
     fn start() -> Server {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::common::free_port();
         let process = Command::new(python())
             .arg(root.join("tests/fakesnow/serve.py"))
             .arg(port.to_string())
