@@ -211,48 +211,17 @@ fn two_runs_of_one_project_never_interleave() {
         "atomic",
     );
     let mut client = server.client();
-    let first = Command::new(env!("CARGO_BIN_EXE_sigbatch"))
-        .args(["run", "--project-dir", project.path().to_str().unwrap()])
-        .env("SIGBATCH_NOW", NOW)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    let holder = loop {
-        if let Ok(rows) = client.run(&format!("SELECT holder, CAST(pid AS STRING) FROM {LEASE}"))
-            && let Some(row) = rows.rows.first()
-            && row[0].is_some()
-        {
-            break row.clone();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the first run never took the lease"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    assert_eq!(holder[1].as_deref(), Some(first.id().to_string().as_str()));
-    let second = sigbatch(&project, &["run"]);
-    let text = String::from_utf8_lossy(&second.stderr);
-    assert_eq!(second.status.code(), Some(4), "{text}");
-    assert!(text.contains(&format!("pid {}", first.id())), "{text}");
-    let third = succeed(&project, &["run", "--lock-timeout", "300"]);
-    let first = first.wait_with_output().unwrap();
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
+    common::assert_runs_never_interleave(
+        &project,
+        NOW,
+        &mut || {
+            let rows = client
+                .run(&format!("SELECT holder, CAST(pid AS STRING) FROM {LEASE}"))
+                .ok()?;
+            rows.rows.first().cloned()
+        },
+        &|args| sigbatch(&project, args),
     );
-    assert!(
-        third.contains("waiting for the run of") || third.contains("nothing to do"),
-        "{third}"
-    );
-    let rows = client
-        .run(&format!("SELECT holder FROM {LEASE}"))
-        .unwrap()
-        .rows;
-    assert_eq!(rows, vec![vec![None]], "released");
 }
 
 #[test]

@@ -194,47 +194,18 @@ fn a_held_lease_refuses_or_waits_and_an_expired_one_is_taken_over() {
 fn two_runs_of_one_project_never_interleave() {
     let mut database = Database::new("concurrent");
     let project = fixture_on_snowflake("exact", &mut database);
-    let first = Command::new(env!("CARGO_BIN_EXE_sigbatch"))
-        .args(["run", "--project-dir", project.path().to_str().unwrap()])
-        .env("SIGBATCH_NOW", NOW)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let holder = loop {
-        let rows = database
-            .client
-            .run(&format!("SELECT holder, pid FROM {LEASE}"));
-        if let Ok(rows) = rows
-            && let Some(row) = rows.rows.first()
-            && row[0].is_some()
-        {
-            break row.clone();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the first run never took the lease"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    assert_eq!(holder[1].as_deref(), Some(first.id().to_string().as_str()));
-    let second = sigbatch(&project, &["run"]);
-    let text = String::from_utf8_lossy(&second.stderr);
-    assert_eq!(second.status.code(), Some(4), "{text}");
-    assert!(text.contains(&format!("pid {}", first.id())), "{text}");
-    let third = succeed(&project, &["run", "--lock-timeout", "120"]);
-    let first = first.wait_with_output().unwrap();
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
+    common::assert_runs_never_interleave(
+        &project,
+        NOW,
+        &mut || {
+            let rows = database
+                .client
+                .run(&format!("SELECT holder, pid FROM {LEASE}"))
+                .ok()?;
+            rows.rows.first().cloned()
+        },
+        &|args| sigbatch(&project, args),
     );
-    assert!(
-        third.contains("waiting for the run of") || third.contains("nothing to do"),
-        "{third}"
-    );
-    assert_eq!(lease_holder(&mut database), None);
 }
 
 /// A run stopped after statement k (a failure injected at the `Warehouse` layer: the emulator
