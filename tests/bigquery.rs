@@ -237,7 +237,8 @@ fn a_run_stopped_after_statement_k_and_rerun_reaches_the_same_tables() {
         "events",
         None,
     );
-    let (result, statements) = common::faults::run_faulty(&baseline, usize::MAX, false, NOW);
+    let (result, statements) =
+        common::faults::run_faulty(&baseline, usize::MAX, common::faults::Rules::Native, NOW);
     result.unwrap();
     let local = baseline.connection();
     let expected = attributes_of(&server, "baseline", &local);
@@ -248,12 +249,14 @@ fn a_run_stopped_after_statement_k_and_rerun_reaches_the_same_tables() {
     for allowed in [3, statements / 3, 2 * statements / 3, statements - 1] {
         let dataset = format!("crash_{allowed}");
         let victim = one_window_fixture(&server, &dataset);
-        let (result, _) = common::faults::run_faulty(&victim, allowed, false, NOW);
+        let (result, _) =
+            common::faults::run_faulty(&victim, allowed, common::faults::Rules::Native, NOW);
         assert!(
             result.is_err(),
             "stopping after {allowed} statements must fail the run"
         );
-        let (result, _) = common::faults::run_faulty(&victim, usize::MAX, false, NOW);
+        let (result, _) =
+            common::faults::run_faulty(&victim, usize::MAX, common::faults::Rules::Native, NOW);
         result.unwrap_or_else(|e| panic!("rerun after {allowed} statements: {e}"));
         assert_eq!(
             attributes_of(&server, &dataset, &local),

@@ -169,7 +169,8 @@ fn a_run_stopped_after_statement_k_and_rerun_reaches_the_same_tables() {
         "events",
     );
     let baseline = project("baseline");
-    let (result, statements) = common::faults::run_faulty(&baseline, usize::MAX, false, NOW);
+    let (result, statements) =
+        common::faults::run_faulty(&baseline, usize::MAX, common::faults::Rules::Native, NOW);
     result.unwrap();
     let local = baseline.connection();
     let table = |schema: &str| {
@@ -184,12 +185,14 @@ fn a_run_stopped_after_statement_k_and_rerun_reaches_the_same_tables() {
     for allowed in (1..statements).step_by(3) {
         let schema = format!("crash_{allowed}");
         let victim = project(&schema);
-        let (result, _) = common::faults::run_faulty(&victim, allowed, false, NOW);
+        let (result, _) =
+            common::faults::run_faulty(&victim, allowed, common::faults::Rules::Native, NOW);
         assert!(
             result.is_err(),
             "stopping after {allowed} statements must fail the run"
         );
-        let (result, _) = common::faults::run_faulty(&victim, usize::MAX, false, NOW);
+        let (result, _) =
+            common::faults::run_faulty(&victim, usize::MAX, common::faults::Rules::Native, NOW);
         result.unwrap_or_else(|e| panic!("rerun after {allowed} statements: {e}"));
         assert_eq!(
             attributes(&server, &table(&schema), &local),

@@ -156,6 +156,18 @@ fn a_second_run_fails_clearly_or_waits_while_the_first_holds_the_lock() {
 /// stopped after any single statement, then rerun, reaches the tables of an uninterrupted run.
 #[test]
 fn with_ddl_committing_on_its_own_a_run_stopped_after_any_statement_recovers() {
+    stopped_after_any_statement_recovers(common::faults::Rules::AutocommitDdl);
+}
+
+/// With no transactions at all (Databricks: every statement commits, nothing rolls back), a
+/// window deletes the run state before its row writes; DuckDB made to behave so: a run stopped
+/// after any single statement, then rerun, reaches the tables of an uninterrupted run.
+#[test]
+fn without_transactions_a_run_stopped_after_any_statement_recovers() {
+    stopped_after_any_statement_recovers(common::faults::Rules::NoTransactions);
+}
+
+fn stopped_after_any_statement_recovers(rules: common::faults::Rules) {
     const FIXTURE_NOW: &str = "2026-06-01 00:00:00";
     let tables = |project: &TempProject| {
         let connection = project.connection();
@@ -176,14 +188,15 @@ fn with_ddl_committing_on_its_own_a_run_stopped_after_any_statement_recovers() {
     let vars = common::FIXTURE_VARS.replace("backfill_limit_days: 3", "backfill_limit_days: 30");
     let fixture = || TempProject::staged("exact", &group, &vars);
     let baseline = fixture();
-    let (result, statements) = common::faults::run_faulty(&baseline, usize::MAX, true, FIXTURE_NOW);
+    let (result, statements) =
+        common::faults::run_faulty(&baseline, usize::MAX, rules, FIXTURE_NOW);
     result.unwrap();
     let expected = tables(&baseline);
     assert!(
         expected.0.len() > 3 && statements > 30,
         "{statements} statements"
     );
-    eprintln!("trying a stop after each of {statements} statements");
+    eprintln!("{rules:?}: trying a stop after each of {statements} statements");
     // two workers, one per core
     std::thread::scope(|scope| {
         for worker in 0..2 {
@@ -192,18 +205,18 @@ fn with_ddl_committing_on_its_own_a_run_stopped_after_any_statement_recovers() {
                 for allowed in (worker..statements).step_by(2) {
                     let victim = fixture();
                     let (result, _) =
-                        common::faults::run_faulty(&victim, allowed, true, FIXTURE_NOW);
+                        common::faults::run_faulty(&victim, allowed, rules, FIXTURE_NOW);
                     assert!(
                         result.is_err(),
                         "stopping after {allowed} statements must fail the run"
                     );
                     let (result, _) =
-                        common::faults::run_faulty(&victim, usize::MAX, true, FIXTURE_NOW);
+                        common::faults::run_faulty(&victim, usize::MAX, rules, FIXTURE_NOW);
                     result.unwrap_or_else(|e| panic!("rerun after {allowed} statements: {e}"));
                     assert_eq!(
                         &tables(&victim),
                         expected,
-                        "stopped after {allowed} of {statements} statements"
+                        "{rules:?}: stopped after {allowed} of {statements} statements"
                     );
                 }
             });

@@ -216,7 +216,8 @@ fn two_runs_of_one_project_never_interleave() {
 fn a_run_stopped_after_statement_k_and_rerun_reaches_the_same_tables() {
     let mut baseline = Database::new("crash_baseline");
     let project = one_window_fixture_on_snowflake(&mut baseline);
-    let (result, statements) = common::faults::run_faulty(&project, usize::MAX, false, NOW);
+    let (result, statements) =
+        common::faults::run_faulty(&project, usize::MAX, common::faults::Rules::Native, NOW);
     result.unwrap();
     let local = project.connection();
     let attributes = |database: &mut Database| {
@@ -244,12 +245,14 @@ fn a_run_stopped_after_statement_k_and_rerun_reaches_the_same_tables() {
     for allowed in stops {
         let mut database = Database::new("crash");
         let victim = one_window_fixture_on_snowflake(&mut database);
-        let (result, _) = common::faults::run_faulty(&victim, allowed, false, NOW);
+        let (result, _) =
+            common::faults::run_faulty(&victim, allowed, common::faults::Rules::Native, NOW);
         assert!(
             result.is_err(),
             "stopping after {allowed} statements must fail the run"
         );
-        let (result, _) = common::faults::run_faulty(&victim, usize::MAX, false, NOW);
+        let (result, _) =
+            common::faults::run_faulty(&victim, usize::MAX, common::faults::Rules::Native, NOW);
         result.unwrap_or_else(|e| panic!("rerun after {allowed} statements: {e}"));
         assert_eq!(
             attributes(&mut database),

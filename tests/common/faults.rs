@@ -1,5 +1,6 @@
 //! A warehouse wrapper that stops a run after its k-th statement, as a crash would, and can
-//! make DuckDB behave like a warehouse whose DDL commits on its own.
+//! make DuckDB behave like a warehouse whose DDL commits on its own (Snowflake, BigQuery) or
+//! one with no transactions at all (Databricks).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -7,14 +8,24 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use sigbatch::Error;
 use sigbatch::warehouse::{Row, StatementStats, Warehouse};
 
+/// Which transaction rules the wrapped warehouse shows the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rules {
+    /// The warehouse's own.
+    Native,
+    /// DDL commits on its own; DDL inside a transaction fails the test.
+    AutocommitDdl,
+    /// Every statement commits on its own: no transactions, nothing rolls back.
+    NoTransactions,
+}
+
 pub struct Faulty {
     pub inner: Box<dyn Warehouse>,
     /// Statements (including BEGIN and COMMIT) still allowed to run; `usize::MAX` for all.
     pub allowed: Arc<AtomicUsize>,
     /// Statements run, counted across every wrapper sharing it.
     pub executed: Arc<AtomicUsize>,
-    /// Report DDL as not transactional (Snowflake's rule) and fail on DDL inside a transaction.
-    pub autocommit_ddl: bool,
+    pub rules: Rules,
     in_transaction: AtomicBool,
 }
 
@@ -23,19 +34,19 @@ impl Faulty {
         inner: Box<dyn Warehouse>,
         allowed: Arc<AtomicUsize>,
         executed: Arc<AtomicUsize>,
-        autocommit_ddl: bool,
+        rules: Rules,
     ) -> Faulty {
         Faulty {
             inner,
             allowed,
             executed,
-            autocommit_ddl,
+            rules,
             in_transaction: AtomicBool::new(false),
         }
     }
 
     fn step(&self, sql: &str) -> sigbatch::Result<()> {
-        if self.autocommit_ddl
+        if self.rules != Rules::Native
             && self.in_transaction.load(Ordering::SeqCst)
             && (sql.starts_with("CREATE") || sql.starts_with("DROP"))
         {
@@ -68,7 +79,11 @@ impl Warehouse for Faulty {
     }
 
     fn transactional_ddl(&self) -> bool {
-        !self.autocommit_ddl && self.inner.transactional_ddl()
+        self.rules == Rules::Native && self.inner.transactional_ddl()
+    }
+
+    fn transactions(&self) -> bool {
+        self.rules != Rules::NoTransactions && self.inner.transactions()
     }
 
     fn lease_connection(&self) -> sigbatch::Result<Option<Box<dyn Warehouse + Send>>> {
@@ -76,18 +91,27 @@ impl Warehouse for Faulty {
     }
 
     fn begin(&mut self) -> sigbatch::Result<()> {
+        if !self.transactions() {
+            return Ok(());
+        }
         self.step("BEGIN")?;
         self.in_transaction.store(true, Ordering::SeqCst);
         self.inner.begin()
     }
 
     fn commit(&mut self) -> sigbatch::Result<()> {
+        if !self.transactions() {
+            return Ok(());
+        }
         self.step("COMMIT")?;
         self.in_transaction.store(false, Ordering::SeqCst);
         self.inner.commit()
     }
 
     fn rollback(&mut self) -> sigbatch::Result<()> {
+        if !self.transactions() {
+            return Ok(());
+        }
         self.in_transaction.store(false, Ordering::SeqCst);
         self.inner.rollback()
     }
@@ -114,7 +138,7 @@ impl Warehouse for Faulty {
 pub fn run_faulty(
     project: &super::TempProject,
     allowed: usize,
-    autocommit_ddl: bool,
+    rules: Rules,
     now: &str,
 ) -> (sigbatch::Result<String>, usize) {
     let allowed = Arc::new(AtomicUsize::new(allowed));
@@ -135,7 +159,7 @@ pub fn run_faulty(
             inner,
             Arc::clone(&allowed),
             Arc::clone(&executed),
-            autocommit_ddl,
+            rules,
         ))
     };
     let result =
