@@ -107,7 +107,7 @@ pub fn check_events_table(
     dialect: &dyn Dialect,
 ) -> Result<Vec<String>> {
     let (schema, table) = &tables.events_location;
-    let columns = warehouse.columns(schema, table)?;
+    let columns = warehouse.events_columns(tables.events_catalog.as_deref(), schema, table)?;
     if columns.is_empty() {
         return Err(Error::invalid("events table", format!("`{schema}.{table}` does not exist"))
             .with_hint("load Snowplow events there, or point snowplow__atomic_schema / snowplow__events_table at them"));

@@ -15,6 +15,21 @@ const NOW: &str = "2026-06-01 00:00:00";
 const ATTRIBUTES: &str =
     "`atomic_derived`.`ecommerce_transaction_interactions_features_1_attributes`";
 
+/// The conformance vars, with the events read from Sail's catalog (`snowplow__databricks_catalog`,
+/// `hive_metastore` by default as upstream has it).
+fn fixture(semantics: &str, backfill_limit_days: u32) -> TempProject {
+    let group =
+        std::fs::read_to_string(common::fixture_dir().join("attribute_group.databricks.json"))
+            .unwrap();
+    let vars = common::FIXTURE_VARS.replace(
+        "backfill_limit_days: 3",
+        &format!(
+            "backfill_limit_days: {backfill_limit_days}\n  snowplow__databricks_catalog: sail"
+        ),
+    );
+    TempProject::staged(semantics, &group, &vars)
+}
+
 fn on_databricks(project: TempProject, server: &Server, schema: &str) -> TempProject {
     server.load_events(
         &common::fixture_dir().join("events.csv"),
@@ -83,11 +98,7 @@ fn attributes(
 #[test]
 fn compat_mode_reproduces_the_upstream_fixture_on_databricks() {
     let server = Server::start();
-    let project = on_databricks(
-        TempProject::fixture("compat", "databricks"),
-        &server,
-        "atomic",
-    );
+    let project = on_databricks(fixture("compat", 3), &server, "atomic");
     let progress = succeed(&project, &["run", "--full-refresh"]);
     assert!(
         progress.contains("on databricks target `dev`"),
@@ -114,13 +125,9 @@ fn compat_mode_reproduces_the_upstream_fixture_on_databricks() {
 #[test]
 fn exact_mode_builds_the_same_tables_as_on_duckdb() {
     let server = Server::start();
-    let project = on_databricks(
-        TempProject::fixture("exact", "databricks"),
-        &server,
-        "atomic",
-    );
+    let project = on_databricks(fixture("exact", 3), &server, "atomic");
     succeed(&project, &["run"]);
-    let local_run = TempProject::fixture("exact", "databricks");
+    let local_run = fixture("exact", 3);
     local_run.run(false, None, NOW).unwrap();
     let local = local_run.connection();
     let (_, expected) = common::rows(
@@ -146,16 +153,12 @@ fn exact_mode_builds_the_same_tables_as_on_duckdb() {
 
 /// A run stopped after statement k, then rerun, reaches the tables of an uninterrupted run.
 /// Every statement commits on its own here: a stop after the run state was deleted leaves none,
-/// and the rerun rebuilds every table. Every k of a one-window fixture run.
+/// and the rerun rebuilds every table.
 #[test]
 fn a_run_stopped_after_statement_k_and_rerun_reaches_the_same_tables() {
     let server = Server::start();
-    let group =
-        std::fs::read_to_string(common::fixture_dir().join("attribute_group.databricks.json"))
-            .unwrap();
-    let vars = common::FIXTURE_VARS.replace("backfill_limit_days: 3", "backfill_limit_days: 30");
     let project = |schema: &str| {
-        let project = TempProject::staged("exact", &group, &vars);
+        let project = fixture("exact", 30);
         std::fs::write(
             project.path().join("profiles.yml"),
             server.profile_yaml(schema),
@@ -208,11 +211,7 @@ const LEASE: &str =
 #[test]
 fn two_runs_of_one_project_never_interleave() {
     let server = Server::start();
-    let project = on_databricks(
-        TempProject::fixture("exact", "databricks"),
-        &server,
-        "atomic",
-    );
+    let project = on_databricks(fixture("exact", 3), &server, "atomic");
     let mut client = server.client();
     common::assert_runs_never_interleave(
         &project,
@@ -230,7 +229,7 @@ fn two_runs_of_one_project_never_interleave() {
 #[test]
 fn a_missing_events_table_and_a_refused_token() {
     let server = Server::start();
-    let project = TempProject::fixture("exact", "databricks");
+    let project = fixture("exact", 3);
     std::fs::write(
         project.path().join("profiles.yml"),
         server.profile_yaml("atomic"),

@@ -8,6 +8,7 @@ use super::{Dialect, OrderKey, backslash_escaped, check_parses};
 use crate::error::Result;
 use crate::project::group::ValueType;
 use crate::project::property::PropertyPath;
+use crate::project::vars::Vars;
 
 pub struct Databricks;
 
@@ -64,6 +65,11 @@ impl Dialect for Databricks {
     /// `CAST(ts AS STRING)` drops trailing zeros of the fraction; the state reads want all six.
     fn timestamp_text(&self, expr: &str) -> String {
         format!("date_format({expr}, 'yyyy-MM-dd HH:mm:ss.SSSSSS')")
+    }
+
+    /// Upstream's `snowplow__databricks_catalog` (default `hive_metastore`).
+    fn events_catalog(&self, vars: &Vars) -> Option<String> {
+        Some(vars.databricks_catalog.clone())
     }
 
     fn table_format(&self) -> &'static str {

@@ -19,6 +19,7 @@ pub use snowflake::Snowflake;
 use crate::error::{Error, Result};
 use crate::project::group::{Scalar, ValueType};
 use crate::project::property::PropertyPath;
+use crate::project::vars::Vars;
 
 /// How upstream's `days_to_process` decides that a date is "delayed" (it differs per warehouse).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +120,12 @@ pub trait Dialect: Send + Sync {
     /// A timestamp as text with all its microseconds (state reads parse it back exactly).
     fn timestamp_text(&self, expr: &str) -> String {
         self.cast_to_text(expr)
+    }
+
+    /// The catalog (database, project) the events table is read from, before its schema:
+    /// `snowplow__database` where set.
+    fn events_catalog(&self, vars: &Vars) -> Option<String> {
+        vars.database.clone()
     }
 
     /// Whether `QUALIFY` filters on a window function; without it, deduplication is a

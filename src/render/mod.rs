@@ -122,6 +122,8 @@ pub struct Tables {
     pub events: String,
     /// The events table as (schema, table), unquoted, for catalog look-ups.
     pub events_location: (String, String),
+    /// The events table's catalog where the dialect names one (`Dialect::events_catalog`).
+    pub events_catalog: Option<String>,
     pub schemas: Vec<String>,
     names: BTreeMap<&'static str, String>,
     locations: BTreeMap<&'static str, (String, String)>,
@@ -169,10 +171,8 @@ impl Tables {
     /// Upstream's placement: `<schema>_derived`, `<schema>_snowplow_manifest`, `<schema>_scratch`.
     pub fn new(plan: &Plan, dialect: &dyn Dialect, target_schema: &str) -> Tables {
         let vars = &plan.vars;
-        let mut events_parts: Vec<&str> = Vec::new();
-        if let Some(database) = &vars.database {
-            events_parts.push(database);
-        }
+        let events_catalog = dialect.events_catalog(vars);
+        let mut events_parts: Vec<&str> = events_catalog.iter().map(String::as_str).collect();
         events_parts.extend([vars.atomic_schema.as_str(), vars.events_table.as_str()]);
         let mut names = BTreeMap::new();
         let mut locations = BTreeMap::new();
@@ -218,6 +218,7 @@ impl Tables {
         Tables {
             events: dialect.relation(&events_parts),
             events_location: (vars.atomic_schema.clone(), vars.events_table.clone()),
+            events_catalog,
             schemas,
             names,
             locations,

@@ -96,6 +96,18 @@ pub trait Warehouse {
         Ok(None)
     }
 
+    /// Column names of the events table `schema.table` in `catalog` (`None`: the connection's
+    /// own), lower case; empty when it does not exist. Where a connection reads one catalog
+    /// only, that one.
+    fn events_columns(
+        &mut self,
+        _catalog: Option<&str>,
+        schema: &str,
+        table: &str,
+    ) -> Result<Vec<String>> {
+        self.columns(schema, table)
+    }
+
     /// Column names of `schema.table`, lower case; empty when it does not exist.
     fn columns(&mut self, schema: &str, table: &str) -> Result<Vec<String>>;
 }

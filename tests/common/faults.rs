@@ -131,6 +131,15 @@ impl Warehouse for Faulty {
     fn columns(&mut self, schema: &str, table: &str) -> sigbatch::Result<Vec<String>> {
         self.inner.columns(schema, table)
     }
+
+    fn events_columns(
+        &mut self,
+        catalog: Option<&str>,
+        schema: &str,
+        table: &str,
+    ) -> sigbatch::Result<Vec<String>> {
+        self.inner.events_columns(catalog, schema, table)
+    }
 }
 
 /// Runs `project` (exact catch-up to `now`) with at most `allowed` statements; returns the

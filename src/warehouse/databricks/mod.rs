@@ -70,11 +70,21 @@ impl Warehouse for DatabricksWarehouse {
         self.client.last_stats().clone()
     }
 
+    fn columns(&mut self, schema: &str, table: &str) -> Result<Vec<String>> {
+        self.events_columns(None, schema, table)
+    }
+
     /// The columns of an empty read (the result manifest names them); none where the table
     /// does not exist.
-    fn columns(&mut self, schema: &str, table: &str) -> Result<Vec<String>> {
+    fn events_columns(
+        &mut self,
+        catalog: Option<&str>,
+        schema: &str,
+        table: &str,
+    ) -> Result<Vec<String>> {
         let d = Databricks;
-        let sql = format!("SELECT * FROM {} LIMIT 0", d.relation(&[schema, table]));
+        let parts: Vec<&str> = catalog.into_iter().chain([schema, table]).collect();
+        let sql = format!("SELECT * FROM {} LIMIT 0", d.relation(&parts));
         match self.client.run(&sql) {
             Ok(result) => Ok(result.columns.iter().map(|c| c.to_lowercase()).collect()),
             Err(Error::Stage { message, .. })
