@@ -223,8 +223,8 @@ fn attributes_of(
 
 /// A run stopped after statement k, then rerun, reaches the tables of an uninterrupted run.
 /// Every k runs on DuckDB made to commit DDL on its own (tests/recovery.rs), through the same
-/// window plan; here a spread of k through the real client: setup, the DDL before the
-/// window's transaction, inside the transaction, and just before its COMMIT.
+/// window plan; here two stops through the real client (each costs a minute or two on the
+/// emulator): among the DDL before the window's transaction, and just before its COMMIT.
 #[test]
 fn a_run_stopped_after_statement_k_and_rerun_reaches_the_same_tables() {
     let server = Server::start();
@@ -246,7 +246,7 @@ fn a_run_stopped_after_statement_k_and_rerun_reaches_the_same_tables() {
         expected.len() > 3 && statements > 30,
         "{statements} statements"
     );
-    for allowed in [3, statements / 3, 2 * statements / 3, statements - 1] {
+    for allowed in [statements / 3, statements - 1] {
         let dataset = format!("crash_{allowed}");
         let victim = one_window_fixture(&server, &dataset);
         let (result, _) =
@@ -375,10 +375,10 @@ fn missing_events_or_column_dry_run_estimates_and_polling() {
     );
 }
 
-/// Seeded demo streams (late events, duplicates, several devices per user) read in batches
+/// A seeded demo stream (late events, duplicates, several devices per user) read in batches
 /// (`--until`), on BigQuery and on DuckDB: the same attributes after each batch.
 #[test]
-fn exact_mode_on_random_streams_in_batches_equals_duckdb() {
+fn exact_mode_on_a_random_stream_in_batches_equals_duckdb() {
     let server = Server::start();
     let vars = "  snowplow__start_date: '2025-03-01'\n  snowplow__backfill_limit_days: 4\n  \
                 snowplow__mock_current_day: '2025-03-09'\n";
@@ -394,7 +394,7 @@ fn exact_mode_on_random_streams_in_batches_equals_duckdb() {
     let streams = (11..40)
         .map(|seed| (seed, TempProject::demo(vars, 30, 8, seed)))
         .filter(|(_, project)| carries_every_schema(project))
-        .take(2);
+        .take(1);
     for (seed, local) in streams {
         let dataset = format!("stream_{seed}");
         let remote = TempProject::new(
