@@ -81,11 +81,21 @@ pub struct SignalsFlags {
     pub auth_mode: String,
 
     /// The API key (bdp mode).
-    #[arg(long, env = "SNOWPLOW_API_KEY", hide_env_values = true, value_name = "KEY")]
+    #[arg(
+        long,
+        env = "SNOWPLOW_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
     pub api_key: Option<String>,
 
     /// The API key's id (bdp mode).
-    #[arg(long, env = "SNOWPLOW_API_KEY_ID", hide_env_values = true, value_name = "ID")]
+    #[arg(
+        long,
+        env = "SNOWPLOW_API_KEY_ID",
+        hide_env_values = true,
+        value_name = "ID"
+    )]
     pub api_key_id: Option<String>,
 
     /// The organization id (bdp mode).
@@ -93,7 +103,12 @@ pub struct SignalsFlags {
     pub org_id: Option<String>,
 
     /// The sandbox token (sandbox mode).
-    #[arg(long, env = "SNOWPLOW_SANDBOX_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "SNOWPLOW_SANDBOX_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub sandbox_token: Option<String>,
 
     /// The Console that issues tokens in bdp mode (default https://console.snowplowanalytics.com).
@@ -234,14 +249,21 @@ pub enum Command {
 
     /// Create a project from an attribute group file (the Signals API JSON), or from the groups
     /// Signals serves (--from-api).
-    #[command(after_help = "Examples:\n  sigbatch init --attribute-group group.json --project-dir my_project\n  \
+    #[command(
+        after_help = "Examples:\n  sigbatch init --attribute-group group.json --project-dir my_project\n  \
                             sigbatch init --from-api --attribute-group-name my_group --project-dir my_project\n  \
                             sigbatch init --from-api --target-type snowflake --project-dir projects   # one directory per group\n\n\
                             --from-api reads the groups with the Signals options below (or SNOWPLOW_* variables). \
-                            Run again to refresh the files it wrote; a file changed since is kept unless --force.")]
+                            Run again to refresh the files it wrote; a file changed since is kept unless --force."
+    )]
     Init {
         /// The attribute group JSON, as the Signals API returns it.
-        #[arg(long, value_name = "FILE", required_unless_present = "from_api", conflicts_with = "from_api")]
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "from_api",
+            conflicts_with = "from_api"
+        )]
         attribute_group: Option<PathBuf>,
 
         /// Take the attribute group(s) from the Signals API.
@@ -288,12 +310,14 @@ pub enum Command {
 
     /// Register the project's attributes table with Signals as its group's batch source, then
     /// publish the group.
-    #[command(after_help = "Examples:\n  sigbatch sync --project-dir my_project --dry-run\n  \
+    #[command(
+        after_help = "Examples:\n  sigbatch sync --project-dir my_project --dry-run\n  \
                             SNOWPLOW_API_URL=https://... SNOWPLOW_API_KEY=... SNOWPLOW_API_KEY_ID=... SNOWPLOW_ORG_ID=... \\\n    \
                             sigbatch sync --project-dir my_project --owner data-team@example.com\n  \
                             sigbatch sync --project-dir my_project --auth-mode sandbox --sandbox-token ...\n\n\
                             The table is the target's <schema>_derived.<name>_attributes (database: Snowflake's \
-                            database, or a DuckDB file's stem), with timestamp_field updated_at.")]
+                            database, or a DuckDB file's stem), with timestamp_field updated_at."
+    )]
     Sync {
         #[command(flatten)]
         project: ProjectFlags,

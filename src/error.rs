@@ -168,9 +168,7 @@ impl Error {
             | Error::Invalid { .. }
             | Error::Unsupported { .. }
             | Error::Locked { .. } => true,
-            Error::Stage { user_fixable, .. } | Error::Remote { user_fixable, .. } => {
-                *user_fixable
-            }
+            Error::Stage { user_fixable, .. } | Error::Remote { user_fixable, .. } => *user_fixable,
             Error::Internal(_) | Error::Cancelled(_) | Error::TimedOut(_) => false,
         }
     }

@@ -40,10 +40,7 @@ mod tests {
     fn a_secret_never_prints() {
         let secret = Secret::new("hunter2".into());
         assert_eq!(format!("{secret:?}"), "<redacted>");
-        assert_eq!(
-            secret.redact("bad token hunter2!"),
-            "bad token <redacted>!"
-        );
+        assert_eq!(secret.redact("bad token hunter2!"), "bad token <redacted>!");
         assert_eq!(Secret::new(String::new()).redact("abc"), "abc");
     }
 }

@@ -104,7 +104,10 @@ impl Server {
 
     fn requests(&self) -> Vec<Value> {
         match std::fs::read_to_string(self.state.path().join("requests.jsonl")) {
-            Ok(text) => text.lines().map(|l| serde_json::from_str(l).unwrap()).collect(),
+            Ok(text) => text
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect(),
             Err(_) => Vec::new(),
         }
     }
@@ -113,7 +116,13 @@ impl Server {
     fn calls(&self) -> Vec<String> {
         self.requests()
             .iter()
-            .map(|r| format!("{} {}", r["method"].as_str().unwrap(), r["path"].as_str().unwrap()))
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r["method"].as_str().unwrap(),
+                    r["path"].as_str().unwrap()
+                )
+            })
             .collect()
     }
 
@@ -224,11 +233,7 @@ fn jwt_claims(jwt: &str) -> Value {
 
 /// A project over the fixture group (snowflake syntax) on DuckDB `warehouse.duckdb`.
 fn project() -> TempProject {
-    TempProject::new(
-        "exact",
-        &fixture("snowflake").to_string(),
-        FIXTURE_VARS,
-    )
+    TempProject::new("exact", &fixture("snowflake").to_string(), FIXTURE_VARS)
 }
 
 fn dir(project: &TempProject) -> &str {
@@ -246,11 +251,21 @@ fn init_from_api_writes_the_named_group_in_the_target_syntax() {
     let project_dir = root.path().join("p");
     let p = project_dir.to_str().unwrap();
     let output = server.bdp(&[
-        "init", "--from-api", "--target-type", "bigquery", "--attribute-group-name", GROUP,
-        "--project-dir", p,
+        "init",
+        "--from-api",
+        "--target-type",
+        "bigquery",
+        "--attribute-group-name",
+        GROUP,
+        "--project-dir",
+        p,
     ]);
     assert_exit(&output, 0);
-    assert!(stdout(&output).contains(&format!("attribute group `{GROUP}` v2")), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains(&format!("attribute group `{GROUP}` v2")),
+        "{}",
+        stdout(&output)
+    );
 
     let requests = server.requests();
     assert_eq!(
@@ -268,22 +283,35 @@ fn init_from_api_writes_the_named_group_in_the_target_syntax() {
     let jwt = jwt["accessToken"].as_str().unwrap();
     let list = &requests[1];
     assert_eq!(list["query"], "offline=true&property_syntax=bigquery");
-    assert_eq!(header(list, "authorization"), Some(format!("Bearer {jwt}").as_str()));
-    assert_eq!(header(list, "content-type"), Some("application/json; charset=utf-8"));
+    assert_eq!(
+        header(list, "authorization"),
+        Some(format!("Bearer {jwt}").as_str())
+    );
+    assert_eq!(
+        header(list, "content-type"),
+        Some("application/json; charset=utf-8")
+    );
     assert_eq!(list["body"], "");
 
     // the group as the API gave it (the highest version), unknown keys kept
-    let written: Value =
-        serde_json::from_str(&std::fs::read_to_string(project_dir.join("attribute_group.json")).unwrap())
-            .unwrap();
+    let written: Value = serde_json::from_str(
+        &std::fs::read_to_string(project_dir.join("attribute_group.json")).unwrap(),
+    )
+    .unwrap();
     let mut expected = fixture("bigquery");
     expected["version"] = json!(2);
     expected["feast_name"] = json!(format!("{GROUP}_v2"));
     assert_eq!(written, expected);
     let yml = std::fs::read_to_string(project_dir.join("sigbatch.yml")).unwrap();
-    assert!(yml.contains("attribute_group: attribute_group.json") && yml.contains("semantics: exact"), "{yml}");
+    assert!(
+        yml.contains("attribute_group: attribute_group.json") && yml.contains("semantics: exact"),
+        "{yml}"
+    );
     let profiles = std::fs::read_to_string(project_dir.join("profiles.yml")).unwrap();
-    assert!(profiles.contains("type: duckdb") && profiles.contains("path: warehouse.duckdb"), "{profiles}");
+    assert!(
+        profiles.contains("type: duckdb") && profiles.contains("path: warehouse.duckdb"),
+        "{profiles}"
+    );
     // the project it made loads and plans
     let validate = server.run(&["validate", "--project-dir", p], &[]);
     assert_exit(&validate, 0);
@@ -291,12 +319,21 @@ fn init_from_api_writes_the_named_group_in_the_target_syntax() {
     // a chosen version
     let other = root.path().join("v1");
     let output = server.bdp(&[
-        "init", "--from-api", "--target-type", "snowflake", "--attribute-group-name", GROUP,
-        "--attribute-group-version", "1", "--project-dir", other.to_str().unwrap(),
+        "init",
+        "--from-api",
+        "--target-type",
+        "snowflake",
+        "--attribute-group-name",
+        GROUP,
+        "--attribute-group-version",
+        "1",
+        "--project-dir",
+        other.to_str().unwrap(),
     ]);
     assert_exit(&output, 0);
     let written: Value =
-        serde_json::from_str(&std::fs::read_to_string(other.join("attribute_group.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(other.join("attribute_group.json")).unwrap())
+            .unwrap();
     assert_eq!(written, fixture("snowflake"));
 }
 
@@ -305,45 +342,92 @@ fn init_from_api_makes_one_project_per_group_and_keeps_edited_files() {
     let server = Server::start();
     let root = tempfile::tempdir().unwrap();
     let r = root.path().to_str().unwrap();
-    let args = ["init", "--from-api", "--target-type", "databricks", "--project-dir", r];
+    let args = [
+        "init",
+        "--from-api",
+        "--target-type",
+        "databricks",
+        "--project-dir",
+        r,
+    ];
     let output = server.bdp(&args);
     assert_exit(&output, 0);
     // the external batch source group is skipped, the other at its highest version
-    assert!(stderr(&output).contains("skipped `crm_accounts v1`"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("skipped `crm_accounts v1`"),
+        "{}",
+        stderr(&output)
+    );
     let project_dir = root.path().join(format!("{GROUP}_2"));
     assert!(project_dir.join("sigbatch.yml").is_file());
-    let entries: Vec<PathBuf> = std::fs::read_dir(root.path()).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(entries, [project_dir.clone()]);
+    let entries: Vec<PathBuf> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries, std::slice::from_ref(&project_dir));
 
     // again: nothing changed
     let output = server.bdp(&args);
     assert_exit(&output, 0);
-    assert!(stdout(&output).contains("up to date"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("up to date"),
+        "{}",
+        stdout(&output)
+    );
 
     // an edited file is kept, and nothing else is written either
     let yml = project_dir.join("sigbatch.yml");
-    let edited = std::fs::read_to_string(&yml).unwrap().replace("semantics: exact", "semantics: compat");
+    let edited = std::fs::read_to_string(&yml)
+        .unwrap()
+        .replace("semantics: exact", "semantics: compat");
     std::fs::write(&yml, &edited).unwrap();
     let group_file = project_dir.join("attribute_group.json");
     std::fs::remove_file(&group_file).unwrap();
     let output = server.bdp(&args);
     assert_exit(&output, 2);
-    assert!(stderr(&output).contains("sigbatch.yml") && stderr(&output).contains("hint: pass --force"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("sigbatch.yml") && stderr(&output).contains("hint: pass --force"),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(std::fs::read_to_string(&yml).unwrap(), edited);
     assert!(!group_file.exists(), "a refused init wrote a file");
 
     // a file init wrote and nobody edited is refreshed (here: compat semantics)
-    std::fs::write(&yml, std::fs::read_to_string(&yml).unwrap().replace("semantics: compat", "semantics: exact")).unwrap();
-    let output = server.bdp(&["init", "--from-api", "--target-type", "databricks", "--project-dir", r, "--semantics", "compat"]);
+    std::fs::write(
+        &yml,
+        std::fs::read_to_string(&yml)
+            .unwrap()
+            .replace("semantics: compat", "semantics: exact"),
+    )
+    .unwrap();
+    let output = server.bdp(&[
+        "init",
+        "--from-api",
+        "--target-type",
+        "databricks",
+        "--project-dir",
+        r,
+        "--semantics",
+        "compat",
+    ]);
     assert_exit(&output, 0);
-    assert!(std::fs::read_to_string(&yml).unwrap().contains("semantics: compat"));
+    assert!(
+        std::fs::read_to_string(&yml)
+            .unwrap()
+            .contains("semantics: compat")
+    );
     assert!(group_file.is_file());
 
     // --force replaces an edited file
     std::fs::write(&yml, "# mine\n").unwrap();
     let output = server.bdp(&[&args[..], &["--force"][..]].concat());
     assert_exit(&output, 0);
-    assert!(std::fs::read_to_string(&yml).unwrap().contains("semantics: exact"));
+    assert!(
+        std::fs::read_to_string(&yml)
+            .unwrap()
+            .contains("semantics: exact")
+    );
 }
 
 #[test]
@@ -351,11 +435,22 @@ fn init_from_api_takes_the_target_type_from_the_profile_or_asks_for_it() {
     let server = Server::start();
     let root = tempfile::tempdir().unwrap();
     let p = root.path().join("p");
-    let args = ["init", "--from-api", "--attribute-group-name", GROUP, "--project-dir", p.to_str().unwrap()];
+    let args = [
+        "init",
+        "--from-api",
+        "--attribute-group-name",
+        GROUP,
+        "--project-dir",
+        p.to_str().unwrap(),
+    ];
     // no profile anywhere (HOME is empty): explained, nothing sent
     let output = server.bdp(&args);
     assert_exit(&output, 2);
-    assert!(stderr(&output).contains("--target-type") && stderr(&output).contains("hint:"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--target-type") && stderr(&output).contains("hint:"),
+        "{}",
+        stderr(&output)
+    );
     assert!(server.requests().is_empty());
 
     // a snowflake `sigbatch` profile in ~/.dbt: its syntax, and no DuckDB profile written
@@ -381,24 +476,69 @@ fn init_from_api_errors_name_what_is_wrong() {
     let p = root.path().join("p");
     let p = p.to_str().unwrap();
     let init = |extra: &[&str]| {
-        server.bdp(&[&["init", "--from-api", "--target-type", "snowflake", "--project-dir", p][..], extra].concat())
+        server.bdp(
+            &[
+                &[
+                    "init",
+                    "--from-api",
+                    "--target-type",
+                    "snowflake",
+                    "--project-dir",
+                    p,
+                ][..],
+                extra,
+            ]
+            .concat(),
+        )
     };
     let output = init(&["--attribute-group-name", "nope"]);
     assert_exit(&output, 2);
-    assert!(stderr(&output).contains("no attribute group `nope`"), "{}", stderr(&output));
-    assert!(stderr(&output).contains(&format!("hint: Signals has: {GROUP}")), "{}", stderr(&output));
-    let output = init(&["--attribute-group-name", GROUP, "--attribute-group-version", "7"]);
+    assert!(
+        stderr(&output).contains("no attribute group `nope`"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains(&format!("hint: Signals has: {GROUP}")),
+        "{}",
+        stderr(&output)
+    );
+    let output = init(&[
+        "--attribute-group-name",
+        GROUP,
+        "--attribute-group-version",
+        "7",
+    ]);
     assert_exit(&output, 2);
-    assert!(stderr(&output).contains("has no version 7") && stderr(&output).contains("1, 2"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("has no version 7") && stderr(&output).contains("1, 2"),
+        "{}",
+        stderr(&output)
+    );
     let output = init(&["--attribute-group-name", "crm_accounts"]);
     assert_exit(&output, 2);
-    assert!(stderr(&output).contains("external batch source"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("external batch source"),
+        "{}",
+        stderr(&output)
+    );
     assert!(!Path::new(p).join("sigbatch.yml").exists());
 
     let empty = Server::with_groups(json!({"snowflake": [], "bigquery": [], "databricks": []}));
-    let output = empty.bdp(&["init", "--from-api", "--target-type", "snowflake", "--project-dir", p]);
+    let output = empty.bdp(&[
+        "init",
+        "--from-api",
+        "--target-type",
+        "snowflake",
+        "--project-dir",
+        p,
+    ]);
     assert_exit(&output, 2);
-    assert!(stderr(&output).contains("no attribute groups available"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no attribute groups available"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 // ---- sync ------------------------------------------------------------------------------------
@@ -407,7 +547,13 @@ fn init_from_api_errors_name_what_is_wrong() {
 fn sync_registers_the_attributes_table_then_publishes() {
     let server = Server::start();
     let project = project();
-    let output = server.bdp(&["sync", "--project-dir", dir(&project), "--owner", "data@example.com"]);
+    let output = server.bdp(&[
+        "sync",
+        "--project-dir",
+        dir(&project),
+        "--owner",
+        "data@example.com",
+    ]);
     assert_exit(&output, 0);
     let requests = server.requests();
     assert_eq!(
@@ -423,7 +569,10 @@ fn sync_registers_the_attributes_table_then_publishes() {
     let bearer = format!("Bearer {}", jwt["accessToken"].as_str().unwrap());
     for request in &requests[1..] {
         assert_eq!(header(request, "authorization"), Some(bearer.as_str()));
-        assert_eq!(header(request, "content-type"), Some("application/json; charset=utf-8"));
+        assert_eq!(
+            header(request, "content-type"),
+            Some("application/json; charset=utf-8")
+        );
         assert_eq!(request["query"], "");
         assert_eq!(request["status"], 200);
     }
@@ -445,13 +594,29 @@ fn sync_registers_the_attributes_table_then_publishes() {
         json!({"attribute_groups": [{"name": GROUP, "version": 1}]}).to_string()
     );
     let text = stdout(&output);
-    assert!(text.contains(&format!("table warehouse.main_derived.{TABLE}")), "{text}");
-    assert!(text.contains(&format!("published attribute group `{GROUP}` v1")), "{text}");
+    assert!(
+        text.contains(&format!("table warehouse.main_derived.{TABLE}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("published attribute group `{GROUP}` v1")),
+        "{text}"
+    );
 
     // the second time: nothing to publish is not an error; no owner given and none in the group
-    let output = server.bdp(&["sync", "--project-dir", dir(&project), "--owner", "data@example.com"]);
+    let output = server.bdp(&[
+        "sync",
+        "--project-dir",
+        dir(&project),
+        "--owner",
+        "data@example.com",
+    ]);
     assert_exit(&output, 0);
-    assert!(stdout(&output).contains("nothing to publish"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("nothing to publish"),
+        "{}",
+        stdout(&output)
+    );
     let output = server.bdp(&["sync", "--project-dir", dir(&project)]);
     assert_exit(&output, 0);
     let put: Value = serde_json::from_str(server.requests()[7]["body"].as_str().unwrap()).unwrap();
@@ -467,7 +632,10 @@ fn sync_in_sandbox_mode_sends_the_token_as_it_is() {
     let requests = server.requests();
     assert_eq!(requests.len(), 2, "{:?}", server.calls());
     for request in &requests {
-        assert_eq!(header(request, "authorization"), Some(format!("Bearer {SANDBOX_TOKEN}").as_str()));
+        assert_eq!(
+            header(request, "authorization"),
+            Some(format!("Bearer {SANDBOX_TOKEN}").as_str())
+        );
     }
 }
 
@@ -481,7 +649,10 @@ fn an_expired_token_is_fetched_again() {
     assert_exit(&output, 0);
     let calls = server.calls();
     assert_eq!(calls.len(), 4, "{calls:?}");
-    assert!(calls[0].ends_with("/credentials/v3/token") && calls[2].ends_with("/credentials/v3/token"), "{calls:?}");
+    assert!(
+        calls[0].ends_with("/credentials/v3/token") && calls[2].ends_with("/credentials/v3/token"),
+        "{calls:?}"
+    );
     let requests = server.requests();
     let jwt = |i: usize| {
         let answer: Value = serde_json::from_str(requests[i]["answer"].as_str().unwrap()).unwrap();
@@ -490,8 +661,14 @@ fn an_expired_token_is_fetched_again() {
     let (first, second) = (jwt(0), jwt(2));
     assert_ne!(first, second);
     assert!(jwt_claims(&second)["exp"].as_i64() >= jwt_claims(&first)["exp"].as_i64());
-    assert_eq!(header(&requests[1], "authorization"), Some(format!("Bearer {first}").as_str()));
-    assert_eq!(header(&requests[3], "authorization"), Some(format!("Bearer {second}").as_str()));
+    assert_eq!(
+        header(&requests[1], "authorization"),
+        Some(format!("Bearer {first}").as_str())
+    );
+    assert_eq!(
+        header(&requests[3], "authorization"),
+        Some(format!("Bearer {second}").as_str())
+    );
 }
 
 #[test]
@@ -501,14 +678,25 @@ fn sync_dry_run_prints_the_requests_and_sends_nothing() {
     // no credentials needed to print what would be sent; the API key is set to check it is not shown
     let output = server.run(
         &["sync", "--project-dir", dir(&project), "--dry-run"],
-        &[("SNOWPLOW_API_URL", &format!("{}/", server.url())), ("SNOWPLOW_API_KEY", API_KEY)],
+        &[
+            ("SNOWPLOW_API_URL", &format!("{}/", server.url())),
+            ("SNOWPLOW_API_KEY", API_KEY),
+        ],
     );
     assert_exit(&output, 0);
     assert!(server.requests().is_empty(), "{:?}", server.calls());
     let text = stdout(&output);
     let url = server.url();
-    assert!(text.contains(&format!("PUT {url}/api/v1/registry/attribute_groups/{GROUP}/versions/1/batch_source\n")), "{text}");
-    assert!(text.contains(&format!("POST {url}/api/v1/engines/publish\n")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "PUT {url}/api/v1/registry/attribute_groups/{GROUP}/versions/1/batch_source\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("POST {url}/api/v1/engines/publish\n")),
+        "{text}"
+    );
     assert!(text.contains("Authorization: Bearer <redacted>"), "{text}");
     assert!(text.contains("\"wh_schema\": \"main_derived\""), "{text}");
 }
@@ -538,10 +726,17 @@ fn assert_sync_fails(server: &Server, output: Output, code: i32, needles: &[&str
     assert_exit(&output, code);
     let text = stderr(&output);
     for needle in needles {
-        assert!(text.contains(needle), "stderr should mention {needle:?}:\n{text}");
+        assert!(
+            text.contains(needle),
+            "stderr should mention {needle:?}:\n{text}"
+        );
     }
     assert!(text.contains("\nhint: "), "{text}");
-    let made: Vec<String> = server.calls().iter().map(|c| c.split(' ').next().unwrap().to_string() + " " + c.rsplit('/').next().unwrap()).collect();
+    let made: Vec<String> = server
+        .calls()
+        .iter()
+        .map(|c| c.split(' ').next().unwrap().to_string() + " " + c.rsplit('/').next().unwrap())
+        .collect();
     assert_eq!(made, calls, "{:?}", server.calls());
 }
 
@@ -552,23 +747,70 @@ fn sync_bad_credentials_are_user_errors_and_nothing_is_registered() {
     let server = Server::start();
     server.configure(json!({"api_key": "another-key"}));
     let output = server.bdp(&["sync", "--project-dir", p]);
-    assert_sync_fails(&server, output, 2, &["snowplow console", "401", "Invalid API key", "SNOWPLOW_API_KEY"], &["GET token"]);
+    assert_sync_fails(
+        &server,
+        output,
+        2,
+        &[
+            "snowplow console",
+            "401",
+            "Invalid API key",
+            "SNOWPLOW_API_KEY",
+        ],
+        &["GET token"],
+    );
 
     let server = Server::start();
     server.configure(json!({"org_id": "another-org"}));
     let output = server.bdp(&["sync", "--project-dir", p]);
-    assert_sync_fails(&server, output, 2, &["403", "no access to this organization"], &["GET token"]);
+    assert_sync_fails(
+        &server,
+        output,
+        2,
+        &["403", "no access to this organization"],
+        &["GET token"],
+    );
 
     let server = Server::start();
     server.configure(json!({"sandbox_token": "another-token"}));
     let output = server.sandbox(&["sync", "--project-dir", p]);
-    assert_sync_fails(&server, output, 2, &["signals api", "401", "Could not validate credentials", "SNOWPLOW_SANDBOX_TOKEN"], &["PUT batch_source"]);
+    assert_sync_fails(
+        &server,
+        output,
+        2,
+        &[
+            "signals api",
+            "401",
+            "Could not validate credentials",
+            "SNOWPLOW_SANDBOX_TOKEN",
+        ],
+        &["PUT batch_source"],
+    );
 
     // missing pieces are named before anything is sent
     let server = Server::start();
-    let output = server.run(&["sync", "--project-dir", p], &[("SNOWPLOW_API_URL", &server.url()), ("SNOWPLOW_API_KEY", API_KEY)]);
-    assert_sync_fails(&server, output, 2, &["bdp mode needs its id", "SNOWPLOW_API_KEY_ID", "SNOWPLOW_ORG_ID"], &[]);
-    let output = server.run(&["sync", "--project-dir", p, "--auth-mode", "sandbox"], &[("SNOWPLOW_API_URL", &server.url())]);
+    let output = server.run(
+        &["sync", "--project-dir", p],
+        &[
+            ("SNOWPLOW_API_URL", &server.url()),
+            ("SNOWPLOW_API_KEY", API_KEY),
+        ],
+    );
+    assert_sync_fails(
+        &server,
+        output,
+        2,
+        &[
+            "bdp mode needs its id",
+            "SNOWPLOW_API_KEY_ID",
+            "SNOWPLOW_ORG_ID",
+        ],
+        &[],
+    );
+    let output = server.run(
+        &["sync", "--project-dir", p, "--auth-mode", "sandbox"],
+        &[("SNOWPLOW_API_URL", &server.url())],
+    );
     assert_sync_fails(&server, output, 2, &["sandbox token"], &[]);
     let output = server.run(&["sync", "--project-dir", p], &[]);
     assert_sync_fails(&server, output, 2, &["no API URL", "SNOWPLOW_API_URL"], &[]);
@@ -581,7 +823,17 @@ fn sync_unknown_group_and_invalid_names_are_user_errors_without_a_publish() {
     group["name"] = json!("unknown_group");
     let unknown = TempProject::new("exact", &group.to_string(), FIXTURE_VARS);
     let output = server.bdp(&["sync", "--project-dir", dir(&unknown)]);
-    assert_sync_fails(&server, output, 2, &["404", "Attribute group unknown_group version 1 not found", "has no attribute group `unknown_group` v1"], &["GET token", "PUT batch_source"]);
+    assert_sync_fails(
+        &server,
+        output,
+        2,
+        &[
+            "404",
+            "Attribute group unknown_group version 1 not found",
+            "has no attribute group `unknown_group` v1",
+        ],
+        &["GET token", "PUT batch_source"],
+    );
 
     // a DuckDB file whose stem is not a valid database name, and an empty owner: 422
     let server = Server::start();
@@ -596,7 +848,11 @@ fn sync_unknown_group_and_invalid_names_are_user_errors_without_a_publish() {
         &server,
         output,
         2,
-        &["422", "`body.database`: String should match pattern '^[A-Za-z0-9_-]+$'", "`body.owner`: String should have at least 1 character"],
+        &[
+            "422",
+            "`body.database`: String should match pattern '^[A-Za-z0-9_-]+$'",
+            "`body.owner`: String should have at least 1 character",
+        ],
         &["PUT batch_source"],
     );
 }
@@ -607,14 +863,28 @@ fn sync_server_failures_exit_3_and_a_failed_registration_is_not_published() {
     let server = Server::start();
     server.configure(json!({"fail": [{"method": "PUT", "path_prefix": "/api/v1/", "status": 500, "body": {"detail": "database is down"}}]}));
     let output = server.sandbox(&["sync", "--project-dir", dir(&project)]);
-    assert_sync_fails(&server, output, 3, &["answered 500: database is down", "retry later"], &["PUT batch_source"]);
+    assert_sync_fails(
+        &server,
+        output,
+        3,
+        &["answered 500: database is down", "retry later"],
+        &["PUT batch_source"],
+    );
 
     let server = Server::start();
     server.configure(json!({"fail": [{"method": "POST", "path_prefix": "/api/v1/engines", "status": 502, "body": "<html>bad gateway</html>"}]}));
     let output = server.sandbox(&["sync", "--project-dir", dir(&project)]);
     assert_exit(&output, 3);
-    assert!(stdout(&output).contains("registered the batch source"), "{}", stdout(&output));
-    assert!(stderr(&output).contains("answered 502: <html>bad gateway</html>"), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("registered the batch source"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        stderr(&output).contains("answered 502: <html>bad gateway</html>"),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(server.requests().len(), 2);
 
     // nothing listening
@@ -623,11 +893,23 @@ fn sync_server_failures_exit_3_and_a_failed_registration_is_not_published() {
     drop(closed);
     let output = server.run(
         &["sync", "--project-dir", dir(&project)],
-        &[("SNOWPLOW_API_URL", &url), ("SNOWPLOW_AUTH_MODE", "sandbox"), ("SNOWPLOW_SANDBOX_TOKEN", SANDBOX_TOKEN)],
+        &[
+            ("SNOWPLOW_API_URL", &url),
+            ("SNOWPLOW_AUTH_MODE", "sandbox"),
+            ("SNOWPLOW_SANDBOX_TOKEN", SANDBOX_TOKEN),
+        ],
     );
     assert_exit(&output, 3);
-    assert!(stderr(&output).contains("`PUT /api/v1/registry/attribute_groups/"), "{}", stderr(&output));
-    assert!(stderr(&output).contains("hint: check that --api-url"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("`PUT /api/v1/registry/attribute_groups/"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("hint: check that --api-url"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 // ---- test-connection -------------------------------------------------------------------------
@@ -639,7 +921,10 @@ fn test_connection_checks_auth_and_health() {
     assert_exit(&output, 0);
     let text = stdout(&output);
     assert!(text.contains("auth (bdp mode): ok"), "{text}");
-    assert!(text.contains("/health-all): ok (storage ok, registry ok)"), "{text}");
+    assert!(
+        text.contains("/health-all): ok (storage ok, registry ok)"),
+        "{text}"
+    );
     let requests = server.requests();
     assert_eq!(
         server.calls(),
@@ -650,7 +935,11 @@ fn test_connection_checks_auth_and_health() {
         ]
     );
     assert_eq!(requests[1]["query"], "offline=true");
-    assert!(header(&requests[1], "authorization").unwrap().starts_with("Bearer ey"));
+    assert!(
+        header(&requests[1], "authorization")
+            .unwrap()
+            .starts_with("Bearer ey")
+    );
     assert_eq!(header(&requests[2], "authorization"), None);
 
     // unhealthy: reported, exit 3, the auth check still passes
@@ -660,15 +949,35 @@ fn test_connection_checks_auth_and_health() {
     let text = stdout(&output);
     assert!(text.contains("auth (sandbox mode): ok"), "{text}");
     assert!(text.contains("failed: signals api: `GET /health-all` answered 503, status `error`: storage error, registry ok"), "{text}");
-    assert!(stderr(&output).contains("error: test-connection: failed: api"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("error: test-connection: failed: api"),
+        "{}",
+        stderr(&output)
+    );
 
     // only health: no credentials needed, no token asked for
     let before = server.requests().len();
-    let output = server.run(&["test-connection", "--no-check-auth", "--api-url", &server.url()], &[]);
+    let output = server.run(
+        &[
+            "test-connection",
+            "--no-check-auth",
+            "--api-url",
+            &server.url(),
+        ],
+        &[],
+    );
     assert_exit(&output, 3);
     assert_eq!(server.calls()[before..], ["GET /health-all".to_string()]);
     server.configure(json!({}));
-    let output = server.run(&["test-connection", "--no-check-auth", "--api-url", &server.url()], &[]);
+    let output = server.run(
+        &[
+            "test-connection",
+            "--no-check-auth",
+            "--api-url",
+            &server.url(),
+        ],
+        &[],
+    );
     assert_exit(&output, 0);
     assert!(!stdout(&output).contains("auth"), "{}", stdout(&output));
 
@@ -676,11 +985,19 @@ fn test_connection_checks_auth_and_health() {
     let before = server.requests().len();
     let output = server.sandbox(&["test-connection", "--no-check-api"]);
     assert_exit(&output, 0);
-    assert_eq!(server.calls()[before..], ["GET /api/v1/registry/attribute_groups/".to_string()]);
+    assert_eq!(
+        server.calls()[before..],
+        ["GET /api/v1/registry/attribute_groups/".to_string()]
+    );
     let output = server.sandbox(&["test-connection", "--no-check-api", "--no-check-auth"]);
     assert_exit(&output, 2);
     // the later flag wins
-    let output = server.sandbox(&["test-connection", "--no-check-api", "--check-api", "--no-check-auth"]);
+    let output = server.sandbox(&[
+        "test-connection",
+        "--no-check-api",
+        "--check-api",
+        "--no-check-auth",
+    ]);
     assert_exit(&output, 0);
 }
 
@@ -691,22 +1008,49 @@ fn test_connection_failures_say_which_check_and_who_can_fix_it() {
     let output = server.bdp(&["test-connection"]);
     assert_exit(&output, 2);
     let text = stdout(&output);
-    assert!(text.contains("auth (bdp mode): failed: snowplow console:") && text.contains("401"), "{text}");
+    assert!(
+        text.contains("auth (bdp mode): failed: snowplow console:") && text.contains("401"),
+        "{text}"
+    );
     assert!(text.contains("/health-all): ok"), "{text}");
-    assert!(stderr(&output).contains("hint: check the API key"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("hint: check the API key"),
+        "{}",
+        stderr(&output)
+    );
 
     // bad credentials and an unhealthy API: not all the user's to fix
     server.configure(json!({"api_key": "rotated", "healthy": false}));
     let output = server.bdp(&["test-connection"]);
     assert_exit(&output, 3);
-    assert!(stderr(&output).contains("failed: auth, api"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("failed: auth, api"),
+        "{}",
+        stderr(&output)
+    );
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let output = server.run(&["test-connection", "--api-url", &url, "--auth-mode", "sandbox", "--sandbox-token", SANDBOX_TOKEN], &[]);
+    let output = server.run(
+        &[
+            "test-connection",
+            "--api-url",
+            &url,
+            "--auth-mode",
+            "sandbox",
+            "--sandbox-token",
+            SANDBOX_TOKEN,
+        ],
+        &[],
+    );
     assert_exit(&output, 3);
-    assert_eq!(stdout(&output).matches(": failed: ").count(), 2, "{}", stdout(&output));
+    assert_eq!(
+        stdout(&output).matches(": failed: ").count(),
+        2,
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]
@@ -716,6 +1060,10 @@ fn help_shows_examples_and_no_secret_from_the_environment() {
         let output = server.sandbox(&[command, "--help"]);
         assert_exit(&output, 0);
         assert!(stdout(&output).contains("Examples:"), "{}", stdout(&output));
-        assert!(stdout(&output).contains("SNOWPLOW_SANDBOX_TOKEN"), "{}", stdout(&output));
+        assert!(
+            stdout(&output).contains("SNOWPLOW_SANDBOX_TOKEN"),
+            "{}",
+            stdout(&output)
+        );
     }
 }

@@ -45,7 +45,10 @@ fn profile_type(profiles_dir: Option<&Path>, dir: &Path) -> Option<String> {
 }
 
 fn target_type(settings: &InitFromApiSettings) -> Result<String> {
-    let hint = format!("pass --target-type {} (any of them runs on DuckDB)", TARGET_TYPES.join("|"));
+    let hint = format!(
+        "pass --target-type {} (any of them runs on DuckDB)",
+        TARGET_TYPES.join("|")
+    );
     let (name, source) = match &settings.target_type {
         Some(name) => (name.clone(), "--target-type"),
         None => match profile_type(settings.profiles_dir.as_deref(), &settings.project_dir) {
@@ -64,7 +67,9 @@ fn target_type(settings: &InitFromApiSettings) -> Result<String> {
     }
     Err(Error::invalid(
         "--target-type",
-        format!("{source} is `{name}`; Signals writes properties for snowflake, bigquery or databricks"),
+        format!(
+            "{source} is `{name}`; Signals writes properties for snowflake, bigquery or databricks"
+        ),
     )
     .with_hint(hint))
 }
@@ -127,15 +132,19 @@ pub fn init_from_api(
         ));
     }
     if settings.selection.version.is_some() && settings.selection.name.is_none() {
-        return Err(Error::invalid("--attribute-group-version", "needs --attribute-group-name")
-            .with_hint("name the group whose version you want"));
+        return Err(
+            Error::invalid("--attribute-group-version", "needs --attribute-group-name")
+                .with_hint("name the group whose version you want"),
+        );
     }
     let syntax = target_type(settings)?;
     let mut client = Client::new(settings.credentials.clone());
     let answer = client.send(&Request::list_groups(Some(&syntax)))?;
     let (groups, skipped) = select_groups(&answer, &settings.selection)?;
     for name in &skipped {
-        warn(format!("skipped `{name}`: no attributes (an external batch source)"));
+        warn(format!(
+            "skipped `{name}`: no attributes (an external batch source)"
+        ));
     }
     let mut planned = Vec::new();
     for remote in groups {
@@ -143,19 +152,27 @@ pub fn init_from_api(
         let group = match AttributeGroup::from_json(&text) {
             Ok(group) => group,
             Err(error) if settings.selection.name.is_none() => {
-                warn(format!("skipped `{}` v{}: {error}", remote.name, remote.version));
+                warn(format!(
+                    "skipped `{}` v{}: {error}",
+                    remote.name, remote.version
+                ));
                 continue;
             }
             Err(error) => {
                 return Err(Error::invalid(
-                    format!("attribute group `{}` v{} from the API", remote.name, remote.version),
+                    format!(
+                        "attribute group `{}` v{} from the API",
+                        remote.name, remote.version
+                    ),
                     error.to_string(),
                 ));
             }
         };
         let dir = match settings.selection.name {
             Some(_) => settings.project_dir.clone(),
-            None => settings.project_dir.join(format!("{}_{}", remote.name, remote.version)),
+            None => settings
+                .project_dir
+                .join(format!("{}_{}", remote.name, remote.version)),
         };
         let mut files = vec![
             ("attribute_group.json", text),
@@ -176,8 +193,10 @@ pub fn init_from_api(
         planned.push(Planned { dir, group, files });
     }
     if planned.is_empty() {
-        return Err(Error::invalid("signals", "none of the attribute groups can be computed")
-            .with_hint("see the lines above for why each was skipped"));
+        return Err(
+            Error::invalid("signals", "none of the attribute groups can be computed")
+                .with_hint("see the lines above for why each was skipped"),
+        );
     }
     let edited: Vec<String> = planned
         .iter()

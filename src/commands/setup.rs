@@ -54,10 +54,7 @@ pub fn init(settings: &InitSettings, out: &mut dyn Write) -> Result<()> {
     let group_text = std::fs::read_to_string(&settings.attribute_group)
         .map_err(|e| Error::file(&settings.attribute_group, format!("cannot read: {e}")))?;
     write_new(&dir.join("attribute_group.json"), &group_text)?;
-    write_new(
-        &project_file,
-        &project_yaml(&group, &settings.semantics),
-    )?;
+    write_new(&project_file, &project_yaml(&group, &settings.semantics))?;
     let profiles = dir.join("profiles.yml");
     if !profiles.exists() {
         write_new(&profiles, &duckdb_profile(&settings.database))?;

@@ -32,7 +32,10 @@ pub struct SyncSettings {
 }
 
 /// The batch source for the project's attributes table on its resolved target.
-pub fn batch_source(args: &ProjectArgs, owner: Option<String>) -> Result<(String, u32, BatchSource)> {
+pub fn batch_source(
+    args: &ProjectArgs,
+    owner: Option<String>,
+) -> Result<(String, u32, BatchSource)> {
     let (project, plan) = args.load()?;
     let target = args.target(&project)?;
     let dialect = dialect::for_name(target.output.kind())?;
@@ -116,7 +119,9 @@ pub fn sync(settings: &SyncSettings, out: &mut dyn Write) -> Result<()> {
     let line = match PublishStatus::from_answer(&answer) {
         PublishStatus::Published => format!("published attribute group `{group}` v{version}"),
         PublishStatus::NothingToPublish => {
-            format!("attribute group `{group}` v{version}: nothing to publish (already published as it is)")
+            format!(
+                "attribute group `{group}` v{version}: nothing to publish (already published as it is)"
+            )
         }
         PublishStatus::Other(status) => {
             format!("attribute group `{group}` v{version}: publish answered `{status}`")
@@ -136,8 +141,10 @@ pub struct ConnectionChecks {
 /// an error naming the failed checks if any failed, user-fixable only if every failure is.
 pub fn test_connection(checks: &ConnectionChecks, out: &mut dyn Write) -> Result<()> {
     if !checks.auth && !checks.api {
-        return Err(Error::invalid("test-connection", "both checks are turned off")
-            .with_hint("drop --no-check-auth or --no-check-api"));
+        return Err(
+            Error::invalid("test-connection", "both checks are turned off")
+                .with_hint("drop --no-check-auth or --no-check-api"),
+        );
     }
     let credentials = &checks.credentials;
     let mut client = Client::new(credentials.clone());
@@ -170,7 +177,9 @@ pub fn test_connection(checks: &ConnectionChecks, out: &mut dyn Write) -> Result
     Err(Error::Remote {
         service: "test-connection",
         message: format!("failed: {}", names.join(", ")),
-        hint: failures.iter().find_map(|(_, e)| e.hint().map(str::to_string)),
+        hint: failures
+            .iter()
+            .find_map(|(_, e)| e.hint().map(str::to_string)),
         user_fixable,
     })
 }
@@ -179,20 +188,29 @@ pub fn test_connection(checks: &ConnectionChecks, out: &mut dyn Write) -> Result
 fn health(client: &mut Client) -> Result<String> {
     let answer = client.send_raw(&Request::health())?;
     let value: Option<Value> = serde_json::from_str(&answer.text).ok();
-    let status = value.as_ref().and_then(|v| v["status"].as_str()).unwrap_or("");
+    let status = value
+        .as_ref()
+        .and_then(|v| v["status"].as_str())
+        .unwrap_or("");
     let dependencies: Vec<(String, String)> = value
         .as_ref()
         .and_then(|v| v["dependencies"].as_object())
         .map(|deps| {
             deps.iter()
                 .map(|(name, state)| {
-                    let state = state.as_str().map(str::to_string).unwrap_or(state.to_string());
+                    let state = state
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or(state.to_string());
                     (name.clone(), state)
                 })
                 .collect()
         })
         .unwrap_or_default();
-    let listed: Vec<String> = dependencies.iter().map(|(n, s)| format!("{n} {s}")).collect();
+    let listed: Vec<String> = dependencies
+        .iter()
+        .map(|(n, s)| format!("{n} {s}"))
+        .collect();
     let healthy = answer.status == 200
         && status == "ok"
         && dependencies.iter().all(|(_, state)| state == "ok");
@@ -208,7 +226,12 @@ fn health(client: &mut Client) -> Result<String> {
         Some(_) => format!("status `{status}`: {}", listed.join(", ")),
         None => format!(
             "not JSON: `{}`",
-            client.credentials().redact(answer.text.trim()).chars().take(200).collect::<String>()
+            client
+                .credentials()
+                .redact(answer.text.trim())
+                .chars()
+                .take(200)
+                .collect::<String>()
         ),
     };
     let client_error = (400..500).contains(&answer.status);

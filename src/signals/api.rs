@@ -186,6 +186,10 @@ mod tests {
             Request::publish("g", 3).body.unwrap().to_string(),
             r#"{"attribute_groups":[{"name":"g","version":3}]}"#
         );
-        assert!(!Request::health().describe("http://h").contains("Authorization"));
+        assert!(
+            !Request::health()
+                .describe("http://h")
+                .contains("Authorization")
+        );
     }
 }

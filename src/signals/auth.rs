@@ -57,8 +57,14 @@ mod tests {
 
     #[test]
     fn the_expiry_is_read_from_the_payload() {
-        assert_eq!(token_expiry(&jwt(r#"{"sub":"x","exp":1700000000}"#)), Some(1700000000));
-        assert_eq!(token_expiry(&jwt(r#"{"exp":1700000000.5}"#)), Some(1700000000));
+        assert_eq!(
+            token_expiry(&jwt(r#"{"sub":"x","exp":1700000000}"#)),
+            Some(1700000000)
+        );
+        assert_eq!(
+            token_expiry(&jwt(r#"{"exp":1700000000.5}"#)),
+            Some(1700000000)
+        );
         assert_eq!(token_expiry(&jwt(r#"{"sub":"x"}"#)), None);
         assert_eq!(token_expiry("not a jwt"), None);
         assert_eq!(token_expiry("a.!!!.c"), None);

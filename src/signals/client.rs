@@ -147,7 +147,10 @@ impl Client {
             return Err(Error::Remote {
                 service: CONSOLE,
                 message: format!("`{call}` answered without an `accessToken`"),
-                hint: Some("check SNOWPLOW_CONSOLE_URL; it must be the Console, not the Signals API".into()),
+                hint: Some(
+                    "check SNOWPLOW_CONSOLE_URL; it must be the Console, not the Signals API"
+                        .into(),
+                ),
                 user_fixable: false,
             }
             .into());
@@ -237,7 +240,9 @@ impl Client {
                         "`{call}` answered {status} without a JSON body: `{}`",
                         self.redact(&clip(&answer.text))
                     ),
-                    hint: Some("check --api-url (SNOWPLOW_API_URL): it must be the Signals API".into()),
+                    hint: Some(
+                        "check --api-url (SNOWPLOW_API_URL): it must be the Signals API".into(),
+                    ),
                     user_fixable: false,
                 },
             });
@@ -296,7 +301,11 @@ fn server_message(parsed: Option<&Value>, text: &str) -> String {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    format!("`{}`: {}", loc.join("."), e["msg"].as_str().unwrap_or("invalid"))
+                    format!(
+                        "`{}`: {}",
+                        loc.join("."),
+                        e["msg"].as_str().unwrap_or("invalid")
+                    )
                 })
                 .collect();
             return parts.join("; ");
@@ -335,7 +344,13 @@ mod tests {
             server_message(Some(&body), ""),
             "`body.database`: String should have at least 1 character; `path.version`: Input should be a valid integer"
         );
-        assert_eq!(server_message(Some(&json!({"detail": "Not Found"})), ""), "Not Found");
-        assert_eq!(server_message(None, "<html>bad gateway</html>"), "<html>bad gateway</html>");
+        assert_eq!(
+            server_message(Some(&json!({"detail": "Not Found"})), ""),
+            "Not Found"
+        );
+        assert_eq!(
+            server_message(None, "<html>bad gateway</html>"),
+            "<html>bad gateway</html>"
+        );
     }
 }

@@ -77,7 +77,9 @@ pub fn select_groups(
         names.dedup();
         let external = skipped.iter().any(|s| s.starts_with(&format!("{name} v")));
         let message = if external {
-            format!("attribute group `{name}` has no attributes (an external batch source); there is nothing to compute")
+            format!(
+                "attribute group `{name}` has no attributes (an external batch source); there is nothing to compute"
+            )
         } else {
             format!("no attribute group `{name}`")
         };
@@ -149,19 +151,48 @@ mod tests {
 
     #[test]
     fn unknown_names_versions_and_empty_lists_are_user_errors() {
-        let error = select_groups(&listing(), &GroupSelection { name: Some("c".into()), version: None })
-            .unwrap_err();
-        assert!(error.to_string().contains("no attribute group `c`"), "{error}");
+        let error = select_groups(
+            &listing(),
+            &GroupSelection {
+                name: Some("c".into()),
+                version: None,
+            },
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("no attribute group `c`"),
+            "{error}"
+        );
         assert_eq!(error.hint(), Some("Signals has: a, b"));
-        let error = select_groups(&listing(), &GroupSelection { name: Some("a".into()), version: Some(9) })
-            .unwrap_err();
+        let error = select_groups(
+            &listing(),
+            &GroupSelection {
+                name: Some("a".into()),
+                version: Some(9),
+            },
+        )
+        .unwrap_err();
         assert_eq!(error.hint(), Some("its versions: 1, 2, 3"));
-        let error = select_groups(&listing(), &GroupSelection { name: Some("ext".into()), version: None })
-            .unwrap_err();
-        assert!(error.to_string().contains("external batch source"), "{error}");
+        let error = select_groups(
+            &listing(),
+            &GroupSelection {
+                name: Some("ext".into()),
+                version: None,
+            },
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("external batch source"),
+            "{error}"
+        );
         let error = select_groups(&json!([]), &GroupSelection::default()).unwrap_err();
         assert!(error.to_string().contains("no attribute groups available"));
         assert_eq!(error.exit_code(), 2);
-        assert_eq!(select_groups(&json!({}), &GroupSelection::default()).unwrap_err().exit_code(), 3);
+        assert_eq!(
+            select_groups(&json!({}), &GroupSelection::default())
+                .unwrap_err()
+                .exit_code(),
+            3
+        );
     }
 }

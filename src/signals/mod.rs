@@ -90,8 +90,9 @@ impl Credentials {
         console_url: Option<String>,
     ) -> Result<Credentials> {
         let api_url = api_url.filter(|u| !u.trim().is_empty()).ok_or_else(|| {
-            Error::invalid("signals", "no API URL")
-                .with_hint("pass --api-url or set SNOWPLOW_API_URL (the Signals API endpoint from Console)")
+            Error::invalid("signals", "no API URL").with_hint(
+                "pass --api-url or set SNOWPLOW_API_URL (the Signals API endpoint from Console)",
+            )
         })?;
         let console_url = console_url
             .filter(|u| !u.trim().is_empty())
@@ -109,16 +110,20 @@ impl Credentials {
         match self.mode {
             AuthMode::Sandbox => match &self.sandbox_token {
                 Some(token) if !token.expose().is_empty() => Ok(Auth::Sandbox(token)),
-                _ => Err(Error::invalid("signals", "sandbox mode needs a sandbox token")
-                    .with_hint("pass --sandbox-token or set SNOWPLOW_SANDBOX_TOKEN")),
+                _ => Err(
+                    Error::invalid("signals", "sandbox mode needs a sandbox token")
+                        .with_hint("pass --sandbox-token or set SNOWPLOW_SANDBOX_TOKEN"),
+                ),
             },
             AuthMode::Bdp => {
                 fn present(v: Option<&str>) -> Option<&str> {
                     v.filter(|s| !s.is_empty())
                 }
                 let key = self.api_key.as_ref().filter(|k| !k.expose().is_empty());
-                let (org_id, api_key_id) =
-                    (present(self.org_id.as_deref()), present(self.api_key_id.as_deref()));
+                let (org_id, api_key_id) = (
+                    present(self.org_id.as_deref()),
+                    present(self.api_key_id.as_deref()),
+                );
                 match (org_id, api_key_id, key) {
                     (Some(org_id), Some(api_key_id), Some(api_key)) => Ok(Auth::Bdp {
                         console_url: &self.console_url,
@@ -129,8 +134,14 @@ impl Credentials {
                     _ => {
                         let missing: Vec<&str> = [
                             (key.is_none(), "an API key (--api-key, SNOWPLOW_API_KEY)"),
-                            (api_key_id.is_none(), "its id (--api-key-id, SNOWPLOW_API_KEY_ID)"),
-                            (org_id.is_none(), "the organization id (--org-id, SNOWPLOW_ORG_ID)"),
+                            (
+                                api_key_id.is_none(),
+                                "its id (--api-key-id, SNOWPLOW_API_KEY_ID)",
+                            ),
+                            (
+                                org_id.is_none(),
+                                "the organization id (--org-id, SNOWPLOW_ORG_ID)",
+                            ),
                         ]
                         .into_iter()
                         .filter(|(absent, _)| *absent)
