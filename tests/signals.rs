@@ -702,7 +702,7 @@ fn sync_dry_run_prints_the_requests_and_sends_nothing() {
 }
 
 #[test]
-fn sync_on_snowflake_names_the_table_as_snowflake_stores_it() {
+fn sync_on_snowflake_and_bigquery_names_the_table_as_the_warehouse_stores_it() {
     let server = Server::start();
     let project = project();
     std::fs::write(
@@ -718,6 +718,21 @@ fn sync_on_snowflake_names_the_table_as_snowflake_stores_it() {
     assert_eq!(put["wh_schema"], "SIGNALS_DERIVED");
     assert_eq!(put["table"], TABLE.to_uppercase());
     assert_eq!(put["timestamp_field"], "UPDATED_AT");
+
+    // BigQuery: the GCP project is the database, the dataset the schema
+    std::fs::write(
+        project.path().join("profiles.yml"),
+        "test:\n  target: prod\n  outputs:\n    prod:\n      type: bigquery\n      method: oauth\n      \
+         project: acme-analytics\n      dataset: signals\n",
+    )
+    .unwrap();
+    let output = server.sandbox(&["sync", "--project-dir", dir(&project)]);
+    assert_exit(&output, 0);
+    let put: Value = serde_json::from_str(server.requests()[2]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(put["database"], "acme-analytics");
+    assert_eq!(put["wh_schema"], "signals_derived");
+    assert_eq!(put["table"], TABLE);
+    assert_eq!(put["timestamp_field"], "updated_at");
 }
 
 /// Runs a failing sync and checks: exit code, stderr's `needles`, a hint, and the calls made.
