@@ -316,7 +316,7 @@ pub enum Command {
                             sigbatch sync --project-dir my_project --owner data-team@example.com\n  \
                             sigbatch sync --project-dir my_project --auth-mode sandbox --sandbox-token ...\n\n\
                             The table is the target's <schema>_derived.<name>_attributes (database: Snowflake's \
-                            database, BigQuery's project, or a DuckDB file's stem), with timestamp_field updated_at."
+                            database, BigQuery's project, Databricks' catalog, or a DuckDB file's stem), with timestamp_field updated_at."
     )]
     Sync {
         #[command(flatten)]

@@ -702,7 +702,7 @@ fn sync_dry_run_prints_the_requests_and_sends_nothing() {
 }
 
 #[test]
-fn sync_on_snowflake_and_bigquery_names_the_table_as_the_warehouse_stores_it() {
+fn sync_names_the_table_as_each_warehouse_stores_it() {
     let server = Server::start();
     let project = project();
     std::fs::write(
@@ -733,6 +733,31 @@ fn sync_on_snowflake_and_bigquery_names_the_table_as_the_warehouse_stores_it() {
     assert_eq!(put["wh_schema"], "signals_derived");
     assert_eq!(put["table"], TABLE);
     assert_eq!(put["timestamp_field"], "updated_at");
+
+    // Databricks: the catalog is the database, and one is needed
+    let databricks = "test:\n  target: prod\n  outputs:\n    prod:\n      type: databricks\n      \
+         host: dbc-1.cloud.databricks.com\n      http_path: /sql/1.0/warehouses/abc\n      token: t\n      \
+         schema: signals\n";
+    std::fs::write(project.path().join("profiles.yml"), databricks).unwrap();
+    let output = server.sandbox(&["sync", "--project-dir", dir(&project)]);
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).contains("hint: set `catalog:`"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(server.requests().len(), 4, "{:?}", server.calls());
+    std::fs::write(
+        project.path().join("profiles.yml"),
+        format!("{databricks}      catalog: main\n"),
+    )
+    .unwrap();
+    let output = server.sandbox(&["sync", "--project-dir", dir(&project)]);
+    assert_exit(&output, 0);
+    let put: Value = serde_json::from_str(server.requests()[4]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(put["database"], "main");
+    assert_eq!(put["wh_schema"], "signals_derived");
+    assert_eq!(put["table"], TABLE);
 }
 
 /// Runs a failing sync and checks: exit code, stderr's `needles`, a hint, and the calls made.

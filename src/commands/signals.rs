@@ -49,13 +49,13 @@ pub fn batch_source(
             .unwrap_or_default(),
         Output::Snowflake(settings) => settings.database.clone(),
         Output::BigQuery(settings) => settings.project.clone(),
-        Output::Remote { kind, .. } => {
-            return Err(Error::invalid(
+        Output::Databricks(settings) => settings.catalog.clone().ok_or_else(|| {
+            Error::invalid(
                 format!("target `{}`", target.name),
-                format!("sigbatch cannot run on {kind} yet, so there is no table to register"),
+                "Signals needs the catalog the attributes table is in, and the profile names none",
             )
-            .with_hint("sync a project whose target is duckdb or snowflake"));
-        }
+            .with_hint("set `catalog:` in the databricks output of profiles.yml")
+        })?,
     };
     let owner = match owner {
         Some(owner) => Some(owner),
