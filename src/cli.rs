@@ -21,7 +21,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                   130  cancelled by SIGINT/SIGTERM (what was committed stands)\n\n\
                   Progress and logs go to stderr (--log-format json: one JSON object per line); data to stdout.",
     after_help = "Examples:\n  sigbatch demo\n  sigbatch init --attribute-group group.json --project-dir my_project\n  \
-                  sigbatch run --project-dir my_project\n  sigbatch compile --project-dir my_project --dialect snowflake"
+                  sigbatch run --project-dir my_project\n  sigbatch compile --project-dir my_project --dialect snowflake\n  \
+                  sigbatch init --from-api --attribute-group-name my_group --project-dir my_project\n  \
+                  sigbatch sync --project-dir my_project"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -65,6 +67,53 @@ pub struct ProjectFlags {
     /// Vars overriding sigbatch.yml, as YAML or JSON: '{snowplow__start_date: "2025-01-01"}'.
     #[arg(long, value_name = "YAML")]
     pub vars: Option<String>,
+}
+
+/// How to reach Signals, as upstream's CLI reads it (options or the same environment variables).
+#[derive(Args, Debug, Clone)]
+pub struct SignalsFlags {
+    /// The Signals API URL (Console: Signals, Overview).
+    #[arg(long, env = "SNOWPLOW_API_URL", value_name = "URL")]
+    pub api_url: Option<String>,
+
+    /// bdp: exchange an API key for a token at Console; sandbox: send a sandbox token.
+    #[arg(long, env = "SNOWPLOW_AUTH_MODE", default_value = "bdp", value_parser = ["bdp", "sandbox"])]
+    pub auth_mode: String,
+
+    /// The API key (bdp mode).
+    #[arg(
+        long,
+        env = "SNOWPLOW_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub api_key: Option<String>,
+
+    /// The API key's id (bdp mode).
+    #[arg(
+        long,
+        env = "SNOWPLOW_API_KEY_ID",
+        hide_env_values = true,
+        value_name = "ID"
+    )]
+    pub api_key_id: Option<String>,
+
+    /// The organization id (bdp mode).
+    #[arg(long, env = "SNOWPLOW_ORG_ID", value_name = "ID")]
+    pub org_id: Option<String>,
+
+    /// The sandbox token (sandbox mode).
+    #[arg(
+        long,
+        env = "SNOWPLOW_SANDBOX_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub sandbox_token: Option<String>,
+
+    /// The Console that issues tokens in bdp mode (default https://console.snowplowanalytics.com).
+    #[arg(long, env = "SNOWPLOW_CONSOLE_URL", value_name = "URL")]
+    pub console_url: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -198,16 +247,31 @@ pub enum Command {
         project: ProjectFlags,
     },
 
-    /// Create a project from an attribute group file (the Signals API JSON).
+    /// Create a project from an attribute group file (the Signals API JSON), or from the groups
+    /// Signals serves (--from-api).
     #[command(
-        after_help = "Example:\n  sigbatch init --attribute-group group.json --project-dir my_project"
+        after_help = "Examples:\n  sigbatch init --attribute-group group.json --project-dir my_project\n  \
+                            sigbatch init --from-api --attribute-group-name my_group --project-dir my_project\n  \
+                            sigbatch init --from-api --target-type snowflake --project-dir projects   # one directory per group\n\n\
+                            --from-api reads the groups with the Signals options below (or SNOWPLOW_* variables). \
+                            Run again to refresh the files it wrote; a file changed since is kept unless --force."
     )]
     Init {
         /// The attribute group JSON, as the Signals API returns it.
-        #[arg(long, value_name = "FILE")]
-        attribute_group: PathBuf,
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "from_api",
+            conflicts_with = "from_api"
+        )]
+        attribute_group: Option<PathBuf>,
 
-        /// The directory to create the project in.
+        /// Take the attribute group(s) from the Signals API.
+        #[arg(long)]
+        from_api: bool,
+
+        /// The directory to create the project in (with --from-api and no group name: the
+        /// directory to create one project per group in, as NAME_VERSION).
         #[arg(long, default_value = ".", value_name = "DIR")]
         project_dir: PathBuf,
 
@@ -218,6 +282,85 @@ pub enum Command {
         /// The DuckDB file the generated profile points at, relative to the project.
         #[arg(long, default_value = "warehouse.duckdb", value_name = "PATH")]
         database: String,
+
+        /// The warehouse whose syntax the group's properties come in; else the `sigbatch`
+        /// profile's type (--from-api).
+        #[arg(long, value_parser = ["snowflake", "bigquery", "databricks"], requires = "from_api")]
+        target_type: Option<String>,
+
+        /// The group to take; else every group, each at its highest version (--from-api).
+        #[arg(long, value_name = "NAME", requires = "from_api")]
+        attribute_group_name: Option<String>,
+
+        /// The version of the named group; else its highest (--from-api).
+        #[arg(long, value_name = "N", requires = "attribute_group_name")]
+        attribute_group_version: Option<u32>,
+
+        /// Replace files changed since init wrote them (--from-api).
+        #[arg(long, requires = "from_api")]
+        force: bool,
+
+        /// Where to look for the `sigbatch` profile (for the default --target-type).
+        #[arg(long, value_name = "DIR")]
+        profiles_dir: Option<PathBuf>,
+
+        #[command(flatten)]
+        signals: SignalsFlags,
+    },
+
+    /// Register the project's attributes table with Signals as its group's batch source, then
+    /// publish the group.
+    #[command(
+        after_help = "Examples:\n  sigbatch sync --project-dir my_project --dry-run\n  \
+                            SNOWPLOW_API_URL=https://... SNOWPLOW_API_KEY=... SNOWPLOW_API_KEY_ID=... SNOWPLOW_ORG_ID=... \\\n    \
+                            sigbatch sync --project-dir my_project --owner data-team@example.com\n  \
+                            sigbatch sync --project-dir my_project --auth-mode sandbox --sandbox-token ...\n\n\
+                            The table is the target's <schema>_derived.<name>_attributes (database: Snowflake's \
+                            database, BigQuery's project, Databricks' catalog, or a DuckDB file's stem), with timestamp_field updated_at."
+    )]
+    Sync {
+        #[command(flatten)]
+        project: ProjectFlags,
+
+        #[command(flatten)]
+        signals: SignalsFlags,
+
+        /// The batch source's owner; else the group's `owner` in its file, else none.
+        #[arg(long, value_name = "EMAIL")]
+        owner: Option<String>,
+
+        /// Print the two requests (no secrets) instead of sending them.
+        #[arg(long)]
+        dry_run: bool,
+    },
+
+    /// Check the Signals credentials (an authorised call) and the API's health.
+    #[command(
+        name = "test-connection",
+        after_help = "Examples:\n  sigbatch test-connection\n  sigbatch test-connection --no-check-auth\n  \
+                      sigbatch test-connection --auth-mode sandbox --sandbox-token ... --api-url https://...\n\n\
+                      Exits 0 when every check passed, 2 when one failed for a reason you can fix (credentials, URL), \
+                      3 when the API failed."
+    )]
+    TestConnection {
+        #[command(flatten)]
+        signals: SignalsFlags,
+
+        /// Check the credentials (the default).
+        #[arg(long, overrides_with = "no_check_auth")]
+        check_auth: bool,
+
+        /// Skip the credentials check.
+        #[arg(long, overrides_with = "check_auth")]
+        no_check_auth: bool,
+
+        /// Check the API's health (the default).
+        #[arg(long, overrides_with = "no_check_api")]
+        check_api: bool,
+
+        /// Skip the health check.
+        #[arg(long, overrides_with = "check_api")]
+        no_check_api: bool,
     },
 
     /// Load a Snowplow events CSV into the project's DuckDB events table (replacing it).

@@ -62,6 +62,16 @@ pub enum Error {
         user_fixable: bool,
     },
 
+    /// A remote service (the Signals API) refused a request or could not be reached: user-fixable
+    /// for bad credentials, unknown names and other 4xx answers, a failure for 5xx and network.
+    #[error("{service}: {message}")]
+    Remote {
+        service: &'static str,
+        message: String,
+        hint: Option<String>,
+        user_fixable: bool,
+    },
+
     /// Another run holds the project's lock.
     #[error("{message}")]
     Locked {
@@ -106,6 +116,7 @@ impl Error {
             Error::File { hint, .. }
             | Error::Invalid { hint, .. }
             | Error::Stage { hint, .. }
+            | Error::Remote { hint, .. }
             | Error::Locked { hint, .. } => *hint = text,
             Error::Unsupported { .. }
             | Error::Internal(_)
@@ -120,6 +131,7 @@ impl Error {
             Error::File { hint, .. }
             | Error::Invalid { hint, .. }
             | Error::Stage { hint, .. }
+            | Error::Remote { hint, .. }
             | Error::Locked { hint, .. } => hint.as_deref(),
             Error::Unsupported { .. } => Some("compile for another dialect, or drop the attribute"),
             Error::Internal(_) => {
@@ -156,7 +168,7 @@ impl Error {
             | Error::Invalid { .. }
             | Error::Unsupported { .. }
             | Error::Locked { .. } => true,
-            Error::Stage { user_fixable, .. } => *user_fixable,
+            Error::Stage { user_fixable, .. } | Error::Remote { user_fixable, .. } => *user_fixable,
             Error::Internal(_) | Error::Cancelled(_) | Error::TimedOut(_) => false,
         }
     }

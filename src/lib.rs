@@ -16,6 +16,8 @@ pub mod plan;
 pub mod project;
 pub mod render;
 pub mod report;
+pub mod secret;
+pub mod signals;
 pub mod stage_csv;
 pub mod state;
 pub mod warehouse;

@@ -12,12 +12,15 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use clap::Parser;
 use sigbatch::commands::{
-    self, CompileSettings, DemoSettings, InitSettings, PlanSettings, ProjectArgs, RunSettings,
+    self, CompileSettings, ConnectionChecks, DemoSettings, InitFromApiSettings, InitSettings,
+    PlanSettings, ProjectArgs, RunSettings, SyncSettings,
 };
 use sigbatch::report::{Event, Format, Printer, PrinterSettings, Reporter};
+use sigbatch::secret::Secret;
+use sigbatch::signals::{AuthMode, Credentials, GroupSelection};
 use sigbatch::{Error, Result};
 
-use cli::{Cli, Command, LogFormat, ProjectFlags};
+use cli::{Cli, Command, LogFormat, ProjectFlags, SignalsFlags};
 
 fn project_args(flags: ProjectFlags) -> ProjectArgs {
     ProjectArgs {
@@ -26,6 +29,19 @@ fn project_args(flags: ProjectFlags) -> ProjectArgs {
         target: flags.target,
         vars: flags.vars,
     }
+}
+
+fn credentials(flags: SignalsFlags) -> Result<Credentials> {
+    let mut credentials = Credentials::new(
+        flags.api_url,
+        AuthMode::parse(&flags.auth_mode)?,
+        flags.console_url,
+    )?;
+    credentials.api_key = flags.api_key.map(Secret::new);
+    credentials.api_key_id = flags.api_key_id;
+    credentials.org_id = flags.org_id;
+    credentials.sandbox_token = flags.sandbox_token.map(Secret::new);
+    Ok(credentials)
 }
 
 fn parse_until(text: &str) -> Result<NaiveDateTime> {
@@ -161,16 +177,73 @@ fn dispatch(cli: Cli, printer: &mut Printer) -> Result<()> {
             commands::validate(&project_args(project), now()?, &mut out)
         }
         Command::Init {
-            attribute_group,
+            attribute_group: Some(attribute_group),
             project_dir,
             semantics,
             database,
+            ..
         } => commands::init(
             &InitSettings {
                 project_dir,
                 attribute_group,
                 semantics,
                 database,
+            },
+            &mut out,
+        ),
+        Command::Init {
+            attribute_group: None,
+            project_dir,
+            semantics,
+            database,
+            target_type,
+            attribute_group_name,
+            attribute_group_version,
+            force,
+            profiles_dir,
+            signals,
+            ..
+        } => commands::init_from_api(
+            &InitFromApiSettings {
+                project_dir,
+                credentials: credentials(signals)?,
+                target_type,
+                selection: GroupSelection {
+                    name: attribute_group_name,
+                    version: attribute_group_version,
+                },
+                semantics,
+                database,
+                profiles_dir,
+                force,
+            },
+            &mut out,
+            printer,
+        ),
+        Command::Sync {
+            project,
+            signals,
+            owner,
+            dry_run,
+        } => commands::sync(
+            &SyncSettings {
+                project: project_args(project),
+                credentials: credentials(signals)?,
+                owner,
+                dry_run,
+            },
+            &mut out,
+        ),
+        Command::TestConnection {
+            signals,
+            no_check_auth,
+            no_check_api,
+            ..
+        } => commands::test_connection(
+            &ConnectionChecks {
+                credentials: credentials(signals)?,
+                auth: !no_check_auth,
+                api: !no_check_api,
             },
             &mut out,
         ),

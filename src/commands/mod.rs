@@ -3,9 +3,11 @@
 //! `main.rs` parses flags into these settings; everything here is testable without clap. Data
 //! goes to `out` (stdout), progress and logs to a `Reporter` (stderr).
 
+mod init_api;
 mod inspect;
 mod run_plan;
 mod setup;
+mod signals;
 mod status;
 
 use std::io::Write;
@@ -13,9 +15,11 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
 
+pub use init_api::{InitFromApiSettings, init_from_api};
 pub use inspect::validate;
 pub use run_plan::{PlanSettings, RunPlan, plan, run_plan};
 pub use setup::{DemoSettings, InitSettings, demo, init, stage};
+pub use signals::{ConnectionChecks, SyncSettings, batch_source, sync, test_connection};
 pub use status::{StatusReport, status, status_report};
 
 use crate::artifacts::{self, RunRecord};

@@ -54,24 +54,10 @@ pub fn init(settings: &InitSettings, out: &mut dyn Write) -> Result<()> {
     let group_text = std::fs::read_to_string(&settings.attribute_group)
         .map_err(|e| Error::file(&settings.attribute_group, format!("cannot read: {e}")))?;
     write_new(&dir.join("attribute_group.json"), &group_text)?;
-    let project = format!(
-        "# sigbatch project for attribute group `{}` v{}\n\
-         attribute_group: attribute_group.json\n\
-         semantics: {}        # exact (what users mean) or compat (reproduces the upstream dbt project)\n\
-         profile: sigbatch\n\
-         vars:\n  snowplow__start_date: '2025-01-01'\n  snowplow__backfill_limit_days: 1\n",
-        group.name, group.version, settings.semantics
-    );
-    write_new(&project_file, &project)?;
+    write_new(&project_file, &project_yaml(&group, &settings.semantics))?;
     let profiles = dir.join("profiles.yml");
     if !profiles.exists() {
-        write_new(
-            &profiles,
-            &format!(
-                "sigbatch:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: {}\n      schema: main\n",
-                settings.database
-            ),
-        )?;
+        write_new(&profiles, &duckdb_profile(&settings.database))?;
     }
     writeln!(
         out,
@@ -83,6 +69,25 @@ pub fn init(settings: &InitSettings, out: &mut dyn Write) -> Result<()> {
         dir.display()
     )
     .map_err(io)
+}
+
+/// The `sigbatch.yml` `init` writes for `group`.
+pub(super) fn project_yaml(group: &AttributeGroup, semantics: &str) -> String {
+    format!(
+        "# sigbatch project for attribute group `{}` v{}\n\
+         attribute_group: attribute_group.json\n\
+         semantics: {}        # exact (what users mean) or compat (reproduces the upstream dbt project)\n\
+         profile: sigbatch\n\
+         vars:\n  snowplow__start_date: '2025-01-01'\n  snowplow__backfill_limit_days: 1\n",
+        group.name, group.version, semantics
+    )
+}
+
+/// The `profiles.yml` `init` writes: profile `sigbatch`, a DuckDB file relative to the project.
+pub(super) fn duckdb_profile(database: &str) -> String {
+    format!(
+        "sigbatch:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: {database}\n      schema: main\n"
+    )
 }
 
 /// Loads a Snowplow events CSV into the project's events table.

@@ -5,25 +5,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
-/// A password, token or passphrase: shown as `<redacted>` by `Debug`, never printed.
-#[derive(Clone, PartialEq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(text: String) -> Secret {
-        Secret(text)
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+pub use crate::secret::Secret;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SnowflakeAuth {

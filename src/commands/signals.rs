@@ -1,0 +1,248 @@
+//! `sync` and `test-connection`: tell Signals where a project's attributes table is, and check
+//! that the API can be reached and the credentials work.
+//!
+//! `sync` registers the attributes table as the group's batch source, then publishes the group;
+//! step 2 is never sent when step 1 failed. The table is named as the warehouse stores it
+//! (Snowflake upper case), with `updated_at` as the timestamp Signals syncs by: a run changes
+//! `updated_at` exactly for the rows whose values changed, which is what Signals needs.
+
+use std::io::Write;
+
+use serde_json::Value;
+
+use super::ProjectArgs;
+use crate::dialect;
+use crate::error::{Error, Result};
+use crate::project::profiles::Output;
+use crate::render::Tables;
+use crate::signals::{BatchSource, Client, Credentials, Failure, PublishStatus, Request};
+
+fn io(e: std::io::Error) -> Error {
+    Error::Internal(format!("writing output: {e}"))
+}
+
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    pub project: ProjectArgs,
+    pub credentials: Credentials,
+    /// `owner` of the batch source; else the group file's `owner`, else none.
+    pub owner: Option<String>,
+    /// Print the requests instead of sending them.
+    pub dry_run: bool,
+}
+
+/// The batch source for the project's attributes table on its resolved target.
+pub fn batch_source(
+    args: &ProjectArgs,
+    owner: Option<String>,
+) -> Result<(String, u32, BatchSource)> {
+    let (project, plan) = args.load()?;
+    let target = args.target(&project)?;
+    let dialect = dialect::for_name(target.output.kind())?;
+    let tables = Tables::new(&plan, dialect.as_ref(), target.output.schema());
+    let (schema, table) = tables.location("attributes");
+    let database = match &target.output {
+        // DuckDB names the catalog of a database file after the file's stem
+        Output::DuckDb { path, .. } => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        Output::Snowflake(settings) => settings.database.clone(),
+        Output::BigQuery(settings) => settings.project.clone(),
+        Output::Databricks(settings) => settings.catalog.clone().ok_or_else(|| {
+            Error::invalid(
+                format!("target `{}`", target.name),
+                "Signals needs the catalog the attributes table is in, and the profile names none",
+            )
+            .with_hint("set `catalog:` in the databricks output of profiles.yml")
+        })?,
+    };
+    let owner = match owner {
+        Some(owner) => Some(owner),
+        None => group_owner(&project.group_file),
+    };
+    let source = BatchSource {
+        database: dialect.stored_name(&database),
+        wh_schema: dialect.stored_name(schema),
+        table: dialect.stored_name(table),
+        name: table.to_string(),
+        timestamp_field: dialect.stored_name("updated_at"),
+        description: Some(format!(
+            "sigbatch attributes of `{}` v{} ({} mode)",
+            project.group.name,
+            project.group.version,
+            project.semantics.as_str()
+        )),
+        owner,
+    };
+    Ok((project.group.name.clone(), project.group.version, source))
+}
+
+/// The `owner` the group has in Signals, as the group file holds it.
+fn group_owner(file: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let value: Value = serde_json::from_str(&text).ok()?;
+    value["owner"].as_str().map(str::to_string)
+}
+
+pub fn sync(settings: &SyncSettings, out: &mut dyn Write) -> Result<()> {
+    let (group, version, source) = batch_source(&settings.project, settings.owner.clone())?;
+    let register = Request::batch_source(&group, version, &source);
+    let publish = Request::publish(&group, version);
+    let api_url = &settings.credentials.api_url;
+    if settings.dry_run {
+        writeln!(out, "-- dry run: nothing was sent. The requests follow.\n").map_err(io)?;
+        for request in [&register, &publish] {
+            writeln!(out, "{}", request.describe(api_url)).map_err(io)?;
+        }
+        return Ok(());
+    }
+    let not_found = |failure: Failure| -> Error {
+        match failure.status {
+            Some(404) => failure.error.with_hint(format!(
+                "Signals at {api_url} has no attribute group `{group}` v{version}: check the name and \
+                 version in the project's group file, and the API URL"
+            )),
+            _ => failure.error,
+        }
+    };
+    let mut client = Client::new(settings.credentials.clone());
+    client.send(&register).map_err(not_found)?;
+    writeln!(
+        out,
+        "registered the batch source of attribute group `{group}` v{version}: table {}.{}.{} \
+         (timestamp_field {}, source name {})",
+        source.database, source.wh_schema, source.table, source.timestamp_field, source.name
+    )
+    .map_err(io)?;
+    let answer = client.send(&publish).map_err(not_found)?;
+    let line = match PublishStatus::from_answer(&answer) {
+        PublishStatus::Published => format!("published attribute group `{group}` v{version}"),
+        PublishStatus::NothingToPublish => {
+            format!(
+                "attribute group `{group}` v{version}: nothing to publish (already published as it is)"
+            )
+        }
+        PublishStatus::Other(status) => {
+            format!("attribute group `{group}` v{version}: publish answered `{status}`")
+        }
+    };
+    writeln!(out, "{line}").map_err(io)
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnectionChecks {
+    pub credentials: Credentials,
+    pub auth: bool,
+    pub api: bool,
+}
+
+/// The auth check (list groups with the token) and the health check, each reported on `out`;
+/// an error naming the failed checks if any failed, user-fixable only if every failure is.
+pub fn test_connection(checks: &ConnectionChecks, out: &mut dyn Write) -> Result<()> {
+    if !checks.auth && !checks.api {
+        return Err(
+            Error::invalid("test-connection", "both checks are turned off")
+                .with_hint("drop --no-check-auth or --no-check-api"),
+        );
+    }
+    let credentials = &checks.credentials;
+    let mut client = Client::new(credentials.clone());
+    let mut failures: Vec<(&str, Error)> = Vec::new();
+    if checks.auth {
+        let label = format!("auth ({} mode)", credentials.mode.as_str());
+        match client.send(&Request::list_groups(None)) {
+            Ok(_) => writeln!(out, "{label}: ok").map_err(io)?,
+            Err(failure) => {
+                writeln!(out, "{label}: failed: {}", failure.error).map_err(io)?;
+                failures.push(("auth", failure.error));
+            }
+        }
+    }
+    if checks.api {
+        let label = format!("api ({}/health-all)", credentials.api_url);
+        match health(&mut client) {
+            Ok(detail) => writeln!(out, "{label}: ok{detail}").map_err(io)?,
+            Err(error) => {
+                writeln!(out, "{label}: failed: {error}").map_err(io)?;
+                failures.push(("api", error));
+            }
+        }
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = failures.iter().map(|(name, _)| *name).collect();
+    let user_fixable = failures.iter().all(|(_, e)| e.is_user_error());
+    Err(Error::Remote {
+        service: "test-connection",
+        message: format!("failed: {}", names.join(", ")),
+        hint: failures
+            .iter()
+            .find_map(|(_, e)| e.hint().map(str::to_string)),
+        user_fixable,
+    })
+}
+
+/// `Ok` with the dependencies' states when the API says `ok` for itself and every dependency.
+fn health(client: &mut Client) -> Result<String> {
+    let answer = client.send_raw(&Request::health())?;
+    let value: Option<Value> = serde_json::from_str(&answer.text).ok();
+    let status = value
+        .as_ref()
+        .and_then(|v| v["status"].as_str())
+        .unwrap_or("");
+    let dependencies: Vec<(String, String)> = value
+        .as_ref()
+        .and_then(|v| v["dependencies"].as_object())
+        .map(|deps| {
+            deps.iter()
+                .map(|(name, state)| {
+                    let state = state
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or(state.to_string());
+                    (name.clone(), state)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let listed: Vec<String> = dependencies
+        .iter()
+        .map(|(n, s)| format!("{n} {s}"))
+        .collect();
+    let healthy = answer.status == 200
+        && status == "ok"
+        && dependencies.iter().all(|(_, state)| state == "ok");
+    if healthy {
+        return Ok(if listed.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", listed.join(", "))
+        });
+    }
+    let said = match &value {
+        Some(_) if listed.is_empty() => format!("status `{status}`"),
+        Some(_) => format!("status `{status}`: {}", listed.join(", ")),
+        None => format!(
+            "not JSON: `{}`",
+            client
+                .credentials()
+                .redact(answer.text.trim())
+                .chars()
+                .take(200)
+                .collect::<String>()
+        ),
+    };
+    let client_error = (400..500).contains(&answer.status);
+    Err(Error::Remote {
+        service: "signals api",
+        message: format!("`GET /health-all` answered {}, {said}", answer.status),
+        hint: Some(if client_error {
+            "check --api-url (SNOWPLOW_API_URL): it must be the Signals API".into()
+        } else {
+            "the Signals API or one of its dependencies is down; retry later".into()
+        }),
+        user_fixable: client_error,
+    })
+}

@@ -1,0 +1,287 @@
+"""A stand-in for the Signals API and the Console's token endpoint, for tests/signals.rs.
+
+Python 3 standard library only. Usage: server.py STATE_DIR [PARENT_PID]
+
+Binds a free loopback port and prints it on the first line of stdout. STATE_DIR holds:
+- groups.json    {"snowflake": [group, ...], "bigquery": [...], "databricks": [...]}: what
+                 GET /api/v1/registry/attribute_groups/ lists per property_syntax (read once)
+- config.json    optional, read on every request: credentials (api_key, api_key_id, org_id,
+                 sandbox_token), token_ttl (seconds), healthy (bool), fail ([{method,
+                 path_prefix, status, body}]: answer so instead), delay ([{method, path_prefix,
+                 seconds}]: sleep before answering)
+- requests.jsonl written: one line per request (method, path, query, headers, body, status,
+                 answer)
+
+Answers as the real API does as far as it is known (docs/signals-api.md in the shared docs):
+HS256 JWTs with exp from the Console route, bearer checks (a sandbox token or an unexpired JWT
+signed by this server), FastAPI-style 422 {"detail": [{"loc", "msg", "type"}]}, 404 for unknown
+groups, 307 for the listing without its trailing slash, publish answering "nothing to publish"
+when nothing changed since the last publish, and /health-all healthy or not.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+STATE = sys.argv[1]
+SIGNING_KEY = secrets.token_bytes(32)
+LOCK = threading.Lock()
+DEFAULTS = {
+    "api_key": "test-api-key",
+    "api_key_id": "test-api-key-id",
+    "org_id": "test-org",
+    "sandbox_token": "test-sandbox-token",
+    "token_ttl": 3600,
+    "healthy": True,
+    "fail": [],
+    "delay": [],
+}
+with open(os.path.join(STATE, "groups.json")) as f:
+    GROUPS = json.load(f)
+SYNTAXES = ("snowflake", "bigquery", "databricks")
+NAME = re.compile(r"^[A-Za-z0-9_]+$")
+DATABASE = re.compile(r"^[A-Za-z0-9_-]+$")
+# (name, version) -> registered batch source; and the sources as last published
+SOURCES = {}
+PUBLISHED = {}
+
+
+def config():
+    merged = dict(DEFAULTS)
+    try:
+        with open(os.path.join(STATE, "config.json")) as f:
+            merged.update(json.load(f))
+    except FileNotFoundError:
+        pass
+    return merged
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def issue_jwt(cfg):
+    now = int(time.time())
+    header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    payload = b64url(json.dumps({
+        "sub": cfg["api_key_id"], "org": cfg["org_id"], "iat": now,
+        "exp": now + int(cfg["token_ttl"]), "jti": str(uuid.uuid4()),
+    }).encode())
+    signing_input = f"{header}.{payload}".encode()
+    signature = b64url(hmac.new(SIGNING_KEY, signing_input, hashlib.sha256).digest())
+    return f"{header}.{payload}.{signature}"
+
+
+def jwt_valid(token):
+    try:
+        header, payload, signature = token.split(".")
+        expected = b64url(hmac.new(SIGNING_KEY, f"{header}.{payload}".encode(), hashlib.sha256).digest())
+        if not hmac.compare_digest(expected, signature):
+            return False
+        return json.loads(b64url_decode(payload))["exp"] > time.time()
+    except Exception:
+        return False
+
+
+def error(loc, msg, kind, value=None):
+    item = {"loc": loc, "msg": msg, "type": kind}
+    if value is not None:
+        item["input"] = value
+    return item
+
+
+def validate_source(body):
+    """The API model's rules: required strings, no empty ones, the name patterns."""
+    errors = []
+    if not isinstance(body, dict):
+        return [error(["body"], "Input should be a valid dictionary", "dict_type")]
+    if "wh_schema" in body and "schema" not in body:
+        body = dict(body, schema=body["wh_schema"])
+    for field, pattern in (("name", NAME), ("timestamp_field", NAME), ("schema", NAME),
+                           ("table", NAME), ("database", DATABASE)):
+        loc = ["body", "wh_schema" if field == "schema" else field]
+        if field not in body or body[field] is None:
+            errors.append(error(loc, "Field required", "missing"))
+        elif not isinstance(body[field], str):
+            errors.append(error(loc, "Input should be a valid string", "string_type", body[field]))
+        elif body[field] == "":
+            errors.append(error(loc, "String should have at least 1 character", "string_too_short", ""))
+        elif not pattern.match(body[field]):
+            errors.append(error(loc, f"String should match pattern '{pattern.pattern}'",
+                                "string_pattern_mismatch", body[field]))
+    for field in ("description", "owner"):
+        value = body.get(field)
+        if value is not None and not isinstance(value, str):
+            errors.append(error(["body", field], "Input should be a valid string", "string_type", value))
+        elif value == "":
+            errors.append(error(["body", field], "String should have at least 1 character", "string_too_short", ""))
+    return errors
+
+
+def find_group(name, version):
+    for syntax in SYNTAXES:
+        for group in GROUPS.get(syntax, []):
+            if group.get("name") == name and group.get("version") == version:
+                return group
+    return None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.handle_any()
+
+    def do_PUT(self):
+        self.handle_any()
+
+    def do_POST(self):
+        self.handle_any()
+
+    def do_DELETE(self):
+        self.handle_any()
+
+    def handle_any(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        url = urlsplit(self.path)
+        cfg = config()
+        status, answer, extra = self.route(cfg, url.path, parse_qs(url.query), body)
+        for rule in cfg["delay"]:
+            if rule["method"] == self.command and url.path.startswith(rule["path_prefix"]):
+                time.sleep(float(rule["seconds"]))
+        data = (answer if isinstance(answer, str) else json.dumps(answer)).encode()
+        with LOCK, open(os.path.join(STATE, "requests.jsonl"), "a") as log:
+            log.write(json.dumps({
+                "method": self.command, "path": url.path, "query": url.query,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "body": body, "status": status, "answer": data.decode(),
+            }) + "\n")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in extra.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def route(self, cfg, path, query, body):
+        for rule in cfg["fail"]:
+            if rule["method"] == self.command and path.startswith(rule["path_prefix"]):
+                return rule["status"], rule.get("body", {"detail": "Internal Server Error"}), {}
+        token_route = re.fullmatch(r"/api/msc/v1/organizations/([^/]+)/credentials/v3/token", path)
+        if token_route and self.command == "GET":
+            return self.token(cfg, unquote(token_route.group(1)))
+        if path == "/health-all" and self.command == "GET":
+            healthy = cfg["healthy"]
+            return (200 if healthy else 503), {
+                "status": "ok" if healthy else "error",
+                "dependencies": {"storage": "ok" if healthy else "error", "registry": "ok"},
+            }, {}
+        if not path.startswith("/api/v1/"):
+            return 404, {"detail": "Not Found"}, {}
+        auth = self.headers.get("Authorization", "")
+        if not auth.startswith("Bearer "):
+            return 403, {"detail": "Not authenticated"}, {}
+        token = auth[len("Bearer "):]
+        if token != cfg["sandbox_token"] and not jwt_valid(token):
+            return 401, {"detail": "Could not validate credentials"}, {}
+        if path == "/api/v1/registry/attribute_groups" and self.command == "GET":
+            return 307, "", {"Location": path + "/"}
+        if path == "/api/v1/registry/attribute_groups/" and self.command == "GET":
+            syntax = query.get("property_syntax", ["snowflake"])[0]
+            if syntax not in SYNTAXES:
+                return 422, {"detail": [error(["query", "property_syntax"],
+                                              "Input should be 'snowflake', 'bigquery' or 'databricks'",
+                                              "enum", syntax)]}, {}
+            groups = []
+            for group in GROUPS.get(syntax, []):
+                source = SOURCES.get((group["name"], group["version"]))
+                groups.append(dict(group, batch_source=source) if source else group)
+            return 200, groups, {}
+        source_route = re.fullmatch(r"/api/v1/registry/attribute_groups/([^/]+)/versions/([^/]+)/batch_source", path)
+        if source_route and self.command == "PUT":
+            return self.put_source(unquote(source_route.group(1)), source_route.group(2), body)
+        if path == "/api/v1/engines/publish" and self.command == "POST":
+            return self.publish(body)
+        return 404, {"detail": "Not Found"}, {}
+
+    def token(self, cfg, org):
+        if (self.headers.get("X-API-Key-Id") != cfg["api_key_id"]
+                or self.headers.get("X-API-Key") != cfg["api_key"]):
+            return 401, {"message": "Invalid API key"}, {}
+        if org != cfg["org_id"]:
+            return 403, {"message": "The API key has no access to this organization"}, {}
+        return 200, {"accessToken": issue_jwt(cfg)}, {}
+
+    def put_source(self, name, version_text, body):
+        try:
+            version = int(version_text)
+        except ValueError:
+            return 422, {"detail": [error(["path", "version"],
+                                          "Input should be a valid integer, unable to parse string as an integer",
+                                          "int_parsing", version_text)]}, {}
+        try:
+            source = json.loads(body)
+        except ValueError:
+            return 422, {"detail": [error(["body"], "JSON decode error", "json_invalid")]}, {}
+        errors = validate_source(source)
+        if errors:
+            return 422, {"detail": errors}, {}
+        group = find_group(name, version)
+        if group is None:
+            return 404, {"detail": f"Attribute group {name} version {version} not found"}, {}
+        with LOCK:
+            SOURCES[(name, version)] = source
+        return 200, dict(group, batch_source=source), {}
+
+    def publish(self, body):
+        try:
+            request = json.loads(body)
+            items = request["attribute_groups"]
+            refs = [(item["name"], int(item["version"])) for item in items]
+        except (ValueError, KeyError, TypeError):
+            return 422, {"detail": [error(["body", "attribute_groups"], "Field required", "missing")]}, {}
+        for name, version in refs:
+            if find_group(name, version) is None:
+                return 404, {"detail": f"Attribute group {name} version {version} not found"}, {}
+        changed = False
+        with LOCK:
+            for ref in refs:
+                current = SOURCES.get(ref)
+                if ref not in PUBLISHED or PUBLISHED[ref] != current:
+                    PUBLISHED[ref] = current
+                    changed = True
+        return 200, {"status": "published" if changed else "nothing to publish"}, {}
+
+
+def exit_with_parent(parent):
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2:
+        threading.Thread(target=exit_with_parent, args=(int(sys.argv[2]),), daemon=True).start()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
