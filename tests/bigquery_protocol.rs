@@ -11,7 +11,7 @@ use canned_http::{Reply, Request, serve};
 use serde_json::{Value, json};
 use sigbatch::Error;
 use sigbatch::project::bigquery_profile::{BigQueryAuth, BigQuerySettings};
-use sigbatch::project::snowflake_profile::Secret;
+use sigbatch::secret::Secret;
 use sigbatch::warehouse::bigquery::Client;
 
 const KEY: &str = include_str!("fixtures/snowflake/test_key.p8");

@@ -11,7 +11,7 @@ use canned_http::{Reply, serve};
 use serde_json::{Value, json};
 use sigbatch::Error;
 use sigbatch::project::databricks_profile::{DatabricksAuth, DatabricksSettings};
-use sigbatch::project::snowflake_profile::Secret;
+use sigbatch::secret::Secret;
 use sigbatch::warehouse::databricks::Client;
 
 fn settings(port: u16, auth: DatabricksAuth) -> DatabricksSettings {

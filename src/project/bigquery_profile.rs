@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::snowflake_profile::Secret;
 use crate::error::{Error, Result};
+use crate::secret::Secret;
 
 /// How the client gets its OAuth access token (dbt-bigquery's `method`).
 #[derive(Debug, Clone, PartialEq)]

@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::snowflake_profile::Secret;
 use crate::error::{Error, Result};
+use crate::secret::Secret;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DatabricksAuth {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use sigbatch::dialect::{BigQuery, Dialect};
 use sigbatch::project::bigquery_profile::{BigQueryAuth, BigQuerySettings};
 use sigbatch::project::property::camel_to_snake;
-use sigbatch::project::snowflake_profile::Secret;
+use sigbatch::secret::Secret;
 use sigbatch::warehouse::bigquery::Client;
 
 pub const TOKEN: &str = "ya29.test-token-secret";

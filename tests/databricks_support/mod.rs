@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sigbatch::project::databricks_profile::{DatabricksAuth, DatabricksSettings};
-use sigbatch::project::snowflake_profile::Secret;
+use sigbatch::secret::Secret;
 use sigbatch::warehouse::databricks::Client;
 
 pub const TOKEN: &str = "dapi-test-token-secret";

@@ -17,7 +17,7 @@ use sha2::Sha256;
 
 use crate::error::{Error, Result};
 use crate::project::bigquery_profile::BigQueryAuth;
-use crate::project::snowflake_profile::Secret;
+use crate::secret::Secret;
 use crate::warehouse::http::read_body;
 
 const SCOPE: &str = "https://www.googleapis.com/auth/bigquery";

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::project::databricks_profile::{DatabricksAuth, DatabricksSettings};
-use crate::project::snowflake_profile::Secret;
+use crate::secret::Secret;
 use crate::warehouse::http::{self, Failure, read_body};
 use crate::warehouse::{Row, StatementStats};
 
