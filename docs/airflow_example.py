@@ -8,10 +8,13 @@ interval saw. sigbatch's exit codes are stable (README, "Exit codes"):
     2    a problem with the project or the warehouse's contents: fix it, a retry will not help
     3    an internal or warehouse failure: retrying may help
     4    another run holds the project's lock or lease: retry later
+    124  stopped by --timeout: committed windows stand, the next run goes on
     130  cancelled by SIGINT/SIGTERM (Airflow killed the task): committed windows stand
 
 The run task retries (codes 3 and 4 are worth it); a branch after it reads the exit code from
-`target/run_results.json` and either goes on to the sync step or alerts. Adjust paths, the
+`target/run_results.json` and either goes on to `sigbatch sync` (which registers the attributes
+table with Signals and publishes the group; credentials from the SNOWPLOW_* environment
+variables, e.g. an Airflow connection exported to the worker) or alerts. Adjust paths, the
 schedule and the alerting to your deployment; this file is an example, not tested by CI.
 """
 
@@ -59,7 +62,7 @@ with DAG(
             bash_command=(
                 "sigbatch run --project-dir {{ params.project }} "
                 "--until '{{ data_interval_end.strftime(\"%Y-%m-%d %H:%M:%S\") }}' "
-                "--lock-timeout 600"
+                "--lock-timeout 600 --timeout 2h"
             ),
             params={"project": str(PROJECTS / group)},
             # the branch below decides what a failure means, after the retries are spent
@@ -71,8 +74,12 @@ with DAG(
             op_args=[group],
             trigger_rule="all_done",
         )
-        # replace with your step publishing the attributes (e.g. a Signals sync)
-        sync = EmptyOperator(task_id=f"sync_{group}")
+        # register the attributes table with Signals and publish the group
+        sync = BashOperator(
+            task_id=f"sync_{group}",
+            bash_command="sigbatch sync --project-dir {{ params.project }}",
+            params={"project": str(PROJECTS / group)},
+        )
         # replace with your alerting (a Slack or email operator)
         tell_the_owner = EmptyOperator(task_id=f"tell_the_owner_{group}")
         page_on_call = EmptyOperator(task_id=f"page_on_call_{group}")
