@@ -6,7 +6,7 @@
 mod bigquery_support;
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use bigquery_support::{Server, TOKEN, copy_events, copy_to_duckdb};
 use common::TempProject;
@@ -36,36 +36,11 @@ fn on_bigquery(project: TempProject, server: &Server, split: Option<&str>) -> Te
 }
 
 fn sigbatch(project: &TempProject, args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_sigbatch"))
-        .args(args)
-        .args(["--project-dir", project.path().to_str().unwrap()])
-        .env("SIGBATCH_NOW", NOW)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        !text.contains(TOKEN),
-        "the token reached the output:\n{text}"
-    );
-    output
+    common::sigbatch_on(project, args, NOW, &[TOKEN])
 }
 
 fn succeed(project: &TempProject, args: &[&str]) -> String {
-    let output = sigbatch(project, args);
-    assert!(
-        output.status.success(),
-        "sigbatch {args:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    common::succeed_on(project, args, NOW, &[TOKEN])
 }
 
 /// `table` on the server against the same project's table on DuckDB, cell by cell.
@@ -85,12 +60,7 @@ fn assert_same_as_duckdb(
     let (_, expected) = common::rows(local, &select.replace("{}", local_table));
     let (_, actual) = common::rows(local, &select.replace("{}", "from_bigquery"));
     assert!(expected.len() > 3, "several keys: {}", expected.len());
-    assert_eq!(actual.len(), expected.len());
-    for (a, e) in actual.iter().zip(&expected) {
-        for (x, y) in a.iter().zip(e) {
-            assert!(common::same_cell(x, y), "bigquery {a:?}\nduckdb   {e:?}");
-        }
-    }
+    common::assert_same_rows("bigquery", &actual, &expected);
 }
 
 #[test]

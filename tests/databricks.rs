@@ -6,7 +6,7 @@
 mod common;
 mod databricks_support;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::TempProject;
 use databricks_support::{Server, TOKEN, copy_to_duckdb};
@@ -45,36 +45,11 @@ fn on_databricks(project: TempProject, server: &Server, schema: &str) -> TempPro
 }
 
 fn sigbatch(project: &TempProject, args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_sigbatch"))
-        .args(args)
-        .args(["--project-dir", project.path().to_str().unwrap()])
-        .env("SIGBATCH_NOW", NOW)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        !text.contains(TOKEN),
-        "the token reached the output:\n{text}"
-    );
-    output
+    common::sigbatch_on(project, args, NOW, &[TOKEN])
 }
 
 fn succeed(project: &TempProject, args: &[&str]) -> String {
-    let output = sigbatch(project, args);
-    assert!(
-        output.status.success(),
-        "sigbatch {args:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    common::succeed_on(project, args, NOW, &[TOKEN])
 }
 
 fn attributes(
@@ -136,15 +111,7 @@ fn exact_mode_builds_the_same_tables_as_on_duckdb() {
     );
     let actual = attributes(&server, ATTRIBUTES, &local);
     assert!(expected.len() > 3);
-    assert_eq!(actual.len(), expected.len());
-    for (a, e) in actual.iter().zip(&expected) {
-        for (x, y) in a.iter().zip(e) {
-            assert!(
-                common::same_cell(x, y),
-                "databricks {a:?}\nduckdb     {e:?}"
-            );
-        }
-    }
+    common::assert_same_rows("databricks", &actual, &expected);
     let status = succeed(&project, &["status"]);
     assert!(status.contains("watermark"), "{status}");
     let progress = succeed(&project, &["run"]);

@@ -5,7 +5,7 @@
 mod common;
 mod snowflake_support;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::TempProject;
 use snowflake_support::Database;
@@ -39,32 +39,21 @@ fn on_snowflake(project: TempProject, database: &mut Database) -> TempProject {
 }
 
 fn sigbatch(project: &TempProject, args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_sigbatch"))
-        .args(args)
-        .args(["--project-dir", project.path().to_str().unwrap()])
-        .env("SIGBATCH_NOW", NOW)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        !text.contains("hunter2-secret") && !text.contains("not-checked-by-fakesnow"),
-        "a password reached the output:\n{text}"
-    );
-    output
+    common::sigbatch_on(
+        project,
+        args,
+        NOW,
+        &["hunter2-secret", "not-checked-by-fakesnow"],
+    )
 }
 
 fn succeed(project: &TempProject, args: &[&str]) -> String {
-    let output = sigbatch(project, args);
-    assert!(
-        output.status.success(),
-        "sigbatch {args:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    common::succeed_on(
+        project,
+        args,
+        NOW,
+        &["hunter2-secret", "not-checked-by-fakesnow"],
+    )
 }
 
 #[test]
@@ -111,12 +100,7 @@ fn exact_mode_builds_the_same_tables_as_on_duckdb() {
         "SELECT * EXCLUDE (updated_at) FROM from_snowflake ORDER BY 1",
     );
     assert!(expected.len() > 3, "the fixture has several users");
-    assert_eq!(actual.len(), expected.len());
-    for (a, e) in actual.iter().zip(&expected) {
-        for (x, y) in a.iter().zip(e) {
-            assert!(common::same_cell(x, y), "snowflake {a:?}\nduckdb    {e:?}");
-        }
-    }
+    common::assert_same_rows("snowflake", &actual, &expected);
     // status reads the state back; a second run finds nothing new
     let status = sigbatch(&project, &["status"]);
     let status = String::from_utf8_lossy(&status.stdout).into_owned();
@@ -368,14 +352,6 @@ fn exact_mode_on_a_random_stream_in_batches_equals_duckdb() {
         );
         let (_, actual) = common::rows(&connection, &table.replace("{}", "from_snowflake"));
         assert!(expected.len() > 10, "{until}: {} keys", expected.len());
-        assert_eq!(actual.len(), expected.len(), "{until}");
-        for (a, e) in actual.iter().zip(&expected) {
-            for (x, y) in a.iter().zip(e) {
-                assert!(
-                    common::same_cell(x, y),
-                    "{until}\nsnowflake {a:?}\nduckdb    {e:?}"
-                );
-            }
-        }
+        common::assert_same_rows(&format!("snowflake ({until})"), &actual, &expected);
     }
 }

@@ -357,3 +357,60 @@ pub fn assert_runs_never_interleave(
         "the lease is released"
     );
 }
+
+/// Runs the binary on `project` with `SIGBATCH_NOW=now`, checking that none of `secrets`
+/// reached its output.
+pub fn sigbatch_on(
+    project: &TempProject,
+    args: &[&str],
+    now: &str,
+    secrets: &[&str],
+) -> std::process::Output {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sigbatch"))
+        .args(args)
+        .args(["--project-dir", project.path().to_str().unwrap()])
+        .env("SIGBATCH_NOW", now)
+        .output()
+        .unwrap();
+    let text = output_text(&output);
+    for secret in secrets {
+        assert!(
+            !text.contains(secret),
+            "a secret reached the output:\n{text}"
+        );
+    }
+    output
+}
+
+/// `sigbatch_on` for a run that must succeed; its stdout and stderr.
+pub fn succeed_on(project: &TempProject, args: &[&str], now: &str, secrets: &[&str]) -> String {
+    let output = sigbatch_on(project, args, now, secrets);
+    assert!(
+        output.status.success(),
+        "sigbatch {args:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output_text(&output)
+}
+
+fn output_text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A warehouse's rows against DuckDB's, row by row and cell by cell (`same_cell`).
+pub fn assert_same_rows(
+    warehouse: &str,
+    actual: &[Vec<Option<String>>],
+    expected: &[Vec<Option<String>>],
+) {
+    assert_eq!(actual.len(), expected.len(), "{warehouse}: row count");
+    for (a, e) in actual.iter().zip(expected) {
+        for (x, y) in a.iter().zip(e) {
+            assert!(same_cell(x, y), "{warehouse} {a:?}\nduckdb {e:?}");
+        }
+    }
+}
