@@ -150,6 +150,14 @@ fn bench(n: u64, compat: bool, limited: bool, rows: &mut Vec<Row>, notes: &mut V
     let started = Instant::now();
     dataset::append_load_day(&open(&database), n).expect("appending the 61st load day");
     let appended = started.elapsed().as_secs_f64();
+    if let Some(keep) = std::env::var_os("SIGBATCH_BENCH_KEEP") {
+        // for profiling: the database as the +1 load day run finds it
+        std::fs::copy(
+            &database,
+            Path::new(&keep).join(format!("plus-day-{n}.duckdb")),
+        )
+        .expect("keeping a copy of the database");
+    }
     let scan = step::one_scan(&exact, day(3, 3));
     emit(
         PLUS_DAY,

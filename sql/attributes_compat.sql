@@ -1,4 +1,4 @@
-CREATE OR REPLACE TABLE {{ t.attributes }}{{ layout.attributes }} AS
+CREATE OR REPLACE {{ kind.attributes }} {{ t.attributes }}{{ layout.attributes }} AS
 WITH daily AS (
   SELECT * FROM {{ t.daily_aggregates }}
 ), first_last AS (

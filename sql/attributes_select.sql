@@ -12,7 +12,7 @@ FROM (
   FROM {{ daily_source }} AS daily
   WHERE daily.attribute_key IS NOT NULL
 {%- if changed_keys_only %}
-    AND daily.attribute_key IN (SELECT attribute_key FROM {{ t.attributes_keys }})
+    AND daily.attribute_key IN (SELECT attribute_key FROM {{ t.attributes_keys }} WHERE recompute = 1)
 {%- endif %}
   GROUP BY daily.attribute_key
 ) AS grouped

@@ -1,4 +1,4 @@
-CREATE OR REPLACE TABLE {{ t.daily_aggregation_manifest_this_run }}{{ layout.daily_aggregation_manifest_this_run }} AS
+CREATE OR REPLACE {{ kind.daily_aggregation_manifest_this_run }} {{ t.daily_aggregation_manifest_this_run }}{{ layout.daily_aggregation_manifest_this_run }} AS
 WITH touched AS (
   SELECT event_date, COUNT(*) AS run_events
   FROM {{ t.filtered_events_this_run }}

@@ -1,4 +1,4 @@
-CREATE OR REPLACE TABLE {{ t.days_to_process }}{{ layout.days_to_process }} AS
+CREATE OR REPLACE {{ kind.days_to_process }} {{ t.days_to_process }}{{ layout.days_to_process }} AS
 WITH base AS (
   SELECT event_date, load_tstamp
   FROM {{ t.filtered_events_this_run }}

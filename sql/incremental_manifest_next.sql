@@ -1,4 +1,4 @@
-CREATE OR REPLACE TABLE {{ t.incremental_manifest_this_run }}{{ layout.incremental_manifest_this_run }} AS
+CREATE OR REPLACE {{ kind.incremental_manifest_this_run }} {{ t.incremental_manifest_this_run }}{{ layout.incremental_manifest_this_run }} AS
 WITH loaded AS (
   SELECT MIN(load_tstamp) AS first_load, MAX(load_tstamp) AS last_load
   FROM {{ t.base_events_this_run }}

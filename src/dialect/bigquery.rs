@@ -75,6 +75,10 @@ impl Dialect for BigQuery {
         format!("FORMAT_TIMESTAMP('%Y-%m-%d %H:%M:%E6S', {expr})")
     }
 
+    fn keeps_insert_order(&self) -> bool {
+        false
+    }
+
     fn table_layout(&self, partition_date: Option<&str>, cluster_by: Option<&str>) -> String {
         let mut layout = String::new();
         if let Some(date) = partition_date {

@@ -13,6 +13,10 @@ impl Dialect for DuckDb {
         "duckdb"
     }
 
+    fn temporary_scratch(&self) -> bool {
+        true
+    }
+
     fn parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::DuckDbDialect {})
     }

@@ -153,6 +153,22 @@ pub trait Dialect: Send + Sync {
         String::new()
     }
 
+    /// Whether a window's scratch tables are the connection's temporary tables (`CREATE TEMP
+    /// TABLE`), which the warehouse neither logs nor stores: DuckDB would otherwise write every
+    /// scratch row to its log and its file at commit. Needs one connection per run and
+    /// transactional DDL. `export-dbt` always stores them (`Tables::stored`).
+    fn temporary_scratch(&self) -> bool {
+        false
+    }
+
+    /// Whether a table's rows stay in the order they were inserted, so inserting the daily rows
+    /// by `(event_date, key)` keeps each date together and a later run's delete and read of
+    /// recent dates touch few blocks (DuckDB's row groups, Snowflake's micro-partitions, Delta's
+    /// files). False where `table_layout` partitions by date already.
+    fn keeps_insert_order(&self) -> bool {
+        true
+    }
+
     /// The events-table columns that hold the self-describing column `column` (named by major
     /// version, `contexts_x_1`), newest first, among `available` (lower case). One column per
     /// major version by default; BigQuery has one per full version.

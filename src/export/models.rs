@@ -92,7 +92,8 @@ pub fn convert(
             let table = table_of(target_name, sql)?;
             let source = body
                 .rsplit_once(" FROM ")
-                .map(|(_, source)| source.trim().to_string())
+                .and_then(|(_, source)| source.lines().next())
+                .map(|source| source.trim().to_string())
                 .unwrap_or_default();
             let mut pre_hooks = std::mem::take(&mut pending_pre_hooks);
             let materialized = match pending_delete.take() {
@@ -181,6 +182,7 @@ mod tests {
                 table: table.into(),
                 query: query.into(),
                 persistent: false,
+                temporary: false,
                 layout: String::new(),
             },
             None => StatementKind::Dml,

@@ -42,7 +42,7 @@ pub fn files(
     dialect: &dyn Dialect,
     profile: &super::ProfileExample,
 ) -> Result<BTreeMap<String, String>> {
-    let tables = Tables::new(plan, dialect, SCHEMA);
+    let tables = Tables::stored(plan, dialect, SCHEMA);
     let placeholders = Placeholders::new();
     let render = |full_refresh: bool| {
         let spec = RunSpec {

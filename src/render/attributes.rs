@@ -33,7 +33,10 @@ struct Folds {
     outputs: Vec<Value>,
 }
 
-fn folds(w: &StageWriter<'_>) -> Folds {
+/// With `lifetime_stored`, the outputs without a period are the stored row's values
+/// (`stored.<name>`) and get no grouped aggregate: a key whose daily rows did not change keeps
+/// them, and only its windowed outputs are folded again.
+fn folds(w: &StageWriter<'_>, lifetime_stored: bool) -> Folds {
     let d = w.dialect;
     let plan = w.plan;
     let compat = plan.semantics == Semantics::Compat;
@@ -48,6 +51,12 @@ fn folds(w: &StageWriter<'_>) -> Folds {
     };
     for (position, output) in plan.outputs.iter().enumerate() {
         let name = d.ident(&output.name);
+        if lifetime_stored && output.period_days.is_none() {
+            folds
+                .outputs
+                .push(json!({"name": name, "expr": format!("stored.{name}")}));
+            continue;
+        }
         let helper = d.ident(&format!("a{position}"));
         let in_window = windows.condition(d, output.period_days, true);
         let mut group = |expr: String| {
@@ -155,7 +164,7 @@ fn folds(w: &StageWriter<'_>) -> Folds {
 }
 
 pub(super) fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
-    let folds = folds(w);
+    let folds = folds(w, false);
     match w.plan.semantics {
         Semantics::Compat => w.emit(
             "attributes_compat.sql",
@@ -166,15 +175,27 @@ pub(super) fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
 }
 
 /// Exact mode recomputes only the keys whose daily rows changed since the last refresh (the
-/// pending keys) and the keys with daily rows on dates that entered or left a period window
-/// because "today" moved, and replaces exactly the rows whose values changed.
+/// pending keys, folded from all their days) and the keys with daily rows on dates that entered
+/// or left a period window because "today" moved (their windowed outputs folded from the
+/// windows' days, the others kept as stored), and replaces exactly the rows whose values changed.
 fn exact_attributes(w: &mut StageWriter<'_>, folds: Folds) -> Result<()> {
     let d = w.dialect;
     let window_end_now = window_end(w.plan, w.spec.today);
+    let mut moved = Value::Null;
     let changed_keys_only = match w.spec.attributes_window_end {
         Some(built_for) => {
-            let moved = moved_dates(w.plan, d, built_for, window_end_now);
-            w.emit("attributes_keys.sql", json!({"moved_dates": moved}))?;
+            let moved_dates = moved_dates(w.plan, d, built_for, window_end_now);
+            w.emit("attributes_keys.sql", json!({"moved_dates": moved_dates}))?;
+            let longest = w.plan.outputs.iter().filter_map(|o| o.period_days).max();
+            if let (false, Some(days)) = (moved_dates.is_empty(), longest) {
+                let windowed = self::folds(w, true);
+                moved = json!({
+                    "grouped": windowed.grouped,
+                    "outputs": windowed.outputs,
+                    "from": d.date_literal(window_end_now - chrono::Days::new(u64::from(days))),
+                    "to": d.date_literal(window_end_now),
+                });
+            }
             true
         }
         None => false,
@@ -187,6 +208,7 @@ fn exact_attributes(w: &mut StageWriter<'_>, folds: Folds) -> Result<()> {
             "outputs": folds.outputs,
             "daily_source": daily_source,
             "changed_keys_only": changed_keys_only,
+            "moved": moved,
         }),
     )?;
     w.emit("attributes_create.sql", json!({}))?;
@@ -250,7 +272,7 @@ pub(super) fn moved_dates(
 pub(super) fn one_scan(w: &mut StageWriter<'_>) -> Result<()> {
     let mut context = base_events_context(w, false)?;
     let (_, daily) = daily_columns(w);
-    let folds = folds(w);
+    let folds = folds(w, false);
     if let Value::Object(map) = &mut context {
         map.insert("daily_columns".into(), json!(daily));
         map.insert("grouped".into(), json!(folds.grouped));

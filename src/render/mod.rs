@@ -50,6 +50,8 @@ pub enum StatementKind {
         query: String,
         /// The table carries state between runs (compat's attributes table).
         persistent: bool,
+        /// A temporary scratch table (`Dialect::temporary_scratch`).
+        temporary: bool,
         /// Storage clauses between the name and `AS` (BigQuery's partitioning).
         layout: String,
     },
@@ -57,22 +59,19 @@ pub enum StatementKind {
 
 impl StatementKind {
     fn of(sql: &str, tables: &Tables) -> StatementKind {
-        if let Some(rest) = sql.strip_prefix("CREATE OR REPLACE TABLE ") {
-            for (name, table) in &tables.names {
-                let layout = tables.layout(name);
-                if let Some(query) = rest
-                    .strip_prefix(table.as_str())
-                    .and_then(|r| r.strip_prefix(layout))
-                    .and_then(|r| r.strip_prefix(" AS"))
-                    .filter(|q| q.starts_with(char::is_whitespace))
-                {
-                    return StatementKind::Fill {
-                        table: table.clone(),
-                        query: query.trim().to_string(),
-                        persistent: PERSISTENT.contains(name),
-                        layout: layout.to_string(),
-                    };
-                }
+        for (name, table) in &tables.names {
+            let (kind, layout) = (tables.kinds[name], tables.layout(name));
+            if let Some(query) = sql
+                .strip_prefix(&format!("CREATE OR REPLACE {kind} {table}{layout} AS"))
+                .filter(|q| q.starts_with(char::is_whitespace))
+            {
+                return StatementKind::Fill {
+                    table: table.clone(),
+                    query: query.trim().to_string(),
+                    persistent: PERSISTENT.contains(name),
+                    temporary: kind != "TABLE",
+                    layout: layout.to_string(),
+                };
             }
         }
         if sql.starts_with("CREATE ") || sql.starts_with("DROP ") {
@@ -130,6 +129,9 @@ pub struct Tables {
     /// Storage clauses of every table: its format (`Dialect::table_format`), and for the derived
     /// tables their layout (`Dialect::table_layout`).
     layouts: BTreeMap<&'static str, String>,
+    /// What `CREATE OR REPLACE` makes of every table: `TABLE`, or `TEMP TABLE` for scratch
+    /// tables where `Dialect::temporary_scratch`.
+    kinds: BTreeMap<&'static str, &'static str>,
 }
 
 pub(crate) const SCRATCH: &[&str] = &[
@@ -168,30 +170,56 @@ pub const PERSISTENT: &[&str] = &[
 ];
 
 impl Tables {
-    /// Upstream's placement: `<schema>_derived`, `<schema>_snowplow_manifest`, `<schema>_scratch`.
+    /// Where a run puts its tables: upstream's placement ([`Tables::stored`]), but the scratch
+    /// tables are temporary where the dialect says so (`Dialect::temporary_scratch`).
     pub fn new(plan: &Plan, dialect: &dyn Dialect, target_schema: &str) -> Tables {
+        Tables::build(plan, dialect, target_schema, dialect.temporary_scratch())
+    }
+
+    /// Upstream's placement, every table stored: `<schema>_derived`, `<schema>_snowplow_manifest`,
+    /// `<schema>_scratch`.
+    pub fn stored(plan: &Plan, dialect: &dyn Dialect, target_schema: &str) -> Tables {
+        Tables::build(plan, dialect, target_schema, false)
+    }
+
+    fn build(
+        plan: &Plan,
+        dialect: &dyn Dialect,
+        target_schema: &str,
+        temporary_scratch: bool,
+    ) -> Tables {
         let vars = &plan.vars;
         let events_catalog = dialect.events_catalog(vars);
         let mut events_parts: Vec<&str> = events_catalog.iter().map(String::as_str).collect();
         events_parts.extend([vars.atomic_schema.as_str(), vars.events_table.as_str()]);
         let mut names = BTreeMap::new();
         let mut locations = BTreeMap::new();
+        let mut kinds = BTreeMap::new();
         let mut schemas = Vec::new();
         for (suffix, tables) in [
             ("_scratch", SCRATCH),
             ("_derived", DERIVED),
             ("_snowplow_manifest", MANIFEST),
         ] {
+            let temporary = temporary_scratch && tables == SCRATCH;
             let schema = format!("{target_schema}{suffix}");
-            schemas.push(dialect.ident(&schema));
+            if !temporary {
+                schemas.push(dialect.ident(&schema));
+            }
             for table in tables {
                 let name = if SIGBATCH_ONLY.contains(table) {
                     format!("{}_sigbatch_{table}", plan.project)
                 } else {
                     format!("{}_{table}", plan.project)
                 };
-                names.insert(*table, dialect.relation(&[&schema, &name]));
+                let relation = if temporary {
+                    dialect.relation(&["temp", "main", &name])
+                } else {
+                    dialect.relation(&[&schema, &name])
+                };
+                names.insert(*table, relation);
                 locations.insert(*table, (schema.clone(), name));
+                kinds.insert(*table, if temporary { "TEMP TABLE" } else { "TABLE" });
             }
         }
         if plan.semantics == Semantics::Exact {
@@ -201,6 +229,7 @@ impl Tables {
             names.insert("filtered_events_this_run", base);
             let base = locations["base_events_this_run"].clone();
             locations.insert("filtered_events_this_run", base);
+            kinds.insert("filtered_events_this_run", kinds["base_events_this_run"]);
         }
         let key = dialect.ident(&plan.key_column);
         let by_day = dialect.table_layout(Some(&dialect.ident("event_date")), Some(&key));
@@ -223,6 +252,7 @@ impl Tables {
             names,
             locations,
             layouts,
+            kinds,
         }
     }
 
@@ -253,6 +283,10 @@ impl Tables {
 
     pub(crate) fn layouts_json(&self) -> Value {
         json!(self.layouts)
+    }
+
+    pub(crate) fn kinds_json(&self) -> Value {
+        json!(self.kinds)
     }
 }
 
@@ -334,6 +368,7 @@ impl StageWriter<'_> {
         let mut context = json!({
             "t": self.tables.as_json(),
             "layout": self.tables.layouts_json(),
+            "kind": self.tables.kinds_json(),
             "qualify": d.has_qualify(),
             "subquery_predicates": d.subquery_predicates(),
             "events": self.tables.events,

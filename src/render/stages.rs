@@ -82,11 +82,27 @@ pub(super) fn insert_all(
     source: &str,
     columns: &[&str],
 ) -> Result<()> {
-    let columns: Vec<String> = columns.iter().map(|c| w.dialect.ident(c)).collect();
-    let (target, source) = (target.to_string(), source.to_string());
+    insert_ordered(w, target, source, columns, &[])
+}
+
+/// [`insert_all`] with the rows sorted by `order_by`, where the dialect keeps insertion order.
+pub(super) fn insert_ordered(
+    w: &mut StageWriter<'_>,
+    target: &str,
+    source: &str,
+    columns: &[&str],
+    order_by: &[&str],
+) -> Result<()> {
+    let d = w.dialect;
+    let columns: Vec<String> = columns.iter().map(|c| d.ident(c)).collect();
+    let order_by: Vec<String> = if d.keeps_insert_order() {
+        order_by.iter().map(|c| d.ident(c)).collect()
+    } else {
+        vec![]
+    };
     w.emit(
         "insert_all.sql",
-        json!({"target": target, "source": source, "columns": columns}),
+        json!({"target": target, "source": source, "columns": columns, "order_by": order_by}),
     )
 }
 
@@ -254,7 +270,7 @@ fn filtered_events(w: &mut StageWriter<'_>) -> Result<()> {
     );
     w.emit(
         "insert_all.sql",
-        json!({"target": target, "source": source, "columns": names}),
+        json!({"target": target, "source": source, "columns": names, "order_by": []}),
     )
 }
 
@@ -330,7 +346,13 @@ fn daily_aggregates(w: &mut StageWriter<'_>) -> Result<()> {
     columns.extend(w.plan.daily.iter().map(|c| c.name.clone()));
     columns.push("last_event_tstamp".into());
     let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-    insert_all(w, &target, &source, &columns)?;
+    insert_ordered(
+        w,
+        &target,
+        &source,
+        &columns,
+        &["event_date", "attribute_key"],
+    )?;
     // the keys whose attributes this window changed, kept until the attributes are refreshed;
     // with no stored window end the refresh recomputes every key and needs no list
     if w.plan.semantics == Semantics::Exact && w.spec.attributes_window_end.is_some() {

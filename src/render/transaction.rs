@@ -62,10 +62,12 @@ pub fn window_plan(
                 table,
                 query,
                 persistent,
+                temporary,
                 layout,
             } => {
                 let stage = statement.stage;
-                let context = json!({"table": table, "query": query, "persistent": persistent, "layout": layout});
+                let context = json!({"table": table, "query": query, "persistent": persistent,
+                    "temporary": temporary, "layout": layout});
                 plan.before.push(Statement {
                     stage,
                     sql: render_checked(dialect, stage, "fill_shape.sql", &context)?,
@@ -135,6 +137,7 @@ mod tests {
             table: table.into(),
             query: "SELECT 1 AS X".into(),
             persistent,
+            temporary: false,
             layout: String::new(),
         };
         let statements = vec![
