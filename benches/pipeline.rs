@@ -15,7 +15,9 @@
 //! size compat mode's full refresh and +1 load day are timed too; at the largest, the full
 //! refresh on a fresh copy with `memory_limit: 1GB` and 2 threads. Every step runs in a child
 //! process of its own (`pipeline/step.rs`) for its peak RSS. It prints a Markdown table and each
-//! figure against its target; it never fails on a number, only when a run errors.
+//! figure against its target; it never fails on a number, only when a run errors. With
+//! `SIGBATCH_BENCH_KEEP=<dir>`, a copy of each size's database as the +1 load day run finds it is
+//! left in that directory (`plus-day-<N>.duckdb`), for profiling that run on its own.
 
 #[path = "pipeline/dataset.rs"]
 mod dataset;

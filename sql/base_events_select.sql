@@ -16,8 +16,13 @@ SELECT
   ) AS dedup_row
 {%- endif %}
 FROM {{ events }} AS events
-{%- if exact and stored_filter and not subquery_predicates %}
-LEFT ANTI JOIN {{ t.filtered_events }} AS stored ON stored.event_id = events.event_id
+{%- if exact and stored_filter %}
+{#- events already stored are dropped through a left join, not NOT EXISTS: DuckDB builds an anti
+    join's hash table from every stored event_id, a left join from the smaller side. Only the
+    renamed event_id shows, so a custom filter's unqualified names still mean the events'. #}
+LEFT JOIN (
+  SELECT event_id AS sigbatch_stored_event_id FROM {{ t.filtered_events }}
+) AS stored ON stored.sigbatch_stored_event_id = events.event_id
 {%- endif %}
 WHERE TRUE
 {%- if window %}
@@ -38,8 +43,8 @@ WHERE TRUE
   AND events.{{ key }} IS NOT NULL
   AND {{ event_date }} >= {{ start_date }}
   AND ({{ event_types }})
-{%- if stored_filter and subquery_predicates %}
-  AND NOT EXISTS (SELECT 1 FROM {{ t.filtered_events }} AS stored WHERE stored.event_id = events.event_id)
+{%- if stored_filter %}
+  AND stored.sigbatch_stored_event_id IS NULL
 {%- endif %}
 {%- endif %}
 {%- if qualify %}

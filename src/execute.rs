@@ -197,8 +197,9 @@ fn guard_plan_change(state: &StoredState, plan: &Plan, options: &RunOptions) -> 
     Ok(())
 }
 
-/// The checks before a run writes anything (the full-refresh guard, the events table and its
-/// columns, a changed plan or semantics); returns the stored run state. `plan` makes them too.
+/// The checks before a run writes anything (the full-refresh guard, a changed plan or
+/// semantics); returns the stored run state. `plan` makes them too. The events table and its
+/// columns were checked when the dialect was chosen for them ([`check_events_table`]).
 pub fn check_run(
     project: &Project,
     plan: &Plan,
@@ -208,7 +209,6 @@ pub fn check_run(
     options: &RunOptions,
 ) -> Result<StoredState> {
     guard_full_refresh(project, options)?;
-    check_events_table(warehouse, plan, tables, dialect)?;
     let stored = state::read(warehouse, dialect, plan, tables)?;
     guard_plan_change(&stored, plan, options)?;
     Ok(stored)

@@ -102,7 +102,7 @@ impl Dialect for BigQuery {
                 Some(((minor.parse().ok()?, patch.parse().ok()?), name.clone()))
             })
             .collect();
-        versions.sort_by(|a, b| b.0.cmp(&a.0));
+        versions.sort_by_key(|v| std::cmp::Reverse(v.0));
         versions.into_iter().map(|(_, name)| name).collect()
     }
 

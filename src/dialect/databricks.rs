@@ -130,10 +130,6 @@ impl Dialect for Databricks {
         order: &OrderKey,
     ) -> String {
         let function = if first { "min_by" } else { "max_by" };
-        let key = match order.parts().as_slice() {
-            [single] => single.to_string(),
-            many => format!("struct({})", many.join(", ")),
-        };
-        format!("{function}({value}, CASE WHEN {condition} THEN {key} END)")
+        super::value_by(function, value, condition, &order.as_row("struct"))
     }
 }

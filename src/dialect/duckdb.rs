@@ -98,10 +98,6 @@ impl Dialect for DuckDb {
         order: &OrderKey,
     ) -> String {
         let function = if first { "arg_min" } else { "arg_max" };
-        let key = match order.parts().as_slice() {
-            [single] => single.to_string(),
-            many => format!("ROW({})", many.join(", ")),
-        };
-        format!("{function}({value}, CASE WHEN {condition} THEN {key} END)")
+        super::value_by(function, value, condition, &order.as_row("ROW"))
     }
 }

@@ -45,6 +45,21 @@ impl OrderKey<'_> {
             .chain(self.tie_break)
             .collect()
     }
+
+    /// The key as one comparable value: a single part as it is, several through the dialect's
+    /// row constructor (`ROW`, `struct`), which compares field by field.
+    pub fn as_row(&self, constructor: &str) -> String {
+        match self.parts().as_slice() {
+            [single] => single.to_string(),
+            many => format!("{constructor}({})", many.join(", ")),
+        }
+    }
+}
+
+/// `function(value, key)` over the rows where `condition` holds: the arg-min/arg-max aggregate
+/// every dialect has under its own name.
+pub(crate) fn value_by(function: &str, value: &str, condition: &str, key: &str) -> String {
+    format!("{function}({value}, CASE WHEN {condition} THEN {key} END)")
 }
 
 pub trait Dialect: Send + Sync {

@@ -120,7 +120,7 @@ impl Dialect for Snowflake {
                 .collect::<Vec<_>>()
                 .join(" || '|' || "),
         };
-        format!("{function}({value}, CASE WHEN {condition} THEN {key} END)")
+        super::value_by(function, value, condition, &key)
     }
 
     fn compat_delayed_rule(&self) -> DelayedRule {

@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use super::profiles::OutputFields;
+use crate::error::Result;
 use crate::secret::Secret;
 
 /// How the client gets its OAuth access token (dbt-bigquery's `method`).
@@ -48,24 +49,11 @@ pub struct BigQuerySettings {
 }
 
 /// Reads the output's fields through `field` (which expands `env_var`).
-pub fn parse(
-    field: &dyn Fn(&str) -> Result<Option<String>>,
-    file: &Path,
-    target: &str,
-    project_dir: &Path,
-) -> Result<BigQuerySettings> {
-    let invalid = |message: String, hint: &str| {
-        Error::file(file, format!("bigquery target `{target}`: {message}")).with_hint(hint)
-    };
-    let required = |key: &str, hint: &str| -> Result<String> {
-        field(key)?
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| invalid(format!("`{key}` is required"), hint))
-    };
-    let method = field("method")?.unwrap_or_else(|| "oauth".into());
+pub(crate) fn parse(fields: &OutputFields<'_>, project_dir: &Path) -> Result<BigQuerySettings> {
+    let method = fields.get("method")?.unwrap_or_else(|| "oauth".into());
     let auth = match method.as_str() {
         "service-account" => {
-            let path = PathBuf::from(required(
+            let path = PathBuf::from(fields.required(
                 "keyfile",
                 "set `keyfile:` to the service account's JSON key file",
             )?);
@@ -75,78 +63,71 @@ pub fn parse(
                 project_dir.join(path)
             })
         }
-        "service-account-json" => BigQueryAuth::ServiceAccountJson(Secret::new(required(
+        "service-account-json" => BigQueryAuth::ServiceAccountJson(Secret::new(fields.required(
             "keyfile_json",
             "set `keyfile_json:` to the key's JSON, e.g. from env_var('BIGQUERY_KEYFILE_JSON')",
         )?)),
         "oauth" => BigQueryAuth::ApplicationDefault,
-        "oauth-secrets" => match (field("token")?, field("refresh_token")?) {
+        "oauth-secrets" => match (fields.get("token")?, fields.get("refresh_token")?) {
             (Some(token), _) => BigQueryAuth::Token(Secret::new(token)),
             (None, Some(refresh_token)) => BigQueryAuth::RefreshToken {
                 refresh_token: Secret::new(refresh_token),
-                client_id: required("client_id", "a `refresh_token` needs `client_id`")?,
-                client_secret: Secret::new(required(
-                    "client_secret",
-                    "a `refresh_token` needs `client_secret`",
-                )?),
-                token_uri: field("token_uri")?
+                client_id: fields.required("client_id", "a `refresh_token` needs `client_id`")?,
+                client_secret: Secret::new(
+                    fields.required("client_secret", "a `refresh_token` needs `client_secret`")?,
+                ),
+                token_uri: fields
+                    .get("token_uri")?
                     .unwrap_or_else(|| "https://oauth2.googleapis.com/token".into()),
             },
             (None, None) => {
-                return Err(invalid(
-                    "`method: oauth-secrets` needs a `token` or a `refresh_token`".into(),
+                return Err(fields.invalid(
+                    "`method: oauth-secrets` needs a `token` or a `refresh_token`",
                     "set `token: \"{{ env_var('BIGQUERY_TOKEN') }}\"`",
                 ));
             }
         },
         other => {
-            return Err(invalid(
+            return Err(fields.invalid(
                 format!("`method: {other}` is not supported"),
                 "use service-account (keyfile), service-account-json (keyfile_json), oauth or oauth-secrets",
             ));
         }
     };
-    let number = |key: &str| -> Result<Option<u64>> {
-        field(key)?
-            .map(|text| {
-                text.parse().map_err(|_| {
-                    invalid(
-                        format!("`{key}` must be a whole number, not `{text}`"),
-                        "e.g. `maximum_bytes_billed: 1000000000`, `job_execution_timeout_seconds: 600`, `job_retries: 3`",
-                    )
-                })
-            })
-            .transpose()
+    let number = |key: &str| {
+        let hint = "e.g. `maximum_bytes_billed: 1000000000`, `job_execution_timeout_seconds: 600`, `job_retries: 3`";
+        fields.number(key, hint)
     };
-    let batch_priority = match field("priority")?.as_deref() {
+    let batch_priority = match fields.get("priority")?.as_deref() {
         None | Some("interactive") => false,
         Some("batch") => true,
         Some(other) => {
-            return Err(invalid(
+            return Err(fields.invalid(
                 format!("`priority` must be interactive or batch, not `{other}`"),
                 "leave it out for interactive",
             ));
         }
     };
-    let api_endpoint = field("api_endpoint")?
+    let api_endpoint = fields
+        .get("api_endpoint")?
         .unwrap_or_else(|| "https://bigquery.googleapis.com".into())
         .trim_end_matches('/')
         .to_string();
     if !api_endpoint.starts_with("https://") && !api_endpoint.starts_with("http://") {
-        return Err(invalid(
+        return Err(fields.invalid(
             format!("`api_endpoint` must be an http(s) URL, not `{api_endpoint}`"),
             "leave it out for https://bigquery.googleapis.com",
         ));
     }
-    let dataset = match field("dataset")? {
+    let dataset = match fields.get("dataset")? {
         Some(dataset) => dataset,
-        None => required("schema", "set `dataset:` to the dataset sigbatch writes to")?,
+        None => fields.required("schema", "set `dataset:` to the dataset sigbatch writes to")?,
     };
     Ok(BigQuerySettings {
         auth,
-        project: required("project", "set `project:` to the GCP project id")?,
+        project: fields.required("project", "set `project:` to the GCP project id")?,
         dataset,
-        location: field("location")?,
+        location: fields.get("location")?,
         batch_priority,
         maximum_bytes_billed: number("maximum_bytes_billed")?,
         job_execution_timeout: number("job_execution_timeout_seconds")?.map(Duration::from_secs),

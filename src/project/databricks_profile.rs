@@ -1,9 +1,9 @@
 //! A `type: databricks` output, with dbt-databricks' field names.
 
-use std::path::Path;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use super::profiles::OutputFields;
+use crate::error::Result;
 use crate::secret::Secret;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -31,26 +31,14 @@ pub struct DatabricksSettings {
 }
 
 /// Reads the output's fields through `field` (which expands `env_var`).
-pub fn parse(
-    field: &dyn Fn(&str) -> Result<Option<String>>,
-    file: &Path,
-    target: &str,
-) -> Result<DatabricksSettings> {
-    let invalid = |message: String, hint: &str| {
-        Error::file(file, format!("databricks target `{target}`: {message}")).with_hint(hint)
-    };
-    let required = |key: &str, hint: &str| -> Result<String> {
-        field(key)?
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| invalid(format!("`{key}` is required"), hint))
-    };
-    let host = required("host", "set `host: adb-1234567890.12.azuredatabricks.net`")?;
+pub(crate) fn parse(fields: &OutputFields<'_>) -> Result<DatabricksSettings> {
+    let host = fields.required("host", "set `host: adb-1234567890.12.azuredatabricks.net`")?;
     let base_url = if host.starts_with("https://") || host.starts_with("http://") {
         host.trim_end_matches('/').to_string()
     } else {
         format!("https://{}", host.trim_end_matches('/'))
     };
-    let http_path = required(
+    let http_path = fields.required(
         "http_path",
         "set `http_path: /sql/1.0/warehouses/<warehouse id>` (the SQL warehouse's connection details)",
     )?;
@@ -60,16 +48,16 @@ pub fn parse(
         .next()
         .filter(|id| !id.is_empty())
         .ok_or_else(|| {
-            invalid(
+            fields.invalid(
                 format!("`http_path` names no warehouse: `{http_path}`"),
                 "use the SQL warehouse's HTTP path, /sql/1.0/warehouses/<warehouse id>",
             )
         })?
         .to_string();
     let auth = match (
-        field("token")?,
-        field("client_id")?,
-        field("client_secret")?,
+        fields.get("token")?,
+        fields.get("client_id")?,
+        fields.get("client_secret")?,
     ) {
         (Some(token), _, _) => DatabricksAuth::Token(Secret::new(token)),
         (None, Some(client_id), Some(secret)) => DatabricksAuth::ClientCredentials {
@@ -77,29 +65,22 @@ pub fn parse(
             secret: Secret::new(secret),
         },
         _ => {
-            return Err(invalid(
-                "no credentials: set `token`, or `client_id` and `client_secret`".into(),
+            return Err(fields.invalid(
+                "no credentials: set `token`, or `client_id` and `client_secret`",
                 "keep secrets out of the file: `token: \"{{ env_var('DATABRICKS_TOKEN') }}\"`",
             ));
         }
     };
     let number = |key: &str, default: u64| -> Result<u64> {
-        match field(key)? {
-            None => Ok(default),
-            Some(text) => text.parse().map_err(|_| {
-                invalid(
-                    format!("`{key}` must be a whole number, not `{text}`"),
-                    "e.g. `connect_timeout: 10` (seconds), `connect_retries: 3`",
-                )
-            }),
-        }
+        let hint = "e.g. `connect_timeout: 10` (seconds), `connect_retries: 3`";
+        Ok(fields.number(key, hint)?.unwrap_or(default))
     };
     Ok(DatabricksSettings {
         base_url,
         warehouse_id,
         auth,
-        catalog: field("catalog")?,
-        schema: required("schema", "set `schema:` to the schema sigbatch writes to")?,
+        catalog: fields.get("catalog")?,
+        schema: fields.required("schema", "set `schema:` to the schema sigbatch writes to")?,
         connect_timeout: Duration::from_secs(number("connect_timeout", 10)?),
         retries: number("connect_retries", 3)? as u32,
     })

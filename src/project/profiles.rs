@@ -212,11 +212,20 @@ pub fn load_target(
                 settings: DuckDbSettings { threads, values },
             }
         }
-        "snowflake" => {
-            Output::Snowflake(snowflake_profile::parse(&field, file, &name, project_dir)?)
-        }
-        "bigquery" => Output::BigQuery(bigquery_profile::parse(&field, file, &name, project_dir)?),
-        "databricks" => Output::Databricks(databricks_profile::parse(&field, file, &name)?),
+        "snowflake" => Output::Snowflake(snowflake_profile::parse(
+            &OutputFields::new(&field, file, "snowflake", &name),
+            project_dir,
+        )?),
+        "bigquery" => Output::BigQuery(bigquery_profile::parse(
+            &OutputFields::new(&field, file, "bigquery", &name),
+            project_dir,
+        )?),
+        "databricks" => Output::Databricks(databricks_profile::parse(&OutputFields::new(
+            &field,
+            file,
+            "databricks",
+            &name,
+        ))?),
         other => {
             return Err(Error::file(
                 file,
@@ -327,6 +336,59 @@ pub fn expand_env_vars(text: &str) -> std::result::Result<String, String> {
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// One warehouse output's fields as its profile parser reads them: values with `env_var`
+/// expanded, and errors that name the file and the target.
+pub(crate) struct OutputFields<'a> {
+    field: &'a dyn Fn(&str) -> Result<Option<String>>,
+    file: &'a Path,
+    /// `<type> target `<name>``, the start of every error.
+    target: String,
+}
+
+impl<'a> OutputFields<'a> {
+    fn new(
+        field: &'a dyn Fn(&str) -> Result<Option<String>>,
+        file: &'a Path,
+        kind: &str,
+        target: &str,
+    ) -> Self {
+        OutputFields {
+            field,
+            file,
+            target: format!("{kind} target `{target}`"),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Result<Option<String>> {
+        (self.field)(key)
+    }
+
+    pub fn invalid(&self, message: impl std::fmt::Display, hint: &str) -> Error {
+        Error::file(self.file, format!("{}: {message}", self.target)).with_hint(hint)
+    }
+
+    /// A field that must be present and not empty.
+    pub fn required(&self, key: &str, hint: &str) -> Result<String> {
+        self.get(key)?
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| self.invalid(format!("`{key}` is required"), hint))
+    }
+
+    /// A whole number, if given; `hint` shows good values.
+    pub fn number(&self, key: &str, hint: &str) -> Result<Option<u64>> {
+        self.get(key)?
+            .map(|text| {
+                text.parse().map_err(|_| {
+                    self.invalid(
+                        format!("`{key}` must be a whole number, not `{text}`"),
+                        hint,
+                    )
+                })
+            })
+            .transpose()
+    }
 }
 
 #[cfg(test)]

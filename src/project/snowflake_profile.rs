@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use super::profiles::OutputFields;
+use crate::error::Result;
 
 pub use crate::secret::Secret;
 
@@ -37,41 +38,28 @@ pub struct SnowflakeSettings {
 }
 
 /// Reads the output's fields through `field` (which expands `env_var`).
-pub fn parse(
-    field: &dyn Fn(&str) -> Result<Option<String>>,
-    file: &Path,
-    target: &str,
-    project_dir: &Path,
-) -> Result<SnowflakeSettings> {
-    let invalid = |message: String, hint: &str| {
-        Error::file(file, format!("snowflake target `{target}`: {message}")).with_hint(hint)
-    };
-    let required = |key: &str, hint: &str| -> Result<String> {
-        field(key)?
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| invalid(format!("`{key}` is required"), hint))
-    };
-    let account = required(
+pub(crate) fn parse(fields: &OutputFields<'_>, project_dir: &Path) -> Result<SnowflakeSettings> {
+    let account = fields.required(
         "account",
         "set `account: xy12345.eu-west-1` (your account identifier)",
     )?;
-    let user = required("user", "set `user:` to the login name")?;
-    let authenticator = field("authenticator")?.map(|a| a.to_lowercase());
+    let user = fields.required("user", "set `user:` to the login name")?;
+    let authenticator = fields.get("authenticator")?.map(|a| a.to_lowercase());
     let auth = match (
         authenticator.as_deref(),
-        field("password")?,
-        field("private_key_path")?,
-        field("token")?,
+        fields.get("password")?,
+        fields.get("private_key_path")?,
+        fields.get("token")?,
     ) {
         (Some("oauth"), _, _, Some(token)) => SnowflakeAuth::OAuth(Secret::new(token)),
         (Some("oauth"), _, _, None) => {
-            return Err(invalid(
-                "`authenticator: oauth` needs a `token`".into(),
+            return Err(fields.invalid(
+                "`authenticator: oauth` needs a `token`",
                 "set `token: \"{{ env_var('SNOWFLAKE_OAUTH_TOKEN') }}\"`",
             ));
         }
         (Some(other), ..) if other != "snowflake" && other != "snowflake_jwt" => {
-            return Err(invalid(
+            return Err(fields.invalid(
                 format!("`authenticator: {other}` is not supported"),
                 "use a password, `private_key_path` (key-pair) or `authenticator: oauth` with `token`",
             ));
@@ -84,42 +72,37 @@ pub fn parse(
                 } else {
                     project_dir.join(path)
                 },
-                passphrase: field("private_key_passphrase")?.map(Secret::new),
+                passphrase: fields.get("private_key_passphrase")?.map(Secret::new),
             }
         }
         (_, Some(password), None, _) => SnowflakeAuth::Password(Secret::new(password)),
         _ => {
-            return Err(invalid(
-                "no credentials: set `password`, `private_key_path` or `authenticator: oauth` with `token`".into(),
+            return Err(fields.invalid(
+                "no credentials: set `password`, `private_key_path` or `authenticator: oauth` with `token`",
                 "keep secrets out of the file: `password: \"{{ env_var('SNOWFLAKE_PASSWORD') }}\"`",
             ));
         }
     };
     let number = |key: &str, default: u64| -> Result<u64> {
-        match field(key)? {
-            None => Ok(default),
-            Some(text) => text.parse().map_err(|_| {
-                invalid(
-                    format!("`{key}` must be a whole number, not `{text}`"),
-                    "e.g. `connect_timeout: 10` (seconds), `retries: 3`",
-                )
-            }),
-        }
+        let hint = "e.g. `connect_timeout: 10` (seconds), `retries: 3`";
+        Ok(fields.number(key, hint)?.unwrap_or(default))
     };
     let connect_timeout = Duration::from_secs(number("connect_timeout", 10)?);
-    let retries = match field("retries")? {
+    let retries = match fields.get("retries")? {
         Some(_) => number("retries", 3)?,
         None => number("connect_retries", 3)?,
     } as u32;
-    let host = field("host")?.unwrap_or_else(|| format!("{account}.snowflakecomputing.com"));
-    let protocol = field("protocol")?.unwrap_or_else(|| "https".into());
+    let host = fields
+        .get("host")?
+        .unwrap_or_else(|| format!("{account}.snowflakecomputing.com"));
+    let protocol = fields.get("protocol")?.unwrap_or_else(|| "https".into());
     if protocol != "https" && protocol != "http" {
-        return Err(invalid(
+        return Err(fields.invalid(
             format!("`protocol` must be https or http, not `{protocol}`"),
             "leave it out for https",
         ));
     }
-    let base_url = match field("port")? {
+    let base_url = match fields.get("port")? {
         Some(port) => format!("{protocol}://{host}:{port}"),
         None => format!("{protocol}://{host}"),
     };
@@ -127,14 +110,14 @@ pub fn parse(
         account,
         user,
         auth,
-        role: field("role")?,
-        warehouse: field("warehouse")?,
-        database: required(
+        role: fields.get("role")?,
+        warehouse: fields.get("warehouse")?,
+        database: fields.required(
             "database",
             "set `database:` to the database sigbatch writes to",
         )?,
-        schema: field("schema")?.unwrap_or_else(|| "public".into()),
-        query_tag: field("query_tag")?,
+        schema: fields.get("schema")?.unwrap_or_else(|| "public".into()),
+        query_tag: fields.get("query_tag")?,
         connect_timeout,
         retries,
         base_url,
