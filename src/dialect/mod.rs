@@ -170,8 +170,8 @@ pub trait Dialect: Send + Sync {
 
     /// Whether a window's scratch tables are the connection's temporary tables (`CREATE TEMP
     /// TABLE`), which the warehouse neither logs nor stores: DuckDB would otherwise write every
-    /// scratch row to its log and its file at commit. Needs one connection per run and
-    /// transactional DDL. `export-dbt` always stores them (`Tables::stored`).
+    /// scratch row to its log and its file at commit. A run's statements share one connection.
+    /// `export-dbt` always stores them (`Tables::stored`).
     fn temporary_scratch(&self) -> bool {
         false
     }
