@@ -150,7 +150,8 @@ pub trait Dialect: Send + Sync {
     }
 
     /// Whether `NOT EXISTS (SELECT ...)` and `DELETE ... WHERE x IN (SELECT ...)` run; without
-    /// them, an anti join and `MERGE ... WHEN MATCHED THEN DELETE` say the same.
+    /// them, `MERGE ... WHEN NOT MATCHED THEN INSERT` (the lease seed) and `MERGE ... WHEN
+    /// MATCHED THEN DELETE` say the same.
     fn subquery_predicates(&self) -> bool {
         true
     }
