@@ -5,7 +5,8 @@
 # tests/bigquery/serve.py bridges the rest). Prints the venv's python.
 set -euo pipefail
 venv="${SIGBATCH_VENVS:-$HOME/.cache/sigbatch/venvs}/local-bigquery-0.4.0"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import local_bigquery" 2>/dev/null && [ -f "$venv/.complete" ]; then
+# `.complete` marks a finished install (the extension wheels come after local-bigquery)
+if [ ! -f "$venv/.complete" ] || ! "$venv/bin/python" -c "import local_bigquery, duckdb" 2>/dev/null; then
     python=""
     for candidate in python3.13 "$(pyenv root 2>/dev/null)"/versions/3.13*/bin/python3.13; do
         if "$candidate" -c "import sys; assert sys.version_info >= (3, 13)" 2>/dev/null; then
