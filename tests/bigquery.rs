@@ -266,13 +266,7 @@ fn missing_events_or_column_dry_run_estimates_and_polling() {
         server.profile_yaml("atomic"),
     )
     .unwrap();
-    let missing = sigbatch(&project, &["run"]);
-    let text = String::from_utf8_lossy(&missing.stderr);
-    assert_eq!(missing.status.code(), Some(2), "{text}");
-    assert!(
-        text.contains("`atomic.events` does not exist") && text.contains("hint:"),
-        "{text}"
-    );
+    common::assert_missing_events_table(&sigbatch(&project, &["run"]));
 
     let mut client = server.client("atomic");
     copy_events(

@@ -203,13 +203,7 @@ fn a_missing_events_table_and_a_refused_token() {
         server.profile_yaml("atomic"),
     )
     .unwrap();
-    let missing = sigbatch(&project, &["run"]);
-    let text = String::from_utf8_lossy(&missing.stderr);
-    assert_eq!(missing.status.code(), Some(2), "{text}");
-    assert!(
-        text.contains("`atomic.events` does not exist") && text.contains("hint:"),
-        "{text}"
-    );
+    common::assert_missing_events_table(&sigbatch(&project, &["run"]));
 
     let profile = server.profile_yaml("atomic").replace(TOKEN, "dapi-wrong");
     std::fs::write(project.path().join("profiles.yml"), profile).unwrap();

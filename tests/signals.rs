@@ -208,6 +208,15 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Every one of `parts` is in the command's stderr.
+#[track_caller]
+fn assert_stderr_has(output: &Output, parts: &[&str]) {
+    let text = stderr(output);
+    for part in parts {
+        assert!(text.contains(part), "stderr lacks `{part}`:\n{text}");
+    }
+}
+
 #[track_caller]
 fn assert_exit(output: &Output, code: i32) {
     assert_eq!(
@@ -353,11 +362,7 @@ fn init_from_api_makes_one_project_per_group_and_keeps_edited_files() {
     let output = server.bdp(&args);
     assert_exit(&output, 0);
     // the external batch source group is skipped, the other at its highest version
-    assert!(
-        stderr(&output).contains("skipped `crm_accounts v1`"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, &["skipped `crm_accounts v1`"]);
     let project_dir = root.path().join(format!("{GROUP}_2"));
     assert!(project_dir.join("sigbatch.yml").is_file());
     let entries: Vec<PathBuf> = std::fs::read_dir(root.path())
@@ -385,11 +390,7 @@ fn init_from_api_makes_one_project_per_group_and_keeps_edited_files() {
     std::fs::remove_file(&group_file).unwrap();
     let output = server.bdp(&args);
     assert_exit(&output, 2);
-    assert!(
-        stderr(&output).contains("sigbatch.yml") && stderr(&output).contains("hint: pass --force"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, &["sigbatch.yml", "hint: pass --force"]);
     assert_eq!(std::fs::read_to_string(&yml).unwrap(), edited);
     assert!(!group_file.exists(), "a refused init wrote a file");
 
@@ -446,11 +447,7 @@ fn init_from_api_takes_the_target_type_from_the_profile_or_asks_for_it() {
     // no profile anywhere (HOME is empty): explained, nothing sent
     let output = server.bdp(&args);
     assert_exit(&output, 2);
-    assert!(
-        stderr(&output).contains("--target-type") && stderr(&output).contains("hint:"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, &["--target-type", "hint:"]);
     assert!(server.requests().is_empty());
 
     // a snowflake `sigbatch` profile in ~/.dbt: its syntax, and no DuckDB profile written
@@ -493,15 +490,12 @@ fn init_from_api_errors_name_what_is_wrong() {
     };
     let output = init(&["--attribute-group-name", "nope"]);
     assert_exit(&output, 2);
-    assert!(
-        stderr(&output).contains("no attribute group `nope`"),
-        "{}",
-        stderr(&output)
-    );
-    assert!(
-        stderr(&output).contains(&format!("hint: Signals has: {GROUP}")),
-        "{}",
-        stderr(&output)
+    assert_stderr_has(
+        &output,
+        &[
+            "no attribute group `nope`",
+            &format!("hint: Signals has: {GROUP}"),
+        ],
     );
     let output = init(&[
         "--attribute-group-name",
@@ -510,18 +504,10 @@ fn init_from_api_errors_name_what_is_wrong() {
         "7",
     ]);
     assert_exit(&output, 2);
-    assert!(
-        stderr(&output).contains("has no version 7") && stderr(&output).contains("1, 2"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, &["has no version 7", "1, 2"]);
     let output = init(&["--attribute-group-name", "crm_accounts"]);
     assert_exit(&output, 2);
-    assert!(
-        stderr(&output).contains("external batch source"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, &["external batch source"]);
     assert!(!Path::new(p).join("sigbatch.yml").exists());
 
     let empty = Server::with_groups(json!({"snowflake": [], "bigquery": [], "databricks": []}));
@@ -534,11 +520,7 @@ fn init_from_api_errors_name_what_is_wrong() {
         p,
     ]);
     assert_exit(&output, 2);
-    assert!(
-        stderr(&output).contains("no attribute groups available"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, &["no attribute groups available"]);
 }
 
 // ---- sync ------------------------------------------------------------------------------------
@@ -741,11 +723,7 @@ fn sync_names_the_table_as_each_warehouse_stores_it() {
     std::fs::write(project.path().join("profiles.yml"), databricks).unwrap();
     let output = server.sandbox(&["sync", "--project-dir", dir(&project)]);
     assert_exit(&output, 2);
-    assert!(
-        stderr(&output).contains("hint: set `catalog:`"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, &["hint: set `catalog:`"]);
     assert_eq!(server.requests().len(), 4, "{:?}", server.calls());
     std::fs::write(
         project.path().join("profiles.yml"),
@@ -920,11 +898,7 @@ fn sync_server_failures_exit_3_and_a_failed_registration_is_not_published() {
         "{}",
         stdout(&output)
     );
-    assert!(
-        stderr(&output).contains("answered 502: <html>bad gateway</html>"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, &["answered 502: <html>bad gateway</html>"]);
     assert_eq!(server.requests().len(), 2);
 
     // nothing listening
@@ -940,15 +914,12 @@ fn sync_server_failures_exit_3_and_a_failed_registration_is_not_published() {
         ],
     );
     assert_exit(&output, 3);
-    assert!(
-        stderr(&output).contains("`PUT /api/v1/registry/attribute_groups/"),
-        "{}",
-        stderr(&output)
-    );
-    assert!(
-        stderr(&output).contains("hint: check that --api-url"),
-        "{}",
-        stderr(&output)
+    assert_stderr_has(
+        &output,
+        &[
+            "`PUT /api/v1/registry/attribute_groups/",
+            "hint: check that --api-url",
+        ],
     );
 }
 
@@ -989,11 +960,7 @@ fn test_connection_checks_auth_and_health() {
     let text = stdout(&output);
     assert!(text.contains("auth (sandbox mode): ok"), "{text}");
     assert!(text.contains("failed: signals api: `GET /health-all` answered 503, status `error`: storage error, registry ok"), "{text}");
-    assert!(
-        stderr(&output).contains("error: test-connection: failed: api"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, &["error: test-connection: failed: api"]);
 
     // only health: no credentials needed, no token asked for
     let before = server.requests().len();
@@ -1053,21 +1020,13 @@ fn test_connection_failures_say_which_check_and_who_can_fix_it() {
         "{text}"
     );
     assert!(text.contains("/health-all): ok"), "{text}");
-    assert!(
-        stderr(&output).contains("hint: check the API key"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, &["hint: check the API key"]);
 
     // bad credentials and an unhealthy API: not all the user's to fix
     server.configure(json!({"api_key": "rotated", "healthy": false}));
     let output = server.bdp(&["test-connection"]);
     assert_exit(&output, 3);
-    assert!(
-        stderr(&output).contains("failed: auth, api"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, &["failed: auth, api"]);
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());

@@ -124,6 +124,13 @@ mod tests {
         ])
     }
 
+    fn named(name: &str, version: Option<u32>) -> GroupSelection {
+        GroupSelection {
+            name: Some(name.into()),
+            version,
+        }
+    }
+
     fn chosen(selection: GroupSelection) -> Vec<(String, u32)> {
         select_groups(&listing(), &selection)
             .unwrap()
@@ -139,10 +146,6 @@ mod tests {
             chosen(GroupSelection::default()),
             [("a".to_string(), 3), ("b".to_string(), 1)]
         );
-        let named = |name: &str, version| GroupSelection {
-            name: Some(name.into()),
-            version,
-        };
         assert_eq!(chosen(named("a", None)), [("a".to_string(), 3)]);
         assert_eq!(chosen(named("a", Some(2))), [("a".to_string(), 2)]);
         let (_, skipped) = select_groups(&listing(), &GroupSelection::default()).unwrap();
@@ -151,36 +154,15 @@ mod tests {
 
     #[test]
     fn unknown_names_versions_and_empty_lists_are_user_errors() {
-        let error = select_groups(
-            &listing(),
-            &GroupSelection {
-                name: Some("c".into()),
-                version: None,
-            },
-        )
-        .unwrap_err();
+        let error = select_groups(&listing(), &named("c", None)).unwrap_err();
         assert!(
             error.to_string().contains("no attribute group `c`"),
             "{error}"
         );
         assert_eq!(error.hint(), Some("Signals has: a, b"));
-        let error = select_groups(
-            &listing(),
-            &GroupSelection {
-                name: Some("a".into()),
-                version: Some(9),
-            },
-        )
-        .unwrap_err();
+        let error = select_groups(&listing(), &named("a", Some(9))).unwrap_err();
         assert_eq!(error.hint(), Some("its versions: 1, 2, 3"));
-        let error = select_groups(
-            &listing(),
-            &GroupSelection {
-                name: Some("ext".into()),
-                version: None,
-            },
-        )
-        .unwrap_err();
+        let error = select_groups(&listing(), &named("ext", None)).unwrap_err();
         assert!(
             error.to_string().contains("external batch source"),
             "{error}"

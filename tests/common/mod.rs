@@ -393,6 +393,17 @@ pub fn succeed_on(project: &TempProject, args: &[&str], now: &str, secrets: &[&s
     output_text(&output)
 }
 
+/// A run refused because `atomic.events` is missing: exit 2, the table named, and a hint.
+#[track_caller]
+pub fn assert_missing_events_table(output: &std::process::Output) {
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("`atomic.events` does not exist") && text.contains("hint:"),
+        "{text}"
+    );
+}
+
 fn output_text(output: &std::process::Output) -> String {
     format!(
         "{}{}",
