@@ -20,6 +20,8 @@ SELECT
   event_date,
   event_count,
   pending_events,
+  -- deferred events are counted, not listed: such a date is aggregated whole
+  pending_events > event_count AS whole_date,
 {%- if full_refresh %}
   TRUE AS process_now
 {%- else %}

@@ -3,4 +3,18 @@ WITH day_events AS (
 ), daily AS (
 {% include "daily_select.sql" %}
 )
-{% include "attributes_select.sql" %}
+SELECT
+  grouped.attribute_key AS {{ key }}
+{%- for column in outputs %},
+  {{ column.expr }} AS {{ column.name }}
+{%- endfor %}
+FROM (
+  SELECT
+    daily.attribute_key
+{%- for column in grouped %},
+    {{ column.expr }} AS {{ column.name }}
+{%- endfor %}
+  FROM daily AS daily
+  WHERE daily.attribute_key IS NOT NULL
+  GROUP BY daily.attribute_key
+) AS grouped

@@ -285,6 +285,8 @@ pub fn run_into(
             } else {
                 stored.attributes_window_end
             },
+            stored_tables_exist: !full_refresh && stored.plan_fingerprint.is_some(),
+            attributes_only: next.attributes_only,
         };
         let statements = render::render_run(plan, dialect, tables, &spec)?;
         let window_plan = render::window_plan(
@@ -314,7 +316,9 @@ pub fn run_into(
             break;
         }
         (report.stages, report.commit_time) = execute_window(warehouse, &window_plan, reporter)?;
-        (report.events, report.days_processed) = window_counts(warehouse, tables)?;
+        if !next.attributes_only {
+            (report.events, report.days_processed) = window_counts(warehouse, tables)?;
+        }
         let timings: Vec<(&str, Duration)> = report
             .stages
             .iter()
@@ -361,6 +365,9 @@ pub struct NextWindow {
     pub upsert: bool,
     /// The invocation's last window, which also brings the attributes table up to date.
     pub last: bool,
+    /// Exact mode: nothing was loaded since the watermark and only the attributes are behind,
+    /// so the window runs the attributes stage and writes the run state, nothing else.
+    pub attributes_only: bool,
 }
 
 /// The load windows of one invocation, in order: `run` executes them, `plan` lists them. Only
@@ -435,16 +442,27 @@ impl Windows {
             Semantics::Exact => {
                 if !self.full_refresh
                     && self.handed_out == 0
-                    && attributes_current(stored, plan, self.today)
                     && let (Some(watermark), Some(rows_at)) =
                         (stored.watermark, stored.watermark_events)
                     && state::nothing_new(warehouse, dialect, tables, watermark, rows_at, self.cap)?
                 {
                     self.done = true;
-                    return Ok(Step::NothingToDo(format!(
-                        "nothing to do: no events loaded since {watermark}, attributes up to date for {}",
-                        self.today
-                    )));
+                    if attributes_current(stored, plan, self.today) {
+                        return Ok(Step::NothingToDo(format!(
+                            "nothing to do: no events loaded since {watermark}, attributes up to date for {}",
+                            self.today
+                        )));
+                    }
+                    // only the attributes are behind ("today" moved, or keys wait from an
+                    // interrupted run): no data stage would change anything
+                    self.handed_out += 1;
+                    return Ok(Step::Window(NextWindow {
+                        window: state::exact_window(watermark, Some(watermark), plan, self.cap),
+                        label: "attributes only: no new events".to_string(),
+                        upsert: true,
+                        last: true,
+                        attributes_only: true,
+                    }));
                 }
                 let next = state::next_load(warehouse, dialect, tables, self.next_lower, self.cap)?;
                 let window = state::exact_window(self.next_lower, next, plan, self.cap);
@@ -466,6 +484,7 @@ impl Windows {
             label,
             upsert,
             last,
+            attributes_only: false,
         }))
     }
 }

@@ -400,6 +400,88 @@ fn updated_at_moves_only_when_a_row_changes() {
     );
 }
 
+/// The stages a run executed, in order.
+#[derive(Default)]
+struct Stages(Vec<String>);
+
+impl sigbatch::report::Reporter for Stages {
+    fn report(&mut self, event: sigbatch::report::Event<'_>) {
+        if let sigbatch::report::Event::StageFinished { stage, .. } = event {
+            self.0.push(stage.to_string());
+        }
+    }
+}
+
+#[test]
+fn a_new_today_without_new_events_runs_only_the_attributes_and_setup_runs_once() {
+    let attributes = r#"{"name":"views_today","type":"int64","events":[{"name":"page_view"}],
+                         "aggregation":"counter","period":"P1D"},
+                        {"name":"first_url","type":"string","events":[{"name":"page_view"}],
+                         "aggregation":"first","property":"page_url"}"#;
+    let project = TempProject::new(
+        "exact",
+        &group(attributes),
+        "  snowplow__start_date: '2025-01-01'\n  snowplow__include_current_day_in_windows: true\n",
+    );
+    events_table(&project);
+    insert(
+        &project,
+        "a",
+        "u1",
+        "2025-01-02 10:00:00",
+        "2025-01-02 10:00:01",
+        "DE",
+        "/a",
+    );
+    insert(
+        &project,
+        "b",
+        "u1",
+        "2025-01-03 10:00:00",
+        "2025-01-03 10:00:01",
+        "DE",
+        "/b",
+    );
+    let run = |today: &str, until: &str| {
+        let mut stages = Stages::default();
+        let vars = format!("{{snowplow__mock_current_day: '{today}'}}");
+        project
+            .run_reporting(false, Some(until), NOW, Some(&vars), &mut stages)
+            .unwrap();
+        stages.0
+    };
+    let first = run("2025-01-03", "2025-01-04 00:00:00");
+    assert_eq!(first.first().map(String::as_str), Some("setup"));
+    assert_eq!(
+        table(&project),
+        vec![vec![Some("u1".into()), Some("1".into()), Some("/a".into())]]
+    );
+    // "today" moves, nothing new was loaded: the windowed count empties, nothing else runs
+    let moved = run("2025-01-04", "2025-01-04 00:00:00");
+    assert_eq!(moved, ["attributes", "incremental_manifest"]);
+    assert_eq!(
+        table(&project),
+        vec![vec![Some("u1".into()), Some("0".into()), Some("/a".into())]]
+    );
+    // new events with a run state: every stage but setup, whose tables exist
+    insert(
+        &project,
+        "c",
+        "u1",
+        "2025-01-04 09:00:00",
+        "2025-01-04 10:00:01",
+        "DE",
+        "/c",
+    );
+    let loaded = run("2025-01-04", "2025-01-05 00:00:00");
+    assert!(!loaded.iter().any(|s| s == "setup"), "{loaded:?}");
+    assert!(loaded.iter().any(|s| s == "daily_aggregates"), "{loaded:?}");
+    assert_eq!(
+        table(&project),
+        vec![vec![Some("u1".into()), Some("1".into()), Some("/a".into())]]
+    );
+}
+
 #[test]
 fn exact_mode_on_the_fixture_differs_only_where_upstream_defects_bite() {
     let project = TempProject::fixture("exact", "snowflake");

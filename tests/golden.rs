@@ -53,6 +53,9 @@ fn incremental_attributes(dialect_name: &str) -> String {
         upsert_filtered_events: true,
         refresh_attributes: true,
         attributes_window_end: NaiveDate::from_ymd_opt(2025, 1, 6),
+        // a run state was found: setup is skipped, as a real incremental run does
+        stored_tables_exist: true,
+        attributes_only: false,
     };
     render::render_run(&plan, dialect.as_ref(), &tables, &spec)
         .unwrap()

@@ -328,6 +328,8 @@ pub fn compile_sql(
         upsert_filtered_events: true,
         refresh_attributes: true,
         attributes_window_end: None,
+        stored_tables_exist: false,
+        attributes_only: false,
     };
     let statements = render::render_run(plan, dialect, &tables, &spec)?;
     let mut text = format!(

@@ -189,6 +189,8 @@ pub fn run_plan(settings: &PlanSettings) -> Result<RunPlan> {
     }
     let exact = plan.semantics == Semantics::Exact;
     let mut processed: Vec<Vec<NaiveDate>> = Vec::new();
+    // dates aggregated whole: events had been deferred on them (their keys are not known)
+    let mut whole: Vec<NaiveDate> = Vec::new();
     for (position, ((window, label), touched)) in windows.into_iter().zip(&touched).enumerate() {
         let dates = if exact {
             days_to_process(&plan, touched, &mut waiting, full_refresh && position == 0)
@@ -204,13 +206,15 @@ pub fn run_plan(settings: &PlanSettings) -> Result<RunPlan> {
                 })
                 .collect()
         };
-        processed.push(
-            dates
-                .iter()
-                .filter(|d| d.aggregate == Some(true))
-                .filter_map(|d| NaiveDate::parse_from_str(&d.event_date, "%Y-%m-%d").ok())
-                .collect(),
+        let aggregated = dates.iter().filter(|d| d.aggregate == Some(true));
+        let day = |d: &PlannedDate| NaiveDate::parse_from_str(&d.event_date, "%Y-%m-%d").ok();
+        whole.extend(
+            aggregated
+                .clone()
+                .filter(|d| d.waiting_events > 0)
+                .filter_map(day),
         );
+        processed.push(aggregated.filter_map(day).collect());
         let planned = PlannedWindow {
             lower: crate::artifacts::iso(window.lower),
             upper: crate::artifacts::iso(window.upper),
@@ -231,7 +235,7 @@ pub fn run_plan(settings: &PlanSettings) -> Result<RunPlan> {
                 .filter_map(|w| w.days_aggregated)
                 .sum(),
         );
-        let keys_sql = preview.keys_sql(&processed, stored.attributes_window_end)?;
+        let keys_sql = preview.keys_sql(&processed, &whole, stored.attributes_window_end)?;
         report.keys_to_recompute = Some(warehouse::number_cell(
             warehouse.query(&keys_sql)?.first(),
             0,

@@ -156,6 +156,10 @@ impl Dialect for BigQuery {
         format!("ARRAY_CONCAT_AGG(IF({when}, {daily}, NULL))")
     }
 
+    fn list_concat(&self, a: &str, b: &str) -> String {
+        format!("ARRAY_CONCAT({a}, {b})")
+    }
+
     fn unique_list_finish(&self, merged: &str) -> String {
         format!(
             "IF(ARRAY_LENGTH({merged}) > 0, ARRAY(SELECT DISTINCT element FROM UNNEST({merged}) AS element ORDER BY element), NULL)"

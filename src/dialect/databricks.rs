@@ -116,6 +116,10 @@ impl Dialect for Databricks {
         format!("flatten(collect_list(CASE WHEN {when} THEN {daily} END))")
     }
 
+    fn list_concat(&self, a: &str, b: &str) -> String {
+        format!("concat({a}, {b})")
+    }
+
     fn unique_list_finish(&self, merged: &str) -> String {
         format!("CASE WHEN size({merged}) > 0 THEN array_sort(array_distinct({merged})) END")
     }

@@ -82,6 +82,10 @@ impl Dialect for DuckDb {
         format!("flatten(list({daily}) FILTER (WHERE {when}))")
     }
 
+    fn list_concat(&self, a: &str, b: &str) -> String {
+        format!("list_concat({a}, {b})")
+    }
+
     fn unique_list_finish(&self, merged: &str) -> String {
         format!(
             "CASE WHEN len(list_distinct({merged})) > 0 THEN list_sort(list_distinct({merged})) END"

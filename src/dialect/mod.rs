@@ -223,6 +223,9 @@ pub trait Dialect: Send + Sync {
     /// Aggregate over daily rows: all daily lists (where `when`) concatenated.
     fn unique_list_merge(&self, daily: &str, when: &str) -> String;
 
+    /// Two lists (neither NULL) as one, the elements of `a` then `b`'s.
+    fn list_concat(&self, a: &str, b: &str) -> String;
+
     /// The merged list, distinct and sorted ascending; NULL when empty.
     fn unique_list_finish(&self, merged: &str) -> String;
 

@@ -97,6 +97,10 @@ impl Dialect for Snowflake {
         format!("ARRAY_FLATTEN(ARRAY_AGG(CASE WHEN {when} THEN {daily} END))")
     }
 
+    fn list_concat(&self, a: &str, b: &str) -> String {
+        format!("ARRAY_CAT({a}, {b})")
+    }
+
     fn unique_list_finish(&self, merged: &str) -> String {
         format!("CASE WHEN ARRAY_SIZE({merged}) > 0 THEN ARRAY_SORT(ARRAY_DISTINCT({merged})) END")
     }

@@ -59,6 +59,8 @@ pub fn files(
             // every key is recomputed each dbt run: the stored table is compared and only
             // changed rows are replaced, so `updated_at` still moves only for them
             attributes_window_end: None,
+            stored_tables_exist: false,
+            attributes_only: false,
         };
         render::render_run(plan, dialect, &tables, &spec)
     };

@@ -32,7 +32,7 @@ pub const FIXED_EVENT_COLUMNS: &[&str] = &[
 
 /// The layout of the stored tables; bumped when a sigbatch version changes it, so tables built
 /// by an older version are rebuilt (the plan guard asks for `--full-refresh`) instead of misread.
-const STATE_LAYOUT: u32 = 3;
+const STATE_LAYOUT: u32 = 4;
 
 #[derive(Debug, Clone)]
 pub struct Plan {

@@ -25,7 +25,8 @@ pub(crate) fn window_end(plan: &Plan, today: NaiveDate) -> NaiveDate {
     }
 }
 
-/// The per-key fold of the daily rows (`attributes_select.sql` / `attributes_compat.sql`):
+/// The per-key fold of the daily rows (`attributes_exact.sql`, `attributes_compat.sql`,
+/// `one_scan.sql`):
 /// (grouped aggregates, compat's first/last window columns, output expressions).
 struct Folds {
     grouped: Vec<Value>,
@@ -33,10 +34,10 @@ struct Folds {
     outputs: Vec<Value>,
 }
 
-/// With `lifetime_stored`, the outputs without a period are the stored row's values
-/// (`stored.<name>`) and get no grouped aggregate: a key whose daily rows did not change keeps
-/// them, and only its windowed outputs are folded again.
-fn folds(w: &StageWriter<'_>, lifetime_stored: bool) -> Folds {
+/// With `lifetime_from_state` (exact mode), the outputs without a period read the key's stored
+/// lifetime partials (`state.<daily column>`, `lifetime.rs`) and get no grouped aggregate; only
+/// the windowed outputs are folded from daily rows.
+fn folds(w: &StageWriter<'_>, lifetime_from_state: bool) -> Folds {
     let d = w.dialect;
     let plan = w.plan;
     let compat = plan.semantics == Semantics::Compat;
@@ -51,18 +52,18 @@ fn folds(w: &StageWriter<'_>, lifetime_stored: bool) -> Folds {
     };
     for (position, output) in plan.outputs.iter().enumerate() {
         let name = d.ident(&output.name);
-        if lifetime_stored && output.period_days.is_none() {
-            folds
-                .outputs
-                .push(json!({"name": name, "expr": format!("stored.{name}")}));
-            continue;
-        }
-        let helper = d.ident(&format!("a{position}"));
+        let from_state = lifetime_from_state && output.period_days.is_none();
         let in_window = windows.condition(d, output.period_days, true);
-        let mut group = |expr: String| {
+        // the fold of one daily column into a per-key value: grouped, or the stored partial
+        let mut group = |helper: String, column: &str, expr: String| {
+            if from_state {
+                return format!("state.{}", d.ident(column));
+            }
+            let helper = d.ident(&helper);
             folds.grouped.push(json!({"name": helper, "expr": expr}));
             format!("grouped.{helper}")
         };
+        let helper = format!("a{position}");
         let folded = match (output.aggregation, compat) {
             (Aggregation::First | Aggregation::Last, true) => {
                 // upstream's frame counts daily rows, not days (kept in compat mode)
@@ -78,6 +79,7 @@ fn folds(w: &StageWriter<'_>, lifetime_stored: bool) -> Folds {
                 } else {
                     "LAST_VALUE"
                 };
+                let helper = d.ident(&helper);
                 folds.first_last.push(json!({"name": helper, "expr": format!(
                     "{function}({}) OVER (PARTITION BY daily.attribute_key ORDER BY daily.last_event_tstamp {frame})",
                     daily(&output.daily)
@@ -93,36 +95,40 @@ fn folds(w: &StageWriter<'_>, lifetime_stored: bool) -> Folds {
                         .expect("exact first/last keep a timestamp"),
                 );
                 let value = daily(&output.daily);
-                group(d.value_at_extreme(
-                    output.aggregation == Aggregation::First,
-                    &value,
-                    &match output.period_days {
-                        Some(_) => format!("{in_window} AND {value} IS NOT NULL"),
-                        None => format!("{value} IS NOT NULL"),
-                    },
-                    &OrderKey {
-                        timestamps: &[&tstamp],
-                        tie_break: None,
-                    },
-                ))
+                group(
+                    helper,
+                    &output.daily,
+                    d.value_at_extreme(
+                        output.aggregation == Aggregation::First,
+                        &value,
+                        &match output.period_days {
+                            Some(_) => format!("{in_window} AND {value} IS NOT NULL"),
+                            None => format!("{value} IS NOT NULL"),
+                        },
+                        &OrderKey {
+                            timestamps: &[&tstamp],
+                            tie_break: None,
+                        },
+                    ),
+                )
             }
             (Aggregation::UniqueList, _) => {
                 // upstream's windowed unique_list has no upper bound
                 let when = windows.condition(d, output.period_days, !compat);
-                let merged = group(d.unique_list_merge(&daily(&output.daily), &when));
+                let merged = group(
+                    helper,
+                    &output.daily,
+                    d.unique_list_merge(&daily(&output.daily), &when),
+                );
                 d.unique_list_finish(&merged)
             }
             (Aggregation::Mean, _) => {
                 let count = output.daily_second.as_deref().expect("mean keeps a count");
-                let count_helper = d.ident(&format!("a{position}_count"));
-                let sum = group(format!(
-                    "SUM(CASE WHEN {in_window} THEN {} END)",
-                    daily(&output.daily)
-                ));
-                folds.grouped.push(json!({"name": count_helper, "expr": format!("SUM(CASE WHEN {in_window} THEN {} END)", daily(count))}));
-                format!(
-                    "CASE WHEN grouped.{count_helper} > 0 THEN {sum} / grouped.{count_helper} END"
-                )
+                let sum_of =
+                    |column: &str| format!("SUM(CASE WHEN {in_window} THEN {} END)", daily(column));
+                let sum = group(helper.clone(), &output.daily, sum_of(&output.daily));
+                let count = group(format!("{helper}_count"), count, sum_of(count));
+                format!("CASE WHEN {count} > 0 THEN {sum} / {count} END")
             }
             (aggregation, _) => {
                 let function = match aggregation {
@@ -135,7 +141,7 @@ fn folds(w: &StageWriter<'_>, lifetime_stored: bool) -> Folds {
                 } else {
                     daily(&output.daily)
                 };
-                let total = group(format!("{function}({value})"));
+                let total = group(helper, &output.daily, format!("{function}({value})"));
                 match (aggregation, compat) {
                     (Aggregation::Counter, true) => {
                         format!("CAST({total} AS {})", d.type_name(ValueType::Integer))
@@ -164,61 +170,61 @@ fn folds(w: &StageWriter<'_>, lifetime_stored: bool) -> Folds {
 }
 
 pub(super) fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
-    let folds = folds(w, false);
     match w.plan.semantics {
-        Semantics::Compat => w.emit(
-            "attributes_compat.sql",
-            json!({"first_last": folds.first_last, "grouped": folds.grouped, "outputs": folds.outputs}),
-        ),
-        Semantics::Exact => exact_attributes(w, folds),
+        Semantics::Compat => {
+            let folds = folds(w, false);
+            w.emit(
+                "attributes_compat.sql",
+                json!({"first_last": folds.first_last, "grouped": folds.grouped, "outputs": folds.outputs}),
+            )
+        }
+        Semantics::Exact => exact_attributes(w),
     }
 }
 
 /// Exact mode recomputes only the keys whose daily rows changed since the last refresh (the
-/// pending keys, folded from all their days) and the keys with daily rows on dates that entered
-/// or left a period window because "today" moved (their windowed outputs folded from the
-/// windows' days, the others kept as stored), and replaces exactly the rows whose values changed.
-fn exact_attributes(w: &mut StageWriter<'_>, folds: Folds) -> Result<()> {
+/// pending keys) and the keys with daily rows on dates that entered or left a period window
+/// because "today" moved: lifetime outputs from their stored partials, windowed outputs folded
+/// from the windows' days. It replaces exactly the rows whose values changed. With no stored
+/// window end (a first build, a full refresh), every key is computed the same way.
+fn exact_attributes(w: &mut StageWriter<'_>) -> Result<()> {
     let d = w.dialect;
     let window_end_now = window_end(w.plan, w.spec.today);
-    let mut moved = Value::Null;
     let changed_keys_only = match w.spec.attributes_window_end {
         Some(built_for) => {
             let moved_dates = moved_dates(w.plan, d, built_for, window_end_now);
             w.emit("attributes_keys.sql", json!({"moved_dates": moved_dates}))?;
-            let longest = w.plan.outputs.iter().filter_map(|o| o.period_days).max();
-            if let (false, Some(days)) = (moved_dates.is_empty(), longest) {
-                let windowed = self::folds(w, true);
-                moved = json!({
-                    "grouped": windowed.grouped,
-                    "outputs": windowed.outputs,
-                    "from": d.date_literal(window_end_now - chrono::Days::new(u64::from(days))),
-                    "to": d.date_literal(window_end_now),
-                });
-            }
             true
         }
         None => false,
     };
-    let daily_source = w.tables.get("daily_aggregates").to_string();
+    let folds = folds(w, true);
+    let longest = w.plan.outputs.iter().filter_map(|o| o.period_days).max();
+    let from = longest.map_or(window_end_now, |days| {
+        window_end_now - chrono::Days::new(u64::from(days))
+    });
     w.emit(
         "attributes_exact.sql",
         json!({
             "grouped": folds.grouped,
             "outputs": folds.outputs,
-            "daily_source": daily_source,
+            "from": d.date_literal(from),
+            "to": d.date_literal(window_end_now),
             "changed_keys_only": changed_keys_only,
-            "moved": moved,
         }),
     )?;
     w.emit("attributes_create.sql", json!({}))?;
     let columns: Vec<String> = w.plan.outputs.iter().map(|o| d.ident(&o.name)).collect();
     w.emit("attributes_next.sql", json!({"columns": columns}))?;
-    w.emit("attributes_delete.sql", json!({}))?;
     let (target, source) = (
         w.tables.get("attributes").to_string(),
         w.tables.get("attributes_next").to_string(),
     );
+    let key = d.ident(&w.plan.key_column);
+    w.emit(
+        "delete_keys.sql",
+        json!({"target": target, "source": source, "key": key}),
+    )?;
     let mut all_columns = vec![w.plan.key_column.clone()];
     all_columns.extend(w.plan.outputs.iter().map(|o| o.name.clone()));
     all_columns.push("updated_at".into());
@@ -277,8 +283,6 @@ pub(super) fn one_scan(w: &mut StageWriter<'_>) -> Result<()> {
         map.insert("daily_columns".into(), json!(daily));
         map.insert("grouped".into(), json!(folds.grouped));
         map.insert("outputs".into(), json!(folds.outputs));
-        map.insert("daily_source".into(), json!("daily"));
-        map.insert("changed_keys_only".into(), json!(false));
     }
     w.emit("one_scan.sql", context)
 }

@@ -7,6 +7,7 @@
 
 mod attributes;
 mod expr;
+mod lifetime;
 mod preview;
 mod stages;
 mod transaction;
@@ -113,6 +114,12 @@ pub struct RunSpec {
     /// when every key must be computed (first build, full refresh). When it has moved since, the
     /// keys with daily rows on dates that entered or left a period window are recomputed.
     pub attributes_window_end: Option<NaiveDate>,
+    /// A run state was found and this is no full refresh: the setup stage's schemas and tables
+    /// exist (setup commits before the first window that writes a run state), so it is skipped.
+    pub stored_tables_exist: bool,
+    /// Exact mode, nothing loaded since the watermark: only the attributes stage and the run
+    /// state are rendered (`execute::NextWindow::attributes_only`).
+    pub attributes_only: bool,
 }
 
 /// Fully qualified, quoted names of every table a run reads or writes.
@@ -140,6 +147,7 @@ pub(crate) const SCRATCH: &[&str] = &[
     "filtered_events_this_run",
     "days_to_process",
     "daily_aggregates_this_run",
+    "lifetime_partials_this_run",
     "daily_aggregation_manifest_this_run",
     "incremental_manifest_this_run",
     "attributes_keys",
@@ -152,10 +160,16 @@ pub(crate) const MANIFEST: &[&str] = &[
     "daily_aggregation_manifest",
     "run_state",
     "attributes_pending",
+    "lifetime_partials",
     "lease",
 ];
 /// sigbatch's own state tables, named apart from upstream's.
-const SIGBATCH_ONLY: &[&str] = &["run_state", "attributes_pending", "lease"];
+const SIGBATCH_ONLY: &[&str] = &[
+    "run_state",
+    "attributes_pending",
+    "lifetime_partials",
+    "lease",
+];
 /// Tables that carry state between runs, in the order `--full-refresh` drops them: the run state
 /// first, so a refresh cut short where DDL commits statement by statement leaves no run state,
 /// and the next run rebuilds every table (see `execute`).
@@ -164,6 +178,7 @@ pub const PERSISTENT: &[&str] = &[
     "incremental_manifest",
     "daily_aggregation_manifest",
     "attributes_pending",
+    "lifetime_partials",
     "filtered_events",
     "daily_aggregates",
     "attributes",
@@ -326,12 +341,13 @@ fn environment() -> &'static Environment<'static> {
             "incremental_manifest_delete.sql",
             "run_state_insert.sql",
             "attributes_compat.sql",
-            "attributes_select.sql",
             "attributes_exact.sql",
             "attributes_create.sql",
             "attributes_keys.sql",
             "attributes_next.sql",
-            "attributes_delete.sql",
+            "delete_keys.sql",
+            "create_lifetime_partials.sql",
+            "lifetime_partials_this_run.sql",
             "attributes_pending_insert.sql",
             "create_attributes_pending.sql",
             "delete_all.sql",
@@ -416,6 +432,10 @@ pub fn render_run(
         if stage == Stage::Attributes && !spec.refresh_attributes {
             continue;
         }
+        if spec.attributes_only && !matches!(stage, Stage::Attributes | Stage::IncrementalManifest)
+        {
+            continue;
+        }
         let mut writer = StageWriter {
             plan,
             dialect,
@@ -459,6 +479,8 @@ pub fn one_scan_sql(
         upsert_filtered_events: true,
         refresh_attributes: true,
         attributes_window_end: None,
+        stored_tables_exist: false,
+        attributes_only: false,
     };
     let mut writer = StageWriter {
         plan,

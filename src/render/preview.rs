@@ -49,6 +49,8 @@ impl Preview<'_> {
             upsert_filtered_events: true,
             refresh_attributes: true,
             attributes_window_end: None,
+            stored_tables_exist: false,
+            attributes_only: false,
         };
         let mut writer = StageWriter {
             plan: self.plan,
@@ -97,12 +99,14 @@ impl Preview<'_> {
     }
 
     /// How many keys the last window's attributes stage would recompute (exact mode): the keys
-    /// with events on the dates each window aggregates (`processed[i]` for window `i`), the
-    /// pending keys, and the keys on dates that entered or left a period window since
+    /// with events on the dates each window aggregates (`processed[i]` for window `i`), the keys
+    /// with stored events on the dates aggregated whole (`whole`: events had been deferred on
+    /// them), the pending keys, and the keys on dates that entered or left a period window since
     /// `attributes_window_end`; `None` there means every key is computed.
     pub fn keys_sql(
         &self,
         processed: &[Vec<NaiveDate>],
+        whole: &[NaiveDate],
         attributes_window_end: Option<NaiveDate>,
     ) -> Result<String> {
         let d = self.dialect;
@@ -120,10 +124,10 @@ impl Preview<'_> {
                 ));
             }
         }
-        let mut all: Vec<NaiveDate> = processed.iter().flatten().copied().collect();
-        all.sort();
-        all.dedup();
-        let stored = self.stored_events && !self.full_refresh && !all.is_empty();
+        let mut whole = whole.to_vec();
+        whole.sort();
+        whole.dedup();
+        let stored = self.stored_events && !self.full_refresh && !whole.is_empty();
         let refreshing_changed_keys = !self.full_refresh && attributes_window_end.is_some();
         let moved = match attributes_window_end.filter(|_| refreshing_changed_keys) {
             Some(built_for) => {
@@ -140,7 +144,7 @@ impl Preview<'_> {
                 } else {
                     new_on_processed.join(" OR ")
                 },
-                "stored_on_processed": if stored { dates(&all, "stored.event_date") } else { String::new() },
+                "stored_on_processed": if stored { dates(&whole, "stored.event_date") } else { String::new() },
                 "pending": refreshing_changed_keys,
                 // no stored window end: the refresh computes every stored key
                 "all_daily": self.stored_events && !self.full_refresh && !refreshing_changed_keys,

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use super::attributes;
 use super::expr;
+use super::lifetime;
 use super::{PERSISTENT, StageWriter};
 use crate::dag::Stage;
 use crate::dialect::DelayedRule;
@@ -107,6 +108,9 @@ pub(super) fn insert_ordered(
 }
 
 fn setup(w: &mut StageWriter<'_>) -> Result<()> {
+    if w.spec.stored_tables_exist {
+        return Ok(());
+    }
     for schema in w.tables.schemas.clone() {
         w.emit("setup_schema.sql", json!({"schema": schema}))?;
     }
@@ -131,7 +135,11 @@ fn setup(w: &mut StageWriter<'_>) -> Result<()> {
     w.emit(
         "create_daily_aggregates.sql",
         json!({"windows": windows, "daily_columns": daily_columns, "shape_only": true}),
-    )
+    )?;
+    if w.plan.semantics == Semantics::Exact {
+        lifetime::create(w)?;
+    }
+    Ok(())
 }
 
 /// (quoted name, type, expression over `events`) of every `filtered_events` column.
@@ -337,6 +345,11 @@ fn daily_aggregates(w: &mut StageWriter<'_>) -> Result<()> {
         w.tables.get("daily_aggregates").to_string(),
         w.tables.get("daily_aggregates_this_run").to_string(),
     );
+    let exact = w.plan.semantics == Semantics::Exact;
+    if exact {
+        // reads the daily rows the recomputed pairs replace: before they are deleted
+        lifetime::merge(w)?;
+    }
     w.emit("daily_aggregates_delete.sql", json!({}))?;
     let mut columns = vec![];
     if w.plan.semantics == Semantics::Compat {
@@ -355,7 +368,7 @@ fn daily_aggregates(w: &mut StageWriter<'_>) -> Result<()> {
     )?;
     // the keys whose attributes this window changed, kept until the attributes are refreshed;
     // with no stored window end the refresh recomputes every key and needs no list
-    if w.plan.semantics == Semantics::Exact && w.spec.attributes_window_end.is_some() {
+    if exact && w.spec.attributes_window_end.is_some() {
         w.emit("attributes_pending_insert.sql", json!({}))?;
     }
     Ok(())
@@ -363,22 +376,25 @@ fn daily_aggregates(w: &mut StageWriter<'_>) -> Result<()> {
 
 fn incremental_manifest(w: &mut StageWriter<'_>) -> Result<()> {
     let d = w.dialect;
-    let models: Vec<String> = tracked_model_names(&w.plan.project)
-        .iter()
-        .map(|m| d.string_literal(m))
-        .collect();
-    w.emit("incremental_manifest_next.sql", json!({"models": models}))?;
-    w.emit("incremental_manifest_delete.sql", json!({}))?;
-    let (target, source) = (
-        w.tables.get("incremental_manifest").to_string(),
-        w.tables.get("incremental_manifest_this_run").to_string(),
-    );
-    insert_all(
-        w,
-        &target,
-        &source,
-        &["model", "first_success", "last_success"],
-    )?;
+    // upstream's manifest moves with the events a window read; an attributes-only window read none
+    if !w.spec.attributes_only {
+        let models: Vec<String> = tracked_model_names(&w.plan.project)
+            .iter()
+            .map(|m| d.string_literal(m))
+            .collect();
+        w.emit("incremental_manifest_next.sql", json!({"models": models}))?;
+        w.emit("incremental_manifest_delete.sql", json!({}))?;
+        let (target, source) = (
+            w.tables.get("incremental_manifest").to_string(),
+            w.tables.get("incremental_manifest_this_run").to_string(),
+        );
+        insert_all(
+            w,
+            &target,
+            &source,
+            &["model", "first_success", "last_success"],
+        )?;
+    }
     let window = w.spec.window;
     let watermark = format!(
         "COALESCE((SELECT MAX(load_tstamp) FROM {} WHERE load_tstamp >= {} AND load_tstamp < {}), {})",

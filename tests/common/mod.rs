@@ -114,6 +114,24 @@ impl TempProject {
         now: &str,
         vars: Option<&str>,
     ) -> sigbatch::Result<String> {
+        self.run_reporting(
+            full_refresh,
+            until,
+            now,
+            vars,
+            &mut sigbatch::report::Silent,
+        )
+    }
+
+    /// `run_with_vars`, its progress events going to `reporter`.
+    pub fn run_reporting(
+        &self,
+        full_refresh: bool,
+        until: Option<&str>,
+        now: &str,
+        vars: Option<&str>,
+        reporter: &mut dyn sigbatch::report::Reporter,
+    ) -> sigbatch::Result<String> {
         let settings = RunSettings {
             project: ProjectArgs {
                 vars: vars.map(str::to_string),
@@ -128,7 +146,7 @@ impl TempProject {
             artifacts_dir: None,
         };
         let mut out = Vec::new();
-        sigbatch::commands::run(&settings, &mut out, &mut sigbatch::report::Silent)?;
+        sigbatch::commands::run(&settings, &mut out, reporter)?;
         Ok(String::from_utf8(out).unwrap())
     }
 

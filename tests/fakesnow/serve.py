@@ -4,8 +4,8 @@ fakesnow (DuckDB underneath) answers every SELECT as Arrow; sigbatch's Snowflake
 Snowflake's JSON rowsets (every cell a string or null). This launcher keeps fakesnow's routes and
 re-encodes each Arrow result as the JSON rowset Snowflake would send.
 
-One gap of fakesnow is bridged: ARRAY_FLATTEN, ARRAY_DISTINCT and ARRAY_SORT fail on its ARRAY
-values (JSON underneath). Calls to them are renamed to DuckDB macros doing the same on lists of
+One gap of fakesnow is bridged: ARRAY_FLATTEN, ARRAY_DISTINCT, ARRAY_SORT and ARRAY_CAT fail on
+its ARRAY values (JSON underneath). Calls to them are renamed to DuckDB macros doing the same on lists of
 text (sigbatch's unique lists hold text). Nothing else in the SQL is touched.
 
 Usage: python serve.py PORT [PARENT_PID]   (listens on 127.0.0.1 only; exits when the parent
@@ -70,10 +70,12 @@ def cell(value, kind):
     return str(value)
 
 
+TEXT_LIST = "json_transform(to_json({}), '[\"VARCHAR\"]')"
 ARRAY_MACROS = {
-    "ARRAY_FLATTEN": "to_json(flatten(json_transform(to_json(x), '[[\"VARCHAR\"]]')))",
-    "ARRAY_DISTINCT": "to_json(list_distinct(json_transform(to_json(x), '[\"VARCHAR\"]')))",
-    "ARRAY_SORT": "to_json(list_sort(json_transform(to_json(x), '[\"VARCHAR\"]')))",
+    "ARRAY_FLATTEN": ("x", "to_json(flatten(json_transform(to_json(x), '[[\"VARCHAR\"]]')))"),
+    "ARRAY_DISTINCT": ("x", f"to_json(list_distinct({TEXT_LIST.format('x')}))"),
+    "ARRAY_SORT": ("x", f"to_json(list_sort({TEXT_LIST.format('x')}))"),
+    "ARRAY_CAT": ("a, b", f"to_json(list_concat({TEXT_LIST.format('a')}, {TEXT_LIST.format('b')}))"),
 }
 ARRAY_CALL = re.compile(r"\b(" + "|".join(ARRAY_MACROS) + r")\(", re.IGNORECASE)
 sessions_with_macros = set()
@@ -85,8 +87,8 @@ async def bridge_array_functions(request):
     if conn is None:
         return
     if token not in sessions_with_macros:
-        for name, body in ARRAY_MACROS.items():
-            conn._duck_conn.execute(f"CREATE OR REPLACE TEMP MACRO sigbatch_{name.lower()}(x) AS {body}")
+        for name, (parameters, body) in ARRAY_MACROS.items():
+            conn._duck_conn.execute(f"CREATE OR REPLACE TEMP MACRO sigbatch_{name.lower()}({parameters}) AS {body}")
         sessions_with_macros.add(token)
     body = json.loads(await request.body())
     renamed = ARRAY_CALL.sub(lambda m: f"sigbatch_{m.group(1).lower()}(", body["sqlText"])
