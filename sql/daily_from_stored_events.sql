@@ -5,10 +5,10 @@ WITH day_events AS (
     {{ window.expr }} AS {{ window.name }}
 {%- endfor %}
   FROM {{ t.filtered_events }} AS events
-{%- if exact and not shape_only %}
+{%- if exact and not shape_only and not full_refresh %}
 {#- exact mode aggregates the (key, date) pairs this run's events touched, and whole dates only
     where events had been deferred (their pairs are not known any more); the branches are
-    disjoint on event_date #}
+    disjoint on event_date. A full refresh's first window touches every pair. #}
   JOIN (
     SELECT DISTINCT fresh.attribute_key, fresh.event_date
     FROM {{ t.filtered_events_this_run }} AS fresh

@@ -178,7 +178,7 @@ pub trait Dialect: Send + Sync {
     }
 
     /// Whether a table's rows stay in the order they were inserted, so inserting the daily rows
-    /// by `(event_date, key)` keeps each date together and a later run's delete and read of
+    /// by `event_date` keeps each date together and a later run's delete and read of
     /// recent dates touch few blocks (DuckDB's row groups, Snowflake's micro-partitions, Delta's
     /// files). False where `table_layout` partitions by date already.
     fn keeps_insert_order(&self) -> bool {

@@ -359,13 +359,7 @@ fn daily_aggregates(w: &mut StageWriter<'_>) -> Result<()> {
     columns.extend(w.plan.daily.iter().map(|c| c.name.clone()));
     columns.push("last_event_tstamp".into());
     let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-    insert_ordered(
-        w,
-        &target,
-        &source,
-        &columns,
-        &["event_date", "attribute_key"],
-    )?;
+    insert_ordered(w, &target, &source, &columns, &["event_date"])?;
     // the keys whose attributes this window changed, kept until the attributes are refreshed;
     // with no stored window end the refresh recomputes every key and needs no list
     if exact && w.spec.attributes_window_end.is_some() {
