@@ -245,6 +245,18 @@ fn model_text(
         // the stages before it left
         text.push_str(&format!("-- depends_on: {{{{ ref('{previous}') }}}}\n"));
     }
+    // dbt infers a model's refs from one branch of `flags.FULL_REFRESH`; the other's are named
+    let mut refs: Vec<&str> = body
+        .split("{{ ref('")
+        .skip(1)
+        .filter_map(|rest| rest.split("') }}").next())
+        .filter(|name| Some(*name) != previous)
+        .collect();
+    refs.sort_unstable();
+    refs.dedup();
+    for name in refs {
+        text.push_str(&format!("-- depends_on: {{{{ ref('{name}') }}}}\n"));
+    }
     if model.table == "base_new_event_limits" {
         text.push_str("{%- set window = sigbatch_window() %}\n");
     }
