@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::StageWriter;
 use super::expr::{self, Windows};
-use super::stages::{base_events_context, daily_columns, insert_all};
+use super::stages::{base_events_context, daily_columns, replace_by_key};
 use crate::dialect::{Dialect, OrderKey};
 use crate::error::Result;
 use crate::plan::Plan;
@@ -220,16 +220,11 @@ fn exact_attributes(w: &mut StageWriter<'_>) -> Result<()> {
         w.tables.get("attributes").to_string(),
         w.tables.get("attributes_next").to_string(),
     );
-    let key = d.ident(&w.plan.key_column);
-    w.emit(
-        "delete_keys.sql",
-        json!({"target": target, "source": source, "key": key}),
-    )?;
     let mut all_columns = vec![w.plan.key_column.clone()];
     all_columns.extend(w.plan.outputs.iter().map(|o| o.name.clone()));
     all_columns.push("updated_at".into());
     let all_columns: Vec<&str> = all_columns.iter().map(String::as_str).collect();
-    insert_all(w, &target, &source, &all_columns)?;
+    replace_by_key(w, &target, &source, &w.plan.key_column, &all_columns)?;
     let pending = w.tables.get("attributes_pending").to_string();
     w.emit("delete_all.sql", json!({"table": pending}))
 }

@@ -12,7 +12,7 @@
 use serde_json::{Value, json};
 
 use super::StageWriter;
-use super::stages::insert_all;
+use super::stages::replace_by_key;
 use crate::dialect::{Dialect, OrderKey};
 use crate::error::Result;
 use crate::plan::Plan;
@@ -39,6 +39,12 @@ fn partials(plan: &Plan, d: &dyn Dialect) -> (Vec<Partial>, bool) {
             merge,
         })
     };
+    // `combined` where both the fresh fold and the stored partial hold a value, else the one that does
+    let either_or_both = |fresh: &str, state: &str, combined: &str| {
+        format!(
+            "CASE WHEN {state} IS NULL THEN {fresh} WHEN {fresh} IS NULL THEN {state} ELSE {combined} END"
+        )
+    };
     let mut seen: Vec<&str> = Vec::new();
     for output in plan.outputs.iter().filter(|o| o.period_days.is_none()) {
         if seen.contains(&output.daily.as_str()) {
@@ -56,12 +62,11 @@ fn partials(plan: &Plan, d: &dyn Dialect) -> (Vec<Partial>, bool) {
                 additive = true;
                 for column in std::iter::once(&output.daily).chain(&output.daily_second) {
                     let name = d.ident(column);
+                    let (fresh, state) = (format!("fresh.{name}"), format!("state.{name}"));
                     push(
                         column,
                         format!("SUM(changed.sign * changed.{name})"),
-                        format!(
-                            "CASE WHEN state.{name} IS NULL THEN fresh.{name} WHEN fresh.{name} IS NULL THEN state.{name} ELSE state.{name} + fresh.{name} END"
-                        ),
+                        either_or_both(&fresh, &state, &format!("{state} + {fresh}")),
                     );
                 }
             }
@@ -110,9 +115,7 @@ fn partials(plan: &Plan, d: &dyn Dialect) -> (Vec<Partial>, bool) {
                 push(
                     &output.daily,
                     d.unique_list_merge(&changed, "changed.sign > 0"),
-                    d.unique_list_finish(&format!(
-                        "CASE WHEN {state} IS NULL THEN {fresh} WHEN {fresh} IS NULL THEN {state} ELSE {both} END"
-                    )),
+                    d.unique_list_finish(&either_or_both(&fresh, &state, &both)),
                 );
             }
         }
@@ -145,13 +148,8 @@ pub(super) fn merge(w: &mut StageWriter<'_>) -> Result<()> {
         w.tables.get("lifetime_partials").to_string(),
         w.tables.get("lifetime_partials_this_run").to_string(),
     );
-    let key = d.ident("attribute_key");
-    w.emit(
-        "delete_keys.sql",
-        json!({"target": target, "source": source, "key": key}),
-    )?;
     let mut names = vec!["attribute_key".to_string()];
     names.extend(partials.iter().map(|p| p.column.clone()));
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    insert_all(w, &target, &source, &names)
+    replace_by_key(w, &target, &source, "attribute_key", &names)
 }

@@ -56,7 +56,6 @@ pub(super) fn render(w: &mut StageWriter<'_>) -> Result<()> {
                 "daily_aggregation_manifest_next.sql",
                 json!({"source_model": source_model}),
             )?;
-            w.emit("daily_aggregation_manifest_delete.sql", json!({}))?;
             let (target, source) = (
                 w.tables.get("daily_aggregation_manifest"),
                 w.tables.get("daily_aggregation_manifest_this_run"),
@@ -69,7 +68,7 @@ pub(super) fn render(w: &mut StageWriter<'_>) -> Result<()> {
                 "max_load_tstamp",
                 "last_updated_at",
             ];
-            insert_all(w, target, source, &columns)
+            replace_by_key(w, target, source, "event_date", &columns)
         }
         Stage::DailyAggregates => daily_aggregates(w),
         Stage::Attributes => attributes::attributes(w),
@@ -84,6 +83,23 @@ pub(super) fn insert_all(
     columns: &[&str],
 ) -> Result<()> {
     insert_ordered(w, target, source, columns, &[])
+}
+
+/// Replaces the rows of `target` whose `key` `source` holds with `source`'s rows
+/// (`delete_keys.sql`, then [`insert_all`]).
+pub(super) fn replace_by_key(
+    w: &mut StageWriter<'_>,
+    target: &str,
+    source: &str,
+    key: &str,
+    columns: &[&str],
+) -> Result<()> {
+    let key = w.dialect.ident(key);
+    w.emit(
+        "delete_keys.sql",
+        json!({"target": target, "source": source, "key": key}),
+    )?;
+    insert_all(w, target, source, columns)
 }
 
 /// [`insert_all`] with the rows sorted by `order_by`, where the dialect keeps insertion order.
@@ -377,15 +393,15 @@ fn incremental_manifest(w: &mut StageWriter<'_>) -> Result<()> {
             .map(|m| d.string_literal(m))
             .collect();
         w.emit("incremental_manifest_next.sql", json!({"models": models}))?;
-        w.emit("incremental_manifest_delete.sql", json!({}))?;
         let (target, source) = (
             w.tables.get("incremental_manifest").to_string(),
             w.tables.get("incremental_manifest_this_run").to_string(),
         );
-        insert_all(
+        replace_by_key(
             w,
             &target,
             &source,
+            "model",
             &["model", "first_success", "last_success"],
         )?;
     }
