@@ -242,19 +242,22 @@ impl Warehouse for DuckDbWarehouse {
         Ok(out)
     }
 
+    /// `pragma_table_info` looks up the one table; `information_schema` and `duckdb_columns()`
+    /// first load every table's metadata (40-60 ms on the bench's database, each run).
     fn columns(&mut self, schema: &str, table: &str) -> Result<Vec<String>> {
+        let name = format!("{}.{}", DuckDb.ident(schema), DuckDb.ident(table));
         let mut statement = self
             .connection
-            .prepare(
-                "SELECT lower(column_name) FROM information_schema.columns \
-                 WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-            )
+            .prepare("SELECT lower(name) FROM pragma_table_info(?) ORDER BY cid")
             .map_err(|e| Error::Internal(format!("duckdb: {e}")))?;
         let names = statement
-            .query_map([schema, table], |row| row.get::<_, String>(0))
-            .and_then(|rows| rows.collect::<std::result::Result<Vec<_>, _>>())
-            .map_err(|e| Error::Internal(format!("duckdb: {e}")))?;
-        Ok(names)
+            .query_map([&name], |row| row.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<std::result::Result<Vec<_>, _>>());
+        match names {
+            Ok(names) => Ok(names),
+            Err(error) if error.to_string().contains("does not exist") => Ok(Vec::new()),
+            Err(error) => Err(Error::Internal(format!("duckdb: {error}"))),
+        }
     }
 }
 
