@@ -1,13 +1,19 @@
-{#- lifetime outputs come from the stored partials, windowed ones from the windows' days #}
-CREATE OR REPLACE {{ kind.attributes_this_run }} {{ t.attributes_this_run }}{{ layout.attributes_this_run }} AS
+{#- lifetime outputs come from the stored partials (`state`), or, when no key's partials changed
+    since the attributes table was built, from the key's stored row (`previous`); windowed ones
+    are folded from the windows' days. With `changed`, the statement yields the next rows
+    directly: the keys whose values differ from their stored row, stamped `now`. #}
+CREATE OR REPLACE {{ kind[into] }} {{ t[into] }}{{ layout[into] }} AS
 SELECT
-  state.attribute_key AS {{ key }}
+  {{ source_key }} AS {{ key }}
 {%- for column in outputs %},
   {{ column.expr }} AS {{ column.name }}
 {%- endfor %}
-FROM {{ t.lifetime_partials }} AS state
+{%- if changed %},
+  {{ now }} AS updated_at
+{%- endif %}
+FROM {{ source }}
 {%- if changed_keys_only %}
-JOIN {{ t.attributes_keys }} AS keys ON keys.attribute_key = state.attribute_key
+JOIN {{ t.attributes_keys }} AS keys ON keys.attribute_key = {{ source_key }}
 {%- endif %}
 {%- if grouped %}
 LEFT JOIN (
@@ -22,5 +28,11 @@ LEFT JOIN (
     AND daily.attribute_key IN (SELECT attribute_key FROM {{ t.attributes_keys }})
 {%- endif %}
   GROUP BY daily.attribute_key
-) AS grouped ON grouped.attribute_key = state.attribute_key
+) AS grouped ON grouped.attribute_key = {{ source_key }}
+{%- endif %}
+{%- if changed %}
+{%- if join_previous %}
+LEFT JOIN {{ t.attributes }} AS previous ON previous.{{ key }} = {{ source_key }}
+{%- endif %}
+WHERE {{ changed }}
 {%- endif %}

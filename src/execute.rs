@@ -287,6 +287,7 @@ pub fn run_into(
             },
             stored_tables_exist: !full_refresh && stored.plan_fingerprint.is_some(),
             attributes_only: next.attributes_only,
+            lifetime_unchanged: next.attributes_only && stored.pending_keys == 0,
         };
         let statements = render::render_run(plan, dialect, tables, &spec)?;
         let window_plan = render::window_plan(

@@ -35,8 +35,10 @@ fn compiled(semantics: &str, dialect_name: &str) -> String {
 
 /// Exact mode's attributes stage in a later run, after "today" moved by a day: only the keys
 /// pending from changed daily rows and the keys with rows on dates that entered or left a
-/// period window are recomputed, and only rows whose values changed are replaced.
-fn incremental_attributes(dialect_name: &str) -> String {
+/// period window are recomputed, and only rows whose values changed are replaced. With
+/// `attributes_only` (nothing loaded, nothing pending), the lifetime outputs are copied from the
+/// stored rows.
+fn incremental_attributes(dialect_name: &str, attributes_only: bool) -> String {
     let dialect = dialect::for_name(dialect_name).unwrap();
     let plan = plan("exact", "snowflake");
     let tables = Tables::new(&plan, dialect.as_ref(), "main");
@@ -55,7 +57,8 @@ fn incremental_attributes(dialect_name: &str) -> String {
         attributes_window_end: NaiveDate::from_ymd_opt(2025, 1, 6),
         // a run state was found: setup is skipped, as a real incremental run does
         stored_tables_exist: true,
-        attributes_only: false,
+        attributes_only,
+        lifetime_unchanged: attributes_only,
     };
     render::render_run(&plan, dialect.as_ref(), &tables, &spec)
         .unwrap()
@@ -70,7 +73,11 @@ fn golden_sql_incremental_attributes() {
     for name in ["duckdb", "snowflake", "bigquery", "databricks"] {
         insta::assert_snapshot!(
             format!("exact_incremental_{name}"),
-            incremental_attributes(name)
+            incremental_attributes(name, false)
+        );
+        insta::assert_snapshot!(
+            format!("exact_attributes_only_{name}"),
+            incremental_attributes(name, true)
         );
     }
 }
@@ -153,7 +160,8 @@ fn snowflake_names_resolve_alike_quoted_or_not() {
     let texts = [
         compiled("compat", "snowflake"),
         compiled("exact", "snowflake"),
-        incremental_attributes("snowflake"),
+        incremental_attributes("snowflake", false),
+        incremental_attributes("snowflake", true),
         one_scan,
     ];
     let mut quoted = std::collections::BTreeSet::new();

@@ -330,6 +330,7 @@ pub fn compile_sql(
         attributes_window_end: None,
         stored_tables_exist: false,
         attributes_only: false,
+        lifetime_unchanged: false,
     };
     let statements = render::render_run(plan, dialect, &tables, &spec)?;
     let mut text = format!(

@@ -61,6 +61,7 @@ pub fn files(
             attributes_window_end: None,
             stored_tables_exist: false,
             attributes_only: false,
+            lifetime_unchanged: false,
         };
         render::render_run(plan, dialect, &tables, &spec)
     };

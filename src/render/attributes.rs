@@ -34,10 +34,20 @@ struct Folds {
     outputs: Vec<Value>,
 }
 
-/// With `lifetime_from_state` (exact mode), the outputs without a period read the key's stored
-/// lifetime partials (`state.<daily column>`, `lifetime.rs`) and get no grouped aggregate; only
-/// the windowed outputs are folded from daily rows.
-fn folds(w: &StageWriter<'_>, lifetime_from_state: bool) -> Folds {
+/// Where the outputs without a period come from.
+#[derive(Clone, Copy, PartialEq)]
+enum Lifetime {
+    /// Folded from every daily row, like the windowed ones (compat, the one-scan query).
+    Folded,
+    /// Exact mode: the key's stored lifetime partials (`state.<daily column>`, `lifetime.rs`).
+    Partials,
+    /// Exact mode, no key's partials changed since the attributes table was built: the key's
+    /// stored row (`previous.<output>`), as it is.
+    StoredRow,
+}
+
+/// Only the windowed outputs get grouped aggregates unless `lifetime` is [`Lifetime::Folded`].
+fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Folds {
     let d = w.dialect;
     let plan = w.plan;
     let compat = plan.semantics == Semantics::Compat;
@@ -52,7 +62,13 @@ fn folds(w: &StageWriter<'_>, lifetime_from_state: bool) -> Folds {
     };
     for (position, output) in plan.outputs.iter().enumerate() {
         let name = d.ident(&output.name);
-        let from_state = lifetime_from_state && output.period_days.is_none();
+        if lifetime == Lifetime::StoredRow && output.period_days.is_none() {
+            folds
+                .outputs
+                .push(json!({"name": name, "expr": format!("previous.{name}")}));
+            continue;
+        }
+        let from_state = lifetime == Lifetime::Partials && output.period_days.is_none();
         let in_window = windows.condition(d, output.period_days, true);
         // the fold of one daily column into a per-key value: grouped, or the stored partial
         let mut group = |helper: String, column: &str, expr: String| {
@@ -172,7 +188,7 @@ fn folds(w: &StageWriter<'_>, lifetime_from_state: bool) -> Folds {
 pub(super) fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
     match w.plan.semantics {
         Semantics::Compat => {
-            let folds = folds(w, false);
+            let folds = folds(w, Lifetime::Folded);
             w.emit(
                 "attributes_compat.sql",
                 json!({"first_last": folds.first_last, "grouped": folds.grouped, "outputs": folds.outputs}),
@@ -184,38 +200,59 @@ pub(super) fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
 
 /// Exact mode recomputes only the keys whose daily rows changed since the last refresh (the
 /// pending keys) and the keys with daily rows on dates that entered or left a period window
-/// because "today" moved: lifetime outputs from their stored partials, windowed outputs folded
-/// from the windows' days. It replaces exactly the rows whose values changed. With no stored
-/// window end (a first build, a full refresh), every key is computed the same way.
+/// because "today" moved: lifetime outputs from their stored partials (or their stored row when
+/// no partial changed, `RunSpec::lifetime_unchanged`), windowed outputs folded from the windows'
+/// days, compared with the stored row in the same statement. It replaces exactly the rows whose
+/// values changed. With no stored window end (a first build, a full refresh), every key is
+/// computed from its partials into a table the attributes table takes its shape from.
 fn exact_attributes(w: &mut StageWriter<'_>) -> Result<()> {
     let d = w.dialect;
     let window_end_now = window_end(w.plan, w.spec.today);
-    let changed_keys_only = match w.spec.attributes_window_end {
-        Some(built_for) => {
-            let moved_dates = moved_dates(w.plan, d, built_for, window_end_now);
-            w.emit("attributes_keys.sql", json!({"moved_dates": moved_dates}))?;
-            true
-        }
-        None => false,
-    };
-    let folds = folds(w, true);
     let longest = w.plan.outputs.iter().filter_map(|o| o.period_days).max();
     let from = longest.map_or(window_end_now, |days| {
         window_end_now - chrono::Days::new(u64::from(days))
     });
+    let incremental = w.spec.attributes_window_end.is_some();
+    if let Some(built_for) = w.spec.attributes_window_end {
+        let moved_dates = moved_dates(w.plan, d, built_for, window_end_now);
+        w.emit("attributes_keys.sql", json!({"moved_dates": moved_dates}))?;
+    }
+    let lifetime = if incremental && w.spec.lifetime_unchanged {
+        Lifetime::StoredRow
+    } else {
+        Lifetime::Partials
+    };
+    let folds = folds(w, lifetime);
+    let key = d.ident(&w.plan.key_column);
+    let (table, alias, source_key) = match lifetime {
+        Lifetime::StoredRow => ("attributes", "previous", format!("previous.{key}")),
+        _ => (
+            "lifetime_partials",
+            "state",
+            "state.attribute_key".to_string(),
+        ),
+    };
     w.emit(
         "attributes_exact.sql",
         json!({
+            "into": if incremental { "attributes_next" } else { "attributes_this_run" },
+            "source": format!("{} AS {alias}", w.tables.get(table)),
+            "source_key": source_key,
+            "changed_keys_only": incremental,
+            "join_previous": lifetime == Lifetime::Partials,
+            "changed": if incremental { changed_condition(w, lifetime, &folds) } else { String::new() },
             "grouped": folds.grouped,
             "outputs": folds.outputs,
             "from": d.date_literal(from),
             "to": d.date_literal(window_end_now),
-            "changed_keys_only": changed_keys_only,
         }),
     )?;
-    w.emit("attributes_create.sql", json!({}))?;
-    let columns: Vec<String> = w.plan.outputs.iter().map(|o| d.ident(&o.name)).collect();
-    w.emit("attributes_next.sql", json!({"columns": columns}))?;
+    if !incremental {
+        // the first build: the attributes table takes its shape from the computed rows
+        w.emit("attributes_create.sql", json!({}))?;
+        let columns: Vec<String> = w.plan.outputs.iter().map(|o| d.ident(&o.name)).collect();
+        w.emit("attributes_next.sql", json!({"columns": columns}))?;
+    }
     let (target, source) = (
         w.tables.get("attributes").to_string(),
         w.tables.get("attributes_next").to_string(),
@@ -227,6 +264,35 @@ fn exact_attributes(w: &mut StageWriter<'_>) -> Result<()> {
     replace_by_key(w, &target, &source, &w.plan.key_column, &all_columns)?;
     let pending = w.tables.get("attributes_pending").to_string();
     w.emit("delete_all.sql", json!({"table": pending}))
+}
+
+/// The keys whose computed row differs from their stored row (`previous`): new keys, and any
+/// output that differs. A lifetime output copied from the stored row cannot differ.
+fn changed_condition(w: &StageWriter<'_>, lifetime: Lifetime, folds: &Folds) -> String {
+    let d = w.dialect;
+    let mut changed = Vec::new();
+    if lifetime == Lifetime::Partials {
+        changed.push(format!("previous.{} IS NULL", d.ident(&w.plan.key_column)));
+    }
+    for (output, column) in w.plan.outputs.iter().zip(&folds.outputs) {
+        if lifetime == Lifetime::Partials || output.period_days.is_some() {
+            changed.push(format!(
+                "({}) IS DISTINCT FROM previous.{}",
+                column["expr"].as_str().unwrap_or_default(),
+                d.ident(&output.name)
+            ));
+        }
+    }
+    if changed.is_empty() {
+        return "1 = 0".into();
+    }
+    changed.join("\n   OR ")
+}
+
+fn extend(context: &mut Value, extra: Value) {
+    if let (Value::Object(base), Value::Object(extra)) = (context, extra) {
+        base.extend(extra);
+    }
 }
 
 /// The daily rows whose membership in some period window differs between the window ends
@@ -273,11 +339,10 @@ pub(super) fn moved_dates(
 pub(super) fn one_scan(w: &mut StageWriter<'_>) -> Result<()> {
     let mut context = base_events_context(w, false)?;
     let (_, daily) = daily_columns(w);
-    let folds = folds(w, false);
-    if let Value::Object(map) = &mut context {
-        map.insert("daily_columns".into(), json!(daily));
-        map.insert("grouped".into(), json!(folds.grouped));
-        map.insert("outputs".into(), json!(folds.outputs));
-    }
+    let folds = folds(w, Lifetime::Folded);
+    extend(
+        &mut context,
+        json!({"daily_columns": daily, "grouped": folds.grouped, "outputs": folds.outputs}),
+    );
     w.emit("one_scan.sql", context)
 }

@@ -120,6 +120,10 @@ pub struct RunSpec {
     /// Exact mode, nothing loaded since the watermark: only the attributes stage and the run
     /// state are rendered (`execute::NextWindow::attributes_only`).
     pub attributes_only: bool,
+    /// Exact mode: no key's lifetime partials changed since the attributes table was built
+    /// (an attributes-only window with no pending keys), so the attributes stage copies the
+    /// lifetime outputs from the stored rows instead of reading the partials.
+    pub lifetime_unchanged: bool,
 }
 
 /// Fully qualified, quoted names of every table a run reads or writes.
@@ -479,6 +483,7 @@ pub fn one_scan_sql(
         attributes_window_end: None,
         stored_tables_exist: false,
         attributes_only: false,
+        lifetime_unchanged: false,
     };
     let mut writer = StageWriter {
         plan,

@@ -51,6 +51,7 @@ impl Preview<'_> {
             attributes_window_end: None,
             stored_tables_exist: false,
             attributes_only: false,
+            lifetime_unchanged: false,
         };
         let mut writer = StageWriter {
             plan: self.plan,
