@@ -1,19 +1,36 @@
-{% if not qualify -%}
+{%- if ordered_dedup -%}
+{#- exact mode: the candidates in the events table's order; only ids that occur more than once
+    are ranked (`Dialect::ordered_dedup`). The event_id is never NULL here. -#}
+WITH candidates AS (
+SELECT
+{%- for column in columns %}
+  {{ column.expr }} AS {{ column.name }},
+{%- endfor %}
+  events.event_id AS sigbatch_dedup_id,
+  events.load_tstamp AS sigbatch_dedup_1,
+  events.dvce_created_tstamp AS sigbatch_dedup_2,
+  events.derived_tstamp AS sigbatch_dedup_3,
+  events.event_name AS sigbatch_dedup_4,
+  events.{{ key }} AS sigbatch_dedup_5
+{%- elif not qualify -%}
 SELECT
 {%- for column in columns %}
   {{ column.name }}{{ "," if not loop.last }}
 {%- endfor %}
 FROM (
-{% endif -%}
 SELECT
 {%- for column in columns %}
-  {{ column.expr }} AS {{ column.name }}{{ "," if not loop.last or not qualify }}
+  {{ column.expr }} AS {{ column.name }},
 {%- endfor %}
-{%- if not qualify %}
   ROW_NUMBER() OVER (
     PARTITION BY events.event_id
     ORDER BY events.load_tstamp, events.dvce_created_tstamp, events.derived_tstamp, events.event_name, events.{{ key }}
   ) AS dedup_row
+{%- else -%}
+SELECT
+{%- for column in columns %}
+  {{ column.expr }} AS {{ column.name }}{{ "," if not loop.last }}
+{%- endfor %}
 {%- endif %}
 FROM {{ events }} AS events
 {%- if exact and stored_filter %}
@@ -47,7 +64,22 @@ WHERE TRUE
   AND stored.sigbatch_stored_event_id IS NULL
 {%- endif %}
 {%- endif %}
-{%- if qualify %}
+{%- if ordered_dedup %}
+), duplicated AS (
+  SELECT sigbatch_dedup_id FROM candidates GROUP BY sigbatch_dedup_id HAVING COUNT(*) > 1
+)
+SELECT {% for column in columns %}{{ column.name }}{{ ", " if not loop.last }}{% endfor %}
+FROM candidates
+WHERE sigbatch_dedup_id NOT IN (SELECT sigbatch_dedup_id FROM duplicated)
+UNION ALL
+SELECT {% for column in columns %}{{ column.name }}{{ ", " if not loop.last }}{% endfor %}
+FROM candidates
+WHERE sigbatch_dedup_id IN (SELECT sigbatch_dedup_id FROM duplicated)
+QUALIFY ROW_NUMBER() OVER (
+  PARTITION BY sigbatch_dedup_id
+  ORDER BY sigbatch_dedup_1, sigbatch_dedup_2, sigbatch_dedup_3, sigbatch_dedup_4, sigbatch_dedup_5
+) = 1
+{%- elif qualify %}
 QUALIFY ROW_NUMBER() OVER (
   PARTITION BY events.event_id
   ORDER BY events.load_tstamp, events.dvce_created_tstamp, events.derived_tstamp, events.event_name, events.{{ key }}

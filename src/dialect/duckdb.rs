@@ -17,6 +17,10 @@ impl Dialect for DuckDb {
         true
     }
 
+    fn ordered_dedup(&self) -> bool {
+        true
+    }
+
     fn parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::DuckDbDialect {})
     }

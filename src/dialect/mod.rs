@@ -185,6 +185,17 @@ pub trait Dialect: Send + Sync {
         true
     }
 
+    /// Whether exact mode's deduplication of a stored window keeps the events table's order
+    /// (`base_events_select.sql`): the ids that occur more than once among the window's
+    /// candidate events are found by a `GROUP BY`, every other event streams through in order
+    /// and only the duplicated ids are ranked. Ranking every event hands the rows out in the
+    /// window's hash order, and `filtered_events` would lose the load order its zone maps prune
+    /// by (a later window's pairs are found in its last row groups). Reads the candidates twice
+    /// where the warehouse does not keep a CTE, so DuckDB only; needs `QUALIFY`.
+    fn ordered_dedup(&self) -> bool {
+        false
+    }
+
     /// The events-table columns that hold the self-describing column `column` (named by major
     /// version, `contexts_x_1`), newest first, among `available` (lower case). One column per
     /// major version by default; BigQuery has one per full version.

@@ -235,6 +235,9 @@ pub(super) fn base_events_context(w: &StageWriter<'_>, window: bool) -> Result<V
         "window": window,
         // exact mode: leave out events a stored window already read
         "stored_filter": window,
+        // only a stored window's order matters (`filtered_events`); compat keeps upstream's
+        // ranking, NULL event_ids included
+        "ordered_dedup": window && exact && d.ordered_dedup(),
         "lower_operator": if exact { ">=" } else { ">" },
         "lower": d.timestamp_literal(w.spec.window.lower),
         "upper": d.timestamp_literal(w.spec.window.upper),
