@@ -13,10 +13,12 @@ usage: serve.py PORT SAIL_PORT WAREHOUSE_DIR TOKEN CHUNK_ROWS
 """
 
 import csv
+import ctypes
 import datetime
 import decimal
 import json
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -28,9 +30,17 @@ from pyspark.sql import Row, SparkSession
 
 PORT, SAIL_PORT, WAREHOUSE, TOKEN, CHUNK_ROWS = sys.argv[1:6]
 CHUNK_ROWS = int(CHUNK_ROWS)
+
+
+def die_with_this_process():
+    # the tests stop this server with SIGKILL, which skips the `finally` below: Linux's
+    # PR_SET_PDEATHSIG (1) stops Sail with it instead of leaving it running
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+
+
 sail = subprocess.Popen(
     [sys.executable.replace("python", "sail"), "spark", "server", "--ip", "127.0.0.1", "--port", SAIL_PORT],
-    cwd=WAREHOUSE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cwd=WAREHOUSE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_this_process)
 for _ in range(100):
     try:
         spark = (SparkSession.builder.remote(f"sc://127.0.0.1:{SAIL_PORT}")
