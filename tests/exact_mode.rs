@@ -659,3 +659,43 @@ fn duckdb_keeps_no_scratch_tables_and_stores_daily_rows_by_date() {
     assert_eq!(stored.len(), 12);
     assert_eq!(stored, sorted, "daily rows not stored by event_date");
 }
+
+/// A stored window's events keep the events table's order through the deduplication
+/// (`Dialect::ordered_dedup`), so a later window finds a date's stored events in few row groups.
+/// A duplicated id keeps its first-loaded copy, which is ranked apart and stored after the rest.
+#[test]
+fn duckdb_stores_filtered_events_in_load_order_and_keeps_a_duplicates_first_copy() {
+    let project = views_project("  snowplow__start_date: '2025-01-01'\n");
+    for n in 0..60 {
+        let (at, load) = (
+            format!("2025-01-0{} 10:00:00", 1 + n % 3),
+            format!("2025-01-03 12:{:02}:00", n),
+        );
+        insert(&project, &format!("e{n:02}"), "u1", &at, &load, "DE", "/");
+    }
+    // a second copy of e10, loaded last
+    insert(
+        &project,
+        "e10",
+        "u2",
+        "2025-01-01 11:00:00",
+        "2025-01-03 13:30:00",
+        "FR",
+        "/",
+    );
+    project
+        .run(false, Some("2025-01-04 00:00:00"), "2025-02-01 00:00:00")
+        .unwrap();
+    let (_, stored) = rows(
+        &project.connection(),
+        "SELECT event_id || ' ' || attribute_key || ' ' || CAST(load_tstamp AS VARCHAR) \
+         FROM main_derived.g_1_filtered_events ORDER BY rowid",
+    );
+    let stored: Vec<String> = stored.into_iter().flatten().flatten().collect();
+    let expected: Vec<String> = (0..60)
+        .filter(|n| *n != 10)
+        .chain([10])
+        .map(|n| format!("e{n:02} u1 2025-01-03 12:{n:02}:00"))
+        .collect();
+    assert_eq!(stored, expected, "filtered_events not in load order");
+}
