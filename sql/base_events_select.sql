@@ -68,11 +68,11 @@ WHERE TRUE
 ), duplicated AS (
   SELECT sigbatch_dedup_id FROM candidates GROUP BY sigbatch_dedup_id HAVING COUNT(*) > 1
 )
-SELECT {% for column in columns %}{{ column.name }}{{ ", " if not loop.last }}{% endfor %}
+SELECT {{ columns | map(attribute="name") | join(", ") }}
 FROM candidates
 WHERE sigbatch_dedup_id NOT IN (SELECT sigbatch_dedup_id FROM duplicated)
 UNION ALL
-SELECT {% for column in columns %}{{ column.name }}{{ ", " if not loop.last }}{% endfor %}
+SELECT {{ columns | map(attribute="name") | join(", ") }}
 FROM candidates
 WHERE sigbatch_dedup_id IN (SELECT sigbatch_dedup_id FROM duplicated)
 QUALIFY ROW_NUMBER() OVER (

@@ -6,9 +6,9 @@
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 
-use super::StageWriter;
 use super::expr::{self, Windows};
 use super::stages::{base_events_context, daily_columns, replace_by_key};
+use super::{StageWriter, merge_context};
 use crate::dialect::{Dialect, OrderKey};
 use crate::error::Result;
 use crate::plan::Plan;
@@ -289,12 +289,6 @@ fn changed_condition(w: &StageWriter<'_>, lifetime: Lifetime, folds: &Folds) -> 
     changed.join("\n   OR ")
 }
 
-fn extend(context: &mut Value, extra: Value) {
-    if let (Value::Object(base), Value::Object(extra)) = (context, extra) {
-        base.extend(extra);
-    }
-}
-
 /// The daily rows whose membership in some period window differs between the window ends
 /// `before` and `now`, as a condition on `daily.event_date` (empty: none).
 pub(super) fn moved_dates(
@@ -340,7 +334,7 @@ pub(super) fn one_scan(w: &mut StageWriter<'_>) -> Result<()> {
     let mut context = base_events_context(w, false)?;
     let (_, daily) = daily_columns(w);
     let folds = folds(w, Lifetime::Folded);
-    extend(
+    merge_context(
         &mut context,
         json!({"daily_columns": daily, "grouped": folds.grouped, "outputs": folds.outputs}),
     );

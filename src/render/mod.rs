@@ -369,6 +369,13 @@ fn environment() -> &'static Environment<'static> {
     })
 }
 
+/// Adds `extra`'s entries to the template context `context` (both JSON objects); `extra` wins.
+pub(super) fn merge_context(context: &mut Value, extra: Value) {
+    if let (Value::Object(base), Value::Object(extra)) = (context, extra) {
+        base.extend(extra);
+    }
+}
+
 /// Renders and checks statements for one stage.
 pub(crate) struct StageWriter<'a> {
     pub plan: &'a Plan,
@@ -400,9 +407,7 @@ impl StageWriter<'_> {
             "integer": d.type_name(crate::project::group::ValueType::Integer),
             "timestamp": d.timestamp_type(),
         });
-        if let (Value::Object(base), Value::Object(extra)) = (&mut context, extra) {
-            base.extend(extra);
-        }
+        merge_context(&mut context, extra);
         let template = environment()
             .get_template(template)
             .map_err(|e| Error::Internal(format!("template {template}: {e}")))?;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::attributes::{moved_dates, window_end};
 use super::expr;
 use super::stages::base_events_context;
-use super::{LoadWindow, RunSpec, StageWriter, Tables};
+use super::{LoadWindow, RunSpec, StageWriter, Tables, merge_context};
 use crate::dag::Stage;
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
@@ -62,13 +62,11 @@ impl Preview<'_> {
             out: Vec::new(),
         };
         let mut context = base_events_context(&writer, true)?;
-        if let (Value::Object(context), Value::Object(extra)) = (&mut context, extra) {
-            context.insert(
-                "stored_filter".into(),
-                json!(self.stored_events && !self.full_refresh),
-            );
-            context.extend(extra);
-        }
+        merge_context(
+            &mut context,
+            json!({"stored_filter": self.stored_events && !self.full_refresh}),
+        );
+        merge_context(&mut context, extra);
         writer.emit(template, context)?;
         Ok(writer.out.remove(0).sql)
     }
