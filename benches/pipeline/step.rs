@@ -31,10 +31,24 @@ pub fn run(project: &Path, until: NaiveDate, today: NaiveDate, full_refresh: boo
     ])
 }
 
-/// DuckDB's own floor under a run: on `database` (a copy), rewrite the attribute rows the last
-/// run changed ([`floor_seconds`]).
-pub fn floor(database: &Path, attributes: &str) -> Measure {
-    spawn(&["floor", &database.display().to_string(), attributes])
+/// DuckDB's own floor under a run: on `before` (a synced copy of the database as the run found
+/// it), write what the run changed in the stored tables of `after` ([`floor_seconds`]).
+pub fn floor(before: &Path, after: &Path, tables: &FloorTables<'_>) -> Measure {
+    spawn(&[
+        "floor",
+        &before.display().to_string(),
+        &after.display().to_string(),
+        tables.filtered_events,
+        tables.daily_aggregates,
+        tables.attributes,
+    ])
+}
+
+/// The stored tables semantics.md requires (stages 3, 5 and 6), as qualified names.
+pub struct FloorTables<'a> {
+    pub filtered_events: &'a str,
+    pub daily_aggregates: &'a str,
+    pub attributes: &'a str,
 }
 
 /// The one-scan, from-scratch query over the project's whole events table.
@@ -103,8 +117,20 @@ pub fn child(args: &[String]) {
         [kind, dir, today] if kind == "one-scan" => {
             one_scan_seconds(&project(dir, day(today)), day(today))
         }
-        [kind, database, attributes] if kind == "floor" => {
-            Ok(floor_seconds(Path::new(database), attributes))
+        [
+            kind,
+            before,
+            after,
+            filtered_events,
+            daily_aggregates,
+            attributes,
+        ] if kind == "floor" => {
+            let tables = FloorTables {
+                filtered_events,
+                daily_aggregates,
+                attributes,
+            };
+            Ok(floor_seconds(Path::new(before), Path::new(after), &tables))
         }
         _ => panic!("unknown step `{}`", args.join(" ")),
     };
@@ -139,18 +165,41 @@ fn one_scan_seconds(args: &ProjectArgs, today: NaiveDate) -> sigbatch::Result<f6
     Ok(started.elapsed().as_secs_f64())
 }
 
-/// What any run that keeps the attributes table in DuckDB must at least write, alone: the rows
-/// the last run changed (the newest `updated_at`) are deleted and inserted again in one
-/// transaction, committed, and the database closed (DuckDB checkpoints on close). Timed: opening
-/// the file, then from BEGIN to the end of the close; copying the rows aside is not.
-fn floor_seconds(database: &Path, attributes: &str) -> f64 {
+/// What any run that keeps semantics.md's stored tables in DuckDB must at least write, alone:
+/// the events the run stored are appended to the filtered events, the daily rows it changed and
+/// the attribute rows it changed (the newest `updated_at`) are deleted and inserted again, in one
+/// transaction, committed, and the database closed (DuckDB checkpoints on close). The rows are
+/// copied aside from `after` into temporary tables (never logged) first. Timed: opening `before`,
+/// then from BEGIN to the end of the close; copying the rows aside is not.
+fn floor_seconds(before: &Path, after: &Path, tables: &FloorTables<'_>) -> f64 {
     let started = Instant::now();
-    let connection = duckdb::Connection::open(database).expect("opening the database");
+    let connection = duckdb::Connection::open(before).expect("opening the database");
     let opening = started.elapsed().as_secs_f64();
+    let FloorTables {
+        filtered_events,
+        daily_aggregates,
+        attributes,
+    } = tables;
+    let after_table = |table: &str| {
+        let (schema, name) = table.split_once('.').expect("a qualified table name");
+        format!("after_run.{schema}.{name}")
+    };
+    let (after_events, after_daily, after_attributes) = (
+        after_table(filtered_events),
+        after_table(daily_aggregates),
+        after_table(attributes),
+    );
     connection
         .execute_batch(&format!(
-            "CREATE TEMP TABLE changed AS SELECT * FROM {attributes} \
-             WHERE updated_at = (SELECT MAX(updated_at) FROM {attributes})"
+            "ATTACH '{}' AS after_run (READ_ONLY); \
+             CREATE TEMP TABLE new_events AS SELECT * FROM {after_events} \
+               WHERE event_id NOT IN (SELECT event_id FROM {filtered_events}); \
+             CREATE TEMP TABLE changed_daily AS SELECT * FROM {after_daily} \
+               EXCEPT SELECT * FROM {daily_aggregates}; \
+             CREATE TEMP TABLE changed_attributes AS SELECT * FROM {after_attributes} \
+               WHERE updated_at = (SELECT MAX(updated_at) FROM {after_attributes}); \
+             DETACH after_run",
+            after.display()
         ))
         .expect("copying the changed rows aside");
     let key: String = connection
@@ -164,11 +213,16 @@ fn floor_seconds(database: &Path, attributes: &str) -> f64 {
     connection
         .execute_batch(&format!(
             "BEGIN TRANSACTION; \
-             DELETE FROM {attributes} WHERE \"{key}\" IN (SELECT \"{key}\" FROM changed); \
-             INSERT INTO {attributes} SELECT * FROM changed; \
+             INSERT INTO {filtered_events} SELECT * FROM new_events; \
+             DELETE FROM {daily_aggregates} AS stored WHERE EXISTS (SELECT 1 FROM changed_daily \
+               WHERE changed_daily.attribute_key = stored.attribute_key \
+                 AND changed_daily.event_date = stored.event_date); \
+             INSERT INTO {daily_aggregates} SELECT * FROM changed_daily ORDER BY event_date; \
+             DELETE FROM {attributes} WHERE \"{key}\" IN (SELECT \"{key}\" FROM changed_attributes); \
+             INSERT INTO {attributes} SELECT * FROM changed_attributes; \
              COMMIT"
         ))
-        .expect("rewriting the changed rows");
+        .expect("writing the changed rows");
     drop(connection);
     opening + started.elapsed().as_secs_f64()
 }
