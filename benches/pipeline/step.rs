@@ -180,14 +180,11 @@ fn floor_seconds(before: &Path, after: &Path, tables: &FloorTables<'_>) -> f64 {
         daily_aggregates,
         attributes,
     } = tables;
-    let after_table = |table: &str| {
-        let (schema, name) = table.split_once('.').expect("a qualified table name");
-        format!("after_run.{schema}.{name}")
-    };
+    // the run's tables, in the attached database (`schema.table` names)
     let (after_events, after_daily, after_attributes) = (
-        after_table(filtered_events),
-        after_table(daily_aggregates),
-        after_table(attributes),
+        format!("after_run.{filtered_events}"),
+        format!("after_run.{daily_aggregates}"),
+        format!("after_run.{attributes}"),
     );
     connection
         .execute_batch(&format!(
