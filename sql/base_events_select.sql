@@ -1,3 +1,5 @@
+{#- the dedup order: the first-loaded copy of an event_id wins -#}
+{%- set dedup_order = ["events.load_tstamp", "events.dvce_created_tstamp", "events.derived_tstamp", "events.event_name", "events." ~ key] -%}
 {%- if ordered_dedup -%}
 {#- exact mode: the candidates in the events table's order; only ids that occur more than once
     are ranked (`Dialect::ordered_dedup`). The event_id is never NULL here. -#}
@@ -6,12 +8,10 @@ SELECT
 {%- for column in columns %}
   {{ column.expr }} AS {{ column.name }},
 {%- endfor %}
-  events.event_id AS sigbatch_dedup_id,
-  events.load_tstamp AS sigbatch_dedup_1,
-  events.dvce_created_tstamp AS sigbatch_dedup_2,
-  events.derived_tstamp AS sigbatch_dedup_3,
-  events.event_name AS sigbatch_dedup_4,
-  events.{{ key }} AS sigbatch_dedup_5
+  events.event_id AS sigbatch_dedup_id
+{%- for column in dedup_order %},
+  {{ column }} AS sigbatch_dedup_{{ loop.index }}
+{%- endfor %}
 {%- elif not qualify -%}
 SELECT
 {%- for column in columns %}
@@ -24,7 +24,7 @@ SELECT
 {%- endfor %}
   ROW_NUMBER() OVER (
     PARTITION BY events.event_id
-    ORDER BY events.load_tstamp, events.dvce_created_tstamp, events.derived_tstamp, events.event_name, events.{{ key }}
+    ORDER BY {{ dedup_order | join(", ") }}
   ) AS dedup_row
 {%- else -%}
 SELECT
@@ -77,12 +77,12 @@ FROM candidates
 WHERE sigbatch_dedup_id IN (SELECT sigbatch_dedup_id FROM duplicated)
 QUALIFY ROW_NUMBER() OVER (
   PARTITION BY sigbatch_dedup_id
-  ORDER BY sigbatch_dedup_1, sigbatch_dedup_2, sigbatch_dedup_3, sigbatch_dedup_4, sigbatch_dedup_5
+  ORDER BY {% for column in dedup_order %}sigbatch_dedup_{{ loop.index }}{{ ", " if not loop.last }}{% endfor %}
 ) = 1
 {%- elif qualify %}
 QUALIFY ROW_NUMBER() OVER (
   PARTITION BY events.event_id
-  ORDER BY events.load_tstamp, events.dvce_created_tstamp, events.derived_tstamp, events.event_name, events.{{ key }}
+  ORDER BY {{ dedup_order | join(", ") }}
 ) = 1
 {%- else %}
 ) AS deduplicated
