@@ -36,7 +36,7 @@ use step::Measure;
 
 const GROUP: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/conformance/upstream-0.4/attribute_group.snowflake.json"
+    "/tests/fixtures/upstream-0.4/attribute_group.snowflake.json"
 );
 
 const FULL: &str = "full refresh";

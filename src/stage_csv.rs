@@ -171,7 +171,7 @@ mod tests {
 
     const FIXTURE: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/conformance/upstream-0.4/events.csv"
+        "/tests/fixtures/upstream-0.4/events.csv"
     );
 
     fn staged_fixture() -> Connection {

@@ -183,7 +183,7 @@ mod tests {
     fn daily_names_match_the_upstream_snapshots() {
         let text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/conformance/upstream-0.4/attribute_group.snowflake.json"
+            "/tests/fixtures/upstream-0.4/attribute_group.snowflake.json"
         ))
         .unwrap();
         let group = AttributeGroup::from_json(&text).unwrap();

@@ -17,7 +17,7 @@ fn project(semantics: Semantics, json: &str) -> Project {
 fn fixture() -> String {
     std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/conformance/upstream-0.4/attribute_group.snowflake.json"
+        "/tests/fixtures/upstream-0.4/attribute_group.snowflake.json"
     ))
     .unwrap()
 }

@@ -569,7 +569,7 @@ mod tests {
 
     fn fixture(syntax: &str) -> String {
         let path = format!(
-            "{}/../shared/conformance/upstream-0.4/attribute_group.{syntax}.json",
+            "{}/tests/fixtures/upstream-0.4/attribute_group.{syntax}.json",
             env!("CARGO_MANIFEST_DIR")
         );
         std::fs::read_to_string(path).unwrap()

@@ -15,7 +15,7 @@ pub const FIXTURE_VARS: &str = "  snowplow__start_date: '2025-01-01'\n  snowplow
     snowplow__mock_current_day: '2025-01-06'\n  snowplow__include_current_day_in_windows: false\n";
 
 pub fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/upstream-0.4")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upstream-0.4")
 }
 
 pub fn timestamp(text: &str) -> NaiveDateTime {
