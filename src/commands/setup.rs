@@ -8,6 +8,7 @@ use chrono::{NaiveDateTime, NaiveTime};
 use super::inspect::print_table;
 use super::{ProjectArgs, RunSettings, duckdb_output, run};
 use crate::error::{Error, Result};
+use crate::load_window::WindowSettings;
 use crate::project::profiles::DuckDbSettings;
 use crate::project::{AttributeGroup, PROJECT_FILE, Project};
 use crate::report::{Event, Level, Reporter};
@@ -208,11 +209,13 @@ pub fn demo(
         });
         let settings = RunSettings {
             project: args.clone(),
-            full_refresh: false,
-            until: Some(until),
-            max_windows: None,
+            windows: WindowSettings {
+                full_refresh: false,
+                until: Some(until),
+                max_windows: None,
+                now: end.max(until),
+            },
             dry_run: false,
-            now: end.max(until),
             lock_timeout: std::time::Duration::ZERO,
             artifacts_dir: None,
         };

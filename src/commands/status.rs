@@ -76,10 +76,7 @@ pub fn status_report(args: &ProjectArgs) -> Result<StatusReport> {
         tracked_models: stored.models_matched,
         distinct_last_success: stored.sync_count,
         read_up_to: stored.watermark.filter(|_| exact).map(|t| t.to_string()),
-        attributes_window_end: stored
-            .attributes_window_end
-            .filter(|_| exact)
-            .map(|d| d.to_string()),
+        attributes_window_end: stored.period_end.filter(|_| exact).map(|d| d.to_string()),
         pending_keys: stored.pending_keys,
         daily: None,
         deferred: Vec::new(),
