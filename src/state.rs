@@ -96,7 +96,12 @@ pub fn read(
     }
     let (schema, name) = tables.location("attributes_pending");
     if warehouse.table_exists(schema, name)? {
-        state.pending_keys = number_cell(warehouse.query(&queries.pending_keys()?)?.first(), 0);
+        state.pending_keys = number_cell(
+            warehouse
+                .query(&queries.count_rows("attributes_pending")?)?
+                .first(),
+            0,
+        );
     }
     Ok(state)
 }

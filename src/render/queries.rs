@@ -71,12 +71,12 @@ impl Queries<'_> {
         )
     }
 
-    /// How many keys wait for the attributes refresh.
-    pub fn pending_keys(&self) -> Result<String> {
+    /// How many rows `table` (a catalog name, e.g. `attributes_pending`) holds.
+    pub fn count_rows(&self, table: &str) -> Result<String> {
         self.render(
-            "the pending keys",
+            "a row count",
             "count_rows.sql",
-            json!({"table": self.tables.get("attributes_pending")}),
+            json!({"table": self.tables.get(table)}),
         )
     }
 

@@ -128,6 +128,9 @@ fn environment() -> &'static Environment<'static> {
             "next_load.sql",
             "loads_since.sql",
             "window_counts.sql",
+            "demo_summary.sql",
+            "demo_top.sql",
+            "cells_as_text.sql",
         );
         env
     })
