@@ -230,4 +230,55 @@ mod tests {
             Some("supported: duckdb, snowflake, bigquery and databricks")
         );
     }
+
+    fn output(lines: &str) -> Output {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("profiles.yml");
+        std::fs::write(
+            &file,
+            format!("p:\n  target: dev\n  outputs:\n    dev:\n{lines}"),
+        )
+        .unwrap();
+        load_target(&file, "p", None, Path::new("/proj"))
+            .unwrap()
+            .output
+    }
+
+    #[test]
+    fn each_output_answers_for_its_warehouse() {
+        let mut duckdb = output("      type: duckdb\n      path: w.duckdb\n");
+        let before = duckdb.clone();
+        duckdb.set_query_tag("tag");
+        assert_eq!(duckdb, before);
+        assert_eq!(duckdb.kind(), WarehouseKind::DuckDb);
+        assert_eq!(duckdb.database().as_deref(), Some("w"));
+        assert_eq!(
+            duckdb.duckdb().map(|(path, _)| path),
+            Some(Path::new("/proj/w.duckdb"))
+        );
+
+        let mut snowflake = output(
+            "      type: snowflake\n      account: a\n      user: u\n      password: p\n      \
+             database: analytics\n      schema: s\n      query_tag: profile\n",
+        );
+        snowflake.set_query_tag("var");
+        let Output::Snowflake(settings) = &snowflake else {
+            panic!("not snowflake: {snowflake:?}")
+        };
+        assert_eq!(settings.query_tag.as_deref(), Some("var"));
+        assert_eq!(snowflake.kind(), WarehouseKind::Snowflake);
+        assert_eq!(snowflake.database().as_deref(), Some("analytics"));
+        assert!(snowflake.duckdb().is_none());
+
+        let databricks = "      type: databricks\n      host: h\n      http_path: /sql/1.0/warehouses/w\n      \
+                          token: t\n      schema: s\n";
+        assert_eq!(output(databricks).kind(), WarehouseKind::Databricks);
+        assert_eq!(output(databricks).database(), None);
+        assert_eq!(
+            output(&format!("{databricks}      catalog: main\n"))
+                .database()
+                .as_deref(),
+            Some("main")
+        );
+    }
 }
