@@ -47,7 +47,7 @@ fn profile_type(profiles_dir: Option<&Path>, dir: &Path) -> Option<String> {
 fn target_type(settings: &InitFromApiSettings) -> Result<String> {
     let hint = format!(
         "pass --target-type {} (any of them runs on DuckDB)",
-        WarehouseKind::list(&WarehouseKind::SIGNALS, "|")
+        WarehouseKind::joined(&WarehouseKind::SIGNALS, "|")
     );
     let (name, source) = match &settings.target_type {
         Some(name) => (name.clone(), "--target-type"),
@@ -69,7 +69,7 @@ fn target_type(settings: &InitFromApiSettings) -> Result<String> {
         "--target-type",
         format!(
             "{source} is `{name}`; Signals writes properties for {}",
-            WarehouseKind::list(&WarehouseKind::SIGNALS, "or")
+            WarehouseKind::listed(&WarehouseKind::SIGNALS, "or")
         ),
     )
     .with_hint(hint))

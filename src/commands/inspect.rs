@@ -44,7 +44,7 @@ pub fn validate(args: &ProjectArgs, now: NaiveDateTime, out: &mut dyn Write) -> 
         project.group.key_column,
         project.group.attributes.len(),
         summary.join(", "),
-        WarehouseKind::list(&WarehouseKind::ALL, ", ")
+        WarehouseKind::joined(&WarehouseKind::ALL, ", ")
     )
     .map_err(io)?;
     match args.target(&project) {

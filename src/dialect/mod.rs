@@ -332,7 +332,7 @@ impl WarehouseKind {
         WarehouseKind::from_name(name).ok_or_else(|| {
             Error::invalid("dialect", format!("unknown dialect `{name}`")).with_hint(format!(
                 "use {}",
-                WarehouseKind::list(&WarehouseKind::ALL, "or")
+                WarehouseKind::listed(&WarehouseKind::ALL, "or")
             ))
         })
     }

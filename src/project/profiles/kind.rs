@@ -62,17 +62,19 @@ impl WarehouseKind {
         WarehouseKind::SIGNALS.contains(&self)
     }
 
-    /// The names of `kinds` as a sentence's list: `a, b, c or d` (`conjunction` "or"),
-    /// or joined by `conjunction` alone when it is a separator such as `|` or `, `.
-    pub fn list(kinds: &[WarehouseKind], conjunction: &str) -> String {
+    /// The names of `kinds` joined by `separator`: `a|b|c`.
+    pub fn joined(kinds: &[WarehouseKind], separator: &str) -> String {
         let names: Vec<&str> = kinds.iter().map(|kind| kind.name()).collect();
-        match names.split_last() {
-            Some((last, rest))
-                if !rest.is_empty() && conjunction.chars().all(char::is_alphabetic) =>
-            {
-                format!("{} {conjunction} {last}", rest.join(", "))
+        names.join(separator)
+    }
+
+    /// The names of `kinds` as a sentence's list: `a, b, c or d` (`conjunction` "or").
+    pub fn listed(kinds: &[WarehouseKind], conjunction: &str) -> String {
+        match kinds.split_last() {
+            Some((last, rest)) if !rest.is_empty() => {
+                format!("{} {conjunction} {last}", WarehouseKind::joined(rest, ", "))
             }
-            _ => names.join(conjunction),
+            _ => WarehouseKind::joined(kinds, ""),
         }
     }
 }
@@ -95,16 +97,20 @@ mod tests {
         }
         assert_eq!(WarehouseKind::from_name("DuckDB"), None);
         assert_eq!(
-            WarehouseKind::list(&WarehouseKind::ALL, "or"),
+            WarehouseKind::listed(&WarehouseKind::ALL, "or"),
             "duckdb, snowflake, bigquery or databricks"
         );
         assert_eq!(
-            WarehouseKind::list(&WarehouseKind::ALL, ", "),
+            WarehouseKind::joined(&WarehouseKind::ALL, ", "),
             "duckdb, snowflake, bigquery, databricks"
         );
         assert_eq!(
-            WarehouseKind::list(&WarehouseKind::SIGNALS, "|"),
+            WarehouseKind::joined(&WarehouseKind::SIGNALS, "|"),
             "snowflake|bigquery|databricks"
+        );
+        assert_eq!(
+            WarehouseKind::listed(&[WarehouseKind::BigQuery], "or"),
+            "bigquery"
         );
         assert!(!WarehouseKind::DuckDb.is_signals_target());
     }

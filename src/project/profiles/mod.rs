@@ -179,7 +179,7 @@ pub fn load_target(
         )
         .with_hint(format!(
             "supported: {}",
-            WarehouseKind::list(&WarehouseKind::ALL, "and")
+            WarehouseKind::listed(&WarehouseKind::ALL, "and")
         ))
     })?;
     let fields = fields.of_kind(kind);
