@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use sigbatch::project::profiles::WarehouseKind;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -285,7 +287,7 @@ pub enum Command {
 
         /// The warehouse whose syntax the group's properties come in; else the `sigbatch`
         /// profile's type (--from-api).
-        #[arg(long, value_parser = ["snowflake", "bigquery", "databricks"], requires = "from_api")]
+        #[arg(long, value_parser = PossibleValuesParser::new(WarehouseKind::SIGNALS.map(WarehouseKind::name)), requires = "from_api")]
         target_type: Option<String>,
 
         /// The group to take; else every group, each at its highest version (--from-api).

@@ -10,7 +10,7 @@ use std::time::Duration;
 use canned_http::{Reply, Request, serve};
 use serde_json::{Value, json};
 use sigbatch::Error;
-use sigbatch::project::bigquery_profile::{BigQueryAuth, BigQuerySettings};
+use sigbatch::project::profiles::bigquery::{BigQueryAuth, BigQuerySettings};
 use sigbatch::secret::Secret;
 use sigbatch::warehouse::bigquery::Client;
 

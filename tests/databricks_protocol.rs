@@ -10,7 +10,7 @@ use std::time::Duration;
 use canned_http::{Reply, serve};
 use serde_json::{Value, json};
 use sigbatch::Error;
-use sigbatch::project::databricks_profile::{DatabricksAuth, DatabricksSettings};
+use sigbatch::project::profiles::databricks::{DatabricksAuth, DatabricksSettings};
 use sigbatch::secret::Secret;
 use sigbatch::warehouse::databricks::Client;
 

@@ -504,7 +504,7 @@ fn the_one_scan_query_computes_the_same_table_as_a_run() {
     let project = TempProject::fixture("exact", "snowflake");
     project.run(true, None, "2026-06-01 00:00:00").unwrap();
     let (_, plan) = project.args().load().unwrap();
-    let dialect = sigbatch::dialect::for_name("duckdb").unwrap();
+    let dialect = sigbatch::project::profiles::WarehouseKind::DuckDb.dialect();
     let tables = sigbatch::render::Tables::new(&plan, dialect.as_ref(), "main");
     let today = plan.vars.today(common::timestamp("2026-06-01 00:00:00"));
     let one_scan = sigbatch::render::one_scan_sql(&plan, dialect.as_ref(), &tables, today).unwrap();

@@ -6,9 +6,9 @@ mod common;
 
 use chrono::NaiveDate;
 use sigbatch::dag::Stage;
-use sigbatch::dialect;
 use sigbatch::plan::Plan;
 use sigbatch::project::Project;
+use sigbatch::project::profiles::WarehouseKind;
 use sigbatch::render::{self, LoadWindow, RunSpec, Tables};
 
 fn plan(semantics: &str, syntax: &str) -> Plan {
@@ -21,7 +21,7 @@ fn plan(semantics: &str, syntax: &str) -> Plan {
 }
 
 fn compiled(semantics: &str, dialect_name: &str) -> String {
-    let dialect = dialect::for_name(dialect_name).unwrap();
+    let dialect = WarehouseKind::from_name(dialect_name).unwrap().dialect();
     let now = common::timestamp("2025-01-10 12:00:00");
     sigbatch::commands::compile_sql(
         &plan(semantics, "snowflake"),
@@ -39,7 +39,7 @@ fn compiled(semantics: &str, dialect_name: &str) -> String {
 /// `attributes_only` (nothing loaded, nothing pending), the lifetime outputs are copied from the
 /// stored rows.
 fn incremental_attributes(dialect_name: &str, attributes_only: bool) -> String {
-    let dialect = dialect::for_name(dialect_name).unwrap();
+    let dialect = WarehouseKind::from_name(dialect_name).unwrap().dialect();
     let plan = plan("exact", "snowflake");
     let tables = Tables::new(&plan, dialect.as_ref(), "main");
     let lower = common::timestamp("2025-01-06 00:00:00");
@@ -113,7 +113,7 @@ fn every_statement_parses_in_its_dialect_for_every_syntax_and_mode() {
         for semantics in ["compat", "exact"] {
             let plan = plan(semantics, syntax);
             for name in ["duckdb", "snowflake", "bigquery", "databricks"] {
-                let dialect = dialect::for_name(name).unwrap();
+                let dialect = WarehouseKind::from_name(name).unwrap().dialect();
                 let text =
                     sigbatch::commands::compile_sql(&plan, dialect.as_ref(), "main", false, now)
                         .unwrap();
@@ -147,7 +147,7 @@ fn every_statement_parses_in_its_dialect_for_every_syntax_and_mode() {
 #[test]
 fn snowflake_names_resolve_alike_quoted_or_not() {
     use sqlparser::tokenizer::{Token, Tokenizer};
-    let dialect = dialect::for_name("snowflake").unwrap();
+    let dialect = WarehouseKind::Snowflake.dialect();
     let plan = plan("exact", "snowflake");
     let tables = Tables::new(&plan, dialect.as_ref(), "atomic");
     let one_scan = render::one_scan_sql(

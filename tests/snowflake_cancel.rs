@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sigbatch::project::snowflake_profile::{Secret, SnowflakeAuth, SnowflakeSettings};
+use sigbatch::project::profiles::snowflake::{Secret, SnowflakeAuth, SnowflakeSettings};
 use sigbatch::warehouse::snowflake::Client;
 
 #[test]

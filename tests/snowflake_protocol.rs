@@ -13,7 +13,7 @@ use canned_http::{Reply, Request, serve};
 
 use serde_json::{Value, json};
 use sigbatch::Error;
-use sigbatch::project::snowflake_profile::{Secret, SnowflakeAuth, SnowflakeSettings};
+use sigbatch::project::profiles::snowflake::{Secret, SnowflakeAuth, SnowflakeSettings};
 use sigbatch::warehouse::snowflake::Client;
 
 fn settings(port: u16) -> SnowflakeSettings {

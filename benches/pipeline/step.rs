@@ -153,7 +153,7 @@ pub fn child(args: &[String]) {
 fn one_scan_seconds(args: &ProjectArgs, today: NaiveDate) -> sigbatch::Result<f64> {
     let (project, plan) = args.load()?;
     let target = args.target(&project)?;
-    let dialect = sigbatch::dialect::for_name("duckdb")?;
+    let dialect = sigbatch::project::profiles::WarehouseKind::DuckDb.dialect();
     let tables = sigbatch::render::Tables::new(&plan, dialect.as_ref(), target.output.schema());
     let query = sigbatch::render::one_scan_sql(&plan, dialect.as_ref(), &tables, today)?;
     let Output::DuckDb { path, .. } = &target.output else {

@@ -14,10 +14,10 @@ use sha2::{Digest, Sha256};
 
 use super::setup::{duckdb_profile, project_yaml};
 use crate::error::{Error, Result};
-use crate::project::profiles::{find_profiles_file, load_target};
+use crate::project::profiles::{WarehouseKind, find_profiles_file, load_target};
 use crate::project::{AttributeGroup, PROJECT_FILE};
 use crate::report::{Event, Level, Reporter};
-use crate::signals::{Client, Credentials, GroupSelection, Request, TARGET_TYPES, select_groups};
+use crate::signals::{Client, Credentials, GroupSelection, Request, select_groups};
 
 const MANIFEST: &str = ".sigbatch-init.json";
 const PROFILE: &str = "sigbatch";
@@ -47,7 +47,7 @@ fn profile_type(profiles_dir: Option<&Path>, dir: &Path) -> Option<String> {
 fn target_type(settings: &InitFromApiSettings) -> Result<String> {
     let hint = format!(
         "pass --target-type {} (any of them runs on DuckDB)",
-        TARGET_TYPES.join("|")
+        WarehouseKind::joined(&WarehouseKind::SIGNALS, "|")
     );
     let (name, source) = match &settings.target_type {
         Some(name) => (name.clone(), "--target-type"),
@@ -62,13 +62,14 @@ fn target_type(settings: &InitFromApiSettings) -> Result<String> {
             }
         },
     };
-    if TARGET_TYPES.contains(&name.as_str()) {
+    if WarehouseKind::from_name(&name).is_some_and(WarehouseKind::is_signals_target) {
         return Ok(name);
     }
     Err(Error::invalid(
         "--target-type",
         format!(
-            "{source} is `{name}`; Signals writes properties for snowflake, bigquery or databricks"
+            "{source} is `{name}`; Signals writes properties for {}",
+            WarehouseKind::listed(&WarehouseKind::SIGNALS, "or")
         ),
     )
     .with_hint(hint))

@@ -5,9 +5,9 @@ use std::io::Write;
 use chrono::NaiveDateTime;
 
 use super::{ProjectArgs, compile_sql};
-use crate::dialect;
 use crate::error::{Error, Result};
 use crate::project::group::Aggregation;
+use crate::project::profiles::WarehouseKind;
 
 fn io(e: std::io::Error) -> Error {
     Error::Internal(format!("writing output: {e}"))
@@ -16,8 +16,8 @@ fn io(e: std::io::Error) -> Error {
 /// Checks the project, the attribute group and the SQL for every dialect; no warehouse.
 pub fn validate(args: &ProjectArgs, now: NaiveDateTime, out: &mut dyn Write) -> Result<()> {
     let (project, plan) = args.load()?;
-    for name in ["duckdb", "snowflake", "bigquery", "databricks"] {
-        let dialect = dialect::for_name(name)?;
+    for kind in WarehouseKind::ALL {
+        let dialect = kind.dialect();
         compile_sql(&plan, dialect.as_ref(), "main", false, now)?;
         compile_sql(&plan, dialect.as_ref(), "main", true, now)?;
     }
@@ -36,14 +36,15 @@ pub fn validate(args: &ProjectArgs, now: NaiveDateTime, out: &mut dyn Write) -> 
         .collect();
     writeln!(
         out,
-        "ok: project `{}` ({} mode), group `{}` v{} keyed by `{}`: {} attributes ({}); SQL parses for duckdb, snowflake, bigquery, databricks",
+        "ok: project `{}` ({} mode), group `{}` v{} keyed by `{}`: {} attributes ({}); SQL parses for {}",
         project.name,
         project.semantics.as_str(),
         project.group.name,
         project.group.version,
         project.group.key_column,
         project.group.attributes.len(),
-        summary.join(", ")
+        summary.join(", "),
+        WarehouseKind::joined(&WarehouseKind::ALL, ", ")
     )
     .map_err(io)?;
     match args.target(&project) {

@@ -23,14 +23,14 @@ pub use signals::{ConnectionChecks, SyncSettings, batch_source, sync, test_conne
 pub use status::{StatusReport, status, status_report};
 
 use crate::artifacts::{self, RunRecord};
-use crate::dialect::{self, Dialect};
+use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::execute;
 use crate::lease::Lease;
 use crate::load_window::{self, Mode, RunOptions, WindowSettings};
 use crate::plan::Plan;
 use crate::project::Project;
-use crate::project::profiles::{DuckDbSettings, Output, Target};
+use crate::project::profiles::{DuckDbSettings, Target, WarehouseKind};
 use crate::render::{self, RunSpec, Tables};
 use crate::report::{Event, Level, Reporter};
 use crate::warehouse::{self, Access, Warehouse};
@@ -58,14 +58,17 @@ impl ProjectArgs {
 
 /// The database file and the settings to open it with (`stage` and `demo` load into DuckDB).
 fn duckdb_output(target: &Target) -> Result<(&Path, &DuckDbSettings)> {
-    match &target.output {
-        Output::DuckDb { path, settings, .. } => Ok((path, settings)),
-        other => Err(Error::invalid(
+    target.output.duckdb().ok_or_else(|| {
+        Error::invalid(
             format!("target `{}`", target.name),
-            format!("this command loads into DuckDB, not {}", other.kind()),
+            format!(
+                "this command loads into {}, not {}",
+                WarehouseKind::DuckDb.display_name(),
+                target.output.kind()
+            ),
         )
-        .with_hint("load events into the warehouse with its own loader (Snowplow's RDB or Snowflake Streaming Loader)")),
-    }
+        .with_hint("load events into the warehouse with its own loader (Snowplow's RDB or Snowflake Streaming Loader)")
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -142,15 +145,11 @@ fn run_recorded(
     let mut target = settings.project.target(&project)?;
     record.target = Some(target.name.clone());
     record.warehouse = Some(target.output.kind().to_string());
-    if let (Output::Snowflake(snowflake), Some(tag)) = (&mut target.output, &plan.vars.query_tag) {
-        snowflake.query_tag = Some(tag.clone());
+    if let Some(tag) = &plan.vars.query_tag {
+        target.output.set_query_tag(tag);
     }
     let kind = target.output.kind();
-    let tables = Tables::new(
-        &plan,
-        dialect::for_name(kind)?.as_ref(),
-        target.output.schema(),
-    );
+    let tables = Tables::new(&plan, kind.dialect().as_ref(), target.output.schema());
     let mode = if settings.dry_run {
         Mode::DryRun
     } else {
@@ -171,7 +170,7 @@ fn run_recorded(
     reporter.report(Event::RunStarted {
         project: &project.name,
         mode: project.semantics.as_str(),
-        warehouse: target.output.kind(),
+        warehouse: kind.name(),
         target: &target.name,
         location: &target.output.location(),
     });
@@ -181,7 +180,7 @@ fn run_recorded(
     let _lease = match (mode, warehouse.lease_connection()?) {
         (Mode::Execute, Some(connection)) => Some(Lease::acquire(
             connection,
-            dialect::for_name(kind)?,
+            kind.dialect(),
             &tables,
             &project.name,
             settings.lock_timeout,
@@ -260,15 +259,11 @@ fn dialect_reading_events(
     warehouse: &mut dyn Warehouse,
     plan: &Plan,
     tables: &Tables,
-    kind: &str,
+    kind: WarehouseKind,
 ) -> Result<Box<dyn Dialect>> {
-    let columns = crate::preflight::check_events_table(
-        warehouse,
-        plan,
-        tables,
-        dialect::for_name(kind)?.as_ref(),
-    )?;
-    dialect::for_events(kind, &columns)
+    let columns =
+        crate::preflight::check_events_table(warehouse, plan, tables, kind.dialect().as_ref())?;
+    Ok(kind.events_dialect(&columns))
 }
 
 #[derive(Debug, Clone)]
@@ -282,17 +277,14 @@ pub struct CompileSettings {
 /// Every stage's SQL for a first run, with no connection at all.
 pub fn compile(settings: &CompileSettings, out: &mut dyn Write) -> Result<()> {
     let (project, plan) = settings.project.load()?;
-    let (dialect_name, schema) = match &settings.dialect {
-        Some(name) => (name.clone(), "main".to_string()),
+    let (kind, schema) = match &settings.dialect {
+        Some(name) => (WarehouseKind::for_dialect(name)?, "main".to_string()),
         None => match settings.project.target(&project) {
-            Ok(target) => (
-                target.output.kind().to_string(),
-                target.output.schema().to_string(),
-            ),
-            Err(_) => ("duckdb".to_string(), "main".to_string()),
+            Ok(target) => (target.output.kind(), target.output.schema().to_string()),
+            Err(_) => (WarehouseKind::DuckDb, "main".to_string()),
         },
     };
-    let dialect: Box<dyn Dialect> = dialect::for_name(&dialect_name)?;
+    let dialect: Box<dyn Dialect> = kind.dialect();
     let sql = compile_sql(
         &plan,
         dialect.as_ref(),

@@ -13,7 +13,6 @@ use serde::Serialize;
 
 use super::ProjectArgs;
 use super::status::deferred_dates;
-use crate::dialect;
 use crate::error::{Error, Result};
 use crate::load_window::{LoadWindows, Mode, RunOptions, Step, WindowSettings};
 use crate::plan::Plan;
@@ -90,11 +89,7 @@ pub fn run_plan(settings: &PlanSettings) -> Result<RunPlan> {
     let (project, plan) = settings.project.load()?;
     let target = settings.project.target(&project)?;
     let kind = target.output.kind();
-    let tables = Tables::new(
-        &plan,
-        dialect::for_name(kind)?.as_ref(),
-        target.output.schema(),
-    );
+    let tables = Tables::new(&plan, kind.dialect().as_ref(), target.output.schema());
     let mut connection = warehouse::connect(&target, Access::ReadOnly)?;
     let warehouse = connection.as_mut();
     let dialect = super::dialect_reading_events(warehouse, &plan, &tables, kind)?;

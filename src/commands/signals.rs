@@ -11,9 +11,7 @@ use std::io::Write;
 use serde_json::Value;
 
 use super::ProjectArgs;
-use crate::dialect;
 use crate::error::{Error, Result};
-use crate::project::profiles::Output;
 use crate::render::Tables;
 use crate::signals::{BatchSource, Client, Credentials, Failure, PublishStatus, Request};
 
@@ -38,25 +36,19 @@ pub fn batch_source(
 ) -> Result<(String, u32, BatchSource)> {
     let (project, plan) = args.load()?;
     let target = args.target(&project)?;
-    let dialect = dialect::for_name(target.output.kind())?;
+    let dialect = target.output.kind().dialect();
     let tables = Tables::new(&plan, dialect.as_ref(), target.output.schema());
     let (schema, table) = tables.location("attributes");
-    let database = match &target.output {
-        // DuckDB names the catalog of a database file after the file's stem
-        Output::DuckDb { path, .. } => path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        Output::Snowflake(settings) => settings.database.clone(),
-        Output::BigQuery(settings) => settings.project.clone(),
-        Output::Databricks(settings) => settings.catalog.clone().ok_or_else(|| {
-            Error::invalid(
-                format!("target `{}`", target.name),
-                "Signals needs the catalog the attributes table is in, and the profile names none",
-            )
-            .with_hint("set `catalog:` in the databricks output of profiles.yml")
-        })?,
-    };
+    let database = target.output.database().ok_or_else(|| {
+        Error::invalid(
+            format!("target `{}`", target.name),
+            "Signals needs the catalog the attributes table is in, and the profile names none",
+        )
+        .with_hint(format!(
+            "set `catalog:` in the {} output of profiles.yml",
+            target.output.kind()
+        ))
+    })?;
     let owner = match owner {
         Some(owner) => Some(owner),
         None => group_owner(&project.group_file),

@@ -6,7 +6,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::ProjectArgs;
-use crate::dialect::{self, Dialect};
+use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::render::{Queries, Tables};
 use crate::state;
@@ -60,7 +60,7 @@ pub struct TableRows {
 pub fn status_report(args: &ProjectArgs) -> Result<StatusReport> {
     let (project, plan) = args.load()?;
     let target = args.target(&project)?;
-    let dialect = dialect::for_name(target.output.kind())?;
+    let dialect = target.output.kind().dialect();
     let tables = Tables::new(&plan, dialect.as_ref(), target.output.schema());
     let mut connection = warehouse::connect(&target, Access::ReadOnly)?;
     let warehouse = connection.as_mut();

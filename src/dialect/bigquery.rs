@@ -4,6 +4,7 @@
 use super::{Dialect, OrderKey, backslash_escaped};
 use crate::error::Result;
 use crate::project::group::ValueType;
+use crate::project::profiles::WarehouseKind;
 use crate::project::property::PropertyPath;
 
 /// Knows the events table's columns when a connection has read them (`reading`), so a property
@@ -33,8 +34,8 @@ impl BigQuery {
 }
 
 impl Dialect for BigQuery {
-    fn name(&self) -> &'static str {
-        "bigquery"
+    fn kind(&self) -> WarehouseKind {
+        WarehouseKind::BigQuery
     }
 
     fn parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {

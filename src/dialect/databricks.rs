@@ -7,14 +7,15 @@
 use super::{Dialect, OrderKey, backslash_escaped, check_parses};
 use crate::error::Result;
 use crate::project::group::ValueType;
+use crate::project::profiles::WarehouseKind;
 use crate::project::property::PropertyPath;
 use crate::project::vars::Vars;
 
 pub struct Databricks;
 
 impl Dialect for Databricks {
-    fn name(&self) -> &'static str {
-        "databricks"
+    fn kind(&self) -> WarehouseKind {
+        WarehouseKind::Databricks
     }
 
     fn parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {

@@ -4,13 +4,14 @@
 use super::{Dialect, OrderKey, json_path};
 use crate::error::Result;
 use crate::project::group::ValueType;
+use crate::project::profiles::WarehouseKind;
 use crate::project::property::{PathSyntax, PropertyPath};
 
 pub struct DuckDb;
 
 impl Dialect for DuckDb {
-    fn name(&self) -> &'static str {
-        "duckdb"
+    fn kind(&self) -> WarehouseKind {
+        WarehouseKind::DuckDb
     }
 
     fn temporary_scratch(&self) -> bool {

@@ -18,6 +18,7 @@ pub use snowflake::Snowflake;
 
 use crate::error::{Error, Result};
 use crate::project::group::{Scalar, ValueType};
+use crate::project::profiles::WarehouseKind;
 use crate::project::property::PropertyPath;
 use crate::project::vars::Vars;
 
@@ -63,7 +64,13 @@ pub(crate) fn value_by(function: &str, value: &str, condition: &str, key: &str) 
 }
 
 pub trait Dialect: Send + Sync {
-    fn name(&self) -> &'static str;
+    /// The warehouse this dialect is the SQL of.
+    fn kind(&self) -> WarehouseKind;
+
+    /// The kind's name (`duckdb`, ...), as errors and messages show it.
+    fn name(&self) -> &'static str {
+        self.kind().name()
+    }
 
     /// The parser used to check that every rendered statement is valid in this dialect.
     fn parser(&self) -> Box<dyn sqlparser::dialect::Dialect>;
@@ -296,26 +303,38 @@ pub(crate) fn check_parses<D: Dialect + ?Sized>(dialect: &D, stage: &str, sql: &
     }
 }
 
-/// The dialect for a warehouse type name, as in profiles.yml `type:` or `--dialect`.
-pub fn for_name(name: &str) -> Result<Box<dyn Dialect>> {
-    match name {
-        "duckdb" => Ok(Box::new(DuckDb)),
-        "snowflake" => Ok(Box::new(Snowflake)),
-        "bigquery" => Ok(Box::new(BigQuery::default())),
-        "databricks" => Ok(Box::new(Databricks)),
-        other => Err(
-            Error::invalid("dialect", format!("unknown dialect `{other}`"))
-                .with_hint("use duckdb, snowflake, bigquery or databricks"),
-        ),
+// The kind's dialect is said here rather than in `project::profiles::kind`, so that `project`
+// never imports `dialect` (which imports `project`).
+impl WarehouseKind {
+    /// The dialect of this warehouse.
+    pub fn dialect(self) -> Box<dyn Dialect> {
+        match self {
+            WarehouseKind::DuckDb => Box::new(DuckDb),
+            WarehouseKind::Snowflake => Box::new(Snowflake),
+            WarehouseKind::BigQuery => Box::new(BigQuery::default()),
+            WarehouseKind::Databricks => Box::new(Databricks),
+        }
     }
-}
 
-/// The dialect for reading an events table with `columns` (lower case): BigQuery reads every
-/// schema version present of a self-describing column.
-pub fn for_events(name: &str, columns: &[String]) -> Result<Box<dyn Dialect>> {
-    match name {
-        "bigquery" => Ok(Box::new(BigQuery::reading(columns))),
-        other => for_name(other),
+    /// The dialect for reading an events table with `columns` (lower case): BigQuery reads
+    /// every schema version present of a self-describing column.
+    pub fn events_dialect(self, columns: &[String]) -> Box<dyn Dialect> {
+        match self {
+            WarehouseKind::BigQuery => Box::new(BigQuery::reading(columns)),
+            WarehouseKind::DuckDb | WarehouseKind::Snowflake | WarehouseKind::Databricks => {
+                self.dialect()
+            }
+        }
+    }
+
+    /// The kind named by `--dialect`; an unknown name is refused naming the known ones.
+    pub fn for_dialect(name: &str) -> Result<WarehouseKind> {
+        WarehouseKind::from_name(name).ok_or_else(|| {
+            Error::invalid("dialect", format!("unknown dialect `{name}`")).with_hint(format!(
+                "use {}",
+                WarehouseKind::listed(&WarehouseKind::ALL, "or")
+            ))
+        })
     }
 }
 
@@ -339,12 +358,9 @@ mod tests {
     #[test]
     fn hostile_strings_stay_literals_in_every_dialect() {
         let hostile = "it's \\ 100% _x_ ' OR 1=1 --; DROP TABLE t; ünïcødé \"q\"";
-        for dialect in [
-            for_name("duckdb").unwrap(),
-            for_name("snowflake").unwrap(),
-            for_name("bigquery").unwrap(),
-            for_name("databricks").unwrap(),
-        ] {
+        for kind in WarehouseKind::ALL {
+            let dialect = kind.dialect();
+            assert_eq!(dialect.kind(), kind);
             let sql = format!(
                 "SELECT {} AS {} WHERE 1 = 1",
                 dialect.string_literal(hostile),

@@ -4,13 +4,14 @@
 use super::{DelayedRule, Dialect, OrderKey, json_path};
 use crate::error::Result;
 use crate::project::group::ValueType;
+use crate::project::profiles::WarehouseKind;
 use crate::project::property::PropertyPath;
 
 pub struct Snowflake;
 
 impl Dialect for Snowflake {
-    fn name(&self) -> &'static str {
-        "snowflake"
+    fn kind(&self) -> WarehouseKind {
+        WarehouseKind::Snowflake
     }
 
     fn parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {

@@ -17,9 +17,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::commands::ProjectArgs;
-use crate::dialect;
 use crate::error::{Error, Result};
-use crate::project::profiles::Output;
+use crate::project::profiles::WarehouseKind;
 
 /// Marks a directory as an export, which a later export may replace.
 const MARKER: &str = ".sigbatch-export";
@@ -36,7 +35,7 @@ pub struct ExportSettings {
 /// What `profiles.yml` shows.
 #[derive(Debug, Clone)]
 pub struct ProfileExample {
-    pub kind: String,
+    pub kind: WarehouseKind,
     pub target: String,
     pub schema: String,
     pub duckdb_path: String,
@@ -59,28 +58,29 @@ pub fn render(settings: &ExportSettings) -> Result<BTreeMap<String, String>> {
     }
     let (kind, target_name, schema, duckdb_path) = match &target {
         Ok(target) => {
-            let path = match &target.output {
-                Output::DuckDb { path, .. } => relative_to(path, &project.dir, &settings.out),
-                Output::Snowflake(_) | Output::BigQuery(_) | Output::Databricks(_) => {
-                    "warehouse.duckdb".to_string()
-                }
+            let path = match target.output.duckdb() {
+                Some((path, _)) => relative_to(path, &project.dir, &settings.out),
+                None => "warehouse.duckdb".to_string(),
             };
             (
-                target.output.kind().to_string(),
+                target.output.kind(),
                 target.name.clone(),
                 target.output.schema().to_string(),
                 path,
             )
         }
         Err(_) => (
-            "duckdb".to_string(),
+            WarehouseKind::DuckDb,
             "dev".to_string(),
             "main".to_string(),
             "warehouse.duckdb".to_string(),
         ),
     };
-    let kind = settings.dialect.clone().unwrap_or(kind);
-    let dialect = dialect::for_name(&kind)?;
+    let kind = match &settings.dialect {
+        Some(name) => WarehouseKind::for_dialect(name)?,
+        None => kind,
+    };
+    let dialect = kind.dialect();
     if !dialect.subquery_predicates() {
         // its deletes are MERGE statements, which the model conversion has no dbt form for
         return Err(Error::Unsupported {
@@ -89,7 +89,7 @@ pub fn render(settings: &ExportSettings) -> Result<BTreeMap<String, String>> {
         });
     }
     let profile = ProfileExample {
-        kind: dialect.name().to_string(),
+        kind,
         target: target_name,
         schema,
         duckdb_path,

@@ -5,6 +5,7 @@ use super::ProfileExample;
 use super::models::Materialized;
 use crate::dialect::Dialect;
 use crate::plan::Plan;
+use crate::project::profiles::WarehouseKind;
 use crate::project::{Project, Semantics};
 
 /// A dbt project name: lower-case letters, digits and underscores, not starting with a digit.
@@ -178,18 +179,24 @@ pub fn dbt_project(project: &Project, plan: &Plan) -> String {
 }
 
 pub fn profiles(project: &Project, profile: &ProfileExample) -> String {
-    let output = match profile.kind.as_str() {
-        "duckdb" => format!(
+    let output = match profile.kind {
+        WarehouseKind::DuckDb => format!(
             "      type: duckdb\n      # relative to the directory dbt runs in\n      path: {}\n      schema: {}\n      threads: 1\n",
             yaml_string(&profile.duckdb_path),
             yaml_string(&profile.schema)
         ),
-        "snowflake" => format!(
+        WarehouseKind::Snowflake => format!(
             "      type: snowflake\n      account: \"{{{{ env_var('SNOWFLAKE_ACCOUNT') }}}}\"\n      user: \"{{{{ env_var('SNOWFLAKE_USER') }}}}\"\n      password: \"{{{{ env_var('SNOWFLAKE_PASSWORD') }}}}\"\n      role: \"{{{{ env_var('SNOWFLAKE_ROLE') }}}}\"\n      warehouse: \"{{{{ env_var('SNOWFLAKE_WAREHOUSE') }}}}\"\n      database: \"{{{{ env_var('SNOWFLAKE_DATABASE') }}}}\"\n      schema: {}\n      threads: 1\n",
             yaml_string(&profile.schema)
         ),
-        _ => format!(
+        WarehouseKind::BigQuery => format!(
             "      type: bigquery\n      method: oauth\n      project: \"{{{{ env_var('BIGQUERY_PROJECT') }}}}\"\n      dataset: {}\n      threads: 1\n",
+            yaml_string(&profile.schema)
+        ),
+        // export-dbt refuses Databricks today (`Dialect::subquery_predicates`); its profile is
+        // written all the same, so that every kind has one
+        WarehouseKind::Databricks => format!(
+            "      type: databricks\n      host: \"{{{{ env_var('DATABRICKS_HOST') }}}}\"\n      http_path: \"{{{{ env_var('DATABRICKS_HTTP_PATH') }}}}\"\n      token: \"{{{{ env_var('DATABRICKS_TOKEN') }}}}\"\n      catalog: \"{{{{ env_var('DATABRICKS_CATALOG') }}}}\"\n      schema: {}\n      threads: 1\n",
             yaml_string(&profile.schema)
         ),
     };

@@ -1,13 +1,10 @@
 //! The project: `sigbatch.yml`, the attribute group it points at, and the vars, loaded and
 //! validated into one value before anything is planned or touches a warehouse.
 
-pub mod bigquery_profile;
-pub mod databricks_profile;
 pub mod filter;
 pub mod group;
 pub mod profiles;
 pub mod property;
-pub mod snowflake_profile;
 pub mod vars;
 
 use std::path::{Path, PathBuf};

@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn without_transactional_ddl_every_ddl_runs_first_and_fills_become_inserts() {
-        let dialect = crate::dialect::for_name("snowflake").unwrap();
+        let dialect = crate::project::profiles::WarehouseKind::Snowflake.dialect();
         let fill = |table: &str, persistent| StatementKind::Fill {
             table: table.into(),
             query: "SELECT 1 AS X".into(),

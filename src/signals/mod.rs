@@ -24,9 +24,6 @@ use crate::secret::Secret;
 /// The Console host that exchanges an API key for a JWT (upstream's, fixed there).
 pub const DEFAULT_CONSOLE_URL: &str = "https://console.snowplowanalytics.com";
 
-/// The `property_syntax` values the API knows: the warehouse the properties are written for.
-pub const TARGET_TYPES: [&str; 3] = ["snowflake", "bigquery", "databricks"];
-
 /// How requests are authorised: `bdp` exchanges an API key for a JWT at the Console; `sandbox`
 /// sends a token as it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -16,7 +16,7 @@ use super::{Row, Warehouse};
 use crate::dialect::{Dialect, DuckDb};
 use crate::error::{Error, Result};
 use crate::project::group::Scalar;
-use crate::project::profiles::{DuckDbSettings, is_setting_name};
+use crate::project::profiles::{DuckDbSettings, WarehouseKind, is_setting_name};
 
 pub struct DuckDbWarehouse {
     connection: Connection,
@@ -75,7 +75,7 @@ impl DuckDbWarehouse {
     pub fn open_read_only(path: &Path, settings: &DuckDbSettings) -> Result<DuckDbWarehouse> {
         if !path.exists() {
             return Err(Error::invalid(
-                "duckdb",
+                WarehouseKind::DuckDb.name(),
                 format!("database file `{}` does not exist", path.display()),
             )
             .with_hint("check `path` in profiles.yml, or load events first"));
@@ -184,7 +184,7 @@ fn open_error(path: &Path, message: &str) -> Error {
         };
     }
     Error::invalid(
-        "duckdb",
+        WarehouseKind::DuckDb.name(),
         format!("cannot open `{}`: {message}", path.display()),
     )
 }
@@ -211,10 +211,6 @@ fn cell(value: ValueRef<'_>) -> Option<String> {
 }
 
 impl Warehouse for DuckDbWarehouse {
-    fn dialect_name(&self) -> &'static str {
-        "duckdb"
-    }
-
     fn execute(&mut self, sql: &str) -> Result<()> {
         self.connection
             .execute_batch(sql)

@@ -41,8 +41,6 @@ pub struct StatementStats {
 }
 
 pub trait Warehouse {
-    fn dialect_name(&self) -> &'static str;
-
     /// Runs one statement that returns no rows.
     fn execute(&mut self, sql: &str) -> Result<()>;
 

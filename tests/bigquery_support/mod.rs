@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sigbatch::dialect::{BigQuery, Dialect};
-use sigbatch::project::bigquery_profile::{BigQueryAuth, BigQuerySettings};
+use sigbatch::project::profiles::bigquery::{BigQueryAuth, BigQuerySettings};
 use sigbatch::project::property::camel_to_snake;
 use sigbatch::secret::Secret;
 use sigbatch::warehouse::bigquery::Client;

@@ -65,10 +65,6 @@ impl Faulty {
 }
 
 impl Warehouse for Faulty {
-    fn dialect_name(&self) -> &'static str {
-        self.inner.dialect_name()
-    }
-
     fn execute(&mut self, sql: &str) -> sigbatch::Result<()> {
         self.step(sql)?;
         self.inner.execute(sql)

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sigbatch::project::databricks_profile::{DatabricksAuth, DatabricksSettings};
+use sigbatch::project::profiles::databricks::{DatabricksAuth, DatabricksSettings};
 use sigbatch::secret::Secret;
 use sigbatch::warehouse::databricks::Client;
 

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sigbatch::dialect::{Dialect, Snowflake};
-use sigbatch::project::snowflake_profile::{Secret, SnowflakeAuth, SnowflakeSettings};
+use sigbatch::project::profiles::snowflake::{Secret, SnowflakeAuth, SnowflakeSettings};
 use sigbatch::warehouse::snowflake::Client;
 
 fn python() -> String {

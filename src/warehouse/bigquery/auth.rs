@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::error::{Error, Result};
-use crate::project::bigquery_profile::BigQueryAuth;
+use crate::project::profiles::bigquery::BigQueryAuth;
 use crate::secret::Secret;
 use crate::warehouse::http::read_body;
 

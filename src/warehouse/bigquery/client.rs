@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::auth::TokenSource;
 use super::rows::{self, ResultSet};
 use crate::error::{Error, Result};
-use crate::project::bigquery_profile::BigQuerySettings;
+use crate::project::profiles::bigquery::BigQuerySettings;
 use crate::warehouse::StatementStats;
 use crate::warehouse::http::{self, Failure, read_body};
 

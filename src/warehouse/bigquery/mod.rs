@@ -16,7 +16,7 @@ pub use rows::ResultSet;
 
 use crate::dialect::{BigQuery, Dialect};
 use crate::error::{Error, Result};
-use crate::project::bigquery_profile::BigQuerySettings;
+use crate::project::profiles::bigquery::BigQuerySettings;
 use crate::warehouse::{Row, StatementStats, Warehouse};
 
 pub struct BigQueryWarehouse {
@@ -32,10 +32,6 @@ impl BigQueryWarehouse {
 }
 
 impl Warehouse for BigQueryWarehouse {
-    fn dialect_name(&self) -> &'static str {
-        "bigquery"
-    }
-
     fn execute(&mut self, sql: &str) -> Result<()> {
         self.client.run(sql).map(|_| ())
     }

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::project::databricks_profile::{DatabricksAuth, DatabricksSettings};
+use crate::project::profiles::WarehouseKind;
+use crate::project::profiles::databricks::{DatabricksAuth, DatabricksSettings};
 use crate::secret::Secret;
 use crate::warehouse::http::{self, Failure, read_body};
 use crate::warehouse::{Row, StatementStats};
@@ -268,7 +269,7 @@ fn answer(
         429 | 503 => Err(Failure::Transient(format!("HTTP {status}"))),
         500..=599 if !submission => Err(Failure::Transient(format!("HTTP {status}"))),
         401 | 403 => Err(Failure::Final(
-            Error::invalid("databricks", format!("HTTP {status}: {}", value["message"].as_str().unwrap_or(&text)))
+            Error::invalid(WarehouseKind::Databricks.name(), format!("HTTP {status}: {}", value["message"].as_str().unwrap_or(&text)))
                 .with_hint("check `token` (or `client_id`/`client_secret`) in profiles.yml and the principal's access to the SQL warehouse"),
         )),
         _ => Err(Failure::Final(Error::Internal(format!(

@@ -12,7 +12,7 @@ pub use client::{Client, ResultSet};
 
 use crate::dialect::{Databricks, Dialect};
 use crate::error::{Error, Result};
-use crate::project::databricks_profile::DatabricksSettings;
+use crate::project::profiles::databricks::DatabricksSettings;
 use crate::warehouse::{Row, StatementStats, Warehouse};
 
 pub struct DatabricksWarehouse {
@@ -28,10 +28,6 @@ impl DatabricksWarehouse {
 }
 
 impl Warehouse for DatabricksWarehouse {
-    fn dialect_name(&self) -> &'static str {
-        "databricks"
-    }
-
     fn execute(&mut self, sql: &str) -> Result<()> {
         self.client.run(sql).map(|_| ())
     }

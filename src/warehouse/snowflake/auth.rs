@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::project::snowflake_profile::{SnowflakeAuth, SnowflakeSettings};
+use crate::project::profiles::snowflake::{SnowflakeAuth, SnowflakeSettings};
 
 /// The `data` fields that carry the credentials of a login request.
 pub fn credentials(settings: &SnowflakeSettings, now: i64) -> Result<Value> {

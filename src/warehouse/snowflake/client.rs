@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use super::auth;
 use super::rows::{self, ResultSet};
 use crate::error::{Error, Result};
-use crate::project::snowflake_profile::{Secret, SnowflakeSettings};
+use crate::project::profiles::WarehouseKind;
+use crate::project::profiles::snowflake::{Secret, SnowflakeSettings};
 use crate::warehouse::http::{self, Failure, read_body};
 
 /// Statement still running: poll `getResultUrl`.
@@ -360,7 +361,7 @@ fn answer(
     if !status.is_success() {
         return Err(Failure::Final(
             Error::invalid(
-                "snowflake",
+                WarehouseKind::Snowflake.name(),
                 format!(
                     "HTTP {status}: {}",
                     text.chars().take(300).collect::<String>()

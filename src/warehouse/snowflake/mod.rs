@@ -12,7 +12,7 @@ pub use client::Client;
 
 use crate::dialect::{Dialect, Snowflake};
 use crate::error::{Error, Result};
-use crate::project::snowflake_profile::SnowflakeSettings;
+use crate::project::profiles::snowflake::SnowflakeSettings;
 use crate::warehouse::{Row, StatementStats, Warehouse};
 
 pub struct SnowflakeWarehouse {
@@ -30,10 +30,6 @@ impl SnowflakeWarehouse {
 }
 
 impl Warehouse for SnowflakeWarehouse {
-    fn dialect_name(&self) -> &'static str {
-        "snowflake"
-    }
-
     fn execute(&mut self, sql: &str) -> Result<()> {
         self.client.run(sql).map(|_| ())
     }

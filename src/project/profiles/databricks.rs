@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::profiles::OutputFields;
+use super::fields::OutputFields;
 use crate::error::Result;
 use crate::secret::Secret;
 

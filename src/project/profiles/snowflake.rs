@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::profiles::OutputFields;
+use super::fields::OutputFields;
 use crate::error::Result;
 
 pub use crate::secret::Secret;
