@@ -16,6 +16,15 @@ pub struct BigQuery {
 }
 
 impl BigQuery {
+    /// The columns of `dataset.table` in `project`, lower case, in order.
+    pub fn columns_query(&self, project: &str, dataset: &str, table: &str) -> String {
+        format!(
+            "SELECT LOWER(column_name) FROM {} WHERE table_name = {} ORDER BY ordinal_position",
+            self.relation(&[project, dataset, "INFORMATION_SCHEMA", "COLUMNS"]),
+            self.string_literal(table)
+        )
+    }
+
     pub fn reading(event_columns: &[String]) -> BigQuery {
         BigQuery {
             event_columns: event_columns.to_vec(),

@@ -13,6 +13,13 @@ use crate::project::vars::Vars;
 
 pub struct Databricks;
 
+impl Databricks {
+    /// An empty read of the relation `parts`, whose result manifest names its columns.
+    pub fn columns_query(&self, parts: &[&str]) -> String {
+        format!("SELECT * FROM {} LIMIT 0", self.relation(parts))
+    }
+}
+
 impl Dialect for Databricks {
     fn kind(&self) -> WarehouseKind {
         WarehouseKind::Databricks

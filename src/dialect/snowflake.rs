@@ -9,6 +9,19 @@ use crate::project::property::PropertyPath;
 
 pub struct Snowflake;
 
+impl Snowflake {
+    /// The columns of `schema.table` in the session's database, lower case, in order.
+    pub fn columns_query(&self, schema: &str, table: &str) -> String {
+        format!(
+            "SELECT LOWER(column_name) FROM information_schema.columns \
+             WHERE table_catalog = CURRENT_DATABASE() AND table_schema = {} AND table_name = {} \
+             ORDER BY ordinal_position",
+            self.string_literal(&self.stored_name(schema)),
+            self.string_literal(&self.stored_name(table))
+        )
+    }
+}
+
 impl Dialect for Snowflake {
     fn kind(&self) -> WarehouseKind {
         WarehouseKind::Snowflake

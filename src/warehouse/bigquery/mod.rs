@@ -14,7 +14,7 @@ mod rows;
 pub use client::Client;
 pub use rows::ResultSet;
 
-use crate::dialect::{BigQuery, Dialect};
+use crate::dialect::BigQuery;
 use crate::error::{Error, Result};
 use crate::project::profiles::bigquery::BigQuerySettings;
 use crate::warehouse::{Row, StatementStats, Warehouse};
@@ -77,17 +77,7 @@ impl Warehouse for BigQueryWarehouse {
                 None => return Ok(Vec::new()),
             }
         }
-        let d = BigQuery::default();
-        let sql = format!(
-            "SELECT LOWER(column_name) FROM {} WHERE table_name = {} ORDER BY ordinal_position",
-            d.relation(&[
-                &self.client.settings().project,
-                schema,
-                "INFORMATION_SCHEMA",
-                "COLUMNS"
-            ]),
-            d.string_literal(table)
-        );
+        let sql = BigQuery::default().columns_query(&self.client.settings().project, schema, table);
         match self.client.run(&sql) {
             Ok(result) => Ok(result
                 .rows

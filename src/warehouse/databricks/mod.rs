@@ -10,7 +10,7 @@ mod client;
 
 pub use client::{Client, ResultSet};
 
-use crate::dialect::{Databricks, Dialect};
+use crate::dialect::Databricks;
 use crate::error::{Error, Result};
 use crate::project::profiles::databricks::DatabricksSettings;
 use crate::warehouse::{Row, StatementStats, Warehouse};
@@ -78,9 +78,8 @@ impl Warehouse for DatabricksWarehouse {
         schema: &str,
         table: &str,
     ) -> Result<Vec<String>> {
-        let d = Databricks;
         let parts: Vec<&str> = catalog.into_iter().chain([schema, table]).collect();
-        let sql = format!("SELECT * FROM {} LIMIT 0", d.relation(&parts));
+        let sql = Databricks.columns_query(&parts);
         match self.client.run(&sql) {
             Ok(result) => Ok(result.columns.iter().map(|c| c.to_lowercase()).collect()),
             Err(Error::Stage { message, .. })

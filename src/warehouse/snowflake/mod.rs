@@ -10,7 +10,7 @@ mod rows;
 
 pub use client::Client;
 
-use crate::dialect::{Dialect, Snowflake};
+use crate::dialect::Snowflake;
 use crate::error::{Error, Result};
 use crate::project::profiles::snowflake::SnowflakeSettings;
 use crate::warehouse::{Row, StatementStats, Warehouse};
@@ -58,14 +58,7 @@ impl Warehouse for SnowflakeWarehouse {
     }
 
     fn columns(&mut self, schema: &str, table: &str) -> Result<Vec<String>> {
-        let d = Snowflake;
-        let sql = format!(
-            "SELECT LOWER(column_name) FROM information_schema.columns \
-             WHERE table_catalog = CURRENT_DATABASE() AND table_schema = {} AND table_name = {} \
-             ORDER BY ordinal_position",
-            d.string_literal(&d.stored_name(schema)),
-            d.string_literal(&d.stored_name(table))
-        );
+        let sql = Snowflake.columns_query(schema, table);
         self.query(&sql)
             .map_err(|e| match e {
                 Error::Stage { message, .. } => Error::Internal(format!(
