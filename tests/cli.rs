@@ -75,6 +75,37 @@ fn help_says_what_each_command_does_with_an_example() {
 }
 
 #[test]
+fn the_demo_generates_runs_and_prints_the_attributes_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let output = sigbatch(&[
+        "demo",
+        "--dir",
+        demo.to_str().unwrap(),
+        "--users",
+        "200",
+        "--days",
+        "7",
+        "--quiet",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}{stdout}", stderr(&output));
+    assert!(
+        stdout.contains(
+            "attributes table \"main_derived\".\"demo_web_engagement_1_attributes\", one row per user:"
+        ),
+        "{stdout}"
+    );
+    // the summary lists attribute columns, the top five ranks users by the first attribute
+    assert!(stdout.contains("null_pct"), "{stdout}");
+    assert!(
+        stdout.contains("the five users with the highest `"),
+        "{stdout}"
+    );
+    assert!(demo.join("sigbatch.yml").exists());
+}
+
+#[test]
 fn help_lists_the_exit_codes() {
     let output = sigbatch(&["--help"]);
     assert!(output.status.success());

@@ -14,7 +14,7 @@ use crate::load_window::WindowSettings;
 use crate::plan::Plan;
 use crate::project::profiles::DuckDbSettings;
 use crate::project::{AttributeGroup, PROJECT_FILE, Project};
-use crate::render::{Tables, render_checked};
+use crate::render::{Tables, render_checked, render_display};
 use crate::report::{Event, Level, Reporter};
 use crate::warehouse::duckdb::DuckDbWarehouse;
 
@@ -231,12 +231,7 @@ pub fn demo(
     let tables = Tables::new(&Plan::build(&project)?, &dialect, "main");
     let table = tables.get("attributes");
     writeln!(out, "\nattributes table {table}, one row per user:").map_err(io)?;
-    let summary = render_checked(
-        &dialect,
-        "demo",
-        "demo_summary.sql",
-        &json!({"table": table}),
-    )?;
+    let summary = render_display("demo_summary.sql", &json!({"table": table}))?;
     print_table(warehouse.connection(), &summary, out)?;
     let busiest = project
         .group

@@ -30,8 +30,8 @@ pub use spec::{LoadWindow, RunSpec};
 pub(crate) use tables::{DERIVED, MANIFEST, SCRATCH};
 pub use tables::{PERSISTENT, Tables, tracked_model_names};
 pub use transaction::{WindowPlan, window_plan};
-pub(crate) use writer::render_checked;
 pub use writer::{Statement, StatementKind};
+pub(crate) use writer::{render_checked, render_display};
 
 use chrono::{NaiveDate, NaiveDateTime};
 

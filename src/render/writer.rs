@@ -269,11 +269,18 @@ pub(crate) fn render_checked(
     template: &str,
     context: &Value,
 ) -> Result<String> {
+    let sql = render_display(template, context)?;
+    dialect.check(what, &sql)?;
+    Ok(sql)
+}
+
+/// Renders one of DuckDB's display queries (`demo_summary.sql`, `cells_as_text.sql`), whose
+/// DuckDB-only syntax (`SUMMARIZE`, `COLUMNS(*)`) sqlparser does not read, so it is not parsed
+/// back. Only for what is printed to a user, never for a run's statements.
+pub(crate) fn render_display(template: &str, context: &Value) -> Result<String> {
     let sql = environment()
         .get_template(template)
         .and_then(|t| t.render(minijinja::value::Serde(context)))
         .map_err(|e| Error::Internal(format!("template {template}: {e:#}")))?;
-    let sql = sql.trim().to_string();
-    dialect.check(what, &sql)?;
-    Ok(sql)
+    Ok(sql.trim().to_string())
 }
