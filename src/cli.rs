@@ -196,7 +196,8 @@ pub enum Command {
         #[command(flatten)]
         project: ProjectFlags,
 
-        /// duckdb, snowflake or bigquery; else the target's type, else duckdb.
+        /// The warehouse whose SQL to render (a profile `type:`); else the target's type, else
+        /// duckdb.
         #[arg(long, value_name = "DIALECT")]
         dialect: Option<String>,
 
@@ -220,7 +221,8 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
 
-        /// duckdb, snowflake or bigquery; else the target's type, else duckdb.
+        /// The warehouse to export for (a profile `type:`; not databricks yet); else the target's
+        /// type, else duckdb.
         #[arg(long, value_name = "DIALECT")]
         dialect: Option<String>,
 
