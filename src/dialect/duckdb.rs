@@ -9,6 +9,14 @@ use crate::project::property::{PathSyntax, PropertyPath};
 
 pub struct DuckDb;
 
+impl DuckDb {
+    /// `SET name = value`; `name` must be a checked plain identifier (DuckDB's SET takes it
+    /// unquoted), the value is a literal.
+    pub fn set_statement(&self, name: &str, value: &crate::project::group::Scalar) -> String {
+        format!("SET {name} = {}", self.scalar_literal(value))
+    }
+}
+
 impl Dialect for DuckDb {
     fn kind(&self) -> WarehouseKind {
         WarehouseKind::DuckDb

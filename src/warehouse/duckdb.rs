@@ -115,9 +115,8 @@ impl DuckDbWarehouse {
                     "duckdb setting name `{name}` was not validated"
                 )));
             }
+            let sql = DuckDb.set_statement(name, value);
             let value = DuckDb.scalar_literal(value);
-            // the name is a checked plain identifier; DuckDB's SET takes it unquoted
-            let sql = format!("SET {name} = {value}");
             self.connection.execute_batch(&sql).map_err(|e| {
                 Error::invalid(
                     "profiles.yml",
