@@ -1,54 +1,127 @@
-//! The Snowflake emulator for tests: fakesnow (scripts/fakesnow-venv.sh) behind
-//! tests/fakesnow/serve.py, one server per test on a free loopback port. Events are copied in Snowflake's layout: upper-case names,
-//! self-describing columns as VARIANT.
+//! Snowflake as the suite drives it: fakesnow (scripts/fakesnow-venv.sh) behind
+//! tests/standins/snowflake/serve.py. A place is a database on a fakesnow server of its own
+//! (concurrent sessions in different databases of one server see each other's catalog); events
+//! are copied in Snowflake's layout: upper-case names, self-describing columns as VARIANT.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use sigbatch::dialect::{Dialect, Snowflake};
+use sigbatch::dialect::{Dialect, Snowflake as SnowflakeDialect};
 use sigbatch::project::snowflake_profile::{Secret, SnowflakeAuth, SnowflakeSettings};
 use sigbatch::warehouse::snowflake::Client;
 
-fn python() -> String {
-    crate::common::venv_python("fakesnow-venv.sh")
+use super::{Harness, Table};
+use crate::common::standin::StandIn;
+use crate::common::{self, TempProject};
+
+/// The password the stand-in accepts (from the profile's env_var default).
+pub const PASSWORD: &str = "hunter2-secret";
+pub const LEASE: &str =
+    "\"ATOMIC_SNOWPLOW_MANIFEST\".\"ECOMMERCE_TRANSACTION_INTERACTIONS_FEATURES_1_SIGBATCH_LEASE\"";
+
+/// Snowflake: a fakesnow server per place.
+#[derive(Default)]
+pub struct Snowflake {
+    databases: Vec<(String, Database)>,
 }
 
-/// A fakesnow server of one test's own (concurrent sessions in different databases of one
-/// server see each other's catalog), stopped when dropped.
-struct Server {
-    port: u16,
-    process: Child,
-}
-
-impl Server {
-    fn start() -> Server {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let port = crate::common::free_port();
-        let process = Command::new(python())
-            .arg(root.join("tests/fakesnow/serve.py"))
-            .arg(port.to_string())
-            .arg(std::process::id().to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("fakesnow starts");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Client::login(settings_on(port, "PING")).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "fakesnow did not answer on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
+impl Snowflake {
+    /// The database of `place`, started on first use.
+    pub fn database(&mut self, place: &str) -> &mut Database {
+        if let Some(at) = self.databases.iter().position(|(p, _)| p == place) {
+            return &mut self.databases[at].1;
         }
-        Server { port, process }
+        self.databases
+            .push((place.to_string(), Database::new(place)));
+        &mut self.databases.last_mut().unwrap().1
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
+impl Harness for Snowflake {
+    const KIND: &'static str = "snowflake";
+    const SYNTAXES: &'static [&'static str] = &["snowflake"];
+    const REFUSAL: &'static str = "Incorrect username or password";
+
+    fn start() -> Snowflake {
+        Snowflake::default()
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        vec![PASSWORD.to_string()]
+    }
+
+    fn profile(&mut self, _project: &TempProject, place: &str) -> String {
+        self.database(place).profile_yaml("atomic")
+    }
+
+    fn load_fixture_events(&mut self, _project: &TempProject, place: &str) {
+        let events = duckdb::Connection::open_in_memory().unwrap();
+        sigbatch::stage_csv::stage_events_csv(
+            &events,
+            &common::fixture_dir().join("events.csv"),
+            "atomic",
+            "events",
+        )
+        .unwrap();
+        self.database(place)
+            .copy_from_duckdb(&events, "atomic.events", "atomic", "events");
+    }
+
+    fn read(&mut self, _project: &TempProject, place: &str, table: &str) -> Table {
+        let relation = format!("\"ATOMIC_DERIVED\".\"{}\"", table.to_uppercase());
+        self.database(place)
+            .read(&format!("SELECT * FROM {relation}"))
+    }
+
+    fn written_tables(&mut self, _project: &TempProject, place: &str) -> usize {
+        self.database(place)
+            .tables_in("'ATOMIC_DERIVED', 'ATOMIC_SNOWPLOW_MANIFEST', 'ATOMIC_SCRATCH'")
+    }
+
+    fn lease(&mut self, _project: &TempProject, place: &str) -> Option<Vec<Option<String>>> {
+        let rows = self
+            .database(place)
+            .client
+            .run(&format!("SELECT holder, pid FROM {LEASE}"))
+            .ok()?;
+        rows.rows.first().cloned()
+    }
+
+    /// During setup, then a spread through the DDL part and the transaction (every k is tried on
+    /// DuckDB under Snowflake's rules, tests/warehouse_duckdb.rs).
+    fn stops(statements: usize) -> Vec<usize> {
+        vec![
+            3,
+            statements / 4,
+            statements / 2,
+            3 * statements / 4,
+            statements - 2,
+        ]
+    }
+
+    fn refused_profile(&mut self, _project: &TempProject, place: &str) -> (String, String) {
+        let wrong = "wrong-password-secret";
+        let profile = self
+            .database(place)
+            .profile_yaml("atomic")
+            .replace(PASSWORD, wrong);
+        (profile, wrong.to_string())
+    }
+
+    fn release(&mut self, place: &str) {
+        self.databases.retain(|(p, _)| p != place);
+    }
+
+    /// Fills become inserts into the scratch schema; the events table is seen.
+    fn after_dry_run(&mut self, _project: &TempProject, place: &str, statements: &str) {
+        assert!(
+            statements.contains("INSERT INTO \"ATOMIC_SCRATCH\""),
+            "fills become inserts: {statements}"
+        );
+        assert_eq!(
+            self.database(place).tables_in("'ATOMIC'"),
+            1,
+            "the events table is seen"
+        );
     }
 }
 
@@ -56,7 +129,7 @@ fn settings_on(port: u16, database: &str) -> SnowflakeSettings {
     SnowflakeSettings {
         account: "test_account".into(),
         user: "sigbatch_test".into(),
-        auth: SnowflakeAuth::Password(Secret::new("not-checked-by-fakesnow".into())),
+        auth: SnowflakeAuth::Password(Secret::new(PASSWORD.into())),
         role: None,
         warehouse: None,
         database: database.into(),
@@ -68,22 +141,34 @@ fn settings_on(port: u16, database: &str) -> SnowflakeSettings {
     }
 }
 
-/// A fresh database on a server of its own, and a client logged into it.
+/// A `profiles.yml` output for `database` on port `port`, with the password from an environment
+/// variable.
+pub fn profile_yaml(database: &str, port: u16, schema: &str) -> String {
+    format!(
+        "test:\n  target: dev\n  outputs:\n    dev:\n      type: snowflake\n      account: test_account\n      \
+         user: sigbatch_test\n      password: \"{{{{ env_var('SIGBATCH_TEST_SNOWFLAKE_PASSWORD', '{PASSWORD}') }}}}\"\n      \
+         database: {database}\n      schema: {schema}\n      host: 127.0.0.1\n      port: {port}\n      protocol: http\n      \
+         query_tag: sigbatch_tests\n"
+    )
+}
+
+/// A fresh database on a fakesnow server of its own, and a client logged into it.
 pub struct Database {
     pub name: String,
     pub client: Client,
-    server: Server,
+    server: StandIn,
 }
 
 impl Database {
     pub fn new(name: &str) -> Database {
-        let server = Server::start();
+        let python = common::venv_python("fakesnow-venv.sh");
+        let server = StandIn::start("snowflake", &python, &[PASSWORD]);
         let name = name.to_uppercase();
         let mut admin = Client::login(settings_on(server.port, "PING")).unwrap();
         admin
             .run(&format!(
                 "CREATE OR REPLACE DATABASE {}",
-                Snowflake.ident(&name)
+                SnowflakeDialect.ident(&name)
             ))
             .unwrap();
         let client = Client::login(settings_on(server.port, &name)).unwrap();
@@ -100,13 +185,34 @@ impl Database {
 
     /// A `profiles.yml` output for this database, with the password from an environment variable.
     pub fn profile_yaml(&self, schema: &str) -> String {
-        format!(
-            "test:\n  target: dev\n  outputs:\n    dev:\n      type: snowflake\n      account: test_account\n      \
-             user: sigbatch_test\n      password: \"{{{{ env_var('SIGBATCH_TEST_SNOWFLAKE_PASSWORD', 'hunter2-secret') }}}}\"\n      \
-             database: {}\n      schema: {schema}\n      host: 127.0.0.1\n      port: {}\n      protocol: http\n      \
-             query_tag: sigbatch_tests\n",
-            self.name, self.server.port
-        )
+        profile_yaml(&self.name, self.server.port, schema)
+    }
+
+    /// A query's rows here as text (lower-case names; ARRAY cells as their sorted items joined by
+    /// ", ", as `common::rows` prints lists).
+    pub fn read(&mut self, sql: &str) -> Table {
+        let result = self.client.run(sql).unwrap();
+        let columns = result.columns.iter().map(|c| c.to_lowercase()).collect();
+        let rows = result
+            .rows
+            .into_iter()
+            .map(|row| row.into_iter().map(|c| c.map(common::list_text)).collect())
+            .collect();
+        (columns, rows)
+    }
+
+    /// Tables of this database in `schemas` (a list of SQL strings).
+    pub fn tables_in(&mut self, schemas: &str) -> usize {
+        let count = self
+            .client
+            .run(&format!(
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_catalog = CURRENT_DATABASE() AND table_schema IN ({schemas})"
+            ))
+            .unwrap()
+            .rows[0][0]
+            .clone();
+        count.unwrap().parse().unwrap()
     }
 
     /// Copies a DuckDB table into `schema.table` here, in Snowflake's layout: upper-case names,
@@ -118,7 +224,7 @@ impl Database {
         schema: &str,
         table: &str,
     ) {
-        let d = Snowflake;
+        let d = SnowflakeDialect;
         let (source_schema, source_table) = source.split_once('.').unwrap();
         let columns: Vec<(String, String)> = connection
             .prepare(
