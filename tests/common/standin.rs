@@ -39,6 +39,7 @@ impl StandIn {
             .arg(dir.path())
             .args(args)
             .env("SIGBATCH_STANDIN_PARENT", std::process::id().to_string())
+            .env("PYTHONDONTWRITEBYTECODE", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
