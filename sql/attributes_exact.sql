@@ -1,6 +1,6 @@
 {#- lifetime outputs come from the stored partials (`state`), or, when no key's partials changed
     since the attributes table was built, from the key's stored row (`previous`); windowed ones
-    are folded from the windows' days. With `changed`, the statement yields the next rows
+    are folded from their periods' days. With `changed`, the statement yields the next rows
     directly: the keys whose values differ from their stored row, stamped `now`. #}
 CREATE OR REPLACE {{ kind[into] }} {{ t[into] }}{{ layout[into] }} AS
 SELECT

@@ -1,8 +1,8 @@
 WITH day_events AS (
   SELECT
     events.*
-{%- for window in windows %},
-    {{ window.expr }} AS {{ window.name }}
+{%- for column in window_columns %},
+    {{ column.expr }} AS {{ column.name }}
 {%- endfor %}
   FROM {{ t.filtered_events }} AS events
 {%- if exact and not shape_only and not full_refresh %}

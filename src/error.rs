@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The process exit codes. Stable: schedulers (cron, Airflow) branch on them, and the README
-/// ("Exit codes") and `--help` list them.
+/// The process exit codes. Stable: schedulers (cron, Airflow) branch on them, and
+/// docs/operations.md ("Exit codes") and `--help` list them.
 pub mod exit_code {
     /// The run succeeded, including a run that found nothing to do.
     pub const SUCCESS: u8 = 0;

@@ -1,38 +1,20 @@
 //! Execute: runs the rendered statements of each load window on a warehouse, one transaction
 //! per window, so the watermark, the daily manifest and the data move together or not at all.
+//! The windows come from `load_window`, the checks before the first one from `preflight`.
 
 use std::time::{Duration, Instant};
-
-use chrono::NaiveDateTime;
 
 use crate::dag::Stage;
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
+use crate::load_window::{LoadWindows, Mode, RunOptions, Step};
 use crate::plan::Plan;
-use crate::project::{Project, Semantics};
-use crate::render::{self, LoadWindow, RunSpec, Statement, Tables, WindowPlan};
+use crate::preflight::check_run;
+use crate::project::Project;
+use crate::render::{self, LoadWindow, Queries, Statement, Tables, WindowPlan};
 use crate::report::{Event, Reporter};
-use crate::state::{self, LimitState, StoredState};
+use crate::state;
 use crate::warehouse::{Warehouse, number_cell};
-
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    pub full_refresh: bool,
-    /// Caps the load window's upper bound, inclusive (Airflow's `data_interval_end`).
-    pub until: Option<NaiveDateTime>,
-    pub max_windows: Option<u32>,
-    pub now: NaiveDateTime,
-    /// The resolved target name, for the full-refresh guard.
-    pub target_name: String,
-    pub mode: Mode,
-}
-
-/// Whether statements that write are executed or only printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Execute,
-    DryRun,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct WindowReport {
@@ -86,134 +68,6 @@ impl StageReport {
     }
 }
 
-/// Columns the engine reads from every events row.
-const REQUIRED_EVENT_COLUMNS: &[&str] = &[
-    "event_id",
-    "load_tstamp",
-    "derived_tstamp",
-    "dvce_created_tstamp",
-    "app_id",
-    "event_name",
-    "event_vendor",
-    "event_version",
-];
-
-/// Checks the events table and every column the plan reads before anything is written.
-/// Returns the events table's columns (lower case).
-pub fn check_events_table(
-    warehouse: &mut dyn Warehouse,
-    plan: &Plan,
-    tables: &Tables,
-    dialect: &dyn Dialect,
-) -> Result<Vec<String>> {
-    let (schema, table) = &tables.events_location;
-    let columns = warehouse.events_columns(tables.events_catalog.as_deref(), schema, table)?;
-    if columns.is_empty() {
-        return Err(Error::invalid("events table", format!("`{schema}.{table}` does not exist"))
-            .with_hint("load Snowplow events there, or point snowplow__atomic_schema / snowplow__events_table at them"));
-    }
-    let mut needed: Vec<(&str, String)> = REQUIRED_EVENT_COLUMNS
-        .iter()
-        .map(|c| (*c, "the engine".to_string()))
-        .collect();
-    needed.push((&plan.key_column, "the attribute key".into()));
-    let mut self_describing = Vec::new();
-    for property in &plan.properties {
-        let user = format!("property `{}`", property.path.raw);
-        if property.path.is_atomic() {
-            needed.push((&property.path.column, user));
-        } else {
-            self_describing.push((&property.path.column, user));
-        }
-    }
-    // any schema version of a self-describing column will do (BigQuery stores one per version)
-    for (column, user) in self_describing {
-        if dialect.versions_of(column, &columns).is_empty() {
-            return Err(Error::invalid(
-                "events table",
-                format!("`{schema}.{table}` has no column for `{column}` in any schema version (needed by {user})"),
-            )
-            .with_hint("self-describing columns are named by schema version, e.g. contexts_nl_basjes_yauaa_context_1 (contexts_nl_basjes_yauaa_context_1_0_0 on BigQuery)"));
-        }
-    }
-    for (column, user) in needed {
-        if !columns.iter().any(|c| c == &column.to_lowercase()) {
-            return Err(Error::invalid(
-                "events table",
-                format!("`{schema}.{table}` has no column `{column}` (needed by {user})"),
-            )
-            .with_hint(
-                "check snowplow__atomic_schema / snowplow__events_table and the attribute key",
-            ));
-        }
-    }
-    Ok(columns)
-}
-
-fn guard_full_refresh(project: &Project, options: &RunOptions) -> Result<()> {
-    let vars = &project.vars;
-    if options.full_refresh
-        && project.semantics == Semantics::Exact
-        && options.target_name != vars.dev_target_name
-        && !vars.allow_refresh
-    {
-        return Err(Error::invalid(
-            "--full-refresh",
-            format!(
-                "refusing to rebuild every table from {} on target `{}` (not the dev target `{}`)",
-                vars.start_date, options.target_name, vars.dev_target_name
-            ),
-        )
-        .with_hint("a full refresh drops all state; allow it with --vars '{snowplow__allow_refresh: true}'"));
-    }
-    Ok(())
-}
-
-fn guard_plan_change(state: &StoredState, plan: &Plan, options: &RunOptions) -> Result<()> {
-    if options.full_refresh {
-        return Ok(());
-    }
-    if let Some(stored) = &state.semantics
-        && stored != plan.semantics.as_str()
-    {
-        return Err(Error::invalid(
-            "semantics",
-            format!(
-                "the tables were built in `{stored}` mode, the project now says `{}`",
-                plan.semantics.as_str()
-            ),
-        )
-        .with_hint("rebuild with `sigbatch run --full-refresh`"));
-    }
-    if let Some(stored) = &state.plan_fingerprint
-        && *stored != plan.fingerprint()
-    {
-        return Err(Error::invalid(
-            "attribute group",
-            "the attribute definitions (or the stored layout of this sigbatch version) changed since the tables were built",
-        )
-        .with_hint("rebuild with `sigbatch run --full-refresh`"));
-    }
-    Ok(())
-}
-
-/// The checks before a run writes anything (the full-refresh guard, a changed plan or
-/// semantics); returns the stored run state. `plan` makes them too. The events table and its
-/// columns were checked when the dialect was chosen for them ([`check_events_table`]).
-pub fn check_run(
-    project: &Project,
-    plan: &Plan,
-    warehouse: &mut dyn Warehouse,
-    dialect: &dyn Dialect,
-    tables: &Tables,
-    options: &RunOptions,
-) -> Result<StoredState> {
-    guard_full_refresh(project, options)?;
-    let stored = state::read(warehouse, dialect, plan, tables)?;
-    guard_plan_change(&stored, plan, options)?;
-    Ok(stored)
-}
-
 /// Runs load windows until caught up (exact) or one window (compat), as `options` say.
 pub fn run(
     project: &Project,
@@ -253,14 +107,7 @@ pub fn run_into(
 ) -> Result<()> {
     let mut stored = check_run(project, plan, warehouse, dialect, tables, options)?;
     let first_report = reports.len();
-    let mut windows = Windows::new(&stored, plan, options);
-    let start = plan.vars.start_date.and_time(chrono::NaiveTime::MIN);
-    // exact mode: the highest load read so far (nothing after a full refresh's wipe)
-    let watermark =
-        |stored: &StoredState, full_refresh: bool| match (full_refresh, stored.watermark) {
-            (false, Some(watermark)) => watermark,
-            _ => start,
-        };
+    let mut windows = LoadWindows::new(&stored, plan, &options.windows);
     loop {
         let next = match windows.next(warehouse, dialect, tables, plan, &stored, options)? {
             Step::Window(next) => next,
@@ -270,25 +117,8 @@ pub fn run_into(
             }
             Step::Done => break,
         };
-        let full_refresh = windows.full_refresh;
+        let spec = windows.run_spec(&next, &stored);
         let (window, label, last) = (next.window, next.label, next.last);
-        let spec = RunSpec {
-            window,
-            full_refresh,
-            now: options.now,
-            today: windows.today,
-            watermark: watermark(&stored, full_refresh),
-            upsert_filtered_events: next.upsert,
-            refresh_attributes: last,
-            attributes_window_end: if full_refresh {
-                None
-            } else {
-                stored.attributes_window_end
-            },
-            stored_tables_exist: !full_refresh && stored.plan_fingerprint.is_some(),
-            attributes_only: next.attributes_only,
-            lifetime_unchanged: next.attributes_only && stored.pending_keys == 0,
-        };
         let statements = render::render_run(plan, dialect, tables, &spec)?;
         let window_plan = render::window_plan(
             statements,
@@ -318,7 +148,7 @@ pub fn run_into(
         }
         (report.stages, report.commit_time) = execute_window(warehouse, &window_plan, reporter)?;
         if !next.attributes_only {
-            (report.events, report.days_processed) = window_counts(warehouse, tables)?;
+            (report.events, report.days_processed) = window_counts(warehouse, dialect, tables)?;
         }
         let timings: Vec<(&str, Duration)> = report
             .stages
@@ -345,172 +175,6 @@ pub fn run_into(
         stored = state::read(warehouse, dialect, plan, tables)?;
     }
     Ok(())
-}
-
-/// The next step of an invocation's window loop.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Step {
-    Window(NextWindow),
-    /// Exact mode, before the first window: nothing new and the attributes are current.
-    NothingToDo(String),
-    /// The last window has been handed out.
-    Done,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct NextWindow {
-    pub window: LoadWindow,
-    /// Why this window: upstream's run-limit state, or catching up.
-    pub label: String,
-    /// Compat: whether `filtered_events` takes this window's events (not on a replay).
-    pub upsert: bool,
-    /// The invocation's last window, which also brings the attributes table up to date.
-    pub last: bool,
-    /// Exact mode: nothing was loaded since the watermark and only the attributes are behind,
-    /// so the window runs the attributes stage and writes the run state, nothing else.
-    pub attributes_only: bool,
-}
-
-/// The load windows of one invocation, in order: `run` executes them, `plan` lists them. Only
-/// the run state read before the first window and the events table decide them (exact mode's
-/// windows follow each other; compat runs one), so a plan sees the windows its run will take.
-#[derive(Debug, Clone)]
-pub struct Windows {
-    /// Windows end before `cap`: the earlier of `--until` (inclusive) and now.
-    cap: NaiveDateTime,
-    pub today: chrono::NaiveDate,
-    /// Every table is rebuilt in the next window (asked for, or no run state yet).
-    pub full_refresh: bool,
-    /// Where the next exact window starts: the watermark, then where the last one ended.
-    next_lower: NaiveDateTime,
-    handed_out: usize,
-    done: bool,
-}
-
-impl Windows {
-    pub fn new(stored: &StoredState, plan: &Plan, options: &RunOptions) -> Windows {
-        // `--until` is inclusive, so an event loaded at exactly that instant is read (the
-        // watermark only moves to loads actually seen, so nothing is skipped if it is not there
-        // yet)
-        let cap = options.until.map_or(options.now, |until| {
-            (until + chrono::TimeDelta::microseconds(1)).min(options.now)
-        });
-        // without a run state nothing stored is accounted for (a first run, or a full refresh
-        // cut short where DDL commits statement by statement): every table is rebuilt
-        let full_refresh = options.full_refresh || stored.plan_fingerprint.is_none();
-        let start = plan.vars.start_date.and_time(chrono::NaiveTime::MIN);
-        let next_lower = match (full_refresh, stored.watermark) {
-            (false, Some(watermark)) => watermark,
-            _ => start,
-        };
-        Windows {
-            cap,
-            today: plan.vars.today(options.now),
-            full_refresh,
-            next_lower,
-            handed_out: 0,
-            done: false,
-        }
-    }
-
-    /// The next window; `stored` is the run state as the previous window left it.
-    pub fn next(
-        &mut self,
-        warehouse: &mut dyn Warehouse,
-        dialect: &dyn Dialect,
-        tables: &Tables,
-        plan: &Plan,
-        stored: &StoredState,
-        options: &RunOptions,
-    ) -> Result<Step> {
-        if self.done {
-            return Ok(Step::Done);
-        }
-        if self.handed_out > 0 {
-            // the window before committed: the tables are no longer empty
-            self.full_refresh = false;
-        }
-        let (window, label, upsert) = match plan.semantics {
-            Semantics::Compat => {
-                let (window, limit_state) =
-                    state::compat_window(stored, plan, self.full_refresh, self.cap);
-                let upsert = limit_state != LimitState::OutOfSync
-                    || stored
-                        .filtered_events_last_success
-                        .is_none_or(|last| window.upper > last);
-                (window, limit_state.describe().to_string(), upsert)
-            }
-            Semantics::Exact => {
-                if !self.full_refresh
-                    && self.handed_out == 0
-                    && let (Some(watermark), Some(rows_at)) =
-                        (stored.watermark, stored.watermark_events)
-                    && state::nothing_new(warehouse, dialect, tables, watermark, rows_at, self.cap)?
-                {
-                    self.done = true;
-                    if attributes_current(stored, plan, self.today) {
-                        return Ok(Step::NothingToDo(format!(
-                            "nothing to do: no events loaded since {watermark}, attributes up to date for {}",
-                            self.today
-                        )));
-                    }
-                    // only the attributes are behind ("today" moved, or keys wait from an
-                    // interrupted run): no data stage would change anything
-                    self.handed_out += 1;
-                    return Ok(Step::Window(NextWindow {
-                        window: state::exact_window(watermark, Some(watermark), plan, self.cap),
-                        label: "attributes only: no new events".to_string(),
-                        upsert: true,
-                        last: true,
-                        attributes_only: true,
-                    }));
-                }
-                let next = state::next_load(warehouse, dialect, tables, self.next_lower, self.cap)?;
-                let window = state::exact_window(self.next_lower, next, plan, self.cap);
-                let label = if next.is_some() {
-                    "catching up"
-                } else {
-                    "no new events"
-                };
-                (window, label.to_string(), true)
-            }
-        };
-        self.handed_out += 1;
-        let last = options.mode == Mode::DryRun
-            || is_last(plan, &window, self.cap, options, self.handed_out);
-        self.done = last;
-        self.next_lower = window.upper;
-        Ok(Step::Window(NextWindow {
-            window,
-            label,
-            upsert,
-            last,
-            attributes_only: false,
-        }))
-    }
-}
-
-/// Whether `window`, the `windows`-th of this invocation, ends it: compat runs one window, exact
-/// mode runs until it reaches the cap or `--max-windows`.
-fn is_last(
-    plan: &Plan,
-    window: &LoadWindow,
-    cap: NaiveDateTime,
-    options: &RunOptions,
-    windows: usize,
-) -> bool {
-    plan.semantics == Semantics::Compat
-        || window.upper >= cap
-        || options
-            .max_windows
-            .is_some_and(|max| windows >= max as usize)
-}
-
-/// Exact mode: nothing pending and the attributes table was computed for today's windows, so a
-/// window without new events would change nothing.
-fn attributes_current(stored: &StoredState, plan: &Plan, today: chrono::NaiveDate) -> bool {
-    stored.pending_keys == 0
-        && stored.attributes_window_end == Some(render::window_end(plan, today))
 }
 
 /// Runs one window's statements; returns what each stage took and the wall time of the commits.
@@ -620,12 +284,12 @@ fn stage_runs(statements: &[Statement]) -> usize {
     stages.len()
 }
 
-fn window_counts(warehouse: &mut dyn Warehouse, tables: &Tables) -> Result<(u64, u64)> {
-    let sql = format!(
-        "SELECT (SELECT COUNT(*) FROM {}), (SELECT COUNT(*) FROM {} WHERE process_now)",
-        tables.get("filtered_events_this_run"),
-        tables.get("days_to_process")
-    );
-    let rows = warehouse.query(&sql)?;
+/// What a committed window read: its events, and the event dates it aggregated.
+fn window_counts(
+    warehouse: &mut dyn Warehouse,
+    dialect: &dyn Dialect,
+    tables: &Tables,
+) -> Result<(u64, u64)> {
+    let rows = warehouse.query(&Queries { dialect, tables }.window_counts()?)?;
     Ok((number_cell(rows.first(), 0), number_cell(rows.first(), 1)))
 }

@@ -57,7 +57,7 @@ impl LeaseSql {
         context["now"] = json!(d.timestamp_literal(now));
         context["expires"] =
             json!(d.timestamp_literal(now + chrono::TimeDelta::from_std(TTL).unwrap_or_default()));
-        render_checked(d, Stage::Setup, template, &context)
+        render_checked(d, Stage::Setup.name(), template, &context)
     }
 
     fn read(&self, warehouse: &mut dyn Warehouse) -> Result<Option<Holder>> {

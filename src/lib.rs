@@ -1,6 +1,7 @@
 //! sigbatch: a native incremental SQL engine for Snowplow Signals batch attributes.
 //!
-//! See ARCHITECTURE.md for the map: project -> plan -> dag -> render -> execute / state.
+//! See ARCHITECTURE.md for the map: project -> plan -> dag -> render -> state -> load_window ->
+//! execute.
 
 pub mod artifacts;
 pub mod cancel;
@@ -12,7 +13,9 @@ pub mod error;
 pub mod execute;
 pub mod export;
 pub mod lease;
+pub mod load_window;
 pub mod plan;
+pub mod preflight;
 pub mod project;
 pub mod render;
 pub mod report;

@@ -15,6 +15,7 @@ use sigbatch::commands::{
     self, CompileSettings, ConnectionChecks, DemoSettings, InitFromApiSettings, InitSettings,
     PlanSettings, ProjectArgs, RunSettings, SyncSettings,
 };
+use sigbatch::load_window::WindowSettings;
 use sigbatch::report::{Event, Format, Printer, PrinterSettings, Reporter};
 use sigbatch::secret::Secret;
 use sigbatch::signals::{AuthMode, Credentials, GroupSelection};
@@ -96,6 +97,20 @@ fn now() -> Result<NaiveDateTime> {
     }
 }
 
+/// The flags `run` and `plan` share: what decides the load windows.
+fn window_settings(
+    full_refresh: bool,
+    until: Option<String>,
+    max_windows: Option<u32>,
+) -> Result<WindowSettings> {
+    Ok(WindowSettings {
+        full_refresh,
+        until: until.as_deref().map(parse_until).transpose()?,
+        max_windows,
+        now: now()?,
+    })
+}
+
 fn dispatch(cli: Cli, printer: &mut Printer) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -117,11 +132,8 @@ fn dispatch(cli: Cli, printer: &mut Printer) -> Result<()> {
                 .unwrap_or_else(|| sigbatch::artifacts::default_dir(&project.project_dir));
             let settings = RunSettings {
                 project: project_args(project),
-                full_refresh,
-                until: until.as_deref().map(parse_until).transpose()?,
-                max_windows,
+                windows: window_settings(full_refresh, until, max_windows)?,
                 dry_run,
-                now: now()?,
                 lock_timeout: std::time::Duration::from_secs(lock_timeout),
                 artifacts_dir: Some(artifacts_dir),
             };
@@ -136,10 +148,7 @@ fn dispatch(cli: Cli, printer: &mut Printer) -> Result<()> {
         } => {
             let settings = PlanSettings {
                 project: project_args(project),
-                full_refresh,
-                until: until.as_deref().map(parse_until).transpose()?,
-                max_windows,
-                now: now()?,
+                windows: window_settings(full_refresh, until, max_windows)?,
             };
             commands::plan(&settings, json, &mut out)
         }

@@ -43,23 +43,23 @@ fn incremental_attributes(dialect_name: &str, attributes_only: bool) -> String {
     let plan = plan("exact", "snowflake");
     let tables = Tables::new(&plan, dialect.as_ref(), "main");
     let lower = common::timestamp("2025-01-06 00:00:00");
-    let spec = RunSpec {
-        window: LoadWindow {
-            lower,
-            upper: common::timestamp("2025-01-07 00:00:00"),
-        },
-        full_refresh: false,
-        now: common::timestamp("2025-01-07 00:10:00"),
-        today: NaiveDate::from_ymd_opt(2025, 1, 7).unwrap(),
-        watermark: lower,
-        upsert_filtered_events: true,
-        refresh_attributes: true,
-        attributes_window_end: NaiveDate::from_ymd_opt(2025, 1, 6),
-        // a run state was found: setup is skipped, as a real incremental run does
-        stored_tables_exist: true,
-        attributes_only,
-        lifetime_unchanged: attributes_only,
+    let window = LoadWindow {
+        lower,
+        upper: common::timestamp("2025-01-07 00:00:00"),
     };
+    let now = common::timestamp("2025-01-07 00:10:00");
+    let mut spec = RunSpec::rebuild(
+        window,
+        false,
+        now,
+        NaiveDate::from_ymd_opt(2025, 1, 7).unwrap(),
+    );
+    spec.stored_period_end = NaiveDate::from_ymd_opt(2025, 1, 6);
+    // a run state was found: setup is skipped, as a real incremental run does
+    spec.stored_tables_exist = true;
+    spec.attributes_only = attributes_only;
+    spec.lifetime_unchanged = attributes_only;
+
     render::render_run(&plan, dialect.as_ref(), &tables, &spec)
         .unwrap()
         .into_iter()

@@ -98,11 +98,13 @@ pub fn child(args: &[String]) {
             let today = day(today);
             let settings = RunSettings {
                 project: project(dir, today),
-                full_refresh: mode == "full",
-                until: day(until).and_hms_micro_opt(23, 59, 59, 999_999),
-                max_windows: None,
+                windows: sigbatch::load_window::WindowSettings {
+                    full_refresh: mode == "full",
+                    until: day(until).and_hms_micro_opt(23, 59, 59, 999_999),
+                    max_windows: None,
+                    now: today.and_hms_opt(1, 0, 0).expect("a time"),
+                },
                 dry_run: false,
-                now: today.and_hms_opt(1, 0, 0).expect("a time"),
                 lock_timeout: std::time::Duration::ZERO,
                 artifacts_dir: None,
             };

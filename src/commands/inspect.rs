@@ -58,8 +58,12 @@ pub fn validate(args: &ProjectArgs, now: NaiveDateTime, out: &mut dyn Write) -> 
 /// Prints a query's result as an aligned text table.
 pub fn print_table(connection: &duckdb::Connection, sql: &str, out: &mut dyn Write) -> Result<()> {
     let failure = |e: duckdb::Error| Error::Internal(format!("duckdb: {e}"));
-    // every cell as text, keeping the column names
-    let sql = format!("SELECT CAST(COLUMNS(*) AS VARCHAR) FROM ({sql})");
+    let sql = crate::render::render_checked(
+        &crate::dialect::DuckDb,
+        "table",
+        "cells_as_text.sql",
+        &serde_json::json!({"query": sql}),
+    )?;
     let mut statement = connection.prepare(&sql).map_err(failure)?;
     let mut rows = statement.query([]).map_err(failure)?;
     let mut cells: Vec<Vec<String>> = Vec::new();

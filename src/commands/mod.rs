@@ -25,11 +25,12 @@ pub use status::{StatusReport, status, status_report};
 use crate::artifacts::{self, RunRecord};
 use crate::dialect::{self, Dialect};
 use crate::error::{Error, Result};
-use crate::execute::{self, Mode, RunOptions};
+use crate::execute;
 use crate::lease::Lease;
+use crate::load_window::{self, Mode, RunOptions, WindowSettings};
 use crate::plan::Plan;
+use crate::project::Project;
 use crate::project::profiles::{DuckDbSettings, Output, Target};
-use crate::project::{Project, Semantics};
 use crate::render::{self, RunSpec, Tables};
 use crate::report::{Event, Level, Reporter};
 use crate::warehouse::{self, Access, Warehouse};
@@ -70,11 +71,8 @@ fn duckdb_output(target: &Target) -> Result<(&Path, &DuckDbSettings)> {
 #[derive(Debug, Clone)]
 pub struct RunSettings {
     pub project: ProjectArgs,
-    pub full_refresh: bool,
-    pub until: Option<NaiveDateTime>,
-    pub max_windows: Option<u32>,
+    pub windows: WindowSettings,
     pub dry_run: bool,
-    pub now: NaiveDateTime,
     /// How long to wait for another run holding the database; zero fails at once.
     pub lock_timeout: std::time::Duration,
     /// Where a run (not a dry run) writes `run_results.json`, also when it fails; `None` writes
@@ -166,10 +164,7 @@ fn run_recorded(
     };
     let mut warehouse = wrap(warehouse::connect(&target, access)?);
     let options = RunOptions {
-        full_refresh: settings.full_refresh,
-        until: settings.until,
-        max_windows: settings.max_windows,
-        now: settings.now,
+        windows: settings.windows.clone(),
         target_name: target.name.clone(),
         mode,
     };
@@ -267,8 +262,12 @@ fn dialect_reading_events(
     tables: &Tables,
     kind: &str,
 ) -> Result<Box<dyn Dialect>> {
-    let columns =
-        execute::check_events_table(warehouse, plan, tables, dialect::for_name(kind)?.as_ref())?;
+    let columns = crate::preflight::check_events_table(
+        warehouse,
+        plan,
+        tables,
+        dialect::for_name(kind)?.as_ref(),
+    )?;
     dialect::for_events(kind, &columns)
 }
 
@@ -314,24 +313,8 @@ pub fn compile_sql(
     now: NaiveDateTime,
 ) -> Result<String> {
     let tables = Tables::new(plan, dialect, schema);
-    let start = plan.vars.start_date.and_time(chrono::NaiveTime::MIN);
-    let window = match plan.semantics {
-        Semantics::Compat => crate::state::compat_window(&Default::default(), plan, true, now).0,
-        Semantics::Exact => crate::state::exact_window(start, Some(start), plan, now),
-    };
-    let spec = RunSpec {
-        window,
-        full_refresh,
-        now,
-        today: plan.vars.today(now),
-        watermark: window.lower,
-        upsert_filtered_events: true,
-        refresh_attributes: true,
-        attributes_window_end: None,
-        stored_tables_exist: false,
-        attributes_only: false,
-        lifetime_unchanged: false,
-    };
+    let window = load_window::first_window(plan, now);
+    let spec = RunSpec::rebuild(window, full_refresh, now, plan.vars.today(now));
     let statements = render::render_run(plan, dialect, &tables, &spec)?;
     let mut text = format!(
         "-- sigbatch compile: project `{}`, {} mode, {} dialect\n-- first load window: {} .. {}\n\n",

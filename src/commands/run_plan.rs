@@ -1,5 +1,5 @@
 //! `plan`: what the next `run` would do, writing nothing. The windows come from the run's own
-//! window loop (`execute::Windows`) after the run's own checks (`execute::check_run`), on a
+//! window loop (`load_window::LoadWindows`) after the run's own checks (`preflight::check_run`), on a
 //! read-only connection; the new events per window and date from the run's base events template
 //! (`render::Preview`); the dates each window aggregates from exact mode's days-to-process rule
 //! (`sql/days_to_process_exact.sql`, followed window by window with the deferred counts the
@@ -8,15 +8,16 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::ProjectArgs;
 use super::status::deferred_dates;
 use crate::dialect;
 use crate::error::{Error, Result};
-use crate::execute::{self, Mode, RunOptions, Step, Windows};
+use crate::load_window::{LoadWindows, Mode, RunOptions, Step, WindowSettings};
 use crate::plan::Plan;
+use crate::preflight;
 use crate::project::Semantics;
 use crate::render::{LoadWindow, Preview, Tables};
 use crate::warehouse::{self, Access};
@@ -24,10 +25,7 @@ use crate::warehouse::{self, Access};
 #[derive(Debug, Clone)]
 pub struct PlanSettings {
     pub project: ProjectArgs,
-    pub full_refresh: bool,
-    pub until: Option<NaiveDateTime>,
-    pub max_windows: Option<u32>,
-    pub now: NaiveDateTime,
+    pub windows: WindowSettings,
 }
 
 #[derive(Debug, Serialize)]
@@ -101,14 +99,11 @@ pub fn run_plan(settings: &PlanSettings) -> Result<RunPlan> {
     let warehouse = connection.as_mut();
     let dialect = super::dialect_reading_events(warehouse, &plan, &tables, kind)?;
     let options = RunOptions {
-        full_refresh: settings.full_refresh,
-        until: settings.until,
-        max_windows: settings.max_windows,
-        now: settings.now,
+        windows: settings.windows.clone(),
         target_name: target.name.clone(),
         mode: Mode::Execute,
     };
-    let stored = execute::check_run(
+    let stored = preflight::check_run(
         &project,
         &plan,
         warehouse,
@@ -116,7 +111,7 @@ pub fn run_plan(settings: &PlanSettings) -> Result<RunPlan> {
         &tables,
         &options,
     )?;
-    let mut cursor = Windows::new(&stored, &plan, &options);
+    let mut cursor = LoadWindows::new(&stored, &plan, &options.windows);
     let full_refresh = cursor.full_refresh;
     let mut report = RunPlan {
         project: project.name.clone(),
@@ -235,7 +230,7 @@ pub fn run_plan(settings: &PlanSettings) -> Result<RunPlan> {
                 .filter_map(|w| w.days_aggregated)
                 .sum(),
         );
-        let keys_sql = preview.keys_sql(&processed, &whole, stored.attributes_window_end)?;
+        let keys_sql = preview.keys_sql(&processed, &whole, stored.period_end)?;
         report.keys_to_recompute = Some(warehouse::number_cell(
             warehouse.query(&keys_sql)?.first(),
             0,
@@ -362,7 +357,7 @@ fn as_text(r: &RunPlan, settings: &PlanSettings) -> String {
             r.warehouse
         ),
     });
-    if settings.max_windows.is_some() || settings.until.is_some() {
+    if settings.windows.max_windows.is_some() || settings.windows.until.is_some() {
         lines.push("(limited by --max-windows / --until, as the run would be)".into());
     }
     lines.join("\n") + "\n"

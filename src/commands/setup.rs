@@ -4,12 +4,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDateTime, NaiveTime};
+use serde_json::json;
 
 use super::inspect::print_table;
 use super::{ProjectArgs, RunSettings, duckdb_output, run};
+use crate::dialect::{Dialect, DuckDb};
 use crate::error::{Error, Result};
+use crate::load_window::WindowSettings;
+use crate::plan::Plan;
 use crate::project::profiles::DuckDbSettings;
 use crate::project::{AttributeGroup, PROJECT_FILE, Project};
+use crate::render::{Tables, render_checked};
 use crate::report::{Event, Level, Reporter};
 use crate::warehouse::duckdb::DuckDbWarehouse;
 
@@ -208,11 +213,13 @@ pub fn demo(
         });
         let settings = RunSettings {
             project: args.clone(),
-            full_refresh: false,
-            until: Some(until),
-            max_windows: None,
+            windows: WindowSettings {
+                full_refresh: false,
+                until: Some(until),
+                max_windows: None,
+                now: end.max(until),
+            },
             dry_run: false,
-            now: end.max(until),
             lock_timeout: std::time::Duration::ZERO,
             artifacts_dir: None,
         };
@@ -220,29 +227,31 @@ pub fn demo(
     }
     let warehouse = DuckDbWarehouse::open_read_only(&database, &DuckDbSettings::default())?;
     let project = Project::load(dir, None)?;
-    let table = format!("\"main_derived\".\"{}_attributes\"", project.name);
+    let dialect = DuckDb;
+    let tables = Tables::new(&Plan::build(&project)?, &dialect, "main");
+    let table = tables.get("attributes");
     writeln!(out, "\nattributes table {table}, one row per user:").map_err(io)?;
-    print_table(
-        warehouse.connection(),
-        &format!(
-            "SELECT column_name AS attribute, column_type AS type, min, max, \
-             CASE WHEN avg IS NULL THEN '' ELSE printf('%.2f', TRY_CAST(avg AS DOUBLE)) END AS mean, \
-             count AS users, null_percentage AS null_pct FROM (SUMMARIZE SELECT * EXCLUDE (updated_at) FROM {table})"
-        ),
-        out,
+    let summary = render_checked(
+        &dialect,
+        "demo",
+        "demo_summary.sql",
+        &json!({"table": table}),
     )?;
+    print_table(warehouse.connection(), &summary, out)?;
     let busiest = project
         .group
         .attributes
         .first()
-        .map(|a| a.name.replace('"', "\"\""))
+        .map(|a| a.name.clone())
         .unwrap_or_default();
     writeln!(out, "\nthe five users with the highest `{busiest}`:").map_err(io)?;
-    print_table(
-        warehouse.connection(),
-        &format!("SELECT * FROM {table} ORDER BY \"{busiest}\" DESC NULLS LAST, 1 LIMIT 5"),
-        out,
+    let top = render_checked(
+        &dialect,
+        "demo",
+        "demo_top.sql",
+        &json!({"table": table, "column": dialect.ident(&busiest)}),
     )?;
+    print_table(warehouse.connection(), &top, out)?;
     writeln!(
         out,
         "\ninspect it: sigbatch status --project-dir {}",

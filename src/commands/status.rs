@@ -6,9 +6,9 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::ProjectArgs;
-use crate::dialect;
+use crate::dialect::{self, Dialect};
 use crate::error::{Error, Result};
-use crate::render::Tables;
+use crate::render::{Queries, Tables};
 use crate::state;
 use crate::warehouse::{self, Access, Warehouse};
 
@@ -76,10 +76,7 @@ pub fn status_report(args: &ProjectArgs) -> Result<StatusReport> {
         tracked_models: stored.models_matched,
         distinct_last_success: stored.sync_count,
         read_up_to: stored.watermark.filter(|_| exact).map(|t| t.to_string()),
-        attributes_window_end: stored
-            .attributes_window_end
-            .filter(|_| exact)
-            .map(|d| d.to_string()),
+        attributes_window_end: stored.period_end.filter(|_| exact).map(|d| d.to_string()),
         pending_keys: stored.pending_keys,
         daily: None,
         deferred: Vec::new(),
@@ -105,7 +102,9 @@ pub fn status_report(args: &ProjectArgs) -> Result<StatusReport> {
         report.deferred = deferred_dates(warehouse, &tables)?;
     }
     for table in ["filtered_events", "daily_aggregates", "attributes"] {
-        report.tables.push(count_rows(warehouse, &tables, table)?);
+        report
+            .tables
+            .push(count_rows(warehouse, dialect.as_ref(), &tables, table)?);
     }
     Ok(report)
 }
@@ -132,12 +131,13 @@ pub(super) fn deferred_dates(
 
 fn count_rows(
     warehouse: &mut dyn Warehouse,
+    dialect: &dyn Dialect,
     tables: &Tables,
     table: &'static str,
 ) -> Result<TableRows> {
     let (schema, name) = tables.location(table);
     let rows = if warehouse.table_exists(schema, name)? {
-        let rows = warehouse.query(&format!("SELECT COUNT(*) FROM {}", tables.get(table)))?;
+        let rows = warehouse.query(&Queries { dialect, tables }.count_rows(table)?)?;
         Some(warehouse::number_cell(rows.first(), 0))
     } else {
         None

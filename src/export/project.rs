@@ -11,7 +11,7 @@ use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::project::{Project, Semantics};
-use crate::render::{self, LoadWindow, RunSpec, Tables};
+use crate::render::{self, LoadWindow, Queries, RunSpec, Tables};
 
 fn schema_suffix(tables: &Tables, table: &str) -> String {
     let (schema, _) = tables.location(table);
@@ -45,24 +45,13 @@ pub fn files(
     let tables = Tables::stored(plan, dialect, SCHEMA);
     let placeholders = Placeholders::new();
     let render = |full_refresh: bool| {
-        let spec = RunSpec {
-            window: LoadWindow {
-                lower: placeholders.lower,
-                upper: placeholders.upper,
-            },
-            full_refresh,
-            now: placeholders.now,
-            today: placeholders.today,
-            watermark: placeholders.lower,
-            upsert_filtered_events: true,
-            refresh_attributes: true,
-            // every key is recomputed each dbt run: the stored table is compared and only
-            // changed rows are replaced, so `updated_at` still moves only for them
-            attributes_window_end: None,
-            stored_tables_exist: false,
-            attributes_only: false,
-            lifetime_unchanged: false,
+        let window = LoadWindow {
+            lower: placeholders.lower,
+            upper: placeholders.upper,
         };
+        // every key is recomputed each dbt run: the stored table is compared and only changed
+        // rows are replaced, so `updated_at` still moves only for them
+        let spec = RunSpec::rebuild(window, full_refresh, placeholders.now, placeholders.today);
         render::render_run(plan, dialect, &tables, &spec)
     };
     let mut all: Vec<&str> = Vec::new();
@@ -327,7 +316,7 @@ fn runtime_macros(
         Semantics::Compat => include_str!("dbt/window_compat.sql").replace(
             "__SUMMARY_SQL__",
             &jinja.convert(
-                &crate::state::manifest_summary_sql(dialect, plan, tables),
+                &Queries { dialect, tables }.manifest_summary(&plan.project)?,
                 &Place::Macro,
             )?,
         ),
@@ -341,12 +330,8 @@ fn runtime_macros(
                     .to_string();
                 literal.replace(&text, &format!("{{{{ {name} }}}}"))
             };
-            let next_load = crate::state::next_load_sql(
-                dialect,
-                tables,
-                &quote_inner("lower_text"),
-                &quote_inner("cap_text"),
-            );
+            let next_load = Queries { dialect, tables }
+                .next_load_sql(&quote_inner("lower_text"), &quote_inner("cap_text"))?;
             include_str!("dbt/window_exact.sql")
                 .replace("__NEXT_LOAD_SQL__", &next_load)
                 .replace(

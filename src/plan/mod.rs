@@ -5,16 +5,16 @@
 //! them. Exact and compat mode share this shape and differ only in the choices semantics.md lists
 //! (per-attribute event matching, first/last rules, criteria combination, naming and order).
 
+mod builder;
 pub mod naming;
 pub mod predicate;
 
 use crate::error::{Error, Result};
-use crate::project::group::{
-    Aggregation, Attribute, Criterion, CriterionValue, EventRef, Operator, Scalar, ValueType,
-};
+use crate::project::group::{Aggregation, EventRef, Scalar, ValueType};
 use crate::project::property::PropertyPath;
 use crate::project::{Project, Semantics, Vars};
-use naming::{NameAllocator, cleaned_property_name, upstream_daily_name};
+use builder::Builder;
+use naming::NameAllocator;
 pub use predicate::Predicate;
 
 /// Columns of `filtered_events` that exist whatever the attributes are.
@@ -183,6 +183,16 @@ impl Plan {
         })
     }
 
+    /// The end of the attribute periods for `today`: exclusive, so today itself is outside them
+    /// unless `include_current_day_in_windows`.
+    pub fn period_end(&self, today: chrono::NaiveDate) -> chrono::NaiveDate {
+        if self.vars.include_current_day_in_windows {
+            today + chrono::Days::new(1)
+        } else {
+            today
+        }
+    }
+
     /// A digest of everything that shapes the stored tables; a change means they must be rebuilt.
     pub fn fingerprint(&self) -> String {
         let shape = format!(
@@ -205,339 +215,6 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
         (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })
-}
-
-struct Builder {
-    mode: Semantics,
-    properties: Vec<PropertyColumn>,
-    property_names: NameAllocator,
-    daily: Vec<DailyColumn>,
-    daily_names: NameAllocator,
-}
-
-/// Numbers are extracted as doubles whatever their declared width, so a JSON `13.0` or `"13.0"`
-/// still reads as a number; outputs are cast back to the declared type at the end.
-fn extraction_type(value_type: ValueType) -> ValueType {
-    if value_type.is_numeric() {
-        ValueType::Double
-    } else {
-        value_type
-    }
-}
-
-impl Builder {
-    fn property_column(&mut self, path: &PropertyPath, value_type: ValueType) -> String {
-        let value_type = extraction_type(value_type);
-        if let Some(existing) = self
-            .properties
-            .iter()
-            .find(|p| p.path.raw == path.raw && p.value_type == value_type)
-        {
-            return existing.name.clone();
-        }
-        let name = self.property_names.allocate(&cleaned_property_name(path));
-        self.properties.push(PropertyColumn {
-            name: name.clone(),
-            path: path.clone(),
-            value_type,
-        });
-        name
-    }
-
-    /// Adds a daily column, reusing an identical one (upstream shares e.g. `first_<p>`).
-    fn daily_column(&mut self, base: &str, partial: Partial) -> String {
-        if let Some(existing) = self.daily.iter().find(|d| d.partial == partial) {
-            return existing.name.clone();
-        }
-        let name = self.daily_names.allocate(base);
-        self.daily.push(DailyColumn {
-            name: name.clone(),
-            partial,
-        });
-        name
-    }
-
-    fn criterion(&mut self, criterion: &Criterion) -> Result<Predicate> {
-        let value_type = criterion.value.value_type();
-        let column = self.property_column(&criterion.property, value_type);
-        let compat = self.mode == Semantics::Compat;
-        let one = |value: &CriterionValue| match value {
-            CriterionValue::One(scalar) => Ok(scalar.clone()),
-            CriterionValue::List(_) => Err(Error::invalid(
-                format!("criterion on `{}`", criterion.property),
-                format!(
-                    "operator `{}` takes one value, not a list",
-                    criterion.operator.as_str()
-                ),
-            )),
-        };
-        Ok(match criterion.operator {
-            Operator::NotEq => Predicate::NotEqualOrNull {
-                column,
-                value: one(&criterion.value)?,
-            },
-            Operator::Like => {
-                let Scalar::Text(pattern) = one(&criterion.value)? else {
-                    return Err(Error::internal_shape("like without a string"));
-                };
-                // Upstream wraps every pattern in `%...%`; exact mode uses the pattern as given.
-                Predicate::Like {
-                    column,
-                    pattern: if compat {
-                        format!("%{pattern}%")
-                    } else {
-                        pattern
-                    },
-                }
-            }
-            Operator::In => {
-                let values = match &criterion.value {
-                    CriterionValue::List(list) => list.clone(),
-                    CriterionValue::One(Scalar::Text(text)) if compat => parse_compat_in_list(text)
-                        .map_err(|m| {
-                            Error::invalid(format!("criterion on `{}`", criterion.property), m)
-                        })?,
-                    CriterionValue::One(scalar) => vec![scalar.clone()],
-                };
-                Predicate::In { column, values }
-            }
-            Operator::Lt | Operator::Gt | Operator::LtEq | Operator::GtEq
-                if compat && value_type == ValueType::Text =>
-            {
-                return Err(Error::invalid(
-                    format!("criterion on `{}`", criterion.property),
-                    format!(
-                        "operator `{}` on a string value is rejected upstream",
-                        criterion.operator.as_str()
-                    ),
-                )
-                .with_hint("compare strings in exact mode (`semantics: exact`)"));
-            }
-            operator => Predicate::Compare {
-                column,
-                operator: operator.as_str(),
-                value: one(&criterion.value)?,
-            },
-        })
-    }
-
-    fn criteria(&mut self, list: &[Criterion]) -> Result<Vec<Predicate>> {
-        list.iter().map(|c| self.criterion(c)).collect()
-    }
-
-    /// The attribute's "matching event" condition.
-    fn matching(&mut self, attribute: &Attribute) -> Result<Predicate> {
-        let all = self.criteria(&attribute.criteria.all)?;
-        let any = self.criteria(&attribute.criteria.any)?;
-        Ok(match self.mode {
-            Semantics::Compat => {
-                let mut ordered: Vec<String> = Vec::new();
-                for event in &attribute.events {
-                    if !ordered.contains(&event.name) {
-                        ordered.push(event.name.clone());
-                    }
-                }
-                let event = Predicate::EventNameIn(ordered);
-                // upstream keeps `all` when present and silently drops `any`
-                if !all.is_empty() {
-                    Predicate::all([vec![event], all].concat())
-                } else if !any.is_empty() {
-                    Predicate::all(vec![event, Predicate::Any(any)])
-                } else {
-                    event
-                }
-            }
-            Semantics::Exact => {
-                let mut parts = vec![Predicate::EventIs(attribute.events.clone())];
-                parts.extend(all);
-                if !any.is_empty() {
-                    parts.push(Predicate::Any(any));
-                }
-                Predicate::all(parts)
-            }
-        })
-    }
-
-    fn attribute(&mut self, attribute: &Attribute) -> Result<OutputColumn> {
-        let compat = self.mode == Semantics::Compat;
-        if compat && attribute.aggregation == Aggregation::Mean {
-            return Err(Error::invalid(
-                "aggregation",
-                "`mean` is rejected by the upstream generator",
-            )
-            .with_hint("use `semantics: exact`, which computes an exact mean"));
-        }
-        let when = self.matching(attribute)?;
-        let value = attribute
-            .property
-            .as_ref()
-            .map(|p| self.property_column(p, attribute.value_type));
-        let value_name = || {
-            value
-                .clone()
-                .ok_or_else(|| Error::invalid("property", "is required"))
-        };
-        let event_names: Vec<&str> = attribute.events.iter().map(|e| e.name.as_str()).collect();
-        let base = |suffix: &str| -> String {
-            if compat {
-                upstream_daily_name(
-                    attribute.aggregation,
-                    attribute.property.as_ref(),
-                    &event_names,
-                    &attribute.criteria,
-                    &attribute.name,
-                )
-            } else {
-                format!("{}_{suffix}", attribute.name)
-            }
-        };
-        let (daily, daily_second) = match attribute.aggregation {
-            Aggregation::Counter => (
-                self.daily_column(&base("count"), Partial::Count { when }),
-                None,
-            ),
-            Aggregation::Sum => {
-                let partial = Partial::Sum {
-                    value: value_name()?,
-                    when,
-                    else_zero: compat,
-                };
-                (self.daily_column(&base("sum"), partial), None)
-            }
-            Aggregation::Min => (
-                self.daily_column(
-                    &base("min"),
-                    Partial::Min {
-                        value: value_name()?,
-                        when,
-                    },
-                ),
-                None,
-            ),
-            Aggregation::Max => (
-                self.daily_column(
-                    &base("max"),
-                    Partial::Max {
-                        value: value_name()?,
-                        when,
-                    },
-                ),
-                None,
-            ),
-            Aggregation::Mean => {
-                let sum = Partial::Sum {
-                    value: value_name()?,
-                    when: when.clone(),
-                    else_zero: false,
-                };
-                let count = Partial::ValueCount {
-                    value: value_name()?,
-                    when,
-                };
-                (
-                    self.daily_column(&base("sum"), sum),
-                    Some(self.daily_column(&base("value_count"), count)),
-                )
-            }
-            Aggregation::UniqueList => {
-                let partial = Partial::UniqueList {
-                    value: value_name()?,
-                    when,
-                    integers: attribute.value_type == ValueType::Integer,
-                };
-                (self.daily_column(&base("values"), partial), None)
-            }
-            Aggregation::First | Aggregation::Last => {
-                let first = attribute.aggregation == Aggregation::First;
-                let value = value_name()?;
-                if compat {
-                    let cleaned =
-                        cleaned_property_name(attribute.property.as_ref().expect("checked above"));
-                    let (name, partial) = if first {
-                        (
-                            format!("first_{cleaned}"),
-                            Partial::First { value, when: None },
-                        )
-                    } else {
-                        (
-                            format!("last_{cleaned}"),
-                            Partial::Last { value, when: None },
-                        )
-                    };
-                    (self.daily_column(&name, partial), None)
-                } else {
-                    let (v, t) = if first {
-                        (
-                            Partial::First {
-                                value: value.clone(),
-                                when: Some(when.clone()),
-                            },
-                            Partial::FirstTstamp { value, when },
-                        )
-                    } else {
-                        (
-                            Partial::Last {
-                                value: value.clone(),
-                                when: Some(when.clone()),
-                            },
-                            Partial::LastTstamp { value, when },
-                        )
-                    };
-                    let word = if first { "first" } else { "last" };
-                    let value_column = self.daily_column(&base(word), v);
-                    (
-                        value_column,
-                        Some(self.daily_column(&base(&format!("{word}_tstamp")), t)),
-                    )
-                }
-            }
-        };
-        Ok(OutputColumn {
-            name: attribute.name.clone(),
-            aggregation: attribute.aggregation,
-            value_type: attribute.value_type,
-            daily,
-            daily_second,
-            period_days: attribute.period_days,
-            default_value: attribute.default_value.clone(),
-        })
-    }
-}
-
-/// Upstream pastes an `in` string verbatim (`"'DE','FR'"` -> `IN('DE','FR')`). Compat mode
-/// accepts the same text but parses it as a list of literals, so it can never be SQL.
-fn parse_compat_in_list(text: &str) -> std::result::Result<Vec<Scalar>, String> {
-    use sqlparser::ast::{Expr, Value};
-    let dialect = sqlparser::dialect::GenericDialect {};
-    let sql = format!("SELECT 1 WHERE x IN ({text})");
-    let statements = sqlparser::parser::Parser::parse_sql(&dialect, &sql)
-        .map_err(|_| format!("`in` value `{text}` is not a comma-separated list of literals"))?;
-    let not_literals =
-        || format!("`in` value `{text}` must list only literals, e.g. `'DE','FR'` or `1,2`");
-    let [sqlparser::ast::Statement::Query(query)] = statements.as_slice() else {
-        return Err(not_literals());
-    };
-    let sqlparser::ast::SetExpr::Select(select) = query.body.as_ref() else {
-        return Err(not_literals());
-    };
-    let Some(Expr::InList { list, .. }) = &select.selection else {
-        return Err(not_literals());
-    };
-    list.iter()
-        .map(|item| match item {
-            Expr::Value(v) => match &v.value {
-                Value::SingleQuotedString(s) => Ok(Scalar::Text(s.clone())),
-                Value::Number(n, _) => n
-                    .parse::<i64>()
-                    .map(Scalar::Integer)
-                    .or_else(|_| n.parse::<f64>().map(Scalar::Double))
-                    .map_err(|_| not_literals()),
-                Value::Boolean(b) => Ok(Scalar::Boolean(*b)),
-                _ => Err(not_literals()),
-            },
-            _ => Err(not_literals()),
-        })
-        .collect()
 }
 
 impl Error {

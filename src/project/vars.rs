@@ -163,7 +163,7 @@ impl Vars {
                 other => {
                     return Err(Error::invalid(source, format!("unknown var `{other}`")).with_hint(
                         "vars use the upstream names, e.g. snowplow__start_date, snowplow__app_id, \
-                         snowplow__backfill_limit_days; see README, \"Vars\"",
+                         snowplow__backfill_limit_days; see docs/configuration.md, \"Vars\"",
                     ));
                 }
             }

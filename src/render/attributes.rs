@@ -6,24 +6,14 @@
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 
-use super::expr::{self, Windows};
-use super::stages::{base_events_context, daily_columns, replace_by_key};
-use super::{StageWriter, merge_context};
+use super::context::{base_events_context, daily_columns};
+use super::expr::{self, Periods};
+use super::writer::{StageWriter, merge_context};
 use crate::dialect::{Dialect, OrderKey};
 use crate::error::Result;
 use crate::plan::Plan;
 use crate::project::Semantics;
 use crate::project::group::{Aggregation, ValueType};
-
-/// The end of the period windows for `today`: exclusive, so today itself is outside them unless
-/// `include_current_day_in_windows`.
-pub(crate) fn window_end(plan: &Plan, today: NaiveDate) -> NaiveDate {
-    if plan.vars.include_current_day_in_windows {
-        today + chrono::Days::new(1)
-    } else {
-        today
-    }
-}
 
 /// The per-key fold of the daily rows (`attributes_exact.sql`, `attributes_compat.sql`,
 /// `one_scan.sql`):
@@ -51,8 +41,8 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Folds {
     let d = w.dialect;
     let plan = w.plan;
     let compat = plan.semantics == Semantics::Compat;
-    let windows = Windows {
-        upper: window_end(plan, w.spec.today),
+    let periods = Periods {
+        end: plan.period_end(w.spec.today),
     };
     let daily = |name: &str| format!("daily.{}", d.ident(name));
     let mut folds = Folds {
@@ -69,7 +59,7 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Folds {
             continue;
         }
         let from_state = lifetime == Lifetime::Partials && output.period_days.is_none();
-        let in_window = windows.condition(d, output.period_days, true);
+        let in_period = periods.condition(d, output.period_days, true);
         // the fold of one daily column into a per-key value: grouped, or the stored partial
         let mut group = |helper: String, column: &str, expr: String| {
             if from_state {
@@ -118,7 +108,7 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Folds {
                         output.aggregation == Aggregation::First,
                         &value,
                         &match output.period_days {
-                            Some(_) => format!("{in_window} AND {value} IS NOT NULL"),
+                            Some(_) => format!("{in_period} AND {value} IS NOT NULL"),
                             None => format!("{value} IS NOT NULL"),
                         },
                         &OrderKey {
@@ -130,7 +120,7 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Folds {
             }
             (Aggregation::UniqueList, _) => {
                 // upstream's windowed unique_list has no upper bound
-                let when = windows.condition(d, output.period_days, !compat);
+                let when = periods.condition(d, output.period_days, !compat);
                 let merged = group(
                     helper,
                     &output.daily,
@@ -141,7 +131,7 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Folds {
             (Aggregation::Mean, _) => {
                 let count = output.daily_second.as_deref().expect("mean keeps a count");
                 let sum_of =
-                    |column: &str| format!("SUM(CASE WHEN {in_window} THEN {} END)", daily(column));
+                    |column: &str| format!("SUM(CASE WHEN {in_period} THEN {} END)", daily(column));
                 let sum = group(helper.clone(), &output.daily, sum_of(&output.daily));
                 let count = group(format!("{helper}_count"), count, sum_of(count));
                 format!("CASE WHEN {count} > 0 THEN {sum} / {count} END")
@@ -153,7 +143,7 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Folds {
                     _ => "SUM",
                 };
                 let value = if output.period_days.is_some() {
-                    format!("CASE WHEN {in_window} THEN {} END", daily(&output.daily))
+                    format!("CASE WHEN {in_period} THEN {} END", daily(&output.daily))
                 } else {
                     daily(&output.daily)
                 };
@@ -201,20 +191,20 @@ pub(super) fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
 /// Exact mode recomputes only the keys whose daily rows changed since the last refresh (the
 /// pending keys) and the keys with daily rows on dates that entered or left a period window
 /// because "today" moved: lifetime outputs from their stored partials (or their stored row when
-/// no partial changed, `RunSpec::lifetime_unchanged`), windowed outputs folded from the windows'
+/// no partial changed, `RunSpec::lifetime_unchanged`), windowed outputs folded from their periods'
 /// days, compared with the stored row in the same statement. It replaces exactly the rows whose
 /// values changed. With no stored window end (a first build, a full refresh), every key is
 /// computed from its partials into a table the attributes table takes its shape from.
 fn exact_attributes(w: &mut StageWriter<'_>) -> Result<()> {
     let d = w.dialect;
-    let window_end_now = window_end(w.plan, w.spec.today);
+    let period_end_now = w.plan.period_end(w.spec.today);
     let longest = w.plan.outputs.iter().filter_map(|o| o.period_days).max();
-    let from = longest.map_or(window_end_now, |days| {
-        window_end_now - chrono::Days::new(u64::from(days))
+    let from = longest.map_or(period_end_now, |days| {
+        period_end_now - chrono::Days::new(u64::from(days))
     });
-    let incremental = w.spec.attributes_window_end.is_some();
-    if let Some(built_for) = w.spec.attributes_window_end {
-        let moved_dates = moved_dates(w.plan, d, built_for, window_end_now);
+    let incremental = w.spec.stored_period_end.is_some();
+    if let Some(built_for) = w.spec.stored_period_end {
+        let moved_dates = moved_dates(w.plan, d, built_for, period_end_now);
         w.emit("attributes_keys.sql", json!({"moved_dates": moved_dates}))?;
     }
     let lifetime = if incremental && w.spec.lifetime_unchanged {
@@ -244,7 +234,7 @@ fn exact_attributes(w: &mut StageWriter<'_>) -> Result<()> {
             "grouped": folds.grouped,
             "outputs": folds.outputs,
             "from": d.date_literal(from),
-            "to": d.date_literal(window_end_now),
+            "to": d.date_literal(period_end_now),
         }),
     )?;
     if !incremental {
@@ -261,7 +251,7 @@ fn exact_attributes(w: &mut StageWriter<'_>) -> Result<()> {
     all_columns.extend(w.plan.outputs.iter().map(|o| o.name.clone()));
     all_columns.push("updated_at".into());
     let all_columns: Vec<&str> = all_columns.iter().map(String::as_str).collect();
-    replace_by_key(w, &target, &source, &w.plan.key_column, &all_columns)?;
+    w.replace_by_key(&target, &source, &w.plan.key_column, &all_columns)?;
     let pending = w.tables.get("attributes_pending").to_string();
     w.emit("delete_all.sql", json!({"table": pending}))
 }

@@ -184,13 +184,13 @@ pub fn daily_aggregate(d: &dyn Dialect, partial: &Partial, window_column: &str) 
     }
 }
 
-/// The attributes window of a period: `[upper - N, upper)` where upper is today (or tomorrow
-/// with `include_current_day_in_windows`).
-pub struct Windows {
-    pub upper: NaiveDate,
+/// The event dates of an attribute period of N days: `[end - N, end)`, where the end is today
+/// (or tomorrow with `include_current_day_in_windows`; `Plan::period_end`).
+pub struct Periods {
+    pub end: NaiveDate,
 }
 
-impl Windows {
+impl Periods {
     pub fn condition(
         &self,
         d: &dyn Dialect,
@@ -200,12 +200,12 @@ impl Windows {
         match period_days {
             None => "TRUE".into(),
             Some(days) => {
-                let lower = self.upper - chrono::Days::new(u64::from(days));
+                let lower = self.end - chrono::Days::new(u64::from(days));
                 let mut condition = format!("daily.event_date >= {}", d.date_literal(lower));
                 if bounded_above {
                     condition.push_str(&format!(
                         " AND daily.event_date < {}",
-                        d.date_literal(self.upper)
+                        d.date_literal(self.end)
                     ));
                 }
                 condition

@@ -11,8 +11,7 @@
 
 use serde_json::{Value, json};
 
-use super::StageWriter;
-use super::stages::replace_by_key;
+use super::writer::StageWriter;
 use crate::dialect::{Dialect, OrderKey};
 use crate::error::Result;
 use crate::plan::Plan;
@@ -151,5 +150,5 @@ pub(super) fn merge(w: &mut StageWriter<'_>) -> Result<()> {
     let mut names = vec!["attribute_key".to_string()];
     names.extend(partials.iter().map(|p| p.column.clone()));
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    replace_by_key(w, &target, &source, "attribute_key", &names)
+    w.replace_by_key(&target, &source, "attribute_key", &names)
 }

@@ -7,10 +7,11 @@
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 
-use super::attributes::{moved_dates, window_end};
+use super::attributes::moved_dates;
+use super::context::base_events_context;
 use super::expr;
-use super::stages::base_events_context;
-use super::{LoadWindow, RunSpec, StageWriter, Tables, merge_context};
+use super::writer::{StageWriter, merge_context};
+use super::{LoadWindow, RunSpec, Tables};
 use crate::dag::Stage;
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
@@ -37,30 +38,12 @@ impl Preview<'_> {
             (Some(first), Some(last)) => (first, last),
             _ => return Err(Error::Internal("a preview of no windows".into())),
         };
-        let spec = RunSpec {
-            window: LoadWindow {
-                lower: first.lower,
-                upper: last.upper,
-            },
-            full_refresh: self.full_refresh,
-            now: last.upper,
-            today: self.today,
-            watermark: first.lower,
-            upsert_filtered_events: true,
-            refresh_attributes: true,
-            attributes_window_end: None,
-            stored_tables_exist: false,
-            attributes_only: false,
-            lifetime_unchanged: false,
+        let window = LoadWindow {
+            lower: first.lower,
+            upper: last.upper,
         };
-        let mut writer = StageWriter {
-            plan: self.plan,
-            dialect: self.dialect,
-            tables: self.tables,
-            spec: &spec,
-            stage,
-            out: Vec::new(),
-        };
+        let spec = RunSpec::rebuild(window, self.full_refresh, last.upper, self.today);
+        let mut writer = StageWriter::new(self.plan, self.dialect, self.tables, &spec, stage);
         let mut context = base_events_context(&writer, true)?;
         merge_context(
             &mut context,
@@ -68,7 +51,7 @@ impl Preview<'_> {
         );
         merge_context(&mut context, extra);
         writer.emit(template, context)?;
-        Ok(writer.out.remove(0).sql)
+        Ok(writer.into_statements().remove(0).sql)
     }
 
     /// `(window_index, event_date as text, events)` per window (1-based) and event date: the
@@ -100,13 +83,13 @@ impl Preview<'_> {
     /// How many keys the last window's attributes stage would recompute (exact mode): the keys
     /// with events on the dates each window aggregates (`processed[i]` for window `i`), the keys
     /// with stored events on the dates aggregated whole (`whole`: events had been deferred on
-    /// them), the pending keys, and the keys on dates that entered or left a period window since
-    /// `attributes_window_end`; `None` there means every key is computed.
+    /// them), the pending keys, and the keys on dates that entered or left an attribute period
+    /// since `stored_period_end`; `None` there means every key is computed.
     pub fn keys_sql(
         &self,
         processed: &[Vec<NaiveDate>],
         whole: &[NaiveDate],
-        attributes_window_end: Option<NaiveDate>,
+        stored_period_end: Option<NaiveDate>,
     ) -> Result<String> {
         let d = self.dialect;
         let dates = |days: &[NaiveDate], column: &str| {
@@ -127,10 +110,10 @@ impl Preview<'_> {
         whole.sort();
         whole.dedup();
         let stored = self.stored_events && !self.full_refresh && !whole.is_empty();
-        let refreshing_changed_keys = !self.full_refresh && attributes_window_end.is_some();
-        let moved = match attributes_window_end.filter(|_| refreshing_changed_keys) {
+        let refreshing_changed_keys = !self.full_refresh && stored_period_end.is_some();
+        let moved = match stored_period_end.filter(|_| refreshing_changed_keys) {
             Some(built_for) => {
-                moved_dates(self.plan, d, built_for, window_end(self.plan, self.today))
+                moved_dates(self.plan, d, built_for, self.plan.period_end(self.today))
             }
             None => String::new(),
         };

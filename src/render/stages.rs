@@ -2,36 +2,16 @@
 
 use serde_json::{Value, json};
 
-use super::attributes;
-use super::expr;
-use super::lifetime;
-use super::{PERSISTENT, StageWriter};
+use super::context::{base_events_context, daily_columns, filtered_event_columns};
+use super::writer::StageWriter;
+use super::{PERSISTENT, attributes, expr, lifetime, tracked_model_names};
 use crate::dag::Stage;
 use crate::dialect::DelayedRule;
 use crate::error::Result;
 use crate::project::Semantics;
-use crate::project::group::ValueType;
 
 /// Upstream's label for the daily manifest rows; only ever a constant.
 const SOURCE_MODEL: &str = "filtered_events";
-/// The models upstream's incremental manifest tracks (one row each).
-const TRACKED_MODELS: &[&str] = &[
-    "filtered_events_this_run",
-    "filtered_events",
-    "days_to_process",
-    "daily_aggregates_this_run",
-    "daily_aggregation_manifest",
-    "daily_aggregates",
-    "attributes",
-];
-
-pub fn tracked_model_names(project: &str) -> Vec<String> {
-    TRACKED_MODELS
-        .iter()
-        .map(|m| format!("{project}_{m}"))
-        .collect()
-}
-
 pub(super) fn render(w: &mut StageWriter<'_>) -> Result<()> {
     match w.stage {
         Stage::Setup => setup(w),
@@ -68,59 +48,12 @@ pub(super) fn render(w: &mut StageWriter<'_>) -> Result<()> {
                 "max_load_tstamp",
                 "last_updated_at",
             ];
-            replace_by_key(w, target, source, "event_date", &columns)
+            w.replace_by_key(target, source, "event_date", &columns)
         }
         Stage::DailyAggregates => daily_aggregates(w),
         Stage::Attributes => attributes::attributes(w),
         Stage::IncrementalManifest => incremental_manifest(w),
     }
-}
-
-pub(super) fn insert_all(
-    w: &mut StageWriter<'_>,
-    target: &str,
-    source: &str,
-    columns: &[&str],
-) -> Result<()> {
-    insert_ordered(w, target, source, columns, &[])
-}
-
-/// Replaces the rows of `target` whose `key` `source` holds with `source`'s rows
-/// (`delete_keys.sql`, then [`insert_all`]).
-pub(super) fn replace_by_key(
-    w: &mut StageWriter<'_>,
-    target: &str,
-    source: &str,
-    key: &str,
-    columns: &[&str],
-) -> Result<()> {
-    let key = w.dialect.ident(key);
-    w.emit(
-        "delete_keys.sql",
-        json!({"target": target, "source": source, "key": key}),
-    )?;
-    insert_all(w, target, source, columns)
-}
-
-/// [`insert_all`] with the rows sorted by `order_by`, where the dialect keeps insertion order.
-pub(super) fn insert_ordered(
-    w: &mut StageWriter<'_>,
-    target: &str,
-    source: &str,
-    columns: &[&str],
-    order_by: &[&str],
-) -> Result<()> {
-    let d = w.dialect;
-    let columns: Vec<String> = columns.iter().map(|c| d.ident(c)).collect();
-    let order_by: Vec<String> = if d.keeps_insert_order() {
-        order_by.iter().map(|c| d.ident(c)).collect()
-    } else {
-        vec![]
-    };
-    w.emit(
-        "insert_all.sql",
-        json!({"target": target, "source": source, "columns": columns, "order_by": order_by}),
-    )
 }
 
 fn setup(w: &mut StageWriter<'_>) -> Result<()> {
@@ -147,106 +80,15 @@ fn setup(w: &mut StageWriter<'_>) -> Result<()> {
         .map(|(name, column_type, _)| json!({"name": name, "type": column_type}))
         .collect();
     w.emit("create_filtered_events.sql", json!({"columns": columns}))?;
-    let (windows, daily_columns) = daily_columns(w);
+    let (window_columns, daily_columns) = daily_columns(w);
     w.emit(
         "create_daily_aggregates.sql",
-        json!({"windows": windows, "daily_columns": daily_columns, "shape_only": true}),
+        json!({"window_columns": window_columns, "daily_columns": daily_columns, "shape_only": true}),
     )?;
     if w.plan.semantics == Semantics::Exact {
         lifetime::create(w)?;
     }
     Ok(())
-}
-
-/// (quoted name, type, expression over `events`) of every `filtered_events` column.
-fn filtered_event_columns(w: &StageWriter<'_>) -> Result<Vec<(String, String, String)>> {
-    let d = w.dialect;
-    let text = d.type_name(ValueType::Text).to_string();
-    let ts = d.timestamp_type().to_string();
-    let key = format!("events.{}", d.ident(&w.plan.key_column));
-    let mut columns = vec![
-        (
-            d.ident("event_id"),
-            text.clone(),
-            "events.event_id".to_string(),
-        ),
-        (d.ident("attribute_key"), text.clone(), d.cast_to_text(&key)),
-        (
-            d.ident("event_date"),
-            "DATE".to_string(),
-            d.date_of("events.derived_tstamp"),
-        ),
-        (
-            d.ident("derived_tstamp"),
-            ts.clone(),
-            "events.derived_tstamp".to_string(),
-        ),
-        (d.ident("load_tstamp"), ts, "events.load_tstamp".to_string()),
-        (
-            d.ident("event_name"),
-            text.clone(),
-            "events.event_name".to_string(),
-        ),
-        (
-            d.ident("event_vendor"),
-            text.clone(),
-            "events.event_vendor".to_string(),
-        ),
-        (
-            d.ident("event_version"),
-            text.clone(),
-            "events.event_version".to_string(),
-        ),
-    ];
-    for property in &w.plan.properties {
-        let expr = d.property(&property.path, property.value_type)?;
-        columns.push((
-            d.ident(&property.name),
-            d.type_name(property.value_type).to_string(),
-            expr,
-        ));
-    }
-    if w.plan.semantics == Semantics::Compat {
-        // dbt_utils.generate_surrogate_key(['attribute_key', 'event_date'])
-        let null = d.string_literal("_dbt_utils_surrogate_key_null_");
-        let part = |e: &str| format!("COALESCE({}, {null})", d.cast_to_text(e));
-        let id = d.md5_hex(&format!(
-            "{} || '-' || {}",
-            part(&key),
-            part(&d.date_of("events.derived_tstamp"))
-        ));
-        columns.push((d.ident("attribute_key_date_id"), text, id));
-    }
-    Ok(columns)
-}
-
-/// The context of `base_events_select.sql`: the events of `window` (or all of them), filtered
-/// and deduplicated, reduced to the columns the plan reads.
-pub(super) fn base_events_context(w: &StageWriter<'_>, window: bool) -> Result<Value> {
-    let d = w.dialect;
-    let vars = &w.plan.vars;
-    let exact = w.plan.semantics == Semantics::Exact;
-    let columns: Vec<Value> = filtered_event_columns(w)?
-        .into_iter()
-        .map(|(name, _, expr)| json!({"name": name, "expr": expr}))
-        .collect();
-    Ok(json!({
-        "columns": columns,
-        "window": window,
-        // exact mode: leave out events a stored window already read
-        "stored_filter": window,
-        // only a stored window's order matters (`filtered_events`); compat keeps upstream's
-        // ranking, NULL event_ids included
-        "ordered_dedup": window && exact && d.ordered_dedup(),
-        "lower_operator": if exact { ">=" } else { ">" },
-        "lower": d.timestamp_literal(w.spec.window.lower),
-        "upper": d.timestamp_literal(w.spec.window.upper),
-        "app_ids": vars.app_ids.iter().map(|a| d.string_literal(a)).collect::<Vec<_>>(),
-        "events_to_include": vars.events_to_include.iter().map(|e| d.string_literal(e)).collect::<Vec<_>>(),
-        "custom_filter": vars.custom_filter.as_ref().map(|f| f.to_sql()).unwrap_or_default(),
-        "event_date": d.date_of("events.derived_tstamp"),
-        "event_types": expr::event_types(d, &w.plan.event_types, "events", false),
-    }))
 }
 
 fn base_events(w: &mut StageWriter<'_>) -> Result<()> {
@@ -334,28 +176,11 @@ fn days_to_process(w: &mut StageWriter<'_>) -> Result<()> {
     }
 }
 
-/// The daily partial columns (`daily_select.sql`) and the window columns compat mode's first/last
-/// need before them.
-pub(super) fn daily_columns(w: &StageWriter<'_>) -> (Vec<Value>, Vec<Value>) {
-    let d = w.dialect;
-    let mut windows = Vec::new();
-    let mut columns = Vec::new();
-    for column in &w.plan.daily {
-        let window_name = format!("window_{}", column.name);
-        if let Some(window) = expr::daily_window(d, &column.partial) {
-            windows.push(json!({"name": d.ident(&window_name), "expr": window}));
-        }
-        let aggregate = expr::daily_aggregate(d, &column.partial, &window_name);
-        columns.push(json!({"name": d.ident(&column.name), "expr": aggregate}));
-    }
-    (windows, columns)
-}
-
 fn daily_aggregates_this_run(w: &mut StageWriter<'_>) -> Result<()> {
-    let (windows, columns) = daily_columns(w);
+    let (window_columns, columns) = daily_columns(w);
     w.emit(
         "daily_aggregates_this_run.sql",
-        json!({"windows": windows, "daily_columns": columns, "shape_only": false}),
+        json!({"window_columns": window_columns, "daily_columns": columns, "shape_only": false}),
     )
 }
 
@@ -378,10 +203,10 @@ fn daily_aggregates(w: &mut StageWriter<'_>) -> Result<()> {
     columns.extend(w.plan.daily.iter().map(|c| c.name.clone()));
     columns.push("last_event_tstamp".into());
     let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-    insert_ordered(w, &target, &source, &columns, &["event_date"])?;
+    w.insert_ordered(&target, &source, &columns, &["event_date"])?;
     // the keys whose attributes this window changed, kept until the attributes are refreshed;
     // with no stored window end the refresh recomputes every key and needs no list
-    if exact && w.spec.attributes_window_end.is_some() {
+    if exact && w.spec.stored_period_end.is_some() {
         w.emit("attributes_pending_insert.sql", json!({}))?;
     }
     Ok(())
@@ -400,8 +225,7 @@ fn incremental_manifest(w: &mut StageWriter<'_>) -> Result<()> {
             w.tables.get("incremental_manifest").to_string(),
             w.tables.get("incremental_manifest_this_run").to_string(),
         );
-        replace_by_key(
-            w,
+        w.replace_by_key(
             &target,
             &source,
             "model",
@@ -417,9 +241,9 @@ fn incremental_manifest(w: &mut StageWriter<'_>) -> Result<()> {
         d.timestamp_literal(w.spec.watermark)
     );
     let attributes_window_end = if w.spec.refresh_attributes {
-        Some(attributes::window_end(w.plan, w.spec.today))
+        Some(w.plan.period_end(w.spec.today))
     } else {
-        w.spec.attributes_window_end
+        w.spec.stored_period_end
     };
     let run_state = w.tables.get("run_state").to_string();
     w.emit("delete_all.sql", json!({"table": run_state}))?;

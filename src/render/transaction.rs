@@ -11,10 +11,10 @@
 
 use serde_json::json;
 
-use super::{Statement, StatementKind, environment};
+use super::writer::{Statement, StatementKind, render_checked};
 use crate::dag::Stage;
 use crate::dialect::Dialect;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// A window's statements: those run (and committed) before its transaction, and its transaction.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,19 +70,19 @@ pub fn window_plan(
                     "temporary": temporary, "layout": layout});
                 plan.before.push(Statement {
                     stage,
-                    sql: render_checked(dialect, stage, "fill_shape.sql", &context)?,
+                    sql: render_checked(dialect, stage.name(), "fill_shape.sql", &context)?,
                     kind: StatementKind::Ddl,
                 });
                 if *persistent {
                     plan.transaction.push(Statement {
                         stage,
-                        sql: render_checked(dialect, stage, "delete_all.sql", &context)?,
+                        sql: render_checked(dialect, stage.name(), "delete_all.sql", &context)?,
                         kind: StatementKind::Dml,
                     });
                 }
                 plan.transaction.push(Statement {
                     stage,
-                    sql: render_checked(dialect, stage, "fill_insert.sql", &context)?,
+                    sql: render_checked(dialect, stage.name(), "fill_insert.sql", &context)?,
                     kind: StatementKind::Dml,
                 });
             }
@@ -100,22 +100,6 @@ pub fn window_plan(
         }
     }
     Ok(plan)
-}
-
-/// Renders one template with `context` alone and checks that it parses in the dialect.
-pub(crate) fn render_checked(
-    dialect: &dyn Dialect,
-    stage: Stage,
-    template: &str,
-    context: &serde_json::Value,
-) -> Result<String> {
-    let sql = environment()
-        .get_template(template)
-        .and_then(|t| t.render(minijinja::value::Serde(context)))
-        .map_err(|e| Error::Internal(format!("template {template}: {e:#}")))?;
-    let sql = sql.trim().to_string();
-    dialect.check(stage.name(), &sql)?;
-    Ok(sql)
 }
 
 #[cfg(test)]

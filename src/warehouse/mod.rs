@@ -1,5 +1,6 @@
-//! Warehouses execute SQL and return rows. DuckDB runs in-process; a recording warehouse only
-//! collects statements, which is what `--dry-run` uses for everything that writes.
+//! Warehouses execute SQL and return rows: DuckDB in-process, Snowflake, BigQuery and Databricks
+//! over their REST APIs, one folder each behind the `Warehouse` trait. A `--dry-run` opens the
+//! warehouse read-only and executes nothing that writes (`execute`, `Mode::DryRun`).
 
 pub mod bigquery;
 pub mod databricks;

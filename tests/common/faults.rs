@@ -154,11 +154,13 @@ pub fn run_faulty(
     let executed = Arc::new(AtomicUsize::new(0));
     let settings = sigbatch::commands::RunSettings {
         project: project.args(),
-        full_refresh: false,
-        until: None,
-        max_windows: None,
+        windows: sigbatch::load_window::WindowSettings {
+            full_refresh: false,
+            until: None,
+            max_windows: None,
+            now: super::timestamp(now),
+        },
         dry_run: false,
-        now: super::timestamp(now),
         lock_timeout: std::time::Duration::ZERO,
         artifacts_dir: None,
     };

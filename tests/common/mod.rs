@@ -9,6 +9,7 @@ pub mod standin;
 
 use chrono::NaiveDateTime;
 use sigbatch::commands::{ProjectArgs, RunSettings};
+use sigbatch::load_window::WindowSettings;
 
 pub const FIXTURE_VARS: &str = "  snowplow__start_date: '2025-01-01'\n  snowplow__app_id: ['basic_test']\n  \
     snowplow__backfill_limit_days: 3\n  snowplow__late_event_lookback_days: 1\n  \
@@ -138,11 +139,13 @@ impl TempProject {
                 vars: vars.map(str::to_string),
                 ..self.args()
             },
-            full_refresh,
-            until: until.map(timestamp),
-            max_windows: None,
+            windows: WindowSettings {
+                full_refresh,
+                until: until.map(timestamp),
+                max_windows: None,
+                now: timestamp(now),
+            },
             dry_run: false,
-            now: timestamp(now),
             lock_timeout: std::time::Duration::ZERO,
             artifacts_dir: None,
         };
