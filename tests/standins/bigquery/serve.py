@@ -1,6 +1,6 @@
 """Starts local-bigquery 0.4.0 (scripts/bigquery-venv.sh) offline on loopback for the tests.
 
-Three bridges, as docs/warehouses.md describes: every DuckDB connection loads extensions from the
+Three bridges, as docs/warehouses/bigquery.md describes: every DuckDB connection loads extensions from the
 duckdb-ext-* wheels instead of downloading them; a DuckLake table whose estimated size is NULL
 reports its row count (else tables.insert and CTAS fail); DuckDB 1.4.4's relation method
 `fetch_arrow_reader` answers to the name the emulator calls.
