@@ -18,7 +18,7 @@ pub const PASSWORD: &str = "hunter2-secret";
 pub const LEASE: &str =
     "\"ATOMIC_SNOWPLOW_MANIFEST\".\"ECOMMERCE_TRANSACTION_INTERACTIONS_FEATURES_1_SIGBATCH_LEASE\"";
 
-/// Snowflake: a fakesnow server per place.
+/// Snowflake: a fakesnow server per place, with the database `DB_<place>`.
 #[derive(Default)]
 pub struct Snowflake {
     databases: Vec<(String, Database)>,
@@ -30,8 +30,9 @@ impl Snowflake {
         if let Some(at) = self.databases.iter().position(|(p, _)| p == place) {
             return &mut self.databases[at].1;
         }
+        // not the place's own name: a database ATOMIC beside the schema ATOMIC is ambiguous
         self.databases
-            .push((place.to_string(), Database::new(place)));
+            .push((place.to_string(), Database::new(&format!("db_{place}"))));
         &mut self.databases.last_mut().unwrap().1
     }
 }
