@@ -2,7 +2,7 @@
 # The BigQuery emulator the tests run against: local-bigquery 0.4.0 in a Python 3.13 venv cached
 # under ~/.cache/sigbatch/venvs (created once, from PyPI), with DuckDB 1.4.4 and the extension
 # wheels it would otherwise download from DuckDB's own host (pip warns about the pin; the launcher
-# tests/bigquery/serve.py bridges the rest). Prints the venv's python.
+# tests/standins/bigquery/serve.py bridges the rest). Prints the venv's python.
 set -euo pipefail
 venv="${SIGBATCH_VENVS:-$HOME/.cache/sigbatch/venvs}/local-bigquery-0.4.0"
 # `.complete` marks a finished install (the extension wheels come after local-bigquery)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Databricks stand-in the tests run against: Sail (pysail 0.7.2, a Spark Connect server with
-# Delta) and the pyspark client for tests/databricks/serve.py, in a venv cached under
+# Delta) and the pyspark client for tests/standins/databricks/serve.py, in a venv cached under
 # ~/.cache/sigbatch/venvs (created once, from PyPI). Prints the venv's python.
 set -euo pipefail
 venv="${SIGBATCH_VENVS:-$HOME/.cache/sigbatch/venvs}/sail-0.7.2"

@@ -1,6 +1,7 @@
-//! Crashes and concurrent runs, with the real binary: a run killed with SIGKILL at random
-//! moments and then rerun reaches the same tables as a run that was never interrupted; two runs
-//! of one project never interleave, the second fails clearly or waits.
+//! Crashes on DuckDB, with the real binary: a run killed with SIGKILL at random moments, or
+//! stopped by SIGTERM or `--timeout`, and then rerun reaches the same tables as a run that was
+//! never interrupted. (Runs stopped after each statement and two concurrent runs are cases of the
+//! scenario suite, tests/warehouse_duckdb.rs.)
 
 mod common;
 
@@ -105,123 +106,6 @@ fn a_run_killed_at_any_moment_and_rerun_reaches_the_same_tables() {
         killed_mid_run >= 8,
         "only {killed_mid_run} of 16 kills landed mid-run"
     );
-}
-
-#[test]
-fn a_second_run_fails_clearly_or_waits_while_the_first_holds_the_lock() {
-    let project = project();
-    let note = project.path().join("warehouse.duckdb.sigbatch-lock");
-    let first = sigbatch(project.path(), &[]).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !note.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert!(note.exists(), "the first run never took the lock");
-    let second = sigbatch(project.path(), &[]).output().unwrap();
-    let first = first.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&second.stderr);
-    assert_eq!(
-        second.status.code(),
-        Some(4),
-        "the second run should be refused with the lock-held code: {text}"
-    );
-    assert!(
-        text.contains("in use by another process") && text.contains("since"),
-        "{text}"
-    );
-    assert!(text.contains("--lock-timeout"), "{text}");
-    finish(first);
-
-    // with a timeout, the second run waits for the first and then succeeds
-    let expected = attributes(&project);
-    let rebuild = sigbatch(project.path(), &["--full-refresh"])
-        .spawn()
-        .unwrap();
-    while !note.exists() && Instant::now() < deadline + Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let waiting = finish(
-        sigbatch(project.path(), &["--lock-timeout", "120"])
-            .output()
-            .unwrap(),
-    );
-    finish(rebuild.wait_with_output().unwrap());
-    assert!(waiting.status.success());
-    assert_eq!(attributes(&project), expected);
-    assert!(!note.exists(), "the lock note outlived its run");
-}
-
-/// Where DDL commits on its own (Snowflake, BigQuery), a window's DDL runs before its
-/// transaction. DuckDB made to behave so (and to fail on DDL inside a transaction): a run
-/// stopped after any single statement, then rerun, reaches the tables of an uninterrupted run.
-#[test]
-fn with_ddl_committing_on_its_own_a_run_stopped_after_any_statement_recovers() {
-    stopped_after_any_statement_recovers(common::faults::Rules::AutocommitDdl);
-}
-
-/// With no transactions at all (Databricks: every statement commits, nothing rolls back), a
-/// window deletes the run state before its row writes; DuckDB made to behave so: a run stopped
-/// after any single statement, then rerun, reaches the tables of an uninterrupted run.
-#[test]
-fn without_transactions_a_run_stopped_after_any_statement_recovers() {
-    stopped_after_any_statement_recovers(common::faults::Rules::NoTransactions);
-}
-
-fn stopped_after_any_statement_recovers(rules: common::faults::Rules) {
-    const FIXTURE_NOW: &str = "2026-06-01 00:00:00";
-    let tables = |project: &TempProject| {
-        let connection = project.connection();
-        let (_, attributes) = rows(
-            &connection,
-            "SELECT * EXCLUDE (updated_at) FROM main_derived.ecommerce_transaction_interactions_features_1_attributes ORDER BY 1",
-        );
-        let (_, daily) = rows(
-            &connection,
-            "SELECT * FROM main_derived.ecommerce_transaction_interactions_features_1_daily_aggregates ORDER BY ALL",
-        );
-        (attributes, daily)
-    };
-    // one window (the backfill limit spans the fixture), so every statement of it is tried
-    let group =
-        std::fs::read_to_string(common::fixture_dir().join("attribute_group.snowflake.json"))
-            .unwrap();
-    let vars = common::FIXTURE_VARS.replace("backfill_limit_days: 3", "backfill_limit_days: 30");
-    let fixture = || TempProject::staged("exact", &group, &vars);
-    let baseline = fixture();
-    let (result, statements) =
-        common::faults::run_faulty(&baseline, usize::MAX, rules, FIXTURE_NOW);
-    result.unwrap();
-    let expected = tables(&baseline);
-    assert!(
-        expected.0.len() > 3 && statements > 30,
-        "{statements} statements"
-    );
-    eprintln!("{rules:?}: trying a stop after each of {statements} statements");
-    // two workers, one per core
-    std::thread::scope(|scope| {
-        for worker in 0..2 {
-            let (fixture, expected, tables) = (&fixture, &expected, &tables);
-            scope.spawn(move || {
-                for allowed in (worker..statements).step_by(2) {
-                    let victim = fixture();
-                    let (result, _) =
-                        common::faults::run_faulty(&victim, allowed, rules, FIXTURE_NOW);
-                    assert!(
-                        result.is_err(),
-                        "stopping after {allowed} statements must fail the run"
-                    );
-                    let (result, _) =
-                        common::faults::run_faulty(&victim, usize::MAX, rules, FIXTURE_NOW);
-                    result.unwrap_or_else(|e| panic!("rerun after {allowed} statements: {e}"));
-                    assert_eq!(
-                        &tables(&victim),
-                        expected,
-                        "{rules:?}: stopped after {allowed} of {statements} statements"
-                    );
-                }
-            });
-        }
-    });
 }
 
 /// SIGTERM mid-run: the run stops before its next statement, rolls the window back, leaves

@@ -1,19 +1,19 @@
 //! `init --from-api`, `sync` and `test-connection`: the real binary against a stand-in Signals
-//! API and Console (tests/signals_server/server.py, Python standard library) on a free loopback
-//! port, which records every request it gets. Checked: the exact requests (method, path, query,
+//! API and Console (tests/standins/signals/serve.py, Python standard library, started by
+//! `common::standin::StandIn`) on a free loopback port, which records every request it gets. Checked: the exact requests (method, path, query,
 //! headers, body), the JWT cached until it expires and fetched again after, bdp and sandbox
 //! modes, every error path with its exit code, that a failed step 1 sends no step 2, that
 //! `--dry-run` sends nothing, and that no secret is ever printed.
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use base64::Engine;
 use serde_json::{Value, json};
 
+use common::standin::StandIn;
 use common::{FIXTURE_VARS, TempProject, fixture_dir};
 
 const GROUP: &str = "ecommerce_transaction_interactions_features";
@@ -46,10 +46,10 @@ fn default_groups() -> Value {
 
 struct Server {
     port: u16,
-    state: tempfile::TempDir,
     /// HOME of the binary: no ~/.dbt/profiles.yml unless a test puts one there.
     home: tempfile::TempDir,
-    process: Child,
+    /// Its state directory (groups.json, config.json, requests.jsonl) is the stand-in's own.
+    standin: StandIn,
 }
 
 impl Server {
@@ -66,25 +66,11 @@ impl Server {
     }
 
     fn configured(state: tempfile::TempDir) -> Server {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/signals_server/server.py");
-        let mut process = Command::new("python3")
-            .arg(script)
-            .arg(state.path())
-            .arg(std::process::id().to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 runs the stand-in Signals server");
-        let mut line = String::new();
-        BufReader::new(process.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line.trim().parse().expect("the server prints its port");
+        let standin = StandIn::start_in(state, "signals", "python3", &[]);
         Server {
-            port,
-            state,
+            port: standin.port,
             home: tempfile::tempdir().unwrap(),
-            process,
+            standin,
         }
     }
 
@@ -99,11 +85,11 @@ impl Server {
         for (key, value) in extra.as_object().unwrap() {
             config[key] = value.clone();
         }
-        std::fs::write(self.state.path().join("config.json"), config.to_string()).unwrap();
+        std::fs::write(self.standin.dir().join("config.json"), config.to_string()).unwrap();
     }
 
     fn requests(&self) -> Vec<Value> {
-        match std::fs::read_to_string(self.state.path().join("requests.jsonl")) {
+        match std::fs::read_to_string(self.standin.dir().join("requests.jsonl")) {
             Ok(text) => text
                 .lines()
                 .map(|l| serde_json::from_str(l).unwrap())
@@ -190,13 +176,6 @@ impl Server {
             assert!(!text.contains(&secret), "a secret was printed:\n{text}");
         }
         output
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
     }
 }
 

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 pub mod faults;
 pub mod schema;
+pub mod standin;
 
 use chrono::NaiveDateTime;
 use sigbatch::commands::{ProjectArgs, RunSettings};
@@ -322,61 +323,6 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// Two runs of `project` never interleave: while a first run (started here) holds the lease, a
-/// second exits 4 naming its pid, a third waits (`--lock-timeout`) and then succeeds, and the
-/// lease is released at the end. `lease` reads the lease row's (holder, pid) as text; `sigbatch`
-/// runs the binary on the project (checking what it prints) and returns its output.
-pub fn assert_runs_never_interleave(
-    project: &TempProject,
-    now: &str,
-    lease: &mut dyn FnMut() -> Option<Vec<Option<String>>>,
-    sigbatch: &dyn Fn(&[&str]) -> std::process::Output,
-) {
-    use std::time::{Duration, Instant};
-    let first = std::process::Command::new(env!("CARGO_BIN_EXE_sigbatch"))
-        .args(["run", "--project-dir", project.path().to_str().unwrap()])
-        .env("SIGBATCH_NOW", now)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let holder = loop {
-        if let Some(row) = lease().filter(|row| row[0].is_some()) {
-            break row;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the first run never took the lease"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(holder[1].as_deref(), Some(first.id().to_string().as_str()));
-    let second = sigbatch(&["run"]);
-    let text = String::from_utf8_lossy(&second.stderr);
-    assert_eq!(second.status.code(), Some(4), "{text}");
-    assert!(text.contains(&format!("pid {}", first.id())), "{text}");
-    let third = sigbatch(&["run", "--lock-timeout", "300"]);
-    let first = first.wait_with_output().unwrap();
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
-    let third_text = String::from_utf8_lossy(&third.stderr).into_owned()
-        + &String::from_utf8_lossy(&third.stdout);
-    assert!(third.status.success(), "{third_text}");
-    assert!(
-        third_text.contains("waiting for the run of") || third_text.contains("nothing to do"),
-        "{third_text}"
-    );
-    assert_eq!(
-        lease().and_then(|row| row[0].clone()),
-        None,
-        "the lease is released"
-    );
 }
 
 /// Runs the binary on `project` with `SIGBATCH_NOW=now`, checking that none of `secrets`

@@ -8,22 +8,26 @@ One gap of fakesnow is bridged: ARRAY_FLATTEN, ARRAY_DISTINCT, ARRAY_SORT and AR
 its ARRAY values (JSON underneath). Calls to them are renamed to DuckDB macros doing the same on lists of
 text (sigbatch's unique lists hold text). Nothing else in the SQL is touched.
 
-Usage: python serve.py PORT [PARENT_PID]   (listens on 127.0.0.1 only; exits when the parent
-process, the test binary, is gone)
+A login whose password is not PASSWORD is refused as Snowflake refuses it (code 390100);
+fakesnow itself checks no credentials.
+
+Usage: python serve.py DIR PASSWORD   (a stand-in as tests/standins/standin.py describes)
 """
 
 import contextvars
 import datetime
 import decimal
+import gzip
 import json
-import os
+import pathlib
 import re
 import sys
-import threading
-import time
 
-import uvicorn
 from starlette.responses import JSONResponse
+from starlette.routing import request_response
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+import standin  # noqa: E402
 
 import fakesnow.server as server
 
@@ -123,19 +127,32 @@ async def query_request(request):
     return response
 
 
-for route in server.routes:
-    if route.path == "/queries/v1/query-request":
-        route.endpoint = query_request
-        route.app = __import__("starlette.routing", fromlist=["request_response"]).request_response(query_request)
+original_login_request = server.login_request
 
-def exit_with_parent(parent):
-    while True:
-        time.sleep(0.5)
-        if os.getppid() != parent:
-            os._exit(0)
+
+async def login_request(request):
+    body = await request.body()
+    if request.headers.get("Content-Encoding") == "gzip":
+        body = gzip.decompress(body)
+    if json.loads(body)["data"].get("PASSWORD") != PASSWORD:
+        return JSONResponse({"data": None, "code": "390100", "success": False,
+                             "message": "Incorrect username or password was specified."})
+    return await original_login_request(request)
+
+
+def replace_route(path, endpoint):
+    for route in server.routes:
+        if route.path == path:
+            route.endpoint = endpoint
+            route.app = request_response(endpoint)
+
+
+replace_route("/queries/v1/query-request", query_request)
+replace_route("/session/v1/login-request", login_request)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2:
-        threading.Thread(target=exit_with_parent, args=(int(sys.argv[2]),), daemon=True).start()
-    uvicorn.run(server.app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+    PASSWORD = sys.argv[2]
+    standin.exit_with_parent()
+    sock, port = standin.listening_socket()
+    standin.serve_asgi(server.app, sock, port)

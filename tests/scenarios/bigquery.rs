@@ -1,60 +1,37 @@
-//! The BigQuery emulator for tests: local-bigquery (scripts/bigquery-venv.sh) behind
-//! tests/bigquery/serve.py, one server per test on free loopback ports. Events are copied in
-//! BigQuery's layout: self-describing columns once per full schema version, contexts as
-//! REPEATED RECORD and unstruct events as RECORD with snake_case fields, `revenue` NUMERIC.
-
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+//! BigQuery as the suite drives it: local-bigquery (scripts/bigquery-venv.sh) behind
+//! tests/standins/bigquery/serve.py, one server per case. A place is a dataset; the events are
+//! read from the dataset `atomic`, copied there once per server in BigQuery's layout:
+//! self-describing columns once per full schema version, contexts as REPEATED RECORD and
+//! unstruct events as RECORD with snake_case fields, `revenue` NUMERIC.
 
 use serde_json::Value;
-use sigbatch::dialect::{BigQuery, Dialect};
+use sigbatch::dialect::{BigQuery as BigQueryDialect, Dialect};
 use sigbatch::project::profiles::bigquery::{BigQueryAuth, BigQuerySettings};
 use sigbatch::project::property::camel_to_snake;
 use sigbatch::secret::Secret;
 use sigbatch::warehouse::bigquery::Client;
 
+use super::{Harness, Table};
+use crate::common::standin::StandIn;
+use crate::common::{self, TempProject};
+
 pub const TOKEN: &str = "ya29.test-token-secret";
+/// The context the compat case's events store in two schema versions.
+pub const SPLIT: &str = "contexts_nl_basjes_yauaa_context_1";
 
-fn python() -> String {
-    crate::common::venv_python("bigquery-venv.sh")
-}
-
-/// An emulator of one test's own, with its data in a temporary directory; stopped when dropped.
+/// An emulator of one test's own (its data in the stand-in's directory); stopped when dropped.
 pub struct Server {
     pub port: u16,
-    process: Child,
-    _data: tempfile::TempDir,
+    _standin: StandIn,
 }
 
 impl Server {
     pub fn start() -> Server {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let data = tempfile::tempdir().unwrap();
-        let port = crate::common::free_port();
-        let process = Command::new(python())
-            .arg(root.join("tests/bigquery/serve.py"))
-            .args([port.to_string(), crate::common::free_port().to_string()])
-            .arg(data.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the emulator starts");
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while Client::connect(settings_on(port, "ping"))
-            .and_then(|mut c| c.run("SELECT 1"))
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "local-bigquery did not answer on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        let python = common::venv_python("bigquery-venv.sh");
+        let standin = StandIn::start("bigquery", &python, &[TOKEN]);
         Server {
-            port,
-            process,
-            _data: data,
+            port: standin.port,
+            _standin: standin,
         }
     }
 
@@ -71,13 +48,201 @@ impl Server {
             self.port
         )
     }
+
+    /// A REST resource of the emulator (`path` under /bigquery/v2/projects/local/), as JSON.
+    pub fn resource(&self, path: &str) -> Value {
+        let text = ureq::get(&format!(
+            "http://127.0.0.1:{}/bigquery/v2/projects/local/{path}",
+            self.port
+        ))
+        .header("Authorization", &format!("Bearer {TOKEN}"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
+/// BigQuery: one emulator; the fixture's events in `atomic`, with the yauaa context split over
+/// `_1_0_0` and `_1_0_2` when the first place to load them is the compat case's.
+pub struct BigQuery {
+    pub server: Server,
+    events_loaded: bool,
+}
+
+impl Harness for BigQuery {
+    const KIND: &'static str = "bigquery";
+    const SYNTAXES: &'static [&'static str] = &["bigquery"];
+
+    fn start() -> BigQuery {
+        BigQuery {
+            server: Server::start(),
+            events_loaded: false,
+        }
     }
+
+    fn secrets(&self) -> Vec<String> {
+        vec![TOKEN.to_string()]
+    }
+
+    fn profile(&mut self, _project: &TempProject, place: &str) -> String {
+        self.server.profile_yaml(place)
+    }
+
+    fn load_fixture_events(&mut self, _project: &TempProject, place: &str) {
+        if self.events_loaded {
+            return;
+        }
+        let events = duckdb::Connection::open_in_memory().unwrap();
+        sigbatch::stage_csv::stage_events_csv(
+            &events,
+            &common::fixture_dir().join("events.csv"),
+            "atomic",
+            "events",
+        )
+        .unwrap();
+        let split = place.starts_with("compat").then_some(SPLIT);
+        copy_events(
+            &mut self.server.client("atomic"),
+            &events,
+            "atomic.events",
+            "atomic",
+            "events",
+            split,
+        );
+        self.events_loaded = true;
+    }
+
+    fn read(&mut self, _project: &TempProject, place: &str, table: &str) -> Table {
+        read(
+            &mut self.server.client(place),
+            &format!("SELECT * FROM `{place}_derived`.`{table}`"),
+        )
+    }
+
+    fn written_tables(&mut self, _project: &TempProject, place: &str) -> usize {
+        let mut client = self.server.client(place);
+        let mut count = 0;
+        for suffix in ["derived", "snowplow_manifest", "scratch"] {
+            let listed = client.run(&format!(
+                "SELECT COUNT(*) FROM `local`.`region-us`.INFORMATION_SCHEMA.SCHEMATA WHERE schema_name = '{place}_{suffix}'"
+            ));
+            count += listed.unwrap().rows[0][0]
+                .as_deref()
+                .unwrap()
+                .parse::<usize>()
+                .unwrap();
+        }
+        count
+    }
+
+    fn lease(&mut self, _project: &TempProject, place: &str) -> Option<Vec<Option<String>>> {
+        let rows = self
+            .server
+            .client(place)
+            .run(&format!(
+                "SELECT holder, CAST(pid AS STRING) FROM `{place}_snowplow_manifest`.`ecommerce_transaction_interactions_features_1_sigbatch_lease`"
+            ))
+            .ok()?;
+        rows.rows.first().cloned()
+    }
+
+    /// Two stops (each costs a minute or two on the emulator; every k runs on DuckDB under
+    /// BigQuery's rules, tests/warehouse_duckdb.rs): among the DDL before the window's
+    /// transaction, and just before its COMMIT.
+    fn stops(statements: usize) -> Vec<usize> {
+        vec![statements / 3, statements - 1]
+    }
+
+    fn refused_profile(&mut self, _project: &TempProject, place: &str) -> (String, String) {
+        let wrong = "ya29.wrong-token-secret";
+        (
+            self.server.profile_yaml(place).replace(TOKEN, wrong),
+            wrong.to_string(),
+        )
+    }
+
+    /// The compat events really are split over the two versions; bytes come from the job
+    /// statistics (0 on the emulator), per run and per stage in the artifact.
+    fn after_compat(&mut self, project: &TempProject, _place: &str, progress: &str) {
+        let counts = self
+            .server
+            .client("atomic")
+            .run(&format!(
+                "SELECT COUNTIF(ARRAY_LENGTH({SPLIT}_0_0) > 0), COUNTIF(ARRAY_LENGTH({SPLIT}_0_2) > 0) FROM atomic.events"
+            ))
+            .unwrap();
+        let count = |i: usize| {
+            counts.rows[0][i]
+                .as_deref()
+                .unwrap()
+                .parse::<u32>()
+                .unwrap()
+        };
+        assert!(count(0) > 5 && count(1) > 5, "{:?}", counts.rows);
+        assert!(
+            progress.contains("0 bytes processed, 0 billed"),
+            "{progress}"
+        );
+        let artifact =
+            std::fs::read_to_string(project.path().join("target/run_results.json")).unwrap();
+        let artifact: Value = serde_json::from_str(&artifact).unwrap();
+        // the artifact of the last run (each run rewrites it): a stage with its statements
+        let stage = &artifact["windows"][0]["stages"][0];
+        assert_eq!(stage["bytes_billed"], 0, "{stage}");
+        assert!(
+            stage["statement_ids"]
+                .as_array()
+                .is_some_and(|ids| !ids.is_empty()),
+            "{stage}"
+        );
+    }
+
+    /// Derived tables are partitioned by day and clustered by the key.
+    fn after_exact(&mut self, _project: &TempProject, place: &str) {
+        let table = self.server.resource(&format!(
+            "datasets/{place}_derived/tables/ecommerce_transaction_interactions_features_1_filtered_events"
+        ));
+        assert_eq!(table["timePartitioning"]["field"], "event_date", "{table}");
+        assert_eq!(table["clustering"]["fields"][0], "domain_userid", "{table}");
+    }
+
+    /// The dry run shows BigQuery's estimate (0 on the emulator), as `plan --json` does.
+    fn after_dry_run(&mut self, project: &TempProject, _place: &str, statements: &str) {
+        assert!(
+            statements.contains("-- estimated bytes processed: 0"),
+            "{statements}"
+        );
+        assert!(
+            statements.contains("BEGIN") || statements.contains("INSERT INTO `atomic_scratch`"),
+            "{statements}"
+        );
+        let plan = common::sigbatch_on(project, &["plan", "--json"], super::NOW, &[TOKEN]);
+        assert!(
+            plan.status.success(),
+            "{}",
+            String::from_utf8_lossy(&plan.stderr)
+        );
+        let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+        assert_eq!(
+            plan["estimated_bytes"], 0,
+            "BigQuery's dry run answers (0 on the emulator): {plan}"
+        );
+    }
+}
+
+/// A query's rows as text (lower-case names; lists as their sorted items joined by ", ").
+pub fn read(client: &mut Client, sql: &str) -> Table {
+    let result = client.run(sql).unwrap();
+    let columns = result.columns.iter().map(|c| c.to_lowercase()).collect();
+    let rows = result
+        .rows
+        .into_iter()
+        .map(|row| row.into_iter().map(|c| c.map(common::list_text)).collect())
+        .collect();
+    (columns, rows)
 }
 
 pub fn settings_on(port: u16, dataset: &str) -> BigQuerySettings {
@@ -111,7 +276,7 @@ enum Kind {
 }
 
 impl Column {
-    fn definition(&self, d: &BigQuery) -> String {
+    fn definition(&self, d: &BigQueryDialect) -> String {
         match &self.kind {
             Kind::Scalar(t) => format!("{} {t}", d.ident(&self.name)),
             Kind::Record { fields, repeated } => {
@@ -125,7 +290,7 @@ impl Column {
         }
     }
 
-    fn literal(&self, d: &BigQuery, cell: Option<&str>) -> String {
+    fn literal(&self, d: &BigQueryDialect, cell: Option<&str>) -> String {
         match (&self.kind, cell) {
             (Kind::Scalar(_), None) => "NULL".into(),
             (Kind::Scalar(t), Some(text)) => format!("CAST({} AS {t})", d.string_literal(text)),
@@ -156,7 +321,7 @@ impl Column {
     }
 }
 
-fn struct_type(d: &BigQuery, fields: &[(String, &'static str)]) -> String {
+fn struct_type(d: &BigQueryDialect, fields: &[(String, &'static str)]) -> String {
     let fields: Vec<String> = fields
         .iter()
         .map(|(name, t)| format!("{} {t}", d.ident(name)))
@@ -220,7 +385,7 @@ pub fn copy_events(
     table: &str,
     split: Option<&str>,
 ) {
-    let d = BigQuery::default();
+    let d = BigQueryDialect::default();
     let (source_schema, source_table) = source.split_once('.').unwrap();
     let described: Vec<(String, String)> = connection
         .prepare(

@@ -9,7 +9,8 @@ Test-only: `POST /test/load_events {"csv", "schema", "table"}` loads a Snowplow 
 Databricks' layout (contexts as arrays of structs, unstruct events as structs, snake_case
 fields, columns named by major version).
 
-usage: serve.py PORT SAIL_PORT WAREHOUSE_DIR TOKEN CHUNK_ROWS
+usage: serve.py DIR TOKEN CHUNK_ROWS   (a stand-in as tests/standins/standin.py describes; Sail's
+warehouse in DIR)
 """
 
 import csv
@@ -17,6 +18,7 @@ import ctypes
 import datetime
 import decimal
 import json
+import pathlib
 import re
 import signal
 import subprocess
@@ -28,8 +30,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from pyspark.sql import Row, SparkSession
 
-PORT, SAIL_PORT, WAREHOUSE, TOKEN, CHUNK_ROWS = sys.argv[1:6]
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+import standin  # noqa: E402
+
+WAREHOUSE, TOKEN, CHUNK_ROWS = sys.argv[1:4]
 CHUNK_ROWS = int(CHUNK_ROWS)
+SAIL_PORT = str(standin.free_port())
+standin.exit_with_parent()
 
 
 def die_with_this_process():
@@ -201,6 +208,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 try:
-    ThreadingHTTPServer(("127.0.0.1", int(PORT)), Handler).serve_forever()
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    standin.ready(http.server_address[1])
+    http.serve_forever()
 finally:
     sail.kill()

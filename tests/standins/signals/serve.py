@@ -1,8 +1,7 @@
 """A stand-in for the Signals API and the Console's token endpoint, for tests/signals.rs.
 
-Python 3 standard library only. Usage: server.py STATE_DIR [PARENT_PID]
-
-Binds a free loopback port and prints it on the first line of stdout. STATE_DIR holds:
+Python 3 standard library only. Usage: serve.py STATE_DIR (a stand-in as
+tests/standins/standin.py describes). STATE_DIR holds:
 - groups.json    {"snowflake": [group, ...], "bigquery": [...], "databricks": [...]}: what
                  GET /api/v1/registry/attribute_groups/ lists per property_syntax (read once)
 - config.json    optional, read on every request: credentials (api_key, api_key_id, org_id,
@@ -12,7 +11,7 @@ Binds a free loopback port and prints it on the first line of stdout. STATE_DIR 
 - requests.jsonl written: one line per request (method, path, query, headers, body, status,
                  answer)
 
-Answers as the real API does as far as it is known (docs/signals-api.md in the shared docs):
+Answers as the real API does as far as it is known (docs/signals.md):
 HS256 JWTs with exp from the Console route, bearer checks (a sandbox token or an unexpired JWT
 signed by this server), FastAPI-style 422 {"detail": [{"loc", "msg", "type"}]}, 404 for unknown
 groups, 307 for the listing without its trailing slash, publish answering "nothing to publish"
@@ -24,6 +23,7 @@ import hashlib
 import hmac
 import json
 import os
+import pathlib
 import re
 import secrets
 import sys
@@ -32,6 +32,9 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+import standin  # noqa: E402
 
 STATE = sys.argv[1]
 SIGNING_KEY = secrets.token_bytes(32)
@@ -272,16 +275,8 @@ class Handler(BaseHTTPRequestHandler):
         return 200, {"status": "published" if changed else "nothing to publish"}, {}
 
 
-def exit_with_parent(parent):
-    while True:
-        time.sleep(0.5)
-        if os.getppid() != parent:
-            os._exit(0)
-
-
 if __name__ == "__main__":
-    if len(sys.argv) > 2:
-        threading.Thread(target=exit_with_parent, args=(int(sys.argv[2]),), daemon=True).start()
+    standin.exit_with_parent()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    print(server.server_address[1], flush=True)
+    standin.ready(server.server_address[1])
     server.serve_forever()

@@ -1,0 +1,318 @@
+//! Snowflake as the suite drives it: fakesnow (scripts/fakesnow-venv.sh) behind
+//! tests/standins/snowflake/serve.py. A place is a database on a fakesnow server of its own
+//! (concurrent sessions in different databases of one server see each other's catalog); events
+//! are copied in Snowflake's layout: upper-case names, self-describing columns as VARIANT.
+
+use std::time::Duration;
+
+use sigbatch::dialect::{Dialect, Snowflake as SnowflakeDialect};
+use sigbatch::project::profiles::snowflake::{Secret, SnowflakeAuth, SnowflakeSettings};
+use sigbatch::warehouse::snowflake::Client;
+
+use super::{Harness, Table};
+use crate::common::standin::StandIn;
+use crate::common::{self, TempProject};
+
+/// The password the stand-in accepts (from the profile's env_var default).
+pub const PASSWORD: &str = "hunter2-secret";
+pub const LEASE: &str =
+    "\"ATOMIC_SNOWPLOW_MANIFEST\".\"ECOMMERCE_TRANSACTION_INTERACTIONS_FEATURES_1_SIGBATCH_LEASE\"";
+
+/// Snowflake: a fakesnow server per place, with the database `DB_<place>`.
+#[derive(Default)]
+pub struct Snowflake {
+    databases: Vec<(String, Database)>,
+}
+
+impl Snowflake {
+    /// The database of `place`, started on first use.
+    pub fn database(&mut self, place: &str) -> &mut Database {
+        if let Some(at) = self.databases.iter().position(|(p, _)| p == place) {
+            return &mut self.databases[at].1;
+        }
+        // not the place's own name: a database ATOMIC beside the schema ATOMIC is ambiguous
+        self.databases
+            .push((place.to_string(), Database::new(&format!("db_{place}"))));
+        &mut self.databases.last_mut().unwrap().1
+    }
+}
+
+impl Harness for Snowflake {
+    const KIND: &'static str = "snowflake";
+    const SYNTAXES: &'static [&'static str] = &["snowflake"];
+    const REFUSAL: &'static str = "Incorrect username or password";
+
+    fn start() -> Snowflake {
+        Snowflake::default()
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        vec![PASSWORD.to_string()]
+    }
+
+    fn profile(&mut self, _project: &TempProject, place: &str) -> String {
+        self.database(place).profile_yaml("atomic")
+    }
+
+    fn load_fixture_events(&mut self, _project: &TempProject, place: &str) {
+        let events = duckdb::Connection::open_in_memory().unwrap();
+        sigbatch::stage_csv::stage_events_csv(
+            &events,
+            &common::fixture_dir().join("events.csv"),
+            "atomic",
+            "events",
+        )
+        .unwrap();
+        self.database(place)
+            .copy_from_duckdb(&events, "atomic.events", "atomic", "events");
+    }
+
+    fn read(&mut self, _project: &TempProject, place: &str, table: &str) -> Table {
+        let relation = format!("\"ATOMIC_DERIVED\".\"{}\"", table.to_uppercase());
+        self.database(place)
+            .read(&format!("SELECT * FROM {relation}"))
+    }
+
+    fn written_tables(&mut self, _project: &TempProject, place: &str) -> usize {
+        self.database(place)
+            .tables_in("'ATOMIC_DERIVED', 'ATOMIC_SNOWPLOW_MANIFEST', 'ATOMIC_SCRATCH'")
+    }
+
+    fn lease(&mut self, _project: &TempProject, place: &str) -> Option<Vec<Option<String>>> {
+        let rows = self
+            .database(place)
+            .client
+            .run(&format!("SELECT holder, pid FROM {LEASE}"))
+            .ok()?;
+        rows.rows.first().cloned()
+    }
+
+    /// During setup, then a spread through the DDL part and the transaction (every k is tried on
+    /// DuckDB under Snowflake's rules, tests/warehouse_duckdb.rs).
+    fn stops(statements: usize) -> Vec<usize> {
+        vec![
+            3,
+            statements / 4,
+            statements / 2,
+            3 * statements / 4,
+            statements - 2,
+        ]
+    }
+
+    fn refused_profile(&mut self, _project: &TempProject, place: &str) -> (String, String) {
+        let wrong = "wrong-password-secret";
+        let profile = self
+            .database(place)
+            .profile_yaml("atomic")
+            .replace(PASSWORD, wrong);
+        (profile, wrong.to_string())
+    }
+
+    fn release(&mut self, place: &str) {
+        self.databases.retain(|(p, _)| p != place);
+    }
+
+    /// Fills become inserts into the scratch schema; the events table is seen.
+    fn after_dry_run(&mut self, _project: &TempProject, place: &str, statements: &str) {
+        assert!(
+            statements.contains("INSERT INTO \"ATOMIC_SCRATCH\""),
+            "fills become inserts: {statements}"
+        );
+        assert_eq!(
+            self.database(place).tables_in("'ATOMIC'"),
+            1,
+            "the events table is seen"
+        );
+    }
+}
+
+fn settings_on(port: u16, database: &str) -> SnowflakeSettings {
+    SnowflakeSettings {
+        account: "test_account".into(),
+        user: "sigbatch_test".into(),
+        auth: SnowflakeAuth::Password(Secret::new(PASSWORD.into())),
+        role: None,
+        warehouse: None,
+        database: database.into(),
+        schema: "PUBLIC".into(),
+        query_tag: None,
+        connect_timeout: Duration::from_secs(5),
+        retries: 2,
+        base_url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// A `profiles.yml` output for `database` on port `port`, with the password from an environment
+/// variable.
+pub fn profile_yaml(database: &str, port: u16, schema: &str) -> String {
+    format!(
+        "test:\n  target: dev\n  outputs:\n    dev:\n      type: snowflake\n      account: test_account\n      \
+         user: sigbatch_test\n      password: \"{{{{ env_var('SIGBATCH_TEST_SNOWFLAKE_PASSWORD', '{PASSWORD}') }}}}\"\n      \
+         database: {database}\n      schema: {schema}\n      host: 127.0.0.1\n      port: {port}\n      protocol: http\n      \
+         query_tag: sigbatch_tests\n"
+    )
+}
+
+/// A fresh database on a fakesnow server of its own, and a client logged into it.
+pub struct Database {
+    pub name: String,
+    pub client: Client,
+    server: StandIn,
+}
+
+impl Database {
+    pub fn new(name: &str) -> Database {
+        let python = common::venv_python("fakesnow-venv.sh");
+        let server = StandIn::start("snowflake", &python, &[PASSWORD]);
+        let name = name.to_uppercase();
+        let mut admin = Client::login(settings_on(server.port, "PING")).unwrap();
+        admin
+            .run(&format!(
+                "CREATE OR REPLACE DATABASE {}",
+                SnowflakeDialect.ident(&name)
+            ))
+            .unwrap();
+        let client = Client::login(settings_on(server.port, &name)).unwrap();
+        Database {
+            name,
+            client,
+            server,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.port
+    }
+
+    /// A `profiles.yml` output for this database, with the password from an environment variable.
+    pub fn profile_yaml(&self, schema: &str) -> String {
+        profile_yaml(&self.name, self.server.port, schema)
+    }
+
+    /// A query's rows here as text (lower-case names; ARRAY cells as their sorted items joined by
+    /// ", ", as `common::rows` prints lists).
+    pub fn read(&mut self, sql: &str) -> Table {
+        let result = self.client.run(sql).unwrap();
+        let columns = result.columns.iter().map(|c| c.to_lowercase()).collect();
+        let rows = result
+            .rows
+            .into_iter()
+            .map(|row| row.into_iter().map(|c| c.map(common::list_text)).collect())
+            .collect();
+        (columns, rows)
+    }
+
+    /// Tables of this database in `schemas` (a list of SQL strings).
+    pub fn tables_in(&mut self, schemas: &str) -> usize {
+        let count = self
+            .client
+            .run(&format!(
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_catalog = CURRENT_DATABASE() AND table_schema IN ({schemas})"
+            ))
+            .unwrap()
+            .rows[0][0]
+            .clone();
+        count.unwrap().parse().unwrap()
+    }
+
+    /// Copies a DuckDB table into `schema.table` here, in Snowflake's layout: upper-case names,
+    /// JSON columns as VARIANT, TIMESTAMP as TIMESTAMP_NTZ.
+    pub fn copy_from_duckdb(
+        &mut self,
+        connection: &duckdb::Connection,
+        source: &str,
+        schema: &str,
+        table: &str,
+    ) {
+        let d = SnowflakeDialect;
+        let (source_schema, source_table) = source.split_once('.').unwrap();
+        let columns: Vec<(String, String)> = connection
+            .prepare(
+                "SELECT column_name, data_type FROM information_schema.columns \
+                 WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            )
+            .unwrap()
+            .query_map([source_schema, source_table], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(!columns.is_empty(), "{source} has no columns");
+        let snowflake_type = |duckdb_type: &str| match duckdb_type {
+            "JSON" => "VARIANT",
+            "TIMESTAMP" | "TIMESTAMP WITH TIME ZONE" => "TIMESTAMP_NTZ",
+            "DOUBLE" | "FLOAT" => "FLOAT",
+            "BOOLEAN" => "BOOLEAN",
+            "DATE" => "DATE",
+            t if t.contains("INT") || t.starts_with("DECIMAL") => "NUMBER(38,0)",
+            _ => "VARCHAR",
+        };
+        let relation = d.relation(&[schema, table]);
+        self.client
+            .run(&format!("CREATE SCHEMA IF NOT EXISTS {}", d.ident(schema)))
+            .unwrap();
+        let definitions: Vec<String> = columns
+            .iter()
+            .map(|(name, t)| format!("{} {}", d.ident(name), snowflake_type(t)))
+            .collect();
+        self.client
+            .run(&format!(
+                "CREATE OR REPLACE TABLE {relation} ({})",
+                definitions.join(", ")
+            ))
+            .unwrap();
+        let as_text: Vec<String> = columns
+            .iter()
+            .map(|(name, _)| format!("CAST(\"{name}\" AS VARCHAR)"))
+            .collect();
+        let rows: Vec<Vec<Option<String>>> = connection
+            .prepare(&format!("SELECT {} FROM {source}", as_text.join(", ")))
+            .unwrap()
+            .query_map([], |row| {
+                (0..columns.len())
+                    .map(|i| row.get::<_, Option<String>>(i))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let converted: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (_, t))| match snowflake_type(t) {
+                "VARIANT" => format!("PARSE_JSON(column{})", i + 1),
+                other => format!("CAST(column{} AS {other})", i + 1),
+            })
+            .collect();
+        let names: Vec<String> = columns.iter().map(|(name, _)| d.ident(name)).collect();
+        for batch in rows.chunks(200) {
+            let values: Vec<String> = batch
+                .iter()
+                .map(|row| {
+                    let cells: Vec<String> = row
+                        .iter()
+                        .map(|c| c.as_deref().map_or("NULL".into(), |v| d.string_literal(v)))
+                        .collect();
+                    format!("({})", cells.join(", "))
+                })
+                .collect();
+            self.client
+                .run(&format!(
+                    "INSERT INTO {relation} ({}) SELECT {} FROM VALUES {}",
+                    names.join(", "),
+                    converted.join(", "),
+                    values.join(", ")
+                ))
+                .unwrap();
+        }
+    }
+
+    /// A query's rows here, copied into a DuckDB table `name` of text columns (lower-case
+    /// names; ARRAY cells as their sorted items joined by ", ", as `common::rows` prints lists).
+    pub fn copy_to_duckdb(&mut self, sql: &str, connection: &duckdb::Connection, name: &str) {
+        let result = self.client.run(sql).unwrap();
+        crate::common::text_table(connection, name, &result.columns, result.rows);
+    }
+}

@@ -1,0 +1,85 @@
+"""Starts local-bigquery 0.4.0 (scripts/bigquery-venv.sh) offline on loopback for the tests.
+
+Three bridges, as docs/warehouses/bigquery.md describes: every DuckDB connection loads extensions from the
+duckdb-ext-* wheels instead of downloading them; a DuckLake table whose estimated size is NULL
+reports its row count (else tables.insert and CTAS fail); DuckDB 1.4.4's relation method
+`fetch_arrow_reader` answers to the name the emulator calls.
+
+The emulator checks no credentials: a request without `Authorization: Bearer TOKEN` is refused
+here as BigQuery refuses it (HTTP 401, reason `unauthorized`).
+
+usage: serve.py DIR TOKEN   (a stand-in as tests/standins/standin.py describes; data in DIR/data)
+"""
+
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+import standin  # noqa: E402
+
+import duckdb
+import duckdb_ext
+
+EXTENSIONS = pathlib.Path(duckdb_ext.__path__[0]) / "extensions"
+_connect = duckdb.connect
+
+
+def connect(database=":memory:", read_only=False, config=None, **kwargs):
+    config = dict(config or {})
+    config.setdefault("extension_directory", str(EXTENSIONS))
+    config.setdefault("autoinstall_known_extensions", False)
+    return _connect(database, read_only=read_only, config=config, **kwargs)
+
+
+duckdb.connect = connect
+if not hasattr(duckdb.DuckDBPyRelation, "to_arrow_reader"):
+    duckdb.DuckDBPyRelation.to_arrow_reader = duckdb.DuckDBPyRelation.fetch_arrow_reader
+
+from fastapi.responses import JSONResponse  # noqa: E402
+from local_bigquery import app  # noqa: E402  (after the bridges)
+from local_bigquery.engine import database  # noqa: E402
+from local_bigquery.grpc import server as grpc  # noqa: E402
+from local_bigquery.settings import settings  # noqa: E402
+
+_objects = database.objects
+
+
+def objects(project_id, dataset_id, table_id=None):
+    rows = []
+    for name, kind, size in _objects(project_id, dataset_id, table_id):
+        if size is None:
+            (size,) = database.fetch(
+                f"SELECT count(*) FROM {database.quote(project_id, dataset_id, name)}"
+            )[0]
+        rows.append((name, kind, size))
+    return rows
+
+
+database.objects = objects
+
+
+
+@app.middleware("http")
+async def bearer_token(request, call_next):
+    if request.headers.get("authorization") != f"Bearer {TOKEN}":
+        message = ("Request had invalid authentication credentials. Expected OAuth 2 access token, "
+                   "login cookie or other valid authentication credential.")
+        return JSONResponse(status_code=401, content={"error": {
+            "code": 401, "message": message, "status": "UNAUTHENTICATED",
+            "errors": [{"message": message, "domain": "global", "reason": "unauthorized"}]}})
+    return await call_next(request)
+
+
+if __name__ == "__main__":
+    # what local-bigquery's `serve` command does, on a socket bound here
+    directory, TOKEN = sys.argv[1:3]
+    standin.exit_with_parent()
+    sock, port = standin.listening_socket()
+    settings.bigquery_host = "127.0.0.1"
+    settings.bigquery_port = port
+    settings.default_project_id = "local"
+    settings.data_dir = pathlib.Path(directory) / "data"
+    settings.data_dir.mkdir(exist_ok=True)
+    grpc_server, settings.grpc_port = grpc.start("127.0.0.1", 0)
+    standin.serve_asgi(app, sock, port)
+    grpc_server.stop(None)

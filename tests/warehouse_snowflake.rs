@@ -1,0 +1,147 @@
+//! `sigbatch run` on Snowflake, end to end: the real binary and client against fakesnow over
+//! HTTP (tests/scenarios/snowflake.rs). The scenario suite (tests/scenarios), then what only
+//! Snowflake has: a lease held by another run refused, waited for and taken over; an unreachable
+//! host; a random stream in batches equal to DuckDB.
+
+mod common;
+mod scenarios;
+
+use std::process::Output;
+
+use common::TempProject;
+use scenarios::snowflake::{Database, LEASE, PASSWORD, Snowflake};
+use scenarios::{Harness, NOW, PLACE};
+
+scenarios::suite!(Snowflake);
+
+fn sigbatch(project: &TempProject, args: &[&str]) -> Output {
+    common::sigbatch_on(project, args, NOW, &[PASSWORD])
+}
+
+fn succeed(project: &TempProject, args: &[&str]) -> String {
+    common::succeed_on(project, args, NOW, &[PASSWORD])
+}
+
+/// Makes the lease row say another run holds it until `expires_in` from now.
+fn hold_lease(database: &mut Database, expires_in: chrono::TimeDelta) {
+    let now = chrono::Utc::now().naive_utc();
+    let at = |t: chrono::NaiveDateTime| {
+        format!("'{}'::TIMESTAMP_NTZ", t.format("%Y-%m-%d %H:%M:%S%.6f"))
+    };
+    database
+        .client
+        .run(&format!(
+            "UPDATE {LEASE} SET holder = 'other-run', host = 'cron-2', pid = 4242, since = {}, expires = {}",
+            at(now),
+            at(now + expires_in)
+        ))
+        .unwrap();
+}
+
+fn lease_holder(database: &mut Database) -> Option<String> {
+    let rows = database
+        .client
+        .run(&format!("SELECT holder FROM {LEASE}"))
+        .unwrap()
+        .rows;
+    assert_eq!(rows.len(), 1, "one lease row");
+    rows[0][0].clone()
+}
+
+#[test]
+fn a_held_lease_refuses_or_waits_and_an_expired_one_is_taken_over() {
+    let mut snowflake = Snowflake::start();
+    let project = scenarios::fixture(&mut snowflake, "exact", 3, PLACE, true);
+    let database = snowflake.database(PLACE);
+    succeed(&project, &["run"]);
+    assert_eq!(lease_holder(database), None, "released after the run");
+
+    hold_lease(database, chrono::TimeDelta::hours(1));
+    let refused = sigbatch(&project, &["run"]);
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(4), "{text}");
+    assert!(
+        text.contains("other-run") && text.contains("cron-2") && text.contains("since"),
+        "{text}"
+    );
+    assert!(text.contains("--lock-timeout"), "{text}");
+
+    // a lease that runs out while we wait is taken over
+    hold_lease(database, chrono::TimeDelta::seconds(3));
+    let progress = succeed(&project, &["run", "--lock-timeout", "60"]);
+    assert!(
+        progress.contains("waiting for the run of other-run"),
+        "{progress}"
+    );
+    assert!(
+        progress.contains("took over the run lease of other-run"),
+        "{progress}"
+    );
+    assert_eq!(lease_holder(database), None);
+
+    // an expired lease (a run that died) is taken over at once
+    hold_lease(database, chrono::TimeDelta::seconds(-1));
+    let progress = succeed(&project, &["run"]);
+    assert!(progress.contains("took over"), "{progress}");
+}
+
+#[test]
+fn an_unreachable_host_is_named() {
+    let project = TempProject::staged(
+        "exact",
+        &scenarios::fixture_group("snowflake"),
+        common::FIXTURE_VARS,
+    );
+    let closed = common::free_port();
+    let profile = scenarios::snowflake::profile_yaml("ERRORS", closed, "atomic").replace(
+        &format!("port: {closed}"),
+        &format!("port: {closed}\n      retries: 0"),
+    );
+    std::fs::write(project.path().join("profiles.yml"), profile).unwrap();
+    let unreachable = sigbatch(&project, &["run"]);
+    let text = String::from_utf8_lossy(&unreachable.stderr);
+    assert_eq!(unreachable.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains(&format!("127.0.0.1:{closed}")) && text.contains("unreachable"),
+        "{text}"
+    );
+}
+
+/// A seeded demo stream (late events, duplicates, several devices per user) read in three
+/// batches (`--until`), on Snowflake and on DuckDB: the same attributes after each batch.
+#[test]
+fn exact_mode_on_a_random_stream_in_batches_equals_duckdb() {
+    let vars = "  snowplow__start_date: '2025-03-01'\n  snowplow__backfill_limit_days: 4\n  \
+                snowplow__mock_current_day: '2025-03-09'\n";
+    let local = TempProject::demo(vars, 40, 8, 11);
+    let mut database = Database::new("stream");
+    let remote = TempProject::new("exact", sigbatch::demo::DEMO_ATTRIBUTE_GROUP_JSON, vars);
+    database.copy_from_duckdb(&local.connection(), "atomic.events", "atomic", "events");
+    std::fs::write(
+        remote.path().join("profiles.yml"),
+        database.profile_yaml("atomic"),
+    )
+    .unwrap();
+    let table = "SELECT * EXCLUDE (updated_at) FROM {} ORDER BY 1";
+    for until in [
+        "2025-03-03 12:00:00",
+        "2025-03-06 00:00:00",
+        "2025-03-20 00:00:00",
+    ] {
+        local.run(false, Some(until), NOW).unwrap();
+        succeed(&remote, &["run", "--until", until]);
+        let connection = local.connection();
+        database.copy_to_duckdb(
+            "SELECT * FROM \"ATOMIC_DERIVED\".\"DEMO_WEB_ENGAGEMENT_1_ATTRIBUTES\"",
+            &connection,
+            "from_snowflake",
+        );
+        let (_, expected) = common::rows(
+            &connection,
+            &table.replace("{}", "main_derived.demo_web_engagement_1_attributes"),
+        );
+        let (_, actual) = common::rows(&connection, &table.replace("{}", "from_snowflake"));
+        assert!(expected.len() > 10, "{until}: {} keys", expected.len());
+        common::assert_same_rows(&format!("snowflake ({until})"), &actual, &expected);
+    }
+}
