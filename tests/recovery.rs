@@ -5,55 +5,13 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::{TempProject, rows};
-
-const NOW: &str = "2025-04-01 00:00:00";
-const VARS: &str = "  snowplow__start_date: '2025-03-01'\n  snowplow__backfill_limit_days: 1\n  \
-                    snowplow__mock_current_day: '2025-03-12'\n";
-
-fn sigbatch(project: &Path, extra: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sigbatch"));
-    command.args([
-        "run",
-        "--quiet",
-        "--project-dir",
-        project.to_str().unwrap(),
-        "--until",
-        "2025-03-11 00:00:00",
-    ]);
-    command
-        .args(extra)
-        .env("SIGBATCH_NOW", NOW)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
-
-/// A demo-generated project: a few thousand events over ten days, loaded late and duplicated.
-fn project() -> TempProject {
-    TempProject::demo(VARS, 200, 10, 7)
-}
-
-fn attributes(project: &TempProject) -> Vec<Vec<Option<String>>> {
-    let (_, data) = rows(
-        &project.connection(),
-        "SELECT * EXCLUDE (updated_at) FROM main_derived.demo_web_engagement_1_attributes ORDER BY 1",
-    );
-    data
-}
-
-fn finish(output: Output) -> Output {
-    assert!(
-        output.status.success(),
-        "run failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
+use common::{
+    TempProject, demo_attributes as attributes, demo_project as project, demo_run as sigbatch,
+    succeeded as finish,
+};
 
 fn copy_database(from: &TempProject, to: &TempProject) {
     std::fs::copy(from.database(), to.database()).unwrap();

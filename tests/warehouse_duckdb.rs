@@ -7,55 +7,18 @@
 mod common;
 mod scenarios;
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TempProject, rows};
-use scenarios::duckdb_file::{DEMO_VARS, DuckDbFile};
+use common::{demo_attributes as attributes, demo_run as sigbatch, succeeded as finish};
+use scenarios::duckdb_file::DuckDbFile;
 
 scenarios::suite!(DuckDbFile, without credentials);
-
-fn sigbatch(project: &Path, extra: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sigbatch"));
-    command.args([
-        "run",
-        "--quiet",
-        "--project-dir",
-        project.to_str().unwrap(),
-        "--until",
-        "2025-03-11 00:00:00",
-    ]);
-    command
-        .args(extra)
-        .env("SIGBATCH_NOW", "2025-04-01 00:00:00")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
-
-fn attributes(project: &TempProject) -> Vec<Vec<Option<String>>> {
-    let (_, data) = rows(
-        &project.connection(),
-        "SELECT * EXCLUDE (updated_at) FROM main_derived.demo_web_engagement_1_attributes ORDER BY 1",
-    );
-    data
-}
-
-fn finish(output: Output) -> Output {
-    assert!(
-        output.status.success(),
-        "run failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
 
 /// With `--lock-timeout`, a run waits for a full refresh holding the file, then succeeds; the
 /// tables are those the full refresh rebuilt, and the lock note goes with its run.
 #[test]
 fn a_run_waits_for_a_full_refresh_holding_the_file() {
-    let project = TempProject::demo(DEMO_VARS, 200, 10, 7);
+    let project = common::demo_project();
     let note = project.path().join("warehouse.duckdb.sigbatch-lock");
     finish(sigbatch(project.path(), &[]).output().unwrap());
     let expected = attributes(&project);

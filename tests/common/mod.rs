@@ -253,6 +253,45 @@ pub fn fixture_differences(connection: &duckdb::Connection, table_sql: &str) -> 
 
 /// Rows read from a warehouse, written into a DuckDB table `name` of text columns (lower-case
 /// names; list cells as their sorted items joined by ", ", as `rows` prints lists).
+/// Rows read back as text, NULL as `None`.
+pub type Rows = Vec<Vec<Option<String>>>;
+
+/// The columns of the DuckDB table `source` (`schema.table`) as (name, DuckDB type), and every
+/// row with each cell cast to text: what the stand-in harnesses copy into their warehouse.
+pub fn table_as_text(
+    connection: &duckdb::Connection,
+    source: &str,
+) -> (Vec<(String, String)>, Rows) {
+    let (schema, table) = source.split_once('.').unwrap();
+    let columns: Vec<(String, String)> = connection
+        .prepare(
+            "SELECT column_name, data_type FROM information_schema.columns \
+             WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        )
+        .unwrap()
+        .query_map([schema, table], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(!columns.is_empty(), "{source} has no columns");
+    let as_text: Vec<String> = columns
+        .iter()
+        .map(|(name, _)| format!("CAST(\"{name}\" AS VARCHAR)"))
+        .collect();
+    let rows = connection
+        .prepare(&format!("SELECT {} FROM {source}", as_text.join(", ")))
+        .unwrap()
+        .query_map([], |row| {
+            (0..columns.len())
+                .map(|i| row.get::<_, Option<String>>(i))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    (columns, rows)
+}
+
 pub fn text_table(
     connection: &duckdb::Connection,
     name: &str,
@@ -391,4 +430,54 @@ pub fn assert_same_rows(
             assert!(same_cell(x, y), "{warehouse} {a:?}\nduckdb {e:?}");
         }
     }
+}
+
+// ---- the crash tests' demo project (tests/recovery.rs, tests/warehouse_duckdb.rs) ----
+
+/// A few thousand events over ten days, loaded late and duplicated, in ten load windows.
+pub const DEMO_VARS: &str = "  snowplow__start_date: '2025-03-01'\n  snowplow__backfill_limit_days: 1\n  \
+                             snowplow__mock_current_day: '2025-03-12'\n";
+/// "Now" for the demo project's runs.
+pub const DEMO_NOW: &str = "2025-04-01 00:00:00";
+
+pub fn demo_project() -> TempProject {
+    TempProject::demo(DEMO_VARS, 200, 10, 7)
+}
+
+/// `sigbatch run` of the demo project up to its last load, quiet, with `extra` flags.
+pub fn demo_run(project: &Path, extra: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sigbatch"));
+    command.args([
+        "run",
+        "--quiet",
+        "--project-dir",
+        project.to_str().unwrap(),
+        "--until",
+        "2025-03-11 00:00:00",
+    ]);
+    command
+        .args(extra)
+        .env("SIGBATCH_NOW", DEMO_NOW)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    command
+}
+
+/// The demo project's attributes without `updated_at`, by key.
+pub fn demo_attributes(project: &TempProject) -> Vec<Vec<Option<String>>> {
+    rows(
+        &project.connection(),
+        "SELECT * EXCLUDE (updated_at) FROM main_derived.demo_web_engagement_1_attributes ORDER BY 1",
+    )
+    .1
+}
+
+/// `output` of a run that must have succeeded.
+pub fn succeeded(output: std::process::Output) -> std::process::Output {
+    assert!(
+        output.status.success(),
+        "run failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
 }

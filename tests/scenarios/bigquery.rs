@@ -210,13 +210,14 @@ impl Harness for BigQuery {
     }
 
     /// The dry run shows BigQuery's estimate (0 on the emulator), as `plan --json` does.
-    fn after_dry_run(&mut self, project: &TempProject, _place: &str, statements: &str) {
+    fn after_dry_run(&mut self, project: &TempProject, place: &str, statements: &str) {
         assert!(
             statements.contains("-- estimated bytes processed: 0"),
             "{statements}"
         );
         assert!(
-            statements.contains("BEGIN") || statements.contains("INSERT INTO `atomic_scratch`"),
+            statements.contains("BEGIN")
+                || statements.contains(&format!("INSERT INTO `{place}_scratch`")),
             "{statements}"
         );
         let plan = common::sigbatch_on(project, &["plan", "--json"], super::NOW, &[TOKEN]);
@@ -386,34 +387,7 @@ pub fn copy_events(
     split: Option<&str>,
 ) {
     let d = BigQueryDialect::default();
-    let (source_schema, source_table) = source.split_once('.').unwrap();
-    let described: Vec<(String, String)> = connection
-        .prepare(
-            "SELECT column_name, data_type FROM information_schema.columns \
-             WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-        )
-        .unwrap()
-        .query_map([source_schema, source_table], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let as_text: Vec<String> = described
-        .iter()
-        .map(|(name, _)| format!("CAST(\"{name}\" AS VARCHAR)"))
-        .collect();
-    let rows: Vec<Vec<Option<String>>> = connection
-        .prepare(&format!("SELECT {} FROM {source}", as_text.join(", ")))
-        .unwrap()
-        .query_map([], |row| {
-            (0..described.len())
-                .map(|i| row.get::<_, Option<String>>(i))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let (described, rows) = common::table_as_text(connection, source);
     let mut columns: Vec<Column> = Vec::new();
     for (i, (name, duckdb_type)) in described.iter().enumerate() {
         let kind = match duckdb_type.as_str() {

@@ -8,11 +8,6 @@ use super::{Harness, Table};
 
 pub struct DuckDbFile;
 
-/// The demo project of the crash tests (tests/recovery.rs): a few thousand events over ten days,
-/// loaded late and duplicated, in ten load windows.
-pub const DEMO_VARS: &str = "  snowplow__start_date: '2025-03-01'\n  snowplow__backfill_limit_days: 1\n  \
-                             snowplow__mock_current_day: '2025-03-12'\n";
-
 impl Harness for DuckDbFile {
     const KIND: &'static str = "duckdb";
     /// The fixture group in all three syntaxes (the compat fixture runs in each).
@@ -93,6 +88,6 @@ impl Harness for DuckDbFile {
     /// The fixture's run takes a fraction of a second here: the crash tests' demo project lasts
     /// long enough to be seen holding the lock.
     fn concurrent_project(&mut self, _place: &str) -> TempProject {
-        TempProject::demo(DEMO_VARS, 200, 10, 7)
+        common::demo_project()
     }
 }

@@ -8,7 +8,8 @@
 //!    tests/fixtures/upstream-0.4/expected_attributes.csv cell for cell.
 //! 2. `exact_mode_equals_duckdb`: the fixture's exact run equals the same run on DuckDB.
 //! 3. `a_rerun_does_nothing`: after it, `status` reads the state back and a rerun finds nothing
-//!    to do, leaving the table as it was (`updated_at` included). Cases 2 and 3 share one run.
+//!    to do, leaving the table as it was (`updated_at` included). Cases 2 and 3 share one run,
+//!    and cases 2, 3, 6, 7 and 8 one warehouse, each in a place of its own.
 //! 4. `a_run_stopped_after_statements_then_rerun_reaches_the_uninterrupted_tables`.
 //! 5. `two_concurrent_runs_never_interleave`.
 //! 6. `a_missing_events_table_is_named_and_nothing_is_written`.
@@ -204,47 +205,50 @@ pub fn compat_mode_reproduces_the_upstream_fixture<H: Harness>() {
     }
 }
 
-// ---- 2 and 3 ----
+// ---- 2, 3, 6, 7 and 8: one warehouse ----
 
-/// The fixture's exact run on one warehouse, shared by cases 2 and 3 (each of them locks it
-/// while it runs) and dropped, with its server, once both are done.
-pub struct SharedExactRun<H> {
-    state: Mutex<(usize, Option<ExactRun<H>>)>,
+/// One warehouse (one stand-in server) shared by the cases that each need only a place of their
+/// own in it: 2 and 3 (which also share one exact run), 6, 7 and 8. Each case locks it while it
+/// runs; it is dropped, with its server, once all of them are done. Starting a stand-in and
+/// loading the fixture into it is most of such a case's time.
+pub struct SharedWarehouse<H> {
+    state: Mutex<(usize, Option<Warehouse<H>>)>,
 }
 
-pub struct ExactRun<H> {
+pub struct Warehouse<H> {
     pub h: H,
     pub secrets: Vec<String>,
+    exact: Option<ExactRun>,
+}
+
+/// The fixture's exact run at [`PLACE`], shared by cases 2 and 3.
+pub struct ExactRun {
     pub project: TempProject,
     /// The attributes as the run left them.
     pub attributes: Table,
 }
 
-impl<H: Harness> SharedExactRun<H> {
+impl<H: Harness> SharedWarehouse<H> {
     /// For `users` cases.
-    pub const fn new(users: usize) -> SharedExactRun<H> {
-        SharedExactRun {
+    pub const fn new(users: usize) -> SharedWarehouse<H> {
+        SharedWarehouse {
             state: Mutex::new((users, None)),
         }
     }
 
-    fn with(&self, case: impl FnOnce(&mut ExactRun<H>)) {
+    fn with(&self, case: impl FnOnce(&mut Warehouse<H>)) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let run = state.1.get_or_insert_with(|| {
-                let mut h = H::start();
+            let warehouse = state.1.get_or_insert_with(|| {
+                let h = H::start();
                 let secrets = h.secrets();
-                let project = fixture(&mut h, "exact", 3, PLACE, true);
-                succeed(&secrets, &project, &["run"]);
-                let attributes = h.read(&project, PLACE, ATTRIBUTES);
-                ExactRun {
+                Warehouse {
                     h,
                     secrets,
-                    project,
-                    attributes,
+                    exact: None,
                 }
             });
-            case(run)
+            case(warehouse)
         }));
         state.0 -= 1;
         if state.0 == 0 {
@@ -257,8 +261,25 @@ impl<H: Harness> SharedExactRun<H> {
     }
 }
 
-pub fn exact_mode_equals_duckdb<H: Harness>(shared: &SharedExactRun<H>) {
-    shared.with(|run| {
+impl<H: Harness> Warehouse<H> {
+    /// The fixture's exact run, run by whichever of cases 2 and 3 comes first.
+    fn exact_run(&mut self) -> &ExactRun {
+        let (h, secrets) = (&mut self.h, &self.secrets);
+        self.exact.get_or_insert_with(|| {
+            let project = fixture(h, "exact", 3, PLACE, true);
+            succeed(secrets, &project, &["run"]);
+            let attributes = h.read(&project, PLACE, ATTRIBUTES);
+            ExactRun {
+                project,
+                attributes,
+            }
+        })
+    }
+}
+
+pub fn exact_mode_equals_duckdb<H: Harness>(shared: &SharedWarehouse<H>) {
+    shared.with(|warehouse| {
+        let run = warehouse.exact_run();
         let reference = TempProject::staged("exact", &fixture_group(H::SYNTAXES[0]), &H::vars(3));
         reference.run(false, None, NOW).unwrap();
         let (_, expected) = common::rows(
@@ -268,17 +289,24 @@ pub fn exact_mode_equals_duckdb<H: Harness>(shared: &SharedExactRun<H>) {
         let actual = attributes_without_updated_at(run.attributes.clone());
         assert!(expected.len() > 3, "the fixture has several users");
         common::assert_same_rows(H::KIND, &actual, &expected);
-        run.h.after_exact(&run.project, PLACE);
+        let project = &warehouse.exact.as_ref().unwrap().project;
+        warehouse.h.after_exact(project, PLACE);
     });
 }
 
-pub fn a_rerun_does_nothing<H: Harness>(shared: &SharedExactRun<H>) {
-    shared.with(|run| {
-        let status = succeed(&run.secrets, &run.project, &["status"]);
+pub fn a_rerun_does_nothing<H: Harness>(shared: &SharedWarehouse<H>) {
+    shared.with(|warehouse| {
+        warehouse.exact_run();
+        let (h, secrets, run) = (
+            &mut warehouse.h,
+            &warehouse.secrets,
+            warehouse.exact.as_ref().unwrap(),
+        );
+        let status = succeed(secrets, &run.project, &["status"]);
         assert!(status.contains("watermark"), "{status}");
-        let progress = succeed(&run.secrets, &run.project, &["run"]);
+        let progress = succeed(secrets, &run.project, &["run"]);
         assert!(progress.contains("nothing to do"), "{status}\n{progress}");
-        let after = run.h.read(&run.project, PLACE, ATTRIBUTES);
+        let after = h.read(&run.project, PLACE, ATTRIBUTES);
         assert_eq!(after.0, run.attributes.0, "columns");
         assert_eq!(
             after.1, run.attributes.1,
@@ -406,25 +434,46 @@ pub fn two_concurrent_runs_never_interleave<H: Harness>() {
 
 // ---- 6 ----
 
-pub fn a_missing_events_table_is_named_and_nothing_is_written<H: Harness>() {
-    let mut h = H::start();
-    let secrets = h.secrets();
-    let project = fixture(&mut h, "exact", 3, PLACE, false);
-    common::assert_missing_events_table(&sigbatch(&secrets, &project, &["run"]));
-    assert_eq!(
-        h.written_tables(&project, PLACE),
-        0,
-        "a refused run wrote tables"
-    );
+/// The project reads an events table that does not exist, beside the fixture's (the warehouse
+/// is shared: other cases load events into `atomic`).
+pub fn a_missing_events_table_is_named_and_nothing_is_written<H: Harness>(
+    shared: &SharedWarehouse<H>,
+) {
+    shared.with(|warehouse| {
+        let (h, secrets) = (&mut warehouse.h, &warehouse.secrets);
+        let place = "missing";
+        let project = TempProject::new(
+            "exact",
+            &fixture_group(H::SYNTAXES[0]),
+            &format!("{}  snowplow__events_table: no_events\n", H::vars(3)),
+        );
+        let profile = h.profile(&project, place);
+        std::fs::write(project.path().join("profiles.yml"), profile).unwrap();
+        let output = sigbatch(secrets, &project, &["run"]);
+        let text = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{text}");
+        assert!(
+            text.contains("`atomic.no_events` does not exist") && text.contains("hint:"),
+            "{text}"
+        );
+        assert_eq!(
+            h.written_tables(&project, place),
+            0,
+            "a refused run wrote tables"
+        );
+    });
 }
 
 // ---- 7 ----
 
-pub fn refused_credentials_are_named_without_the_secret<H: Harness>() {
-    let mut h = H::start();
-    let mut secrets = h.secrets();
-    let project = fixture(&mut h, "exact", 3, PLACE, true);
-    let (profile, refused) = h.refused_profile(&project, PLACE);
+pub fn refused_credentials_are_named_without_the_secret<H: Harness>(shared: &SharedWarehouse<H>) {
+    shared.with(|warehouse| refused_credentials(&mut warehouse.h, warehouse.secrets.clone()));
+}
+
+fn refused_credentials<H: Harness>(h: &mut H, mut secrets: Vec<String>) {
+    let place = "refused";
+    let project = fixture(h, "exact", 3, place, true);
+    let (profile, refused) = h.refused_profile(&project, place);
     assert!(profile.contains(&refused), "the profile holds the secret");
     std::fs::write(project.path().join("profiles.yml"), profile).unwrap();
     secrets.push(refused);
@@ -436,7 +485,7 @@ pub fn refused_credentials_are_named_without_the_secret<H: Harness>() {
         "{text}"
     );
     assert_eq!(
-        h.written_tables(&project, PLACE),
+        h.written_tables(&project, place),
         0,
         "a refused run wrote tables"
     );
@@ -444,11 +493,14 @@ pub fn refused_credentials_are_named_without_the_secret<H: Harness>() {
 
 // ---- 8 ----
 
-pub fn a_dry_run_writes_nothing<H: Harness>() {
-    let mut h = H::start();
-    let secrets = h.secrets();
-    let project = fixture(&mut h, "exact", 3, PLACE, true);
-    let dry = sigbatch(&secrets, &project, &["run", "--dry-run"]);
+pub fn a_dry_run_writes_nothing<H: Harness>(shared: &SharedWarehouse<H>) {
+    shared.with(|warehouse| dry_run(&mut warehouse.h, &warehouse.secrets));
+}
+
+fn dry_run<H: Harness>(h: &mut H, secrets: &[String]) {
+    let place = "dry";
+    let project = fixture(h, "exact", 3, place, true);
+    let dry = sigbatch(secrets, &project, &["run", "--dry-run"]);
     assert!(
         dry.status.success(),
         "{}",
@@ -461,7 +513,7 @@ pub fn a_dry_run_writes_nothing<H: Harness>() {
         "{statements}"
     );
     assert_eq!(
-        h.written_tables(&project, PLACE),
+        h.written_tables(&project, place),
         0,
         "a dry run writes nothing"
     );
@@ -469,7 +521,7 @@ pub fn a_dry_run_writes_nothing<H: Harness>() {
         !project.path().join("target/run_results.json").exists(),
         "a dry run wrote an artifact"
     );
-    h.after_dry_run(&project, PLACE, &statements);
+    h.after_dry_run(&project, place, &statements);
 }
 
 /// Every case of the suite as a test of the binary that calls it with a harness:
@@ -477,14 +529,14 @@ pub fn a_dry_run_writes_nothing<H: Harness>() {
 /// for a warehouse that has none to refuse.
 macro_rules! suite {
     ($harness:ty) => {
-        $crate::scenarios::suite!(@cases $harness; refused_credentials_are_named_without_the_secret);
+        $crate::scenarios::suite!(@cases $harness, 5; refused_credentials_are_named_without_the_secret);
     };
     ($harness:ty, without credentials) => {
-        $crate::scenarios::suite!(@cases $harness;);
+        $crate::scenarios::suite!(@cases $harness, 4;);
     };
-    (@cases $harness:ty; $($more:ident),*) => {
-        static EXACT_RUN: $crate::scenarios::SharedExactRun<$harness> =
-            $crate::scenarios::SharedExactRun::new(2);
+    (@cases $harness:ty, $users:literal; $($more:ident),*) => {
+        static WAREHOUSE: $crate::scenarios::SharedWarehouse<$harness> =
+            $crate::scenarios::SharedWarehouse::new($users);
 
         #[test]
         fn compat_mode_reproduces_the_upstream_fixture() {
@@ -493,12 +545,12 @@ macro_rules! suite {
 
         #[test]
         fn exact_mode_equals_duckdb() {
-            $crate::scenarios::exact_mode_equals_duckdb::<$harness>(&EXACT_RUN);
+            $crate::scenarios::exact_mode_equals_duckdb::<$harness>(&WAREHOUSE);
         }
 
         #[test]
         fn a_rerun_does_nothing() {
-            $crate::scenarios::a_rerun_does_nothing::<$harness>(&EXACT_RUN);
+            $crate::scenarios::a_rerun_does_nothing::<$harness>(&WAREHOUSE);
         }
 
         #[test]
@@ -513,18 +565,18 @@ macro_rules! suite {
 
         #[test]
         fn a_missing_events_table_is_named_and_nothing_is_written() {
-            $crate::scenarios::a_missing_events_table_is_named_and_nothing_is_written::<$harness>();
+            $crate::scenarios::a_missing_events_table_is_named_and_nothing_is_written::<$harness>(&WAREHOUSE);
         }
 
         #[test]
         fn a_dry_run_writes_nothing() {
-            $crate::scenarios::a_dry_run_writes_nothing::<$harness>();
+            $crate::scenarios::a_dry_run_writes_nothing::<$harness>(&WAREHOUSE);
         }
 
         $(
             #[test]
             fn $more() {
-                $crate::scenarios::$more::<$harness>();
+                $crate::scenarios::$more::<$harness>(&WAREHOUSE);
             }
         )*
     };

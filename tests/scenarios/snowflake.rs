@@ -226,20 +226,7 @@ impl Database {
         table: &str,
     ) {
         let d = SnowflakeDialect;
-        let (source_schema, source_table) = source.split_once('.').unwrap();
-        let columns: Vec<(String, String)> = connection
-            .prepare(
-                "SELECT column_name, data_type FROM information_schema.columns \
-                 WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-            )
-            .unwrap()
-            .query_map([source_schema, source_table], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        assert!(!columns.is_empty(), "{source} has no columns");
+        let (columns, rows) = common::table_as_text(connection, source);
         let snowflake_type = |duckdb_type: &str| match duckdb_type {
             "JSON" => "VARIANT",
             "TIMESTAMP" | "TIMESTAMP WITH TIME ZONE" => "TIMESTAMP_NTZ",
@@ -263,21 +250,6 @@ impl Database {
                 definitions.join(", ")
             ))
             .unwrap();
-        let as_text: Vec<String> = columns
-            .iter()
-            .map(|(name, _)| format!("CAST(\"{name}\" AS VARCHAR)"))
-            .collect();
-        let rows: Vec<Vec<Option<String>>> = connection
-            .prepare(&format!("SELECT {} FROM {source}", as_text.join(", ")))
-            .unwrap()
-            .query_map([], |row| {
-                (0..columns.len())
-                    .map(|i| row.get::<_, Option<String>>(i))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
         let converted: Vec<String> = columns
             .iter()
             .enumerate()
