@@ -382,7 +382,8 @@ pub enum Command {
     /// the attributes.
     #[command(after_help = "Example:\n  sigbatch demo --dir target/demo")]
     Demo {
-        /// Where to put the demo project and its DuckDB file (replaced if it is a demo).
+        /// Where to put the demo project and its DuckDB file: a new or empty directory, or an earlier
+        /// demo (replaced); any other directory is refused.
         #[arg(long, default_value = "target/demo", value_name = "DIR")]
         dir: PathBuf,
 

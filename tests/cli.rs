@@ -103,6 +103,34 @@ fn the_demo_generates_runs_and_prints_the_attributes_table() {
         "{stdout}"
     );
     assert!(demo.join("sigbatch.yml").exists());
+
+    // the demo replaces its own directory, and refuses to touch a real project
+    let again = sigbatch(&[
+        "demo",
+        "--dir",
+        demo.to_str().unwrap(),
+        "--users",
+        "50",
+        "--days",
+        "3",
+        "--quiet",
+    ]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(project.join(".git")).unwrap();
+    std::fs::write(
+        project.join("sigbatch.yml"),
+        "attribute_group: group.json\n",
+    )
+    .unwrap();
+    let refused = sigbatch(&["demo", "--dir", project.to_str().unwrap(), "--quiet"]);
+    let text = stderr(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("is not an earlier demo") && text.contains("hint:"),
+        "{text}"
+    );
+    assert!(project.join(".git").is_dir() && project.join("sigbatch.yml").is_file());
 }
 
 #[test]

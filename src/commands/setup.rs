@@ -128,6 +128,33 @@ pub struct DemoSettings {
     pub runs: u32,
 }
 
+/// The file that marks a directory as `sigbatch demo`'s own, which the next demo may replace.
+const DEMO_MARKER: &str = ".sigbatch-demo";
+
+/// Empties `dir` for a new demo when it holds an earlier one (the marker, or the demo's own
+/// attribute group from before the marker existed); refuses any other directory that is not
+/// empty, so that pointing `--dir` at a real project never deletes it.
+fn clear_old_demo(dir: &Path) -> Result<()> {
+    let Ok(mut entries) = std::fs::read_dir(dir) else {
+        return Ok(()); // nothing there yet
+    };
+    if entries.next().is_none() {
+        return Ok(());
+    }
+    let earlier_demo = dir.join(DEMO_MARKER).is_file()
+        || std::fs::read_to_string(dir.join("attribute_group.json"))
+            .is_ok_and(|group| group == crate::demo::DEMO_ATTRIBUTE_GROUP_JSON);
+    if !earlier_demo {
+        return Err(Error::file(
+            dir,
+            "is not empty and is not an earlier demo: the demo writes only into a new or empty directory, or replaces its own",
+        )
+        .with_hint("pass --dir with a new directory, e.g. `sigbatch demo --dir target/demo`"));
+    }
+    std::fs::remove_dir_all(dir)
+        .map_err(|e| Error::file(dir, format!("cannot clear the earlier demo: {e}")))
+}
+
 /// Generates a realistic events dataset, a demo project over it, runs it incrementally in
 /// `runs` steps (as a daily scheduler would), and prints a summary of the attributes table.
 pub fn demo(
@@ -136,11 +163,13 @@ pub fn demo(
     reporter: &mut dyn Reporter,
 ) -> Result<()> {
     let dir = &settings.dir;
-    if dir.join(PROJECT_FILE).exists() {
-        std::fs::remove_dir_all(dir)
-            .map_err(|e| Error::file(dir, format!("cannot clear the old demo: {e}")))?;
-    }
+    clear_old_demo(dir)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, format!("cannot create: {e}")))?;
+    std::fs::write(
+        dir.join(DEMO_MARKER),
+        "written by `sigbatch demo`; the next demo replaces this directory\n",
+    )
+    .map_err(|e| Error::file(dir, format!("cannot write: {e}")))?;
     let spec = crate::demo::DemoSpec {
         users: settings.users,
         days: settings.days,
