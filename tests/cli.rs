@@ -5,7 +5,7 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::{FIXTURE_VARS, TempProject, fixture_dir};
+use common::{FIXTURE_VARS, TempProject, built_tables, fixture_dir};
 
 fn sigbatch(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sigbatch"))
@@ -21,21 +21,6 @@ fn stderr(output: &Output) -> String {
 
 fn fixture_group() -> String {
     std::fs::read_to_string(fixture_dir().join("attribute_group.snowflake.json")).unwrap()
-}
-
-/// Tables sigbatch created (anything outside the `atomic` schema).
-fn built_tables(project: &TempProject) -> i64 {
-    if !project.database().exists() {
-        return 0;
-    }
-    project
-        .connection()
-        .query_row(
-            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema NOT IN ('atomic', 'main')",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap()
 }
 
 /// Runs `sigbatch run` on a staged fixture project whose group or vars were altered, and checks

@@ -20,6 +20,43 @@ pub fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upstream-0.4")
 }
 
+/// The fixture's events as `atomic.events` in `connection` (Snowflake's layout).
+pub fn stage_fixture_events(connection: &duckdb::Connection) {
+    sigbatch::stage_csv::stage_events_csv(
+        connection,
+        &fixture_dir().join("events.csv"),
+        "atomic",
+        "events",
+    )
+    .unwrap();
+}
+
+/// Tables sigbatch created in a project's DuckDB file (anything outside `atomic` and `main`).
+pub fn built_tables(project: &TempProject) -> usize {
+    if !project.database().exists() {
+        return 0;
+    }
+    project
+        .connection()
+        .query_row(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema NOT IN ('atomic', 'main')",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap() as usize
+}
+
+/// A warehouse's query result as a table: column names in lower case, lists as `rows` prints
+/// them (their sorted items joined by ", ").
+pub fn text_result(columns: &[String], rows: Vec<Vec<Option<String>>>) -> (Vec<String>, Rows) {
+    let columns = columns.iter().map(|c| c.to_lowercase()).collect();
+    let rows = rows
+        .into_iter()
+        .map(|row| row.into_iter().map(|c| c.map(list_text)).collect())
+        .collect();
+    (columns, rows)
+}
+
 pub fn timestamp(text: &str) -> NaiveDateTime {
     sigbatch::state::parse_timestamp(text).unwrap()
 }
@@ -72,14 +109,7 @@ impl TempProject {
     /// A project over the fixture's events, with any group and vars.
     pub fn staged(semantics: &str, group_json: &str, vars: &str) -> TempProject {
         let project = TempProject::new(semantics, group_json, vars);
-        let connection = duckdb::Connection::open(project.database()).unwrap();
-        sigbatch::stage_csv::stage_events_csv(
-            &connection,
-            &fixture_dir().join("events.csv"),
-            "atomic",
-            "events",
-        )
-        .unwrap();
+        stage_fixture_events(&project.connection());
         project
     }
 

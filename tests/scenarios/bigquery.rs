@@ -96,13 +96,7 @@ impl Harness for BigQuery {
             return;
         }
         let events = duckdb::Connection::open_in_memory().unwrap();
-        sigbatch::stage_csv::stage_events_csv(
-            &events,
-            &common::fixture_dir().join("events.csv"),
-            "atomic",
-            "events",
-        )
-        .unwrap();
+        common::stage_fixture_events(&events);
         let split = place.starts_with("compat").then_some(SPLIT);
         copy_events(
             &mut self.server.client("atomic"),

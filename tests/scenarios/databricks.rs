@@ -58,13 +58,7 @@ impl Server {
     /// A query's rows as text (lower-case names; lists as their sorted items joined by ", ").
     pub fn read(&self, sql: &str) -> Table {
         let result = self.client().run(sql).unwrap();
-        let columns = result.columns.iter().map(|c| c.to_lowercase()).collect();
-        let rows = result
-            .rows
-            .into_iter()
-            .map(|row| row.into_iter().map(|c| c.map(common::list_text)).collect())
-            .collect();
-        (columns, rows)
+        common::text_result(&result.columns, result.rows)
     }
 }
 

@@ -34,13 +34,7 @@ impl Harness for DuckDbFile {
     }
 
     fn load_fixture_events(&mut self, project: &TempProject, _place: &str) {
-        sigbatch::stage_csv::stage_events_csv(
-            &project.connection(),
-            &common::fixture_dir().join("events.csv"),
-            "atomic",
-            "events",
-        )
-        .unwrap();
+        common::stage_fixture_events(&project.connection());
     }
 
     fn read(&mut self, project: &TempProject, _place: &str, table: &str) -> Table {
@@ -51,17 +45,7 @@ impl Harness for DuckDbFile {
     }
 
     fn written_tables(&mut self, project: &TempProject, _place: &str) -> usize {
-        if !project.database().exists() {
-            return 0;
-        }
-        project
-            .connection()
-            .query_row(
-                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema NOT IN ('atomic', 'main')",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .unwrap() as usize
+        common::built_tables(project)
     }
 
     /// The lock note beside the file: `pid N since T UTC` while a run holds it.

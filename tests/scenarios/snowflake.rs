@@ -56,13 +56,7 @@ impl Harness for Snowflake {
 
     fn load_fixture_events(&mut self, _project: &TempProject, place: &str) {
         let events = duckdb::Connection::open_in_memory().unwrap();
-        sigbatch::stage_csv::stage_events_csv(
-            &events,
-            &common::fixture_dir().join("events.csv"),
-            "atomic",
-            "events",
-        )
-        .unwrap();
+        common::stage_fixture_events(&events);
         self.database(place)
             .copy_from_duckdb(&events, "atomic.events", "atomic", "events");
     }
@@ -193,13 +187,7 @@ impl Database {
     /// ", ", as `common::rows` prints lists).
     pub fn read(&mut self, sql: &str) -> Table {
         let result = self.client.run(sql).unwrap();
-        let columns = result.columns.iter().map(|c| c.to_lowercase()).collect();
-        let rows = result
-            .rows
-            .into_iter()
-            .map(|row| row.into_iter().map(|c| c.map(common::list_text)).collect())
-            .collect();
-        (columns, rows)
+        common::text_result(&result.columns, result.rows)
     }
 
     /// Tables of this database in `schemas` (a list of SQL strings).
