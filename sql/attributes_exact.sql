@@ -30,6 +30,11 @@ LEFT JOIN (
   GROUP BY daily.attribute_key
 ) AS grouped ON grouped.attribute_key = {{ source_key }}
 {%- endif %}
+{%- for column in counted %}
+LEFT JOIN (
+{{ column.sql }}
+) AS {{ column.alias }} ON {{ column.alias }}.attribute_key = {{ source_key }}
+{%- endfor %}
 {%- if changed %}
 {%- if join_previous %}
 LEFT JOIN {{ t.attributes }} AS previous ON previous.{{ key }} = {{ source_key }}

@@ -1,5 +1,5 @@
 {#- the dedup order: the first-loaded copy of an event_id wins -#}
-{%- set dedup_order = ["events.load_tstamp", "events.dvce_created_tstamp", "events.derived_tstamp", "events.event_name", "events." ~ key] -%}
+{%- set dedup_order = ["events.load_tstamp", "events.dvce_created_tstamp", "events.derived_tstamp", "events.event_name", key_value] -%}
 {%- if ordered_dedup -%}
 {#- exact mode: the candidates in the events table's order; only ids that occur more than once
     are ranked (`Dialect::ordered_dedup`). The event_id is never NULL here. -#}
@@ -57,9 +57,14 @@ WHERE TRUE
 {%- endif %}
 {%- if exact %}
   AND events.event_id IS NOT NULL
-  AND events.{{ key }} IS NOT NULL
+  AND {{ key_value }} IS NOT NULL
   AND {{ event_date }} >= {{ start_date }}
+{%- if backfill_since %}
+  AND events.derived_tstamp >= {{ backfill_since }}
+{%- endif %}
+{%- if event_types %}
   AND ({{ event_types }})
+{%- endif %}
 {%- if stored_filter %}
   AND stored.sigbatch_stored_event_id IS NULL
 {%- endif %}

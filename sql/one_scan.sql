@@ -18,3 +18,8 @@ FROM (
   WHERE daily.attribute_key IS NOT NULL
   GROUP BY daily.attribute_key
 ) AS grouped
+{%- for column in counted %}
+LEFT JOIN (
+{{ column.sql }}
+) AS {{ column.alias }} ON {{ column.alias }}.attribute_key = grouped.attribute_key
+{%- endfor %}

@@ -41,14 +41,20 @@ pub fn check_events_table(
         .iter()
         .map(|c| (*c, "the engine".to_string()))
         .collect();
-    needed.push((&plan.key_column, "the attribute key".into()));
     let mut self_describing = Vec::new();
+    match &plan.key_property {
+        None => needed.push((&plan.key_column, "the attribute key".into())),
+        Some(path) if path.is_atomic() => needed.push((&path.column, "the attribute key".into())),
+        Some(path) => self_describing.push((&path.column, "the attribute key".into())),
+    }
     for property in &plan.properties {
-        let user = format!("property `{}`", property.path.raw);
-        if property.path.is_atomic() {
-            needed.push((&property.path.column, user));
-        } else {
-            self_describing.push((&property.path.column, user));
+        for leaf in property.property.leaves() {
+            let user = format!("property `{}`", leaf.path.raw);
+            if leaf.path.is_atomic() {
+                needed.push((&leaf.path.column, user));
+            } else {
+                self_describing.push((&leaf.path.column, user));
+            }
         }
     }
     // any schema version of a self-describing column will do (BigQuery stores one per version)

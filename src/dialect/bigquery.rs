@@ -70,6 +70,7 @@ impl Dialect for BigQuery {
             ValueType::Integer => "INT64",
             ValueType::Double => "FLOAT64",
             ValueType::Boolean => "BOOL",
+            ValueType::Timestamp => "TIMESTAMP",
         }
     }
 
@@ -153,6 +154,30 @@ impl Dialect for BigQuery {
 
     fn md5_hex(&self, text: &str) -> String {
         format!("TO_HEX(MD5({text}))")
+    }
+
+    fn list_size(&self, list: &str) -> String {
+        format!("ARRAY_LENGTH({list})")
+    }
+
+    /// BigQuery's `DAYOFWEEK` runs from Sunday (1) to Saturday (7).
+    fn iso_weekday(&self, timestamp: &str) -> String {
+        format!("(MOD(EXTRACT(DAYOFWEEK FROM {timestamp}) + 5, 7) + 1)")
+    }
+
+    fn week_start(&self, timestamp: &str) -> String {
+        format!("DATE_TRUNC(DATE({timestamp}), ISOWEEK)")
+    }
+
+    fn micros_between(&self, from: &str, to: &str) -> String {
+        format!("TIMESTAMP_DIFF({to}, {from}, MICROSECOND)")
+    }
+
+    /// BigQuery has no map type: an array of (key, value) structs, keys ascending.
+    fn count_map(&self, key: &str, count: &str) -> String {
+        format!(
+            "CASE WHEN COUNT(*) > 0 THEN ARRAY_AGG(STRUCT({key} AS key, {count} AS value) ORDER BY {key}) END"
+        )
     }
 
     fn unique_list_daily(&self, value: &str, when: &str) -> String {

@@ -58,6 +58,7 @@ impl Dialect for Databricks {
             ValueType::Integer => "BIGINT",
             ValueType::Double => "DOUBLE",
             ValueType::Boolean => "BOOLEAN",
+            ValueType::Timestamp => "TIMESTAMP",
         }
     }
 
@@ -111,6 +112,25 @@ impl Dialect for Databricks {
 
     fn add_days(&self, timestamp: &str, days: i64) -> String {
         format!("({timestamp} + INTERVAL {days} DAYS)")
+    }
+
+    fn list_size(&self, list: &str) -> String {
+        format!("size({list})")
+    }
+
+    /// Spark's `dayofweek` runs from Sunday (1) to Saturday (7).
+    fn iso_weekday(&self, timestamp: &str) -> String {
+        format!("(((dayofweek({timestamp}) + 5) % 7) + 1)")
+    }
+
+    fn micros_between(&self, from: &str, to: &str) -> String {
+        format!("(unix_micros({to}) - unix_micros({from}))")
+    }
+
+    fn count_map(&self, key: &str, count: &str) -> String {
+        format!(
+            "CASE WHEN COUNT(*) > 0 THEN map_from_entries(array_sort(collect_list(struct({key}, {count})))) END"
+        )
     }
 
     fn unique_list_daily(&self, value: &str, when: &str) -> String {

@@ -40,6 +40,7 @@ impl Dialect for DuckDb {
             ValueType::Integer => "BIGINT",
             ValueType::Double => "DOUBLE",
             ValueType::Boolean => "BOOLEAN",
+            ValueType::Timestamp => "TIMESTAMP",
         }
     }
 
@@ -82,6 +83,24 @@ impl Dialect for DuckDb {
 
     fn add_days(&self, timestamp: &str, days: i64) -> String {
         format!("({timestamp} + INTERVAL ({days}) DAY)")
+    }
+
+    fn list_size(&self, list: &str) -> String {
+        format!("len({list})")
+    }
+
+    fn iso_weekday(&self, timestamp: &str) -> String {
+        format!("CAST(EXTRACT(isodow FROM {timestamp}) AS BIGINT)")
+    }
+
+    fn micros_between(&self, from: &str, to: &str) -> String {
+        format!("(epoch_us({to}) - epoch_us({from}))")
+    }
+
+    fn count_map(&self, key: &str, count: &str) -> String {
+        format!(
+            "CASE WHEN COUNT(*) > 0 THEN map_from_entries(list(struct_pack(k := {key}, v := {count}) ORDER BY {key})) END"
+        )
     }
 
     fn unique_list_daily(&self, value: &str, when: &str) -> String {

@@ -258,6 +258,24 @@ pub trait Dialect: Send + Sync {
         order: &OrderKey,
     ) -> String;
 
+    /// The number of elements of a list (`approx_count_distinct`'s exact count).
+    fn list_size(&self, list: &str) -> String;
+
+    /// The ISO day of the week of a timestamp: 1 (Monday) to 7 (Sunday).
+    fn iso_weekday(&self, timestamp: &str) -> String;
+
+    /// The date of the Monday that starts a timestamp's ISO week.
+    fn week_start(&self, timestamp: &str) -> String {
+        format!("CAST(DATE_TRUNC('week', {timestamp}) AS DATE)")
+    }
+
+    /// Microseconds from `from` to `to` (negative when `to` is earlier), as an integer.
+    fn micros_between(&self, from: &str, to: &str) -> String;
+
+    /// Aggregate: the (text) `key` -> (integer) `count` pairs of the group's rows as the
+    /// warehouse's map type, keys ascending (`category_count`). NULL for no rows.
+    fn count_map(&self, key: &str, count: &str) -> String;
+
     fn compat_delayed_rule(&self) -> DelayedRule {
         DelayedRule::NoSameDayLoad
     }

@@ -43,6 +43,7 @@ impl Dialect for Snowflake {
             ValueType::Integer => "NUMBER(38,0)",
             ValueType::Double => "FLOAT",
             ValueType::Boolean => "BOOLEAN",
+            ValueType::Timestamp => "TIMESTAMP_NTZ",
         }
     }
 
@@ -98,6 +99,27 @@ impl Dialect for Snowflake {
 
     fn add_days(&self, timestamp: &str, days: i64) -> String {
         format!("DATEADD(day, {days}, {timestamp})")
+    }
+
+    fn list_size(&self, list: &str) -> String {
+        format!("ARRAY_SIZE({list})")
+    }
+
+    fn iso_weekday(&self, timestamp: &str) -> String {
+        format!("DAYOFWEEKISO({timestamp})")
+    }
+
+    /// `DATE_TRUNC('week')` follows the session's `WEEK_START`; the ISO weekday does not.
+    fn week_start(&self, timestamp: &str) -> String {
+        format!("DATEADD(day, 1 - DAYOFWEEKISO({timestamp}), CAST({timestamp} AS DATE))")
+    }
+
+    fn micros_between(&self, from: &str, to: &str) -> String {
+        format!("DATEDIFF('microsecond', {from}, {to})")
+    }
+
+    fn count_map(&self, key: &str, count: &str) -> String {
+        format!("OBJECT_AGG({key}, TO_VARIANT({count}))")
     }
 
     fn unique_list_daily(&self, value: &str, when: &str) -> String {

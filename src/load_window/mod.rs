@@ -234,5 +234,7 @@ fn is_last(
 /// Exact mode: nothing pending and the attributes table was computed for today's periods, so a
 /// window without new events would change nothing.
 fn attributes_current(stored: &StoredState, plan: &Plan, today: NaiveDate) -> bool {
-    stored.pending_keys == 0 && stored.period_end == Some(plan.period_end(today))
+    stored.pending_keys == 0
+        && stored.period_end == Some(plan.period_end(today))
+        && !plan.reads_now()
 }

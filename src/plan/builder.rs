@@ -1,14 +1,16 @@
 //! Building a plan: each attribute becomes its `filtered_events` property columns, its daily
 //! partial columns and its output column, with names allocated as upstream names them.
 
-use super::naming::{NameAllocator, cleaned_property_name, upstream_daily_name};
-use super::{DailyColumn, OutputColumn, Partial, Predicate, PropertyColumn};
+use super::naming::{
+    NameAllocator, cleaned_property_name, property_base_name, upstream_daily_name,
+};
+use super::{CountedValues, DailyColumn, OutputColumn, Partial, Predicate, PropertyColumn};
 use crate::error::{Error, Result};
 use crate::project::Semantics;
 use crate::project::group::{
-    Aggregation, Attribute, Criterion, CriterionValue, Operator, Scalar, ValueType,
+    Aggregation, Attribute, AttributeGroup, Criterion, Literal, Operator, Property, Scalar,
+    ValueType,
 };
-use crate::project::property::PropertyPath;
 
 pub(super) struct Builder {
     pub(super) mode: Semantics,
@@ -16,6 +18,76 @@ pub(super) struct Builder {
     pub(super) property_names: NameAllocator,
     pub(super) daily: Vec<DailyColumn>,
     pub(super) daily_names: NameAllocator,
+    pub(super) counted: Vec<CountedValues>,
+}
+
+/// Compat mode reproduces snowplow-signals 0.4.2-0.4.4, which knew none of the current model's
+/// additions: each is refused with the attribute and field named, rather than computed in a way
+/// upstream never did.
+pub(super) fn refuse_in_compat(group: &AttributeGroup) -> Result<()> {
+    let refuse = |context: String, what: String| {
+        Err(Error::invalid(
+            context,
+            format!("{what}, which upstream's batch engine did not have"),
+        )
+        .with_hint("compute it with `semantics: exact`"))
+    };
+    if group.key_property.is_some() {
+        return refuse(
+            "attribute_key".into(),
+            "the key is read from a property".into(),
+        );
+    }
+    if group.backfill_since.is_some() {
+        return refuse(
+            "backfill_since_tstamp".into(),
+            "the group sets backfill_since_tstamp".into(),
+        );
+    }
+    for attribute in &group.attributes {
+        let context = format!("attribute `{}`", attribute.name);
+        if !attribute.aggregation.known_upstream() {
+            return refuse(
+                format!("{context}: aggregation"),
+                format!(
+                    "`{}` is a current Signals aggregation",
+                    attribute.aggregation.as_str()
+                ),
+            );
+        }
+        if attribute.events.is_empty() {
+            return refuse(
+                format!("{context}: events"),
+                "an empty event list reads every event".into(),
+            );
+        }
+        if let Some(property) = &attribute.property
+            && property.as_path().is_none()
+        {
+            return refuse(
+                format!("{context}: property"),
+                format!("`{property}` is a calculated property or a date part"),
+            );
+        }
+        for criterion in attribute.criteria.all.iter().chain(&attribute.criteria.any) {
+            if criterion.property.as_path().is_none() {
+                return refuse(
+                    format!("{context}: criteria"),
+                    format!(
+                        "`{}` is a calculated property or a date part",
+                        criterion.property
+                    ),
+                );
+            }
+            if criterion.value.is_none() {
+                return refuse(
+                    format!("{context}: criteria"),
+                    format!("operator `{}`", criterion.operator.as_str()),
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Numbers are extracted as doubles whatever their declared width, so a JSON `13.0` or `"13.0"`
@@ -29,19 +101,19 @@ fn extraction_type(value_type: ValueType) -> ValueType {
 }
 
 impl Builder {
-    fn property_column(&mut self, path: &PropertyPath, value_type: ValueType) -> String {
+    fn property_column(&mut self, property: &Property, value_type: ValueType) -> String {
         let value_type = extraction_type(value_type);
         if let Some(existing) = self
             .properties
             .iter()
-            .find(|p| p.path.raw == path.raw && p.value_type == value_type)
+            .find(|p| p.property == *property && p.value_type == value_type)
         {
             return existing.name.clone();
         }
-        let name = self.property_names.allocate(&cleaned_property_name(path));
+        let name = self.property_names.allocate(&property_base_name(property));
         self.properties.push(PropertyColumn {
             name: name.clone(),
-            path: path.clone(),
+            property: property.clone(),
             value_type,
         });
         name
@@ -61,12 +133,21 @@ impl Builder {
     }
 
     fn criterion(&mut self, criterion: &Criterion) -> Result<Predicate> {
-        let value_type = criterion.value.value_type();
+        let value_type = criterion
+            .value
+            .as_ref()
+            .map_or(ValueType::Text, Literal::value_type);
         let column = self.property_column(&criterion.property, value_type);
         let compat = self.mode == Semantics::Compat;
-        let one = |value: &CriterionValue| match value {
-            CriterionValue::One(scalar) => Ok(scalar.clone()),
-            CriterionValue::List(_) => Err(Error::invalid(
+        let Some(criterion_value) = &criterion.value else {
+            return Ok(match criterion.operator {
+                Operator::IsNull => Predicate::IsNull { column },
+                _ => Predicate::IsNotNull { column },
+            });
+        };
+        let one = |value: &Literal| match value {
+            Literal::One(scalar) => Ok(scalar.clone()),
+            Literal::List(_) => Err(Error::invalid(
                 format!("criterion on `{}`", criterion.property),
                 format!(
                     "operator `{}` takes one value, not a list",
@@ -77,10 +158,10 @@ impl Builder {
         Ok(match criterion.operator {
             Operator::NotEq => Predicate::NotEqualOrNull {
                 column,
-                value: one(&criterion.value)?,
+                value: one(criterion_value)?,
             },
             Operator::Like => {
-                let Scalar::Text(pattern) = one(&criterion.value)? else {
+                let Scalar::Text(pattern) = one(criterion_value)? else {
                     return Err(Error::internal_shape("like without a string"));
                 };
                 // Upstream wraps every pattern in `%...%`; exact mode uses the pattern as given.
@@ -94,13 +175,13 @@ impl Builder {
                 }
             }
             Operator::In => {
-                let values = match &criterion.value {
-                    CriterionValue::List(list) => list.clone(),
-                    CriterionValue::One(Scalar::Text(text)) if compat => parse_compat_in_list(text)
+                let values = match criterion_value {
+                    Literal::List(list) => list.clone(),
+                    Literal::One(Scalar::Text(text)) if compat => parse_compat_in_list(text)
                         .map_err(|m| {
                             Error::invalid(format!("criterion on `{}`", criterion.property), m)
                         })?,
-                    CriterionValue::One(scalar) => vec![scalar.clone()],
+                    Literal::One(scalar) => vec![scalar.clone()],
                 };
                 Predicate::In { column, values }
             }
@@ -116,10 +197,16 @@ impl Builder {
                 )
                 .with_hint("compare strings in exact mode (`semantics: exact`)"));
             }
+            Operator::IsNull | Operator::IsNotNull => {
+                return Err(Error::invalid(
+                    format!("criterion on `{}`", criterion.property),
+                    format!("`{}` takes no value", criterion.operator.as_str()),
+                ));
+            }
             operator => Predicate::Compare {
                 column,
                 operator: operator.as_str(),
-                value: one(&criterion.value)?,
+                value: one(criterion_value)?,
             },
         })
     }
@@ -152,6 +239,9 @@ impl Builder {
             }
             Semantics::Exact => {
                 let mut parts = vec![Predicate::EventIs(attribute.events.clone())];
+                if attribute.events.is_empty() {
+                    parts.clear();
+                }
                 parts.extend(all);
                 if !any.is_empty() {
                     parts.push(Predicate::Any(any));
@@ -171,10 +261,18 @@ impl Builder {
             .with_hint("use `semantics: exact`, which computes an exact mean"));
         }
         let when = self.matching(attribute)?;
+        // values counted or told apart are read as text; the others at the attribute's type
+        let read_as = match attribute.aggregation {
+            Aggregation::ApproxCountDistinct
+            | Aggregation::MostFrequent
+            | Aggregation::LeastFrequent
+            | Aggregation::CategoryCount => ValueType::Text,
+            _ => attribute.value_type,
+        };
         let value = attribute
             .property
             .as_ref()
-            .map(|p| self.property_column(p, attribute.value_type));
+            .map(|p| self.property_column(p, read_as));
         let value_name = || {
             value
                 .clone()
@@ -185,7 +283,7 @@ impl Builder {
             if compat {
                 upstream_daily_name(
                     attribute.aggregation,
-                    attribute.property.as_ref(),
+                    attribute.property.as_ref().and_then(Property::as_path),
                     &event_names,
                     &attribute.criteria,
                     &attribute.name,
@@ -242,6 +340,56 @@ impl Builder {
                     Some(self.daily_column(&base("value_count"), count)),
                 )
             }
+            Aggregation::ApproxCountDistinct => {
+                let partial = Partial::UniqueList {
+                    value: value_name()?,
+                    when,
+                    integers: false,
+                };
+                (self.daily_column(&base("values"), partial), None)
+            }
+            Aggregation::TimeSinceFirst | Aggregation::TimeSinceLast => {
+                // with a property, only events where it has a value count
+                let when = match &value {
+                    Some(column) => Predicate::all(vec![
+                        when,
+                        Predicate::IsNotNull {
+                            column: column.clone(),
+                        },
+                    ]),
+                    None => when,
+                };
+                let (word, partial) = if attribute.aggregation == Aggregation::TimeSinceFirst {
+                    ("earliest", Partial::EarliestEvent { when })
+                } else {
+                    ("latest", Partial::LatestEvent { when })
+                };
+                (self.daily_column(&base(word), partial), None)
+            }
+            Aggregation::MostFrequent | Aggregation::LeastFrequent | Aggregation::CategoryCount => {
+                let counted = CountedValues {
+                    value: value_name()?,
+                    when,
+                };
+                let slot = match self.counted.iter().position(|c| *c == counted) {
+                    Some(slot) => slot,
+                    None => {
+                        self.counted.push(counted);
+                        self.counted.len() - 1
+                    }
+                };
+                return Ok(OutputColumn {
+                    name: attribute.name.clone(),
+                    aggregation: attribute.aggregation,
+                    value_type: attribute.value_type,
+                    daily: String::new(),
+                    daily_second: None,
+                    period_days: attribute.period_days,
+                    default_value: attribute.default_value.clone(),
+                    time_unit: None,
+                    counted: Some(slot),
+                });
+            }
             Aggregation::UniqueList => {
                 let partial = Partial::UniqueList {
                     value: value_name()?,
@@ -254,8 +402,9 @@ impl Builder {
                 let first = attribute.aggregation == Aggregation::First;
                 let value = value_name()?;
                 if compat {
+                    let path = attribute.property.as_ref().and_then(Property::as_path);
                     let cleaned =
-                        cleaned_property_name(attribute.property.as_ref().expect("checked above"));
+                        cleaned_property_name(path.expect("compat refuses other properties"));
                     let (name, partial) = if first {
                         (
                             format!("first_{cleaned}"),
@@ -303,6 +452,8 @@ impl Builder {
             daily_second,
             period_days: attribute.period_days,
             default_value: attribute.default_value.clone(),
+            time_unit: attribute.time_unit,
+            counted: None,
         })
     }
 }

@@ -10,7 +10,7 @@ pub mod naming;
 pub mod predicate;
 
 use crate::error::{Error, Result};
-use crate::project::group::{Aggregation, EventRef, Scalar, ValueType};
+use crate::project::group::{Aggregation, EventRef, Literal, Property, TimeUnit, ValueType};
 use crate::project::property::PropertyPath;
 use crate::project::{Project, Semantics, Vars};
 use builder::Builder;
@@ -38,13 +38,22 @@ const STATE_LAYOUT: u32 = 4;
 pub struct Plan {
     pub semantics: Semantics,
     pub project: String,
+    /// The name of the key column in the attributes table (and the events column read as the
+    /// key unless `key_property` says otherwise).
     pub key_column: String,
-    /// The union of every attribute's event types: the filter of `filtered_events`.
+    /// Where the key is read from when it is not the events column `key_column`.
+    pub key_property: Option<PropertyPath>,
+    /// The union of every attribute's event types: the filter of `filtered_events`. Empty when
+    /// an attribute reads every event.
     pub event_types: Vec<EventRef>,
+    /// Events before it are not read (the group's `backfill_since_tstamp`).
+    pub backfill_since: Option<chrono::NaiveDateTime>,
     pub properties: Vec<PropertyColumn>,
     pub daily: Vec<DailyColumn>,
     /// In output order.
     pub outputs: Vec<OutputColumn>,
+    /// What the value-count tables count, by slot (`OutputColumn::counted`).
+    pub counted: Vec<CountedValues>,
     pub vars: Vars,
 }
 
@@ -52,7 +61,7 @@ pub struct Plan {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PropertyColumn {
     pub name: String,
-    pub path: PropertyPath,
+    pub property: Property,
     pub value_type: ValueType,
 }
 
@@ -113,6 +122,13 @@ pub enum Partial {
         value: String,
         when: Predicate,
     },
+    /// The `derived_tstamp` of the day's earliest/latest matching event (`time_since_*`).
+    EarliestEvent {
+        when: Predicate,
+    },
+    LatestEvent {
+        when: Predicate,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -125,7 +141,20 @@ pub struct OutputColumn {
     /// A second daily column: the value count for a mean, the timestamp for first/last.
     pub daily_second: Option<String>,
     pub period_days: Option<u32>,
-    pub default_value: Option<Scalar>,
+    pub default_value: Option<Literal>,
+    /// `time_since_*`: the unit the time to "now" is counted in.
+    pub time_unit: Option<TimeUnit>,
+    /// Counted outputs (`most_frequent`, `least_frequent`, `category_count`): the position of
+    /// their counts in the value-count tables (`Plan::counted`).
+    pub counted: Option<usize>,
+}
+
+/// Values counted per (key, day, value) for an output: its property column and matching
+/// events (`render/value_counts.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountedValues {
+    pub value: String,
+    pub when: Predicate,
 }
 
 impl Plan {
@@ -140,6 +169,10 @@ impl Plan {
                 }
             }
         }
+        if group.attributes.iter().any(|a| a.events.is_empty()) {
+            // an attribute of every event: no event type filters what is read
+            event_types.clear();
+        }
         let mut builder = Builder {
             mode,
             properties: Vec::new(),
@@ -151,7 +184,11 @@ impl Plan {
                 "attribute_key_date_id",
                 "last_event_tstamp",
             ]),
+            counted: Vec::new(),
         };
+        if mode == Semantics::Compat {
+            builder::refuse_in_compat(group)?;
+        }
         let mut outputs = Vec::new();
         for attribute in &group.attributes {
             let context = format!("attribute `{}`", attribute.name);
@@ -175,10 +212,13 @@ impl Plan {
             semantics: mode,
             project: project.name.clone(),
             key_column: group.key_column.clone(),
+            key_property: group.key_property.clone(),
             event_types,
+            backfill_since: group.backfill_since,
             properties: builder.properties,
             daily: builder.daily,
             outputs,
+            counted: builder.counted,
             vars: project.vars.clone(),
         })
     }
@@ -193,10 +233,28 @@ impl Plan {
         }
     }
 
+    /// What the current Signals model adds to the stored shape; empty for a group without it,
+    /// so the fingerprints of existing projects stay as they were.
+    fn current_model_shape(&self) -> String {
+        if self.key_property.is_none() && self.backfill_since.is_none() && self.counted.is_empty() {
+            return String::new();
+        }
+        format!(
+            "|{:?}|{:?}|{:?}",
+            self.key_property, self.backfill_since, self.counted
+        )
+    }
+
+    /// Whether an output depends on the run's "now" (`time_since_*`), so the attributes are
+    /// behind whenever time has passed.
+    pub fn reads_now(&self) -> bool {
+        self.outputs.iter().any(|o| o.time_unit.is_some())
+    }
+
     /// A digest of everything that shapes the stored tables; a change means they must be rebuilt.
     pub fn fingerprint(&self) -> String {
         let shape = format!(
-            "{STATE_LAYOUT}|{:?}|{}|{:?}|{:?}|{:?}|{:?}",
+            "{STATE_LAYOUT}|{:?}|{}|{:?}|{:?}|{:?}|{:?}{}",
             self.semantics,
             self.key_column,
             self.event_types,
@@ -205,7 +263,8 @@ impl Plan {
             self.outputs
                 .iter()
                 .map(|o| (&o.name, o.aggregation, o.period_days))
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>(),
+            self.current_model_shape(),
         );
         format!("{:016x}", fnv1a(shape.as_bytes()))
     }

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use crate::project::group::{Aggregation, Criteria, Operator};
+use crate::project::group::{Aggregation, Criteria, Leaf, Literal, Operator, Property};
 use crate::project::property::{PropertyPath, camel_to_snake};
 
 const KEYWORDS: &str = include_str!("../../dialects/keywords.txt");
@@ -36,8 +36,36 @@ pub fn cleaned_property_name(path: &PropertyPath) -> String {
     }
 }
 
+/// The base of a `filtered_events` column's name for any property: a plain path's cleaned
+/// name, with the date part or the calculation spelled out otherwise. Only a base: the
+/// allocator makes it unique.
+pub fn property_base_name(property: &Property) -> String {
+    let leaf_name = |leaf: &Leaf| {
+        let cleaned = cleaned_property_name(&leaf.path).replace(['[', ']'], "_");
+        match leaf.date_part {
+            Some(part) => format!("{cleaned}_{}", part.as_str()),
+            None => cleaned,
+        }
+    };
+    match property {
+        Property::Leaf(leaf) => leaf_name(leaf),
+        Property::Calculated {
+            operation, leaves, ..
+        } => {
+            let names: Vec<String> = leaves.iter().map(leaf_name).collect();
+            format!("{}_{}", operation.as_str(), names.join("_"))
+        }
+    }
+}
+
 fn short_aggregation(aggregation: Aggregation) -> &'static str {
     match aggregation {
+        Aggregation::MostFrequent => "most_frequent",
+        Aggregation::LeastFrequent => "least_frequent",
+        Aggregation::CategoryCount => "category_count",
+        Aggregation::ApproxCountDistinct => "approx_count_distinct",
+        Aggregation::TimeSinceLast => "time_since_last",
+        Aggregation::TimeSinceFirst => "time_since_first",
         Aggregation::Counter => "count",
         Aggregation::Sum => "sum",
         Aggregation::Min => "min",
@@ -59,6 +87,8 @@ fn operator_word(operator: Operator) -> &'static str {
         Operator::GtEq => "gte",
         Operator::Like => "like",
         Operator::In => "in",
+        Operator::IsNull => "is_null",
+        Operator::IsNotNull => "is_not_null",
     }
 }
 
@@ -88,8 +118,8 @@ pub fn upstream_daily_name(
             .map(|c| {
                 let value = c
                     .value
-                    .scalars()
                     .iter()
+                    .flat_map(Literal::scalars)
                     .map(|s| s.python_str())
                     .collect::<Vec<_>>()
                     .join(",");
@@ -103,7 +133,7 @@ pub fn upstream_daily_name(
                     .collect();
                 format!(
                     "{}_{}_{}",
-                    cleaned_property_name(&c.property),
+                    property_base_name(&c.property),
                     operator_word(c.operator),
                     value
                 )
@@ -196,7 +226,7 @@ mod tests {
             let events: Vec<&str> = a.events.iter().map(|e| e.name.as_str()).collect();
             upstream_daily_name(
                 a.aggregation,
-                a.property.as_ref(),
+                a.property.as_ref().and_then(Property::as_path),
                 &events,
                 &a.criteria,
                 &a.name,

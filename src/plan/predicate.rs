@@ -31,6 +31,12 @@ pub enum Predicate {
         column: String,
         values: Vec<Scalar>,
     },
+    IsNull {
+        column: String,
+    },
+    IsNotNull {
+        column: String,
+    },
     All(Vec<Predicate>),
     Any(Vec<Predicate>),
 }

@@ -8,12 +8,13 @@ use serde_json::{Value, json};
 
 use super::context::{base_events_context, daily_columns};
 use super::expr::{self, Periods};
+use super::value_counts;
 use super::writer::{StageWriter, merge_context};
 use crate::dialect::{Dialect, OrderKey};
 use crate::error::Result;
-use crate::plan::Plan;
+use crate::plan::{OutputColumn, Plan};
 use crate::project::Semantics;
-use crate::project::group::{Aggregation, ValueType};
+use crate::project::group::{Aggregation, Literal, Scalar, ValueType};
 
 /// The per-key fold of the daily rows (`attributes_exact.sql`, `attributes_compat.sql`,
 /// `one_scan.sql`):
@@ -22,11 +23,13 @@ struct Folds {
     grouped: Vec<Value>,
     first_last: Vec<Value>,
     outputs: Vec<Value>,
+    /// The counted outputs' per-key results, joined by key (`value_counts::result`).
+    counted: Vec<Value>,
 }
 
 /// Where the outputs without a period come from.
 #[derive(Clone, Copy, PartialEq)]
-enum Lifetime {
+pub(super) enum Lifetime {
     /// Folded from every daily row, like the windowed ones (compat, the one-scan query).
     Folded,
     /// Exact mode: the key's stored lifetime partials (`state.<daily column>`, `lifetime.rs`).
@@ -37,7 +40,7 @@ enum Lifetime {
 }
 
 /// Only the windowed outputs get grouped aggregates unless `lifetime` is [`Lifetime::Folded`].
-fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Folds {
+fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Result<Folds> {
     let d = w.dialect;
     let plan = w.plan;
     let compat = plan.semantics == Semantics::Compat;
@@ -49,7 +52,9 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Folds {
         grouped: Vec::new(),
         first_last: Vec::new(),
         outputs: Vec::new(),
+        counted: Vec::new(),
     };
+    let now = d.timestamp_literal(w.spec.now);
     for (position, output) in plan.outputs.iter().enumerate() {
         let name = d.ident(&output.name);
         if lifetime == Lifetime::StoredRow && output.period_days.is_none() {
@@ -70,6 +75,16 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Folds {
             format!("grouped.{helper}")
         };
         let helper = format!("a{position}");
+        if let Some(slot) = output.counted {
+            let alias = d.ident(&format!("counted{position}"));
+            let source = value_counts::result(w, output, slot, lifetime)?;
+            folds.counted.push(json!({"alias": alias, "sql": source}));
+            let value = expr::declared_type(d, output, format!("{alias}.result"));
+            folds
+                .outputs
+                .push(json!({"name": name, "expr": with_default(d, output, value)}));
+            continue;
+        }
         let folded = match (output.aggregation, compat) {
             (Aggregation::First | Aggregation::Last, true) => {
                 // upstream's frame counts daily rows, not days (kept in compat mode)
@@ -118,7 +133,7 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Folds {
                     ),
                 )
             }
-            (Aggregation::UniqueList, _) => {
+            (Aggregation::UniqueList | Aggregation::ApproxCountDistinct, _) => {
                 // upstream's windowed unique_list has no upper bound
                 let when = periods.condition(d, output.period_days, !compat);
                 let merged = group(
@@ -126,7 +141,29 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Folds {
                     &output.daily,
                     d.unique_list_merge(&daily(&output.daily), &when),
                 );
-                d.unique_list_finish(&merged)
+                let list = d.unique_list_finish(&merged);
+                if output.aggregation == Aggregation::ApproxCountDistinct {
+                    format!("COALESCE({}, 0)", d.list_size(&list))
+                } else {
+                    list
+                }
+            }
+            (Aggregation::TimeSinceFirst | Aggregation::TimeSinceLast, _) => {
+                let function = if output.aggregation == Aggregation::TimeSinceFirst {
+                    "MIN"
+                } else {
+                    "MAX"
+                };
+                let at = group(
+                    helper,
+                    &output.daily,
+                    format!(
+                        "{function}(CASE WHEN {in_period} THEN {} END)",
+                        daily(&output.daily)
+                    ),
+                );
+                let unit = output.time_unit.expect("time_since has a unit");
+                expr::whole_units_since(d, &at, &now, unit.seconds())
             }
             (Aggregation::Mean, _) => {
                 let count = output.daily_second.as_deref().expect("mean keeps a count");
@@ -162,23 +199,36 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Folds {
             }
         };
         let mut value = expr::declared_type(d, output, folded);
-        if let (Some(default), false) = (&output.default_value, compat) {
-            let default = match output.aggregation {
-                // a list attribute's default is a one-element list of its text
-                Aggregation::UniqueList => d.text_list_literal(&[default.python_str()]),
-                _ => d.scalar_literal(default),
-            };
-            value = format!("COALESCE({value}, {default})");
+        if !compat {
+            value = with_default(d, output, value);
         }
         folds.outputs.push(json!({"name": name, "expr": value}));
     }
-    folds
+    Ok(folds)
+}
+
+/// The output's `default_value` where the aggregation gave NULL (exact mode; upstream ignored
+/// it). A list attribute's default is a list of the values' text.
+fn with_default(d: &dyn Dialect, output: &OutputColumn, value: String) -> String {
+    let Some(default) = &output.default_value else {
+        return value;
+    };
+    let literal = match (output.aggregation, default) {
+        (Aggregation::UniqueList, Literal::One(one)) => d.text_list_literal(&[one.python_str()]),
+        (Aggregation::UniqueList, Literal::List(items)) => {
+            let texts: Vec<String> = items.iter().map(Scalar::list_text).collect();
+            d.text_list_literal(&texts)
+        }
+        (_, Literal::One(one)) => d.scalar_literal(one),
+        (_, Literal::List(_)) => return value,
+    };
+    format!("COALESCE({value}, {literal})")
 }
 
 pub(super) fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
     match w.plan.semantics {
         Semantics::Compat => {
-            let folds = folds(w, Lifetime::Folded);
+            let folds = folds(w, Lifetime::Folded)?;
             w.emit(
                 "attributes_compat.sql",
                 json!({"first_last": folds.first_last, "grouped": folds.grouped, "outputs": folds.outputs}),
@@ -205,14 +255,19 @@ fn exact_attributes(w: &mut StageWriter<'_>) -> Result<()> {
     let incremental = w.spec.stored_period_end.is_some();
     if let Some(built_for) = w.spec.stored_period_end {
         let moved_dates = moved_dates(w.plan, d, built_for, period_end_now);
-        w.emit("attributes_keys.sql", json!({"moved_dates": moved_dates}))?;
+        let time_keys = time_keys(w);
+        w.emit(
+            "attributes_keys.sql",
+            json!({"moved_dates": moved_dates, "time_keys": time_keys}),
+        )?;
     }
-    let lifetime = if incremental && w.spec.lifetime_unchanged {
+    // outputs counted to "now" change without new events: never copied from the stored row
+    let lifetime = if incremental && w.spec.lifetime_unchanged && !w.plan.reads_now() {
         Lifetime::StoredRow
     } else {
         Lifetime::Partials
     };
-    let folds = folds(w, lifetime);
+    let folds = folds(w, lifetime)?;
     let key = d.ident(&w.plan.key_column);
     let (table, alias, source_key) = match lifetime {
         Lifetime::StoredRow => ("attributes", "previous", format!("previous.{key}")),
@@ -232,6 +287,7 @@ fn exact_attributes(w: &mut StageWriter<'_>) -> Result<()> {
             "join_previous": lifetime == Lifetime::Partials,
             "changed": if incremental { changed_condition(w, lifetime, &folds) } else { String::new() },
             "grouped": folds.grouped,
+            "counted": folds.counted,
             "outputs": folds.outputs,
             "from": d.date_literal(from),
             "to": d.date_literal(period_end_now),
@@ -254,6 +310,41 @@ fn exact_attributes(w: &mut StageWriter<'_>) -> Result<()> {
     w.replace_by_key(&target, &source, &w.plan.key_column, &all_columns)?;
     let pending = w.tables.get("attributes_pending").to_string();
     w.emit("delete_all.sql", json!({"table": pending}))
+}
+
+/// The keys whose `time_since_*` outputs may have changed because "now" moved: for a lifetime
+/// output, those whose stored value differs from the one its stored timestamp gives now; for
+/// a windowed one, every key with a timestamp in the period (the refresh then rewrites only
+/// the rows whose values changed).
+fn time_keys(w: &StageWriter<'_>) -> Vec<String> {
+    let d = w.dialect;
+    let now = d.timestamp_literal(w.spec.now);
+    let periods = Periods {
+        end: w.plan.period_end(w.spec.today),
+    };
+    let key = d.ident(&w.plan.key_column);
+    w.plan
+        .outputs
+        .iter()
+        .filter_map(|output| {
+            let unit = output.time_unit?;
+            let column = d.ident(&output.daily);
+            Some(match output.period_days {
+                None => format!(
+                    "SELECT state.attribute_key FROM {} AS state JOIN {} AS previous ON previous.{key} = state.attribute_key WHERE {} IS DISTINCT FROM previous.{}",
+                    w.tables.get("lifetime_partials"),
+                    w.tables.get("attributes"),
+                    expr::whole_units_since(d, &format!("state.{column}"), &now, unit.seconds()),
+                    d.ident(&output.name)
+                ),
+                Some(_) => format!(
+                    "SELECT daily.attribute_key FROM {} AS daily WHERE {} AND daily.{column} IS NOT NULL",
+                    w.tables.get("daily_aggregates"),
+                    periods.condition(d, output.period_days, true)
+                ),
+            })
+        })
+        .collect()
 }
 
 /// The keys whose computed row differs from their stored row (`previous`): new keys, and any
@@ -323,10 +414,10 @@ pub(super) fn moved_dates(
 pub(super) fn one_scan(w: &mut StageWriter<'_>) -> Result<()> {
     let mut context = base_events_context(w, false)?;
     let (_, daily) = daily_columns(w);
-    let folds = folds(w, Lifetime::Folded);
+    let folds = folds(w, Lifetime::Folded)?;
     merge_context(
         &mut context,
-        json!({"daily_columns": daily, "grouped": folds.grouped, "outputs": folds.outputs}),
+        json!({"daily_columns": daily, "grouped": folds.grouped, "counted": folds.counted, "outputs": folds.outputs}),
     );
     w.emit("one_scan.sql", context)
 }

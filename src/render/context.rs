@@ -15,7 +15,7 @@ pub(super) fn filtered_event_columns(w: &StageWriter<'_>) -> Result<Vec<(String,
     let d = w.dialect;
     let text = d.type_name(ValueType::Text).to_string();
     let ts = d.timestamp_type().to_string();
-    let key = format!("events.{}", d.ident(&w.plan.key_column));
+    let key = key_value(w)?;
     let mut columns = vec![
         (
             d.ident("event_id"),
@@ -51,7 +51,7 @@ pub(super) fn filtered_event_columns(w: &StageWriter<'_>) -> Result<Vec<(String,
         ),
     ];
     for property in &w.plan.properties {
-        let expr = d.property(&property.path, property.value_type)?;
+        let expr = expr::property_value(d, &property.property, property.value_type)?;
         columns.push((
             d.ident(&property.name),
             d.type_name(property.value_type).to_string(),
@@ -72,6 +72,15 @@ pub(super) fn filtered_event_columns(w: &StageWriter<'_>) -> Result<Vec<(String,
     Ok(columns)
 }
 
+/// The key of an events row: its key column, or the key's property read as text.
+pub(super) fn key_value(w: &StageWriter<'_>) -> Result<String> {
+    let d = w.dialect;
+    Ok(match &w.plan.key_property {
+        None => format!("events.{}", d.ident(&w.plan.key_column)),
+        Some(path) => d.property(path, ValueType::Text)?,
+    })
+}
+
 /// The context of `base_events_select.sql`: the events of `window` (or all of them), filtered
 /// and deduplicated, reduced to the columns the plan reads.
 pub(super) fn base_events_context(w: &StageWriter<'_>, window: bool) -> Result<Value> {
@@ -84,6 +93,8 @@ pub(super) fn base_events_context(w: &StageWriter<'_>, window: bool) -> Result<V
         .collect();
     Ok(json!({
         "columns": columns,
+        "key_value": key_value(w)?,
+        "backfill_since": w.plan.backfill_since.map(|at| d.timestamp_literal(at)),
         "window": window,
         // exact mode: leave out events a stored window already read
         "stored_filter": window,

@@ -3,8 +3,139 @@
 use chrono::NaiveDate;
 
 use crate::dialect::{Dialect, OrderKey};
+use crate::error::Result;
 use crate::plan::{OutputColumn, Partial, Predicate};
-use crate::project::group::{Aggregation, EventRef, ValueType};
+use crate::project::group::{
+    Aggregation, DatePart, EventRef, Leaf, Operation, Property, ValueType,
+};
+
+/// A property's value in the events row aliased `events`, as `value_type` (semantics.md 1.4):
+/// a leaf's path, reduced to its date part where it has one, or a calculated property's
+/// operation over its leaves.
+pub fn property_value(
+    d: &dyn Dialect,
+    property: &Property,
+    value_type: ValueType,
+) -> Result<String> {
+    let Property::Calculated {
+        operation,
+        leaves,
+        separator,
+    } = property
+    else {
+        let leaf = &property.leaves()[0];
+        return leaf_value(d, leaf, value_type);
+    };
+    let read = |as_type: ValueType| -> Result<Vec<String>> {
+        leaves
+            .iter()
+            .map(|leaf| leaf_value(d, leaf, as_type))
+            .collect()
+    };
+    let any_null = |parts: &[String]| {
+        parts
+            .iter()
+            .map(|p| format!("{p} IS NULL"))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    };
+    let value = match operation {
+        Operation::Concat => {
+            let parts = read(ValueType::Text)?;
+            let separator = separator.as_deref().unwrap_or("");
+            // each non-NULL part behind a separator, the first separator cut off: NULLs skipped
+            let joined = parts
+                .iter()
+                .map(|p| {
+                    format!(
+                        "CASE WHEN {p} IS NULL THEN '' ELSE {} || {p} END",
+                        d.string_literal(separator)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" || ");
+            let text = format!(
+                "CASE WHEN COALESCE({}) IS NULL THEN NULL ELSE SUBSTR({joined}, {}) END",
+                parts.join(", "),
+                separator.chars().count() + 1
+            );
+            return Ok(if value_type == ValueType::Text {
+                text
+            } else {
+                d.try_cast(&text, value_type)
+            });
+        }
+        Operation::Sum | Operation::Product => {
+            let parts = read(ValueType::Double)?;
+            let symbol = if *operation == Operation::Sum {
+                " + "
+            } else {
+                " * "
+            };
+            format!("({})", parts.join(symbol))
+        }
+        Operation::Min | Operation::Max => {
+            let parts = read(ValueType::Double)?;
+            let function = if *operation == Operation::Min {
+                "LEAST"
+            } else {
+                "GREATEST"
+            };
+            match parts.as_slice() {
+                [one] => one.clone(),
+                many => format!(
+                    "CASE WHEN {} THEN NULL ELSE {function}({}) END",
+                    any_null(many),
+                    many.join(", ")
+                ),
+            }
+        }
+        Operation::Coalesce => {
+            let parts = read(value_type)?;
+            return Ok(match parts.as_slice() {
+                [one] => one.clone(),
+                many => format!("COALESCE({})", many.join(", ")),
+            });
+        }
+    };
+    // sums, products and extremes are numbers
+    Ok(if value_type.is_numeric() {
+        value
+    } else {
+        d.try_cast(&value, value_type)
+    })
+}
+
+fn leaf_value(d: &dyn Dialect, leaf: &Leaf, value_type: ValueType) -> Result<String> {
+    let Some(part) = leaf.date_part else {
+        return d.property(&leaf.path, value_type);
+    };
+    let at = d.property(&leaf.path, ValueType::Timestamp)?;
+    let day = d.cast_to_text(&d.date_of(&at));
+    let value = match part {
+        DatePart::ActiveDay => day,
+        DatePart::ActiveWeek => d.cast_to_text(&d.week_start(&at)),
+        DatePart::ActiveMonth => format!("SUBSTR({day}, 1, 7)"),
+        DatePart::HourOfDay => format!(
+            "CAST(EXTRACT(HOUR FROM {at}) AS {})",
+            d.type_name(ValueType::Integer)
+        ),
+        DatePart::DayOfWeek => format!(
+            "CAST({} AS {})",
+            d.iso_weekday(&at),
+            d.type_name(ValueType::Integer)
+        ),
+        DatePart::MonthOfYear => format!(
+            "CAST(EXTRACT(MONTH FROM {at}) AS {})",
+            d.type_name(ValueType::Integer)
+        ),
+    };
+    Ok(match (part.value_type(), value_type) {
+        (have, want) if have == want => value,
+        (_, ValueType::Text) => d.cast_to_text(&value),
+        (_, want) => d.try_cast(&value, want),
+    })
+}
 
 pub fn predicate(d: &dyn Dialect, p: &Predicate, alias: &str) -> String {
     let column = |name: &str| format!("{alias}.{}", d.ident(name));
@@ -14,6 +145,7 @@ pub fn predicate(d: &dyn Dialect, p: &Predicate, alias: &str) -> String {
             let list: Vec<String> = names.iter().map(|n| d.string_literal(n)).collect();
             format!("{} IN ({})", column("event_name"), list.join(", "))
         }
+        Predicate::EventIs(events) if events.is_empty() => "TRUE".into(),
         Predicate::EventIs(events) => event_types(d, events, alias, false),
         Predicate::Compare {
             column: c,
@@ -37,6 +169,8 @@ pub fn predicate(d: &dyn Dialect, p: &Predicate, alias: &str) -> String {
             let list: Vec<String> = values.iter().map(|v| d.scalar_literal(v)).collect();
             format!("{} IN ({})", column(c), list.join(", "))
         }
+        Predicate::IsNull { column: c } => format!("{} IS NULL", column(c)),
+        Predicate::IsNotNull { column: c } => format!("{} IS NOT NULL", column(c)),
         Predicate::All(parts) => parts
             .iter()
             .map(|q| format!("({})", predicate(d, q, alias)))
@@ -177,6 +311,12 @@ pub fn daily_aggregate(d: &dyn Dialect, partial: &Partial, window_column: &str) 
             "MAX(CASE WHEN {} THEN events.derived_tstamp END)",
             matched_value(v, w)
         ),
+        Partial::EarliestEvent { when: w } => {
+            format!("MIN(CASE WHEN {} THEN events.derived_tstamp END)", when(w))
+        }
+        Partial::LatestEvent { when: w } => {
+            format!("MAX(CASE WHEN {} THEN events.derived_tstamp END)", when(w))
+        }
         // every row of the partition carries the same window value
         Partial::First { when: None, .. } | Partial::Last { when: None, .. } => {
             format!("MAX({})", d.ident(window_column))
@@ -191,9 +331,21 @@ pub struct Periods {
 }
 
 impl Periods {
+    /// Whether `daily.event_date` falls in a period of `period_days` (always, for lifetime).
     pub fn condition(
         &self,
         d: &dyn Dialect,
+        period_days: Option<u32>,
+        bounded_above: bool,
+    ) -> String {
+        self.condition_on(d, "daily.event_date", period_days, bounded_above)
+    }
+
+    /// [`Periods::condition`] on another date column.
+    pub fn condition_on(
+        &self,
+        d: &dyn Dialect,
+        date: &str,
         period_days: Option<u32>,
         bounded_above: bool,
     ) -> String {
@@ -201,12 +353,9 @@ impl Periods {
             None => "TRUE".into(),
             Some(days) => {
                 let lower = self.end - chrono::Days::new(u64::from(days));
-                let mut condition = format!("daily.event_date >= {}", d.date_literal(lower));
+                let mut condition = format!("{date} >= {}", d.date_literal(lower));
                 if bounded_above {
-                    condition.push_str(&format!(
-                        " AND daily.event_date < {}",
-                        d.date_literal(self.end)
-                    ));
+                    condition.push_str(&format!(" AND {date} < {}", d.date_literal(self.end)));
                 }
                 condition
             }
@@ -214,13 +363,30 @@ impl Periods {
     }
 }
 
-/// Casts a folded value back to the attribute's declared type (numbers were read as doubles).
+/// Casts a folded value back to the attribute's declared type (numbers were read as doubles,
+/// counted values as text).
 pub fn declared_type(d: &dyn Dialect, output: &OutputColumn, expr: String) -> String {
     match (output.aggregation, output.value_type) {
         (
             Aggregation::Min | Aggregation::Max | Aggregation::First | Aggregation::Last,
             ValueType::Integer,
         ) => d.try_cast(&expr, ValueType::Integer),
+        (Aggregation::MostFrequent | Aggregation::LeastFrequent, value_type)
+            if value_type != ValueType::Text =>
+        {
+            d.try_cast(&expr, value_type)
+        }
         _ => expr,
     }
+}
+
+/// Whole `seconds_per_unit` from the timestamp `at` to the run's `now` (`time_since_*`).
+pub fn whole_units_since(d: &dyn Dialect, at: &str, now: &str, seconds_per_unit: u64) -> String {
+    format!(
+        "CAST(FLOOR(CAST({} AS {}) / {}) AS {})",
+        d.micros_between(at, now),
+        d.type_name(ValueType::Double),
+        seconds_per_unit * 1_000_000,
+        d.type_name(ValueType::Integer)
+    )
 }

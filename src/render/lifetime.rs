@@ -45,7 +45,12 @@ fn partials(plan: &Plan, d: &dyn Dialect) -> (Vec<Partial>, bool) {
         )
     };
     let mut seen: Vec<&str> = Vec::new();
-    for output in plan.outputs.iter().filter(|o| o.period_days.is_none()) {
+    // counted outputs keep their lifetime counts in a table of their own (`value_counts.rs`)
+    for output in plan
+        .outputs
+        .iter()
+        .filter(|o| o.period_days.is_none() && o.counted.is_none())
+    {
         if seen.contains(&output.daily.as_str()) {
             continue;
         }
@@ -69,12 +74,15 @@ fn partials(plan: &Plan, d: &dyn Dialect) -> (Vec<Partial>, bool) {
                     );
                 }
             }
-            Aggregation::Min | Aggregation::Max => {
-                let (function, beats) = if output.aggregation == Aggregation::Min {
-                    ("MIN", "<")
-                } else {
-                    ("MAX", ">")
-                };
+            Aggregation::Min
+            | Aggregation::Max
+            | Aggregation::TimeSinceFirst
+            | Aggregation::TimeSinceLast => {
+                let smallest = matches!(
+                    output.aggregation,
+                    Aggregation::Min | Aggregation::TimeSinceFirst
+                );
+                let (function, beats) = if smallest { ("MIN", "<") } else { ("MAX", ">") };
                 push(
                     &output.daily,
                     format!("{function}(CASE WHEN changed.sign > 0 THEN {changed} END)"),
@@ -109,13 +117,16 @@ fn partials(plan: &Plan, d: &dyn Dialect) -> (Vec<Partial>, bool) {
                 push(&output.daily, fold, pick(&value));
                 push(tstamp_column, fold_at, pick(&tstamp));
             }
-            Aggregation::UniqueList => {
+            Aggregation::UniqueList | Aggregation::ApproxCountDistinct => {
                 let both = d.list_concat(&fresh, &state);
                 push(
                     &output.daily,
                     d.unique_list_merge(&changed, "changed.sign > 0"),
                     d.unique_list_finish(&either_or_both(&fresh, &state, &both)),
                 );
+            }
+            Aggregation::MostFrequent | Aggregation::LeastFrequent | Aggregation::CategoryCount => {
+                unreachable!("counted outputs are filtered out above")
             }
         }
     }

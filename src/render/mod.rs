@@ -22,13 +22,14 @@ mod spec;
 mod stages;
 mod tables;
 mod transaction;
+mod value_counts;
 mod writer;
 
 pub use preview::Preview;
 pub use queries::Queries;
 pub use spec::{LoadWindow, RunSpec};
+pub use tables::{COUNTED_PERSISTENT, PERSISTENT, Tables, tracked_model_names};
 pub(crate) use tables::{DERIVED, MANIFEST, SCRATCH};
-pub use tables::{PERSISTENT, Tables, tracked_model_names};
 pub use transaction::{WindowPlan, window_plan};
 pub use writer::{Statement, StatementKind};
 pub(crate) use writer::{render_checked, render_display};

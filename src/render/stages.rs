@@ -4,7 +4,9 @@ use serde_json::{Value, json};
 
 use super::context::{base_events_context, daily_columns, filtered_event_columns};
 use super::writer::StageWriter;
-use super::{PERSISTENT, attributes, expr, lifetime, tracked_model_names};
+use super::{
+    COUNTED_PERSISTENT, PERSISTENT, attributes, expr, lifetime, tracked_model_names, value_counts,
+};
 use crate::dag::Stage;
 use crate::dialect::DelayedRule;
 use crate::error::Result;
@@ -63,8 +65,10 @@ fn setup(w: &mut StageWriter<'_>) -> Result<()> {
     for schema in w.tables.schemas.clone() {
         w.emit("setup_schema.sql", json!({"schema": schema}))?;
     }
+    let counted = !w.plan.counted.is_empty();
     if w.spec.full_refresh {
-        for table in PERSISTENT {
+        let counted_tables = if counted { COUNTED_PERSISTENT } else { &[] };
+        for table in PERSISTENT.iter().chain(counted_tables) {
             let table = w.tables.get(table).to_string();
             w.emit("drop_table.sql", json!({"table": table}))?;
         }
@@ -87,6 +91,9 @@ fn setup(w: &mut StageWriter<'_>) -> Result<()> {
     )?;
     if w.plan.semantics == Semantics::Exact {
         lifetime::create(w)?;
+    }
+    if counted {
+        value_counts::create(w)?;
     }
     Ok(())
 }
@@ -193,6 +200,9 @@ fn daily_aggregates(w: &mut StageWriter<'_>) -> Result<()> {
     if exact {
         // reads the daily rows the recomputed pairs replace: before they are deleted
         lifetime::merge(w)?;
+        if !w.plan.counted.is_empty() {
+            value_counts::refresh(w)?;
+        }
     }
     w.emit("daily_aggregates_delete.sql", json!({}))?;
     let mut columns = vec![];

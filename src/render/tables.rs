@@ -41,6 +41,8 @@ pub(crate) const SCRATCH: &[&str] = &[
     "attributes_keys",
     "attributes_this_run",
     "attributes_next",
+    "value_counts_this_run",
+    "lifetime_value_counts_this_run",
 ];
 pub(crate) const DERIVED: &[&str] = &["filtered_events", "daily_aggregates", "attributes"];
 pub(crate) const MANIFEST: &[&str] = &[
@@ -49,6 +51,8 @@ pub(crate) const MANIFEST: &[&str] = &[
     "run_state",
     "attributes_pending",
     "lifetime_partials",
+    "value_counts",
+    "lifetime_value_counts",
     "lease",
 ];
 /// sigbatch's own state tables, named apart from upstream's.
@@ -56,8 +60,14 @@ const SIGBATCH_ONLY: &[&str] = &[
     "run_state",
     "attributes_pending",
     "lifetime_partials",
+    "value_counts",
+    "lifetime_value_counts",
     "lease",
 ];
+/// The state tables of counted outputs (`most_frequent`, `least_frequent`, `category_count`),
+/// which exist only for plans with such outputs (`Plan::counted`); dropped with
+/// [`PERSISTENT`] on a full refresh.
+pub const COUNTED_PERSISTENT: &[&str] = &["value_counts", "lifetime_value_counts"];
 /// Tables that carry state between runs, in the order `--full-refresh` drops them: the run state
 /// first, so a refresh cut short where DDL commits statement by statement leaves no run state,
 /// and the next run rebuilds every table (see `execute`).

@@ -131,6 +131,11 @@ fn environment() -> &'static Environment<'static> {
             "demo_summary.sql",
             "demo_top.sql",
             "cells_as_text.sql",
+            "create_value_counts.sql",
+            "value_counts_this_run.sql",
+            "lifetime_value_counts_this_run.sql",
+            "value_counts_delete.sql",
+            "counted_result.sql",
         );
         env
     })
@@ -223,6 +228,19 @@ impl<'a> StageWriter<'a> {
 
     /// Renders `template` with the shared context plus `extra`.
     pub fn emit(&mut self, template: &str, extra: Value) -> Result<()> {
+        let sql = self.fragment(template, extra)?;
+        self.dialect.check(self.stage.name(), &sql)?;
+        self.out.push(Statement {
+            stage: self.stage,
+            kind: StatementKind::of(&sql, self.tables),
+            sql,
+        });
+        Ok(())
+    }
+
+    /// Renders `template` with the shared context plus `extra` as a part of a statement (a
+    /// subquery): checked with the statement it ends up in.
+    pub fn fragment(&self, template: &str, extra: Value) -> Result<String> {
         let d = self.dialect;
         let mut context = json!({
             "t": self.tables.as_json(),
@@ -250,14 +268,7 @@ impl<'a> StageWriter<'a> {
             .map_err(|e| {
                 Error::Internal(format!("rendering stage `{}`: {e:#}", self.stage.name()))
             })?;
-        let sql = sql.trim().to_string();
-        d.check(self.stage.name(), &sql)?;
-        self.out.push(Statement {
-            stage: self.stage,
-            kind: StatementKind::of(&sql, self.tables),
-            sql,
-        });
-        Ok(())
+        Ok(sql.trim().to_string())
     }
 }
 

@@ -1,0 +1,28 @@
+{#- every lifetime count of the keys this window touched: the stored counts, plus the recomputed
+    pairs, minus the rows they replace (counts only ever grow, so no count reaches 0 unless its
+    value left; such rows are dropped) #}
+CREATE OR REPLACE {{ kind.lifetime_value_counts_this_run }} {{ t.lifetime_value_counts_this_run }}{{ layout.lifetime_value_counts_this_run }} AS
+SELECT
+  counts.attribute_key,
+  counts.slot,
+  counts.value,
+  CAST(SUM(counts.n) AS {{ integer }}) AS n,
+  MAX(counts.last_derived) AS last_derived,
+  {{ last_load }} AS last_load,
+  {{ last_event_id }} AS last_event_id
+FROM (
+  SELECT fresh.attribute_key, fresh.slot, fresh.value, fresh.n, fresh.last_derived, fresh.last_load, fresh.last_event_id
+  FROM {{ t.value_counts_this_run }} AS fresh
+  UNION ALL
+  SELECT stored.attribute_key, stored.slot, stored.value, -stored.n, stored.last_derived, stored.last_load, stored.last_event_id
+  FROM {{ t.value_counts }} AS stored
+  JOIN {{ t.daily_aggregates_this_run }} AS pairs
+    ON pairs.attribute_key = stored.attribute_key AND pairs.event_date = stored.event_date
+  WHERE stored.event_date IN (SELECT event_date FROM {{ t.days_to_process }} WHERE process_now)
+  UNION ALL
+  SELECT state.attribute_key, state.slot, state.value, state.n, state.last_derived, state.last_load, state.last_event_id
+  FROM {{ t.lifetime_value_counts }} AS state
+  WHERE state.attribute_key IN (SELECT attribute_key FROM {{ t.daily_aggregates_this_run }})
+) AS counts
+GROUP BY counts.attribute_key, counts.slot, counts.value
+HAVING SUM(counts.n) > 0

@@ -1,0 +1,149 @@
+//! Counted outputs (`most_frequent`, `least_frequent`, `category_count`; semantics.md 2.9): a
+//! count per (key, day, value) in `<project>_sigbatch_value_counts`, and per (key, value) over
+//! the key's lifetime in `<project>_sigbatch_lifetime_value_counts`, each with the value's last
+//! occurrence. A window recomputes the counts of the (key, date) pairs its events touched, as the
+//! daily partials are, and merges what they changed into the lifetime counts of their keys (add
+//! the recomputed pairs, subtract the rows they replace). The attributes stage reads a windowed
+//! output's days, or a lifetime output's lifetime counts, for the keys it refreshes only.
+
+use serde_json::json;
+
+use super::attributes::Lifetime;
+use super::expr::{self, Periods};
+use super::writer::StageWriter;
+use crate::dialect::OrderKey;
+use crate::error::Result;
+use crate::plan::OutputColumn;
+use crate::project::group::Aggregation;
+
+/// The last occurrence of a value over rows with `derived`, `load` and `event_id` columns under
+/// `alias`: (load time, event id) of the greatest (derived, load, event id).
+fn last_occurrence(
+    w: &StageWriter<'_>,
+    alias: &str,
+    derived: &str,
+    load: &str,
+    id: &str,
+) -> (String, String) {
+    let d = w.dialect;
+    let (derived, load, id) = (
+        format!("{alias}.{derived}"),
+        format!("{alias}.{load}"),
+        format!("{alias}.{id}"),
+    );
+    let timestamps = [derived.as_str(), load.as_str()];
+    let order = OrderKey {
+        timestamps: &timestamps,
+        tie_break: Some(&id),
+    };
+    let condition = format!("{id} IS NOT NULL");
+    (
+        d.value_at_extreme(false, &load, &condition, &order),
+        d.value_at_extreme(false, &id, &condition, &order),
+    )
+}
+
+/// Setup: the two stored count tables.
+pub(super) fn create(w: &mut StageWriter<'_>) -> Result<()> {
+    for (table, daily) in [("value_counts", true), ("lifetime_value_counts", false)] {
+        let context = json!({
+            "table": w.tables.get(table),
+            "layout": w.tables.layout(table),
+            "daily": daily,
+        });
+        w.emit("create_value_counts.sql", context)?;
+    }
+    Ok(())
+}
+
+/// A window's counts: the recomputed pairs' counts, merged into the lifetime counts (before the
+/// rows they replace are deleted), then stored in place of those rows.
+pub(super) fn refresh(w: &mut StageWriter<'_>) -> Result<()> {
+    let d = w.dialect;
+    let slots: Vec<_> = w
+        .plan
+        .counted
+        .iter()
+        .map(|c| json!({"value": d.ident(&c.value), "when": expr::predicate(d, &c.when, "events")}))
+        .collect();
+    let (last_load, last_event_id) =
+        last_occurrence(w, "events", "derived_tstamp", "load_tstamp", "event_id");
+    w.emit(
+        "value_counts_this_run.sql",
+        json!({"slots": slots, "last_load": last_load, "last_event_id": last_event_id}),
+    )?;
+    let (last_load, last_event_id) =
+        last_occurrence(w, "counts", "last_derived", "last_load", "last_event_id");
+    w.emit(
+        "lifetime_value_counts_this_run.sql",
+        json!({"last_load": last_load, "last_event_id": last_event_id}),
+    )?;
+    let columns = [
+        "attribute_key",
+        "slot",
+        "value",
+        "n",
+        "last_derived",
+        "last_load",
+        "last_event_id",
+    ];
+    let (target, source) = (
+        w.tables.get("lifetime_value_counts").to_string(),
+        w.tables.get("lifetime_value_counts_this_run").to_string(),
+    );
+    w.replace_by_key(&target, &source, "attribute_key", &columns)?;
+    w.emit("value_counts_delete.sql", json!({}))?;
+    let mut daily_columns = columns.to_vec();
+    daily_columns.insert(1, "event_date");
+    let (target, source) = (
+        w.tables.get("value_counts").to_string(),
+        w.tables.get("value_counts_this_run").to_string(),
+    );
+    w.insert_ordered(&target, &source, &daily_columns, &["event_date"])
+}
+
+/// The query giving one counted output's value per key (`attribute_key`, `result`), from the
+/// stored counts, or (`Lifetime::Folded`, the one-scan query) from the events themselves.
+pub(super) fn result(
+    w: &StageWriter<'_>,
+    output: &OutputColumn,
+    slot: usize,
+    lifetime: Lifetime,
+) -> Result<String> {
+    let d = w.dialect;
+    let periods = Periods {
+        end: w.plan.period_end(w.spec.today),
+    };
+    let in_period = periods.condition_on(d, "counts.event_date", output.period_days, true);
+    let (source, condition) = if lifetime == Lifetime::Folded {
+        let counted = &w.plan.counted[slot];
+        let value = format!("events.{}", d.ident(&counted.value));
+        let events = format!(
+            "(SELECT events.attribute_key, events.event_date, {value} AS value, 1 AS n, events.derived_tstamp AS last_derived, events.load_tstamp AS last_load, events.event_id AS last_event_id FROM day_events AS events WHERE ({}) AND {value} IS NOT NULL)",
+            expr::predicate(d, &counted.when, "events")
+        );
+        (events, in_period)
+    } else {
+        let slot_is = format!("counts.slot = {slot}");
+        match output.period_days {
+            None => (w.tables.get("lifetime_value_counts").to_string(), slot_is),
+            Some(_) => (
+                w.tables.get("value_counts").to_string(),
+                format!("{slot_is} AND {in_period}"),
+            ),
+        }
+    };
+    let (last_load, last_event_id) =
+        last_occurrence(w, "counts", "last_derived", "last_load", "last_event_id");
+    let context = json!({
+        "source": source,
+        "condition": condition,
+        "changed_keys_only": lifetime != Lifetime::Folded && w.spec.stored_period_end.is_some(),
+        "last_load": last_load,
+        "last_event_id": last_event_id,
+        "map": output.aggregation == Aggregation::CategoryCount,
+        "most": output.aggregation == Aggregation::MostFrequent,
+        "count_map": d.count_map("counted.value", "counted.n"),
+    });
+    w.fragment("counted_result.sql", context)
+}
