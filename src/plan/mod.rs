@@ -233,6 +233,23 @@ impl Plan {
         }
     }
 
+    /// The property columns as the fingerprint has always spelled them (plain paths were once the
+    /// only kind), so a project's fingerprint survives the model gaining property kinds.
+    fn properties_shape(&self) -> String {
+        let columns: Vec<String> = self
+            .properties
+            .iter()
+            .map(|p| match p.property.as_path() {
+                Some(path) => format!(
+                    "PropertyColumn {{ name: {:?}, path: {path:?}, value_type: {:?} }}",
+                    p.name, p.value_type
+                ),
+                None => format!("{p:?}"),
+            })
+            .collect();
+        format!("[{}]", columns.join(", "))
+    }
+
     /// What the current Signals model adds to the stored shape; empty for a group without it,
     /// so the fingerprints of existing projects stay as they were.
     fn current_model_shape(&self) -> String {
@@ -254,11 +271,11 @@ impl Plan {
     /// A digest of everything that shapes the stored tables; a change means they must be rebuilt.
     pub fn fingerprint(&self) -> String {
         let shape = format!(
-            "{STATE_LAYOUT}|{:?}|{}|{:?}|{:?}|{:?}|{:?}{}",
+            "{STATE_LAYOUT}|{:?}|{}|{:?}|{}|{:?}|{:?}{}",
             self.semantics,
             self.key_column,
             self.event_types,
-            self.properties,
+            self.properties_shape(),
             self.daily,
             self.outputs
                 .iter()
