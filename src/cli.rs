@@ -312,8 +312,8 @@ pub enum Command {
         signals: SignalsFlags,
     },
 
-    /// Register the project's attributes table with Signals as its group's batch source, then
-    /// publish the group.
+    /// Publish the project's group to Signals with its attributes table as the batch source
+    /// (the SDK 0.4.10 calls; the older batch_source and publish calls where an API lacks them).
     #[command(
         after_help = "Examples:\n  sigbatch sync --project-dir my_project --dry-run\n  \
                             SNOWPLOW_API_URL=https://... SNOWPLOW_API_KEY=... SNOWPLOW_API_KEY_ID=... SNOWPLOW_ORG_ID=... \\\n    \
@@ -333,7 +333,7 @@ pub enum Command {
         #[arg(long, value_name = "EMAIL")]
         owner: Option<String>,
 
-        /// Print the two requests (no secrets) instead of sending them.
+        /// Print the requests (no secrets) instead of sending them.
         #[arg(long)]
         dry_run: bool,
     },

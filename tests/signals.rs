@@ -2,8 +2,10 @@
 //! API and Console (tests/standins/signals/serve.py, Python standard library, started by
 //! `common::standin::StandIn`) on a free loopback port, which records every request it gets. Checked: the exact requests (method, path, query,
 //! headers, body), the JWT cached until it expires and fetched again after, bdp and sandbox
-//! modes, every error path with its exit code, that a failed step 1 sends no step 2, that
-//! `--dry-run` sends nothing, and that no secret is ever printed.
+//! modes, `sync` as the SDK 0.4.10 publishes a group (read, POST, PUT on 400) and the older
+//! calls where those are refused, `init` reading a named group by name, every error path with
+//! its exit code, that a failed call is followed by no write, that `--dry-run` sends nothing,
+//! and that no secret is ever printed.
 
 mod common;
 
@@ -29,18 +31,68 @@ fn fixture(syntax: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// The fixture group at versions 1 and 2 in each syntax, and an external batch source group.
+/// A property of the fixture (Snowflake syntax) in the API's own object form.
+fn property_object(text: &str) -> Value {
+    let entity = |vendor: &str, name: &str, path: &str| {
+        json!({"type": "entity", "vendor": vendor, "name": name, "major_version": 1,
+            "path": path, "index": 0})
+    };
+    match text {
+        "contexts_nl_basjes_yauaa_context_1[0]:deviceClass" => {
+            entity("nl.basjes", "yauaa_context", "deviceClass")
+        }
+        "contexts_nl_basjes_yauaa_context_1[0]:operatingSystemName" => {
+            entity("nl.basjes", "yauaa_context", "operatingSystemName")
+        }
+        "contexts_com_snowplowanalytics_snowplow_ecommerce_transaction_1[0]:revenue" => entity(
+            "com.snowplowanalytics.snowplow.ecommerce",
+            "transaction",
+            "revenue",
+        ),
+        atomic => {
+            assert!(!atomic.contains(':'), "map {atomic} to its object form");
+            json!({"type": "atomic", "name": atomic})
+        }
+    }
+}
+
+/// The fixture group as a read without `property_syntax` gives it: properties as objects.
+fn object_form(mut group: Value) -> Value {
+    for attribute in group["attributes"].as_array_mut().unwrap() {
+        if let Some(text) = attribute["property"].as_str() {
+            attribute["property"] = property_object(text);
+        }
+        for part in ["all", "any"] {
+            if let Some(criteria) = attribute["criteria"][part].as_array_mut() {
+                for criterion in criteria {
+                    let text = criterion["property"].as_str().unwrap().to_string();
+                    criterion["property"] = property_object(&text);
+                }
+            }
+        }
+    }
+    group
+}
+
+/// The fixture group at versions 1 and 2 in each syntax and in object form, and an external
+/// batch source group.
 fn default_groups() -> Value {
     let mut groups = serde_json::Map::new();
-    for syntax in ["snowflake", "bigquery", "databricks"] {
-        let v1 = fixture(syntax);
+    let external = json!({"name": "crm_accounts", "version": 1, "attributes": [],
+        "fields": [{"name": "plan", "type": "string"}], "batch_source": null});
+    let versions = |v1: Value| {
         let mut v2 = v1.clone();
         v2["version"] = json!(2);
         v2["feast_name"] = json!(format!("{GROUP}_v2"));
-        let external = json!({"name": "crm_accounts", "version": 1, "attributes": [],
-            "fields": [{"name": "plan", "type": "string"}], "batch_source": null});
-        groups.insert(syntax.into(), json!([v1, external, v2]));
+        json!([v1, external, v2])
+    };
+    for syntax in ["snowflake", "bigquery", "databricks"] {
+        groups.insert(syntax.into(), versions(fixture(syntax)));
     }
+    groups.insert(
+        "objects".into(),
+        versions(object_form(fixture("snowflake"))),
+    );
     Value::Object(groups)
 }
 
@@ -255,12 +307,13 @@ fn init_from_api_writes_the_named_group_in_the_target_syntax() {
         stdout(&output)
     );
 
+    // the named group is read by name (the highest version), not picked from the listing
     let requests = server.requests();
     assert_eq!(
         server.calls(),
         [
             format!("GET /api/msc/v1/organizations/{ORG_ID}/credentials/v3/token"),
-            "GET /api/v1/registry/attribute_groups/".to_string(),
+            format!("GET /api/v1/registry/attribute_groups/{GROUP}"),
         ]
     );
     let token = &requests[0];
@@ -269,17 +322,18 @@ fn init_from_api_writes_the_named_group_in_the_target_syntax() {
     assert_eq!(header(token, "authorization"), None);
     let jwt: Value = serde_json::from_str(token["answer"].as_str().unwrap()).unwrap();
     let jwt = jwt["accessToken"].as_str().unwrap();
-    let list = &requests[1];
-    assert_eq!(list["query"], "offline=true&property_syntax=bigquery");
+    let read = &requests[1];
+    assert_eq!(read["query"], "property_syntax=bigquery");
+    assert_eq!(read["status"], 200);
     assert_eq!(
-        header(list, "authorization"),
+        header(read, "authorization"),
         Some(format!("Bearer {jwt}").as_str())
     );
     assert_eq!(
-        header(list, "content-type"),
+        header(read, "content-type"),
         Some("application/json; charset=utf-8")
     );
-    assert_eq!(list["body"], "");
+    assert_eq!(read["body"], "");
 
     // the group as the API gave it (the highest version), unknown keys kept
     let written: Value = serde_json::from_str(
@@ -323,6 +377,58 @@ fn init_from_api_writes_the_named_group_in_the_target_syntax() {
         serde_json::from_str(&std::fs::read_to_string(other.join("attribute_group.json")).unwrap())
             .unwrap();
     assert_eq!(written, fixture("snowflake"));
+    let read = server.requests().pop().unwrap();
+    assert_eq!(
+        read["path"],
+        format!("/api/v1/registry/attribute_groups/{GROUP}/versions/1")
+    );
+    assert_eq!(read["query"], "property_syntax=snowflake");
+}
+
+#[test]
+fn init_from_api_falls_back_to_the_listing_where_a_group_cannot_be_read_by_name() {
+    for status in [404, 405] {
+        let server = Server::start();
+        server.configure(json!({"refuse_new": status}));
+        let root = tempfile::tempdir().unwrap();
+        let p = root.path().join("p");
+        let output = server.sandbox(&[
+            "init",
+            "--from-api",
+            "--target-type",
+            "databricks",
+            "--attribute-group-name",
+            GROUP,
+            "--attribute-group-version",
+            "1",
+            "--project-dir",
+            p.to_str().unwrap(),
+        ]);
+        assert_exit(&output, 0);
+        assert_stderr_has(
+            &output,
+            &[&format!(
+                "answered {status}: choosing from the listing instead"
+            )],
+        );
+        let requests = server.requests();
+        assert_eq!(
+            server.calls(),
+            [
+                format!("GET /api/v1/registry/attribute_groups/{GROUP}/versions/1"),
+                "GET /api/v1/registry/attribute_groups/".to_string(),
+            ]
+        );
+        assert_eq!(requests[0]["status"], status);
+        assert_eq!(
+            requests[1]["query"],
+            "offline=true&property_syntax=databricks"
+        );
+        let written: Value =
+            serde_json::from_str(&std::fs::read_to_string(p.join("attribute_group.json")).unwrap())
+                .unwrap();
+        assert_eq!(written, fixture("databricks"));
+    }
 }
 
 #[test]
@@ -440,8 +546,12 @@ fn init_from_api_takes_the_target_type_from_the_profile_or_asks_for_it() {
     .unwrap();
     let output = server.bdp(&args);
     assert_exit(&output, 0);
-    let list = server.requests().pop().unwrap();
-    assert_eq!(list["query"], "offline=true&property_syntax=snowflake");
+    let read = server.requests().pop().unwrap();
+    assert_eq!(
+        read["path"],
+        format!("/api/v1/registry/attribute_groups/{GROUP}")
+    );
+    assert_eq!(read["query"], "property_syntax=snowflake");
     assert!(!p.join("profiles.yml").exists());
 }
 
@@ -476,6 +586,14 @@ fn init_from_api_errors_name_what_is_wrong() {
             &format!("hint: Signals has: {GROUP}"),
         ],
     );
+    // the read by name answered 404; the listing says which groups there are
+    assert_eq!(
+        server.calls()[1..],
+        [
+            "GET /api/v1/registry/attribute_groups/nope".to_string(),
+            "GET /api/v1/registry/attribute_groups/".to_string(),
+        ]
+    );
     let output = init(&[
         "--attribute-group-name",
         GROUP,
@@ -504,8 +622,44 @@ fn init_from_api_errors_name_what_is_wrong() {
 
 // ---- sync ------------------------------------------------------------------------------------
 
+/// The JSON body of request `index` in the log.
+fn body(server: &Server, index: usize) -> Value {
+    serde_json::from_str(server.requests()[index]["body"].as_str().unwrap()).unwrap()
+}
+
+/// Every path at which `value` holds a `null`.
+fn nulls(value: &Value, at: &str) -> Vec<String> {
+    match value {
+        Value::Null => vec![at.to_string()],
+        Value::Object(map) => map
+            .iter()
+            .flat_map(|(k, v)| nulls(v, &format!("{at}.{k}")))
+            .collect(),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .flat_map(|(i, v)| nulls(v, &format!("{at}[{i}]")))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `value` with the null members of its objects removed, at any depth.
+fn without_nulls(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
 #[test]
-fn sync_registers_the_attributes_table_then_publishes() {
+fn sync_writes_the_group_back_as_the_sdk_does() {
     let server = Server::start();
     let project = project();
     let output = server.bdp(&[
@@ -517,15 +671,20 @@ fn sync_registers_the_attributes_table_then_publishes() {
     ]);
     assert_exit(&output, 0);
     let requests = server.requests();
+    let version_path = format!("/api/v1/registry/attribute_groups/{GROUP}/versions/1");
     assert_eq!(
         server.calls(),
         [
             format!("GET /api/msc/v1/organizations/{ORG_ID}/credentials/v3/token"),
-            format!("PUT /api/v1/registry/attribute_groups/{GROUP}/versions/1/batch_source"),
-            "POST /api/v1/engines/publish".to_string(),
+            format!("GET {version_path}"),
+            "POST /api/v1/registry/attribute_groups/".to_string(),
+            format!("PUT {version_path}"),
         ]
     );
-    // one token for both calls: cached, not expired
+    // the version exists, so the POST answers 400 and the same body is PUT to it
+    let statuses: Vec<&Value> = requests.iter().map(|r| &r["status"]).collect();
+    assert_eq!(statuses, [200, 200, 400, 200]);
+    // one token for every call: cached, not expired
     let jwt: Value = serde_json::from_str(requests[0]["answer"].as_str().unwrap()).unwrap();
     let bearer = format!("Bearer {}", jwt["accessToken"].as_str().unwrap());
     for request in &requests[1..] {
@@ -535,53 +694,229 @@ fn sync_registers_the_attributes_table_then_publishes() {
             Some("application/json; charset=utf-8")
         );
         assert_eq!(request["query"], "");
-        assert_eq!(request["status"], 200);
     }
+    assert_eq!(requests[1]["body"], "");
+    assert_eq!(requests[2]["body"], requests[3]["body"]);
+
+    // the whole group as read: every input field kept, the derived ones and nulls left out
+    let sent = body(&server, 2);
+    let read = object_form(fixture("snowflake"));
+    let keys: Vec<&str> = sent
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
-        requests[1]["body"].as_str().unwrap(),
+        keys,
+        [
+            "name",
+            "version",
+            "attribute_key",
+            "batch_source",
+            "online",
+            "offline",
+            "fields",
+            "attributes",
+            "is_published"
+        ]
+    );
+    assert_eq!(nulls(&sent, ""), Vec::<String>::new());
+    assert_eq!(sent["name"], GROUP);
+    assert_eq!(sent["version"], 1);
+    assert_eq!(sent["attribute_key"], json!({"name": "user"}));
+    assert_eq!(sent["offline"], true);
+    assert_eq!(sent["fields"], without_nulls(&read["fields"]));
+    // every attribute as read, its null members left out (the SDK's exclude_none)
+    assert_eq!(sent["attributes"], without_nulls(&read["attributes"]));
+    let attributes = sent["attributes"].as_array().unwrap();
+    assert_eq!(attributes.len(), 21);
+    assert!(
+        attributes.iter().any(|a| a["property"]["type"] == "entity"),
+        "{sent}"
+    );
+    assert_eq!(sent["is_published"], true);
+    assert_eq!(
+        sent["batch_source"],
         json!({
-            "database": "warehouse",
-            "wh_schema": "main_derived",
-            "table": TABLE,
             "name": TABLE,
             "timestamp_field": "updated_at",
             "description": format!("sigbatch attributes of `{GROUP}` v1 (exact mode)"),
             "owner": "data@example.com",
+            "database": "warehouse",
+            "schema": "main_derived",
+            "table": TABLE,
         })
-        .to_string()
-    );
-    assert_eq!(
-        requests[2]["body"].as_str().unwrap(),
-        json!({"attribute_groups": [{"name": GROUP, "version": 1}]}).to_string()
     );
     let text = stdout(&output);
+    assert!(
+        text.contains(&format!(
+            "published attribute group `{GROUP}` v1 with its batch source by `PUT {version_path}` \
+             (the POST answered 400: the version exists)"
+        )),
+        "{text}"
+    );
     assert!(
         text.contains(&format!("table warehouse.main_derived.{TABLE}")),
         "{text}"
     );
-    assert!(
-        text.contains(&format!("published attribute group `{GROUP}` v1")),
-        "{text}"
+    let left_out = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("left out fields the API derives (the SDK sends none of them): ")
+        })
+        .unwrap_or_else(|| panic!("{text}"));
+    let mut left_out: Vec<&str> = left_out.split(", ").collect();
+    left_out.sort();
+    assert_eq!(
+        left_out,
+        [
+            "attribute_group_or_attribute_key_ttl",
+            "attribute_key.blobl_path",
+            "attribute_key_or_name",
+            "feast_name",
+            "full_name",
+            "stream_source_name"
+        ]
     );
-
-    // the second time: nothing to publish is not an error; no owner given and none in the group
+    // what Signals holds now: the listing shows the new source
     let output = server.bdp(&[
-        "sync",
+        "init",
+        "--from-api",
+        "--target-type",
+        "snowflake",
         "--project-dir",
-        dir(&project),
-        "--owner",
-        "data@example.com",
+        server.home.path().join("all").to_str().unwrap(),
     ]);
     assert_exit(&output, 0);
+    let listing: Value = serde_json::from_str(
+        server.requests().last().unwrap()["answer"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(listing[0]["batch_source"]["table"], TABLE);
+
+    // again, with no owner given and none in the group: the source has none
+    let before = server.requests().len();
+    let output = server.sandbox(&["sync", "--project-dir", dir(&project)]);
+    assert_exit(&output, 0);
+    assert_eq!(server.requests().len(), before + 3, "{:?}", server.calls());
+    let put = body(&server, before + 2);
+    assert_eq!(put["batch_source"].get("owner"), None, "{put}");
+    assert_eq!(put["is_published"], true);
+}
+
+#[test]
+fn sync_reports_a_created_version_and_sends_no_put() {
+    let server = Server::start();
+    // a POST that creates: the stand-in is told to answer it 201
+    server.configure(
+        json!({"fail": [{"method": "POST", "path_prefix": "/api/v1/registry/",
+        "status": 201, "body": {"name": GROUP, "version": 1}}]}),
+    );
+    let project = project();
+    let output = server.sandbox(&["sync", "--project-dir", dir(&project)]);
+    assert_exit(&output, 0);
+    assert_eq!(
+        server.calls(),
+        [
+            format!("GET /api/v1/registry/attribute_groups/{GROUP}/versions/1"),
+            "POST /api/v1/registry/attribute_groups/".to_string(),
+        ]
+    );
     assert!(
-        stdout(&output).contains("nothing to publish"),
+        stdout(&output).contains("by `POST /api/v1/registry/attribute_groups/` (a new version)"),
         "{}",
         stdout(&output)
     );
-    let output = server.bdp(&["sync", "--project-dir", dir(&project)]);
+}
+
+#[test]
+fn sync_falls_back_to_the_older_calls_where_the_new_ones_are_refused() {
+    let project = project();
+    let legacy = [
+        format!("PUT /api/v1/registry/attribute_groups/{GROUP}/versions/1/batch_source"),
+        "POST /api/v1/engines/publish".to_string(),
+    ];
+    for status in [404, 405] {
+        let server = Server::start();
+        server.configure(json!({"refuse_new": status}));
+        let output = server.sandbox(&["sync", "--project-dir", dir(&project)]);
+        assert_exit(&output, 0);
+        let get = format!("GET /api/v1/registry/attribute_groups/{GROUP}/versions/1");
+        assert_eq!(server.calls(), [&[get.clone()][..], &legacy[..]].concat());
+        assert_eq!(server.requests()[0]["status"], status);
+        let text = stdout(&output);
+        assert!(
+            text.contains(&format!("`{get}` answered {status}"))
+                && text.contains("trying the older batch_source and engines/publish calls"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "published attribute group `{GROUP}` v1 (by the older"
+            )),
+            "{text}"
+        );
+        // the sub-resource keeps its own shape: the schema under `wh_schema`
+        assert_eq!(
+            body(&server, 1),
+            json!({
+                "database": "warehouse",
+                "wh_schema": "main_derived",
+                "table": TABLE,
+                "name": TABLE,
+                "timestamp_field": "updated_at",
+                "description": format!("sigbatch attributes of `{GROUP}` v1 (exact mode)"),
+            })
+        );
+        assert_eq!(
+            body(&server, 2),
+            json!({"attribute_groups": [{"name": GROUP, "version": 1}]})
+        );
+        // publishing again changes nothing
+        let output = server.sandbox(&["sync", "--project-dir", dir(&project)]);
+        assert_exit(&output, 0);
+        assert!(
+            stdout(&output).contains("nothing to publish"),
+            "{}",
+            stdout(&output)
+        );
+    }
+
+    // a read that works but a POST refused: nothing was written, so the older calls run
+    let server = Server::start();
+    server.configure(
+        json!({"fail": [{"method": "POST", "path_prefix": "/api/v1/registry/",
+        "status": 405, "body": {"detail": "Method Not Allowed"}}]}),
+    );
+    let output = server.sandbox(&["sync", "--project-dir", dir(&project)]);
     assert_exit(&output, 0);
-    let put: Value = serde_json::from_str(server.requests()[7]["body"].as_str().unwrap()).unwrap();
-    assert_eq!(put.get("owner"), None, "{put}");
+    assert_eq!(
+        server.calls()[1..],
+        [
+            &["POST /api/v1/registry/attribute_groups/".to_string()][..],
+            &legacy[..]
+        ]
+        .concat()
+    );
+
+    // and a failed registration is not published
+    let server = Server::start();
+    server.configure(
+        json!({"refuse_new": 405, "fail": [{"method": "POST", "path_prefix": "/api/v1/engines",
+        "status": 502, "body": "<html>bad gateway</html>"}]}),
+    );
+    let output = server.sandbox(&["sync", "--project-dir", dir(&project)]);
+    assert_exit(&output, 3);
+    assert!(
+        stdout(&output).contains("registered the batch source"),
+        "{}",
+        stdout(&output)
+    );
+    assert_stderr_has(&output, &["answered 502: <html>bad gateway</html>"]);
+    assert_eq!(server.requests().len(), 3);
 }
 
 #[test]
@@ -591,7 +926,7 @@ fn sync_in_sandbox_mode_sends_the_token_as_it_is() {
     let output = server.sandbox(&["sync", "--project-dir", dir(&project)]);
     assert_exit(&output, 0);
     let requests = server.requests();
-    assert_eq!(requests.len(), 2, "{:?}", server.calls());
+    assert_eq!(requests.len(), 3, "{:?}", server.calls());
     for request in &requests {
         assert_eq!(
             header(request, "authorization"),
@@ -603,13 +938,13 @@ fn sync_in_sandbox_mode_sends_the_token_as_it_is() {
 #[test]
 fn an_expired_token_is_fetched_again() {
     let server = Server::start();
-    // the token lives 7 s; the PUT takes 3 s, so at the POST it is within the 5 s leeway
-    server.configure(json!({"token_ttl": 7, "delay": [{"method": "PUT", "path_prefix": "/api/v1/", "seconds": 3}]}));
+    // the token lives 7 s; the read takes 3 s, so at the POST it is within the 5 s leeway
+    server.configure(json!({"token_ttl": 7, "delay": [{"method": "GET", "path_prefix": "/api/v1/", "seconds": 3}]}));
     let project = project();
     let output = server.bdp(&["sync", "--project-dir", dir(&project)]);
     assert_exit(&output, 0);
     let calls = server.calls();
-    assert_eq!(calls.len(), 4, "{calls:?}");
+    assert_eq!(calls.len(), 5, "{calls:?}");
     assert!(
         calls[0].ends_with("/credentials/v3/token") && calls[2].ends_with("/credentials/v3/token"),
         "{calls:?}"
@@ -626,10 +961,12 @@ fn an_expired_token_is_fetched_again() {
         header(&requests[1], "authorization"),
         Some(format!("Bearer {first}").as_str())
     );
-    assert_eq!(
-        header(&requests[3], "authorization"),
-        Some(format!("Bearer {second}").as_str())
-    );
+    for later in &requests[3..] {
+        assert_eq!(
+            header(later, "authorization"),
+            Some(format!("Bearer {second}").as_str())
+        );
+    }
 }
 
 #[test]
@@ -648,18 +985,50 @@ fn sync_dry_run_prints_the_requests_and_sends_nothing() {
     assert!(server.requests().is_empty(), "{:?}", server.calls());
     let text = stdout(&output);
     let url = server.url();
+    let groups = format!("{url}/api/v1/registry/attribute_groups/");
+    let lines = [
+        format!("GET {groups}{GROUP}/versions/1\n"),
+        format!("POST {groups}\n"),
+        format!("PUT {groups}{GROUP}/versions/1\n"),
+        format!("PUT {groups}{GROUP}/versions/1/batch_source\n"),
+        format!("POST {url}/api/v1/engines/publish\n"),
+    ];
+    let mut at = 0;
+    for line in &lines {
+        let found = text[at..].find(line.as_str());
+        assert!(found.is_some(), "`{line}` missing or out of order:\n{text}");
+        at += found.unwrap() + line.len();
+    }
+    assert!(text.contains("only if the POST answers 400"), "{text}");
     assert!(
-        text.contains(&format!(
-            "PUT {url}/api/v1/registry/attribute_groups/{GROUP}/versions/1/batch_source\n"
-        )),
+        text.contains("only if one of those answers 404 or 405"),
         "{text}"
     );
-    assert!(
-        text.contains(&format!("POST {url}/api/v1/engines/publish\n")),
+    assert_eq!(
+        text.matches("Authorization: Bearer <redacted>").count(),
+        5,
         "{text}"
     );
-    assert!(text.contains("Authorization: Bearer <redacted>"), "{text}");
-    assert!(text.contains("\"wh_schema\": \"main_derived\""), "{text}");
+    assert_eq!(text.matches("\"is_published\": true").count(), 2, "{text}");
+    assert_eq!(
+        text.matches("\"schema\": \"main_derived\"").count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("\"wh_schema\": \"main_derived\"").count(),
+        1,
+        "{text}"
+    );
+}
+
+/// The batch source of the last group written (POST, then PUT: the same body).
+fn last_source(server: &Server) -> Value {
+    let requests = server.requests();
+    let put = requests.last().unwrap();
+    assert_eq!(put["method"], "PUT", "{:?}", server.calls());
+    let body: Value = serde_json::from_str(put["body"].as_str().unwrap()).unwrap();
+    body["batch_source"].clone()
 }
 
 #[test]
@@ -674,9 +1043,9 @@ fn sync_names_the_table_as_each_warehouse_stores_it() {
     .unwrap();
     let output = server.sandbox(&["sync", "--project-dir", dir(&project)]);
     assert_exit(&output, 0);
-    let put: Value = serde_json::from_str(server.requests()[0]["body"].as_str().unwrap()).unwrap();
+    let put = last_source(&server);
     assert_eq!(put["database"], "ANALYTICS");
-    assert_eq!(put["wh_schema"], "SIGNALS_DERIVED");
+    assert_eq!(put["schema"], "SIGNALS_DERIVED");
     assert_eq!(put["table"], TABLE.to_uppercase());
     assert_eq!(put["timestamp_field"], "UPDATED_AT");
 
@@ -689,9 +1058,9 @@ fn sync_names_the_table_as_each_warehouse_stores_it() {
     .unwrap();
     let output = server.sandbox(&["sync", "--project-dir", dir(&project)]);
     assert_exit(&output, 0);
-    let put: Value = serde_json::from_str(server.requests()[2]["body"].as_str().unwrap()).unwrap();
+    let put = last_source(&server);
     assert_eq!(put["database"], "acme-analytics");
-    assert_eq!(put["wh_schema"], "signals_derived");
+    assert_eq!(put["schema"], "signals_derived");
     assert_eq!(put["table"], TABLE);
     assert_eq!(put["timestamp_field"], "updated_at");
 
@@ -703,7 +1072,7 @@ fn sync_names_the_table_as_each_warehouse_stores_it() {
     let output = server.sandbox(&["sync", "--project-dir", dir(&project)]);
     assert_exit(&output, 2);
     assert_stderr_has(&output, &["hint: set `catalog:`"]);
-    assert_eq!(server.requests().len(), 4, "{:?}", server.calls());
+    assert_eq!(server.requests().len(), 6, "{:?}", server.calls());
     std::fs::write(
         project.path().join("profiles.yml"),
         format!("{databricks}      catalog: main\n"),
@@ -711,9 +1080,9 @@ fn sync_names_the_table_as_each_warehouse_stores_it() {
     .unwrap();
     let output = server.sandbox(&["sync", "--project-dir", dir(&project)]);
     assert_exit(&output, 0);
-    let put: Value = serde_json::from_str(server.requests()[4]["body"].as_str().unwrap()).unwrap();
+    let put = last_source(&server);
     assert_eq!(put["database"], "main");
-    assert_eq!(put["wh_schema"], "signals_derived");
+    assert_eq!(put["schema"], "signals_derived");
     assert_eq!(put["table"], TABLE);
 }
 
@@ -781,7 +1150,7 @@ fn sync_bad_credentials_are_user_errors_and_nothing_is_registered() {
             "Could not validate credentials",
             "SNOWPLOW_SANDBOX_TOKEN",
         ],
-        &["PUT batch_source"],
+        &["GET 1"],
     );
 
     // missing pieces are named before anything is sent
@@ -820,6 +1189,7 @@ fn sync_unknown_group_and_invalid_names_are_user_errors_without_a_publish() {
     group["name"] = json!("unknown_group");
     let unknown = TempProject::new("exact", &group.to_string(), FIXTURE_VARS);
     let output = server.bdp(&["sync", "--project-dir", dir(&unknown)]);
+    // the read answers 404: an older API or no such group; the older call says which
     assert_sync_fails(
         &server,
         output,
@@ -829,10 +1199,10 @@ fn sync_unknown_group_and_invalid_names_are_user_errors_without_a_publish() {
             "Attribute group unknown_group version 1 not found",
             "has no attribute group `unknown_group` v1",
         ],
-        &["GET token", "PUT batch_source"],
+        &["GET token", "GET 1", "PUT batch_source"],
     );
 
-    // a DuckDB file whose stem is not a valid database name, and an empty owner: 422
+    // a DuckDB file whose stem is not a valid database name, and an empty owner: 422, no PUT
     let server = Server::start();
     let project = project();
     std::fs::write(
@@ -847,15 +1217,15 @@ fn sync_unknown_group_and_invalid_names_are_user_errors_without_a_publish() {
         2,
         &[
             "422",
-            "`body.database`: String should match pattern '^[A-Za-z0-9_-]+$'",
-            "`body.owner`: String should have at least 1 character",
+            "`body.batch_source.database`: String should match pattern '^[A-Za-z0-9_-]+$'",
+            "`body.batch_source.owner`: String should have at least 1 character",
         ],
-        &["PUT batch_source"],
+        &["GET 1", "POST "],
     );
 }
 
 #[test]
-fn sync_server_failures_exit_3_and_a_failed_registration_is_not_published() {
+fn sync_server_failures_exit_3_and_nothing_more_is_sent() {
     let project = project();
     let server = Server::start();
     server.configure(json!({"fail": [{"method": "PUT", "path_prefix": "/api/v1/", "status": 500, "body": {"detail": "database is down"}}]}));
@@ -865,20 +1235,20 @@ fn sync_server_failures_exit_3_and_a_failed_registration_is_not_published() {
         output,
         3,
         &["answered 500: database is down", "retry later"],
-        &["PUT batch_source"],
+        &["GET 1", "POST ", "PUT 1"],
     );
 
+    // a read that fails is not followed by a write
     let server = Server::start();
-    server.configure(json!({"fail": [{"method": "POST", "path_prefix": "/api/v1/engines", "status": 502, "body": "<html>bad gateway</html>"}]}));
+    server.configure(json!({"fail": [{"method": "GET", "path_prefix": "/api/v1/", "status": 503, "body": {"detail": "registry unavailable"}}]}));
     let output = server.sandbox(&["sync", "--project-dir", dir(&project)]);
-    assert_exit(&output, 3);
-    assert!(
-        stdout(&output).contains("registered the batch source"),
-        "{}",
-        stdout(&output)
+    assert_sync_fails(
+        &server,
+        output,
+        3,
+        &["answered 503: registry unavailable"],
+        &["GET 1"],
     );
-    assert_stderr_has(&output, &["answered 502: <html>bad gateway</html>"]);
-    assert_eq!(server.requests().len(), 2);
 
     // nothing listening
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -896,7 +1266,7 @@ fn sync_server_failures_exit_3_and_a_failed_registration_is_not_published() {
     assert_stderr_has(
         &output,
         &[
-            "`PUT /api/v1/registry/attribute_groups/",
+            "`GET /api/v1/registry/attribute_groups/",
             "hint: check that --api-url",
         ],
     );

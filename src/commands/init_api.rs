@@ -1,15 +1,17 @@
 //! `init --from-api`: projects made from the attribute groups Signals serves.
 //!
-//! One project for the group named (in `--project-dir`), or one per group under `--project-dir`
-//! (`<name>_<version>/`). Running it again refreshes the files it wrote, but never a file the
-//! user changed since: `.sigbatch-init.json` keeps the SHA-256 of each file as written, and a
-//! file whose content is neither that nor what would be written now is left alone unless
-//! `--force`. Every file is checked before any is written.
+//! One project for the group named (in `--project-dir`; read by name, and version if given), or
+//! one per group of the listing under `--project-dir` (`<name>_<version>/`). Running it again
+//! refreshes the files it wrote, but never a file the user changed since: `.sigbatch-init.json`
+//! keeps the SHA-256 of each file as written, and a file whose content is neither that nor what
+//! would be written now is left alone unless `--force`. Every file is checked before any is
+//! written.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::setup::{duckdb_profile, project_yaml};
@@ -140,7 +142,7 @@ pub fn init_from_api(
     }
     let syntax = target_type(settings)?;
     let mut client = Client::new(settings.credentials.clone());
-    let answer = client.send(&Request::list_groups(Some(&syntax)))?;
+    let answer = read_groups(&mut client, &settings.selection, &syntax, &mut warn)?;
     let (groups, skipped) = select_groups(&answer, &settings.selection)?;
     for name in &skipped {
         warn(format!(
@@ -243,6 +245,31 @@ pub fn init_from_api(
         "next: load events, then `sigbatch run --project-dir DIR` and `sigbatch sync --project-dir DIR`"
     )
     .map_err(|e| Error::Internal(format!("writing output: {e}")))
+}
+
+/// What the groups are chosen from: the named group as `GET .../attribute_groups/{name}`
+/// (`/versions/{v}`) answers it, as a one-group list; the listing when no group is named, or
+/// when that call answers 404 or 405 (an older API, or no such group: the listing then says
+/// which groups there are).
+fn read_groups(
+    client: &mut Client,
+    selection: &GroupSelection,
+    syntax: &str,
+    warn: &mut dyn FnMut(String),
+) -> Result<Value> {
+    if let Some(name) = &selection.name {
+        let get = Request::get_group(name, selection.version, Some(syntax));
+        match client.send(&get) {
+            Ok(group) => return Ok(Value::Array(vec![group])),
+            Err(failure) if matches!(failure.status, Some(404 | 405)) => warn(format!(
+                "`{}` answered {}: choosing from the listing instead",
+                get.call(),
+                failure.status.unwrap_or_default()
+            )),
+            Err(failure) => return Err(failure.error),
+        }
+    }
+    Ok(client.send(&Request::list_groups(Some(syntax)))?)
 }
 
 fn write_project(project: &Planned) -> Result<()> {

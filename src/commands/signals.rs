@@ -1,19 +1,24 @@
 //! `sync` and `test-connection`: tell Signals where a project's attributes table is, and check
 //! that the API can be reached and the credentials work.
 //!
-//! `sync` registers the attributes table as the group's batch source, then publishes the group;
-//! step 2 is never sent when step 1 failed. The table is named as the warehouse stores it
-//! (Snowflake upper case), with `updated_at` as the timestamp Signals syncs by: a run changes
-//! `updated_at` exactly for the rows whose values changed, which is what Signals needs.
+//! `sync` publishes the group with the project's attributes table as its batch source, with the
+//! calls the SDK 0.4.10 makes (read the group; POST it, PUT it when the version exists), or,
+//! where the API refuses those with 404/405, with the older batch engine's two calls (register
+//! the source, then publish; the second never sent when the first failed). The table is named
+//! as the warehouse stores it (Snowflake upper case), with `updated_at` as the timestamp Signals
+//! syncs by: a run changes `updated_at` exactly for the rows whose values changed, which is what
+//! Signals needs.
 
 use std::io::Write;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::ProjectArgs;
 use crate::error::{Error, Result};
 use crate::render::Tables;
-use crate::signals::{BatchSource, Client, Credentials, Failure, PublishStatus, Request};
+use crate::signals::{
+    BatchSource, Client, Credentials, Failure, GroupBody, PublishStatus, Request, group_body,
+};
 
 fn io(e: std::io::Error) -> Error {
     Error::Internal(format!("writing output: {e}"))
@@ -55,7 +60,7 @@ pub fn batch_source(
     };
     let source = BatchSource {
         database: dialect.stored_name(&database),
-        wh_schema: dialect.stored_name(schema),
+        schema: dialect.stored_name(schema),
         table: dialect.stored_name(table),
         name: table.to_string(),
         timestamp_field: dialect.stored_name("updated_at"),
@@ -79,16 +84,100 @@ fn group_owner(file: &std::path::Path) -> Option<String> {
 
 pub fn sync(settings: &SyncSettings, out: &mut dyn Write) -> Result<()> {
     let (group, version, source) = batch_source(&settings.project, settings.owner.clone())?;
-    let register = Request::batch_source(&group, version, &source);
-    let publish = Request::publish(&group, version);
     let api_url = &settings.credentials.api_url;
     if settings.dry_run {
-        writeln!(out, "-- dry run: nothing was sent. The requests follow.\n").map_err(io)?;
-        for request in [&register, &publish] {
-            writeln!(out, "{}", request.describe(api_url)).map_err(io)?;
-        }
-        return Ok(());
+        return dry_run(&group, version, &source, api_url, out);
     }
+    let mut client = Client::new(settings.credentials.clone());
+    let refused = match publish_group(&mut client, &group, version, &source, out)? {
+        None => return Ok(()),
+        Some(refused) => refused,
+    };
+    writeln!(
+        out,
+        "{refused}: this API lacks the SDK 0.4.10 calls (or the group); \
+         trying the older batch_source and engines/publish calls"
+    )
+    .map_err(io)?;
+    publish_by_sub_resource(&mut client, &group, version, &source, api_url, out)
+}
+
+/// The status of an answer that means "no such call here" (404, 405): an API older than the SDK
+/// 0.4.10 routes, or no such group.
+fn refused(failure: &Failure) -> Option<u16> {
+    failure.status.filter(|s| matches!(s, 404 | 405))
+}
+
+/// The SDK 0.4.10 route: read the group, set its batch source and `is_published`, `POST` it,
+/// and `PUT` it to its version when the POST answers 400 (the version exists). `Some` with the
+/// call and status when one of these calls answered 404 or 405 (nothing was written then).
+fn publish_group(
+    client: &mut Client,
+    group: &str,
+    version: u32,
+    source: &BatchSource,
+    out: &mut dyn Write,
+) -> Result<Option<String>> {
+    let answered =
+        |request: &Request, status: u16| format!("`{}` answered {status}", request.call());
+    let get = Request::get_group(group, Some(version), None);
+    let read = match client.send(&get) {
+        Ok(read) => read,
+        Err(failure) => match refused(&failure) {
+            Some(status) => return Ok(Some(answered(&get, status))),
+            None => return Err(failure.error),
+        },
+    };
+    let GroupBody { body, dropped } = group_body(&read, group, version, source)?;
+    let create = Request::create_group(body.clone());
+    let route = match client.send(&create) {
+        Ok(_) => format!("`{}` (a new version)", create.call()),
+        Err(failure) if failure.status == Some(400) => {
+            let update = Request::update_group(group, version, body);
+            match client.send(&update) {
+                Ok(_) => format!(
+                    "`{}` (the POST answered 400: the version exists)",
+                    update.call()
+                ),
+                Err(failure) => match refused(&failure) {
+                    Some(status) => return Ok(Some(answered(&update, status))),
+                    None => return Err(failure.error),
+                },
+            }
+        }
+        Err(failure) => match refused(&failure) {
+            Some(status) => return Ok(Some(answered(&create, status))),
+            None => return Err(failure.error),
+        },
+    };
+    writeln!(
+        out,
+        "published attribute group `{group}` v{version} with its batch source by {route}\n\
+         batch source: table {}.{}.{} (timestamp_field {}, source name {})",
+        source.database, source.schema, source.table, source.timestamp_field, source.name
+    )
+    .map_err(io)?;
+    if !dropped.is_empty() {
+        writeln!(
+            out,
+            "left out fields the API derives (the SDK sends none of them): {}",
+            dropped.join(", ")
+        )
+        .map_err(io)?;
+    }
+    Ok(None)
+}
+
+/// The older batch engine's route: the `batch_source` sub-resource, then `engines/publish`;
+/// the second is not sent when the first failed.
+fn publish_by_sub_resource(
+    client: &mut Client,
+    group: &str,
+    version: u32,
+    source: &BatchSource,
+    api_url: &str,
+    out: &mut dyn Write,
+) -> Result<()> {
     let not_found = |failure: Failure| -> Error {
         match failure.status {
             Some(404) => failure.error.with_hint(format!(
@@ -98,16 +187,19 @@ pub fn sync(settings: &SyncSettings, out: &mut dyn Write) -> Result<()> {
             _ => failure.error,
         }
     };
-    let mut client = Client::new(settings.credentials.clone());
-    client.send(&register).map_err(not_found)?;
+    client
+        .send(&Request::batch_source(group, version, source))
+        .map_err(not_found)?;
     writeln!(
         out,
         "registered the batch source of attribute group `{group}` v{version}: table {}.{}.{} \
          (timestamp_field {}, source name {})",
-        source.database, source.wh_schema, source.table, source.timestamp_field, source.name
+        source.database, source.schema, source.table, source.timestamp_field, source.name
     )
     .map_err(io)?;
-    let answer = client.send(&publish).map_err(not_found)?;
+    let answer = client
+        .send(&Request::publish(group, version))
+        .map_err(not_found)?;
     let line = match PublishStatus::from_answer(&answer) {
         PublishStatus::Published => format!("published attribute group `{group}` v{version}"),
         PublishStatus::NothingToPublish => {
@@ -119,7 +211,52 @@ pub fn sync(settings: &SyncSettings, out: &mut dyn Write) -> Result<()> {
             format!("attribute group `{group}` v{version}: publish answered `{status}`")
         }
     };
-    writeln!(out, "{line}").map_err(io)
+    writeln!(
+        out,
+        "{line} (by the older batch_source and engines/publish calls)"
+    )
+    .map_err(io)
+}
+
+/// The calls `sync` would make, in order, with what decides between them; nothing is sent, so
+/// the POST's body shows only what sync sets on the group it would read.
+fn dry_run(
+    group: &str,
+    version: u32,
+    source: &BatchSource,
+    api_url: &str,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let set = json!({"batch_source": source, "is_published": true});
+    let steps = [
+        (
+            "read the group as Signals holds it",
+            Request::get_group(group, Some(version), None),
+        ),
+        (
+            "write it back: the group as read (less the fields the API derives, and nulls), \
+             with these fields set",
+            Request::create_group(set.clone()),
+        ),
+        (
+            "only if the POST answers 400 (the version exists): the same body to its version",
+            Request::update_group(group, version, set),
+        ),
+        (
+            "only if one of those answers 404 or 405 (an older API): the batch source \
+             sub-resource",
+            Request::batch_source(group, version, source),
+        ),
+        (
+            "then the older publish call",
+            Request::publish(group, version),
+        ),
+    ];
+    writeln!(out, "-- dry run: nothing was sent. The requests follow.\n").map_err(io)?;
+    for (why, request) in steps {
+        writeln!(out, "-- {why}:\n{}", request.describe(api_url)).map_err(io)?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone)]

@@ -17,18 +17,39 @@ pub struct Request {
     pub authorised: bool,
 }
 
-/// The table Signals polls for an attribute group (the API's `BatchSource`).
+/// The table Signals polls for an attribute group (the API's `BatchSource`), serialised in the
+/// field order of the SDK's model, with the schema under the key `schema`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BatchSource {
-    pub database: String,
-    pub wh_schema: String,
-    pub table: String,
     pub name: String,
     pub timestamp_field: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    pub database: String,
+    pub schema: String,
+    pub table: String,
+}
+
+impl BatchSource {
+    /// The shape the group's `batch_source` sub-resource takes (the older route): the schema
+    /// under `wh_schema`, fields in the order that route has always been sent.
+    fn sub_resource_body(&self) -> Value {
+        let mut body = json!({
+            "database": self.database,
+            "wh_schema": self.schema,
+            "table": self.table,
+            "name": self.name,
+            "timestamp_field": self.timestamp_field,
+        });
+        for (key, value) in [("description", &self.description), ("owner", &self.owner)] {
+            if let Some(value) = value {
+                body[key] = json!(value);
+            }
+        }
+        body
+    }
 }
 
 /// What `POST /api/v1/engines/publish` said.
@@ -61,22 +82,60 @@ impl Request {
         }
         Request {
             method: "GET",
-            path: "/api/v1/registry/attribute_groups/".into(),
+            path: format!("{GROUPS}/"),
             query,
             body: None,
             authorised: true,
         }
     }
 
+    /// One group: the highest version, or `version`; properties in `syntax` if one is given,
+    /// else in the API's own (object) form, the one the write calls take.
+    pub fn get_group(name: &str, version: Option<u32>, syntax: Option<&str>) -> Request {
+        let mut path = group_path(name);
+        if let Some(version) = version {
+            path.push_str(&format!("/versions/{version}"));
+        }
+        Request {
+            method: "GET",
+            path,
+            query: syntax
+                .map(|s| vec![("property_syntax", s.to_string())])
+                .unwrap_or_default(),
+            body: None,
+            authorised: true,
+        }
+    }
+
+    /// Creates a group (the SDK's first try at publishing one); 400 if the version exists.
+    pub fn create_group(body: Value) -> Request {
+        Request {
+            method: "POST",
+            path: format!("{GROUPS}/"),
+            query: Vec::new(),
+            body: Some(body),
+            authorised: true,
+        }
+    }
+
+    /// Replaces an existing version of a group with `body`.
+    pub fn update_group(name: &str, version: u32, body: Value) -> Request {
+        Request {
+            method: "PUT",
+            path: format!("{}/versions/{version}", group_path(name)),
+            query: Vec::new(),
+            body: Some(body),
+            authorised: true,
+        }
+    }
+
+    /// The older route: a group's batch source as a sub-resource (then [`Request::publish`]).
     pub fn batch_source(group: &str, version: u32, source: &BatchSource) -> Request {
         Request {
             method: "PUT",
-            path: format!(
-                "/api/v1/registry/attribute_groups/{}/versions/{version}/batch_source",
-                encode_segment(group)
-            ),
+            path: format!("{}/versions/{version}/batch_source", group_path(group)),
             query: Vec::new(),
-            body: Some(serde_json::to_value(source).expect("a batch source serialises")),
+            body: Some(source.sub_resource_body()),
             authorised: true,
         }
     }
@@ -138,6 +197,13 @@ impl Request {
     }
 }
 
+const GROUPS: &str = "/api/v1/registry/attribute_groups";
+
+/// `/api/v1/registry/attribute_groups/{name}`, the name percent-encoded.
+fn group_path(name: &str) -> String {
+    format!("{GROUPS}/{}", encode_segment(name))
+}
+
 /// Percent-encodes everything but unreserved characters (RFC 3986), for a path segment or a
 /// query value.
 fn encode_segment(text: &str) -> String {
@@ -166,7 +232,7 @@ mod tests {
         );
         let source = BatchSource {
             database: "db".into(),
-            wh_schema: "s".into(),
+            schema: "s".into(),
             table: "t".into(),
             name: "n".into(),
             timestamp_field: "updated_at".into(),
@@ -190,6 +256,43 @@ mod tests {
             !Request::health()
                 .describe("http://h")
                 .contains("Authorization")
+        );
+    }
+
+    #[test]
+    fn the_sdk_calls_name_the_group_in_the_path_and_carry_the_whole_body() {
+        let get = Request::get_group("a/b", None, None);
+        assert_eq!(get.call(), "GET /api/v1/registry/attribute_groups/a%2Fb");
+        assert_eq!(get.body, None);
+        assert!(get.authorised);
+        let get = Request::get_group("g", Some(4), Some("databricks"));
+        assert_eq!(
+            get.url("http://h"),
+            "http://h/api/v1/registry/attribute_groups/g/versions/4?property_syntax=databricks"
+        );
+        let body = json!({"name": "g", "version": 4, "is_published": true});
+        let post = Request::create_group(body.clone());
+        assert_eq!(post.call(), "POST /api/v1/registry/attribute_groups/");
+        assert_eq!(post.body.as_ref(), Some(&body));
+        let put = Request::update_group("g h", 4, body.clone());
+        assert_eq!(
+            put.call(),
+            "PUT /api/v1/registry/attribute_groups/g%20h/versions/4"
+        );
+        assert_eq!(put.body, Some(body));
+        // the SDK's key and order for the source itself
+        let source = BatchSource {
+            name: "n".into(),
+            timestamp_field: "updated_at".into(),
+            description: Some("d".into()),
+            owner: None,
+            database: "db".into(),
+            schema: "s".into(),
+            table: "t".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&source).unwrap().to_string(),
+            r#"{"name":"n","timestamp_field":"updated_at","description":"d","database":"db","schema":"s","table":"t"}"#
         );
     }
 }

@@ -1,6 +1,7 @@
-//! Choosing attribute groups from the API's list as upstream's `init` does: the highest version
-//! per name, or the one named (and versioned); groups that only describe an external batch
-//! source (`fields`, no `attributes`) are skipped. Parsed leniently: only `name`, `version`,
+//! Choosing attribute groups from the API's list as upstream's `init` does (or from the one
+//! group a read by name answered, as a list of one): the highest version per name, or the one
+//! named (and versioned); groups that only describe an external batch source (`fields`, no
+//! `attributes`) are skipped. Parsed leniently: only `name`, `version`,
 //! `attributes` and `fields` are read, the rest is kept as it came.
 
 use std::collections::BTreeMap;

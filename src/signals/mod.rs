@@ -1,5 +1,6 @@
-//! The Signals API, as upstream's batch engine CLI uses it: list attribute groups (`init`),
-//! register a batch source and publish (`sync`), check auth and health (`test-connection`).
+//! The Signals API: read attribute groups (`init`), write a group back with its batch source
+//! and published as the SDK 0.4.10 does, or through the older batch engine's sub-resource and
+//! publish calls where an API lacks those (`sync`), check auth and health (`test-connection`).
 //!
 //! Credentials are read as upstream reads them (the same options and `SNOWPLOW_*` variables,
 //! resolved by the CLI) into [`Credentials`]; what a mode needs is checked only when a call needs
@@ -12,11 +13,13 @@ mod api;
 mod auth;
 mod client;
 mod groups;
+mod publish;
 
 pub use api::{BatchSource, PublishStatus, Request};
 pub use auth::{Token, token_expiry};
 pub use client::{Client, Failure};
 pub use groups::{GroupSelection, RemoteGroup, select_groups};
+pub use publish::{GroupBody, group_body};
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
