@@ -156,8 +156,8 @@ impl Dialect for BigQuery {
         format!("TO_HEX(MD5({text}))")
     }
 
-    fn list_size(&self, list: &str) -> String {
-        format!("ARRAY_LENGTH({list})")
+    fn distinct_size(&self, merged: &str) -> String {
+        format!("(SELECT COUNT(DISTINCT element) FROM UNNEST({merged}) AS element)")
     }
 
     /// BigQuery's `DAYOFWEEK` runs from Sunday (1) to Saturday (7).

@@ -114,8 +114,9 @@ impl Dialect for Databricks {
         format!("({timestamp} + INTERVAL {days} DAYS)")
     }
 
-    fn list_size(&self, list: &str) -> String {
-        format!("size({list})")
+    /// `size(NULL)` is -1 or NULL, depending on the session.
+    fn distinct_size(&self, merged: &str) -> String {
+        format!("CASE WHEN {merged} IS NULL THEN 0 ELSE size(array_distinct({merged})) END")
     }
 
     /// Spark's `dayofweek` runs from Sunday (1) to Saturday (7).
@@ -133,11 +134,15 @@ impl Dialect for Databricks {
         )
     }
 
+    /// NULL rather than an empty array for a day without values: a column created from
+    /// `collect_set` alone is NOT NULL in Delta, and the lifetime partial it shapes must hold
+    /// NULL for a key without values.
     fn unique_list_daily(&self, value: &str, when: &str) -> String {
-        format!(
+        let set = format!(
             "collect_set(CASE WHEN {when} THEN {} END)",
             self.cast_to_text(value)
-        )
+        );
+        format!("CASE WHEN size({set}) > 0 THEN {set} END")
     }
 
     fn unique_list_merge(&self, daily: &str, when: &str) -> String {

@@ -85,8 +85,8 @@ impl Dialect for DuckDb {
         format!("({timestamp} + INTERVAL ({days}) DAY)")
     }
 
-    fn list_size(&self, list: &str) -> String {
-        format!("len({list})")
+    fn distinct_size(&self, merged: &str) -> String {
+        format!("COALESCE(len(list_distinct({merged})), 0)")
     }
 
     fn iso_weekday(&self, timestamp: &str) -> String {

@@ -101,8 +101,8 @@ impl Dialect for Snowflake {
         format!("DATEADD(day, {days}, {timestamp})")
     }
 
-    fn list_size(&self, list: &str) -> String {
-        format!("ARRAY_SIZE({list})")
+    fn distinct_size(&self, merged: &str) -> String {
+        format!("COALESCE(ARRAY_SIZE(ARRAY_DISTINCT({merged})), 0)")
     }
 
     fn iso_weekday(&self, timestamp: &str) -> String {

@@ -141,11 +141,10 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Result<Folds> {
                     &output.daily,
                     d.unique_list_merge(&daily(&output.daily), &when),
                 );
-                let list = d.unique_list_finish(&merged);
                 if output.aggregation == Aggregation::ApproxCountDistinct {
-                    format!("COALESCE({}, 0)", d.list_size(&list))
+                    d.distinct_size(&merged)
                 } else {
-                    list
+                    d.unique_list_finish(&merged)
                 }
             }
             (Aggregation::TimeSinceFirst | Aggregation::TimeSinceLast, _) => {

@@ -15,6 +15,8 @@
 //! 6. `a_missing_events_table_is_named_and_nothing_is_written`.
 //! 7. `refused_credentials_are_named_without_the_secret` (not on DuckDB: it has no credentials).
 //! 8. `a_dry_run_writes_nothing`.
+//! 9. `the_current_signals_model_equals_duckdb` (`current_model.rs`): a group of the current
+//!    Signals model gives DuckDB's table, also after time alone has passed.
 //!
 //! What only one warehouse has (a lease taken over, dry-run byte estimates, ...) is checked in its
 //! own file, beside the suite, or in the harness's hooks (`after_compat`, `after_exact`,
@@ -23,6 +25,7 @@
 #![allow(dead_code)]
 
 pub mod bigquery;
+pub mod current_model;
 pub mod databricks;
 pub mod duckdb_file;
 pub mod snowflake;
@@ -236,7 +239,7 @@ impl<H: Harness> SharedWarehouse<H> {
         }
     }
 
-    fn with(&self, case: impl FnOnce(&mut Warehouse<H>)) {
+    pub(crate) fn with(&self, case: impl FnOnce(&mut Warehouse<H>)) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let warehouse = state.1.get_or_insert_with(|| {
@@ -529,10 +532,10 @@ fn dry_run<H: Harness>(h: &mut H, secrets: &[String]) {
 /// for a warehouse that has none to refuse.
 macro_rules! suite {
     ($harness:ty) => {
-        $crate::scenarios::suite!(@cases $harness, 5; refused_credentials_are_named_without_the_secret);
+        $crate::scenarios::suite!(@cases $harness, 6; refused_credentials_are_named_without_the_secret);
     };
     ($harness:ty, without credentials) => {
-        $crate::scenarios::suite!(@cases $harness, 4;);
+        $crate::scenarios::suite!(@cases $harness, 5;);
     };
     (@cases $harness:ty, $users:literal; $($more:ident),*) => {
         static WAREHOUSE: $crate::scenarios::SharedWarehouse<$harness> =
@@ -571,6 +574,11 @@ macro_rules! suite {
         #[test]
         fn a_dry_run_writes_nothing() {
             $crate::scenarios::a_dry_run_writes_nothing::<$harness>(&WAREHOUSE);
+        }
+
+        #[test]
+        fn the_current_signals_model_equals_duckdb() {
+            $crate::scenarios::current_model::the_current_signals_model_equals_duckdb::<$harness>(&WAREHOUSE);
         }
 
         $(
