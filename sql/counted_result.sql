@@ -5,7 +5,7 @@
   SELECT
     counts.attribute_key,
     counts.value,
-    SUM(counts.n) AS n,
+    CAST(SUM(counts.n) AS {{ integer }}) AS n,
     MAX(counts.last_derived) AS last_derived,
     {{ last_load }} AS last_load,
     {{ last_event_id }} AS last_event_id

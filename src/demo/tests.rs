@@ -285,16 +285,7 @@ fn attribute_group_parses_and_covers_every_aggregation() {
             .collect()
     };
     let aggregations = values("aggregation");
-    for aggregation in [
-        "counter",
-        "sum",
-        "min",
-        "max",
-        "mean",
-        "first",
-        "last",
-        "unique_list",
-    ] {
+    for (aggregation, _) in crate::project::group::Aggregation::ALL {
         assert!(
             aggregations.contains(aggregation),
             "no {aggregation} attribute"
@@ -302,7 +293,7 @@ fn attribute_group_parses_and_covers_every_aggregation() {
     }
     assert_eq!(
         values("type"),
-        ["double", "int64", "string", "string_list"]
+        ["dict", "double", "int64", "string", "string_list"]
             .map(String::from)
             .into()
     );
@@ -323,19 +314,27 @@ fn attribute_group_parses_and_covers_every_aggregation() {
     );
     assert!(criteria("all").iter().any(|c| c["operator"] == "like"));
 
-    // Every property names a column of the demo table, and every event type occurs in the data.
+    // Every property (paths and objects alike) reads a column of the demo table, and every
+    // event type occurs in the data.
     let columns: BTreeSet<&str> = EVENTS_COLUMNS.iter().map(|(name, _)| *name).collect();
-    let properties = attributes.iter().map(|a| &a["property"]);
-    let criteria_properties = criteria("all")
-        .into_iter()
-        .chain(criteria("any"))
-        .map(|c| &c["property"]);
-    for property in properties
-        .chain(criteria_properties)
-        .filter_map(|p| p.as_str())
-    {
-        let column = property.split(['[', ':']).next().unwrap();
-        assert!(columns.contains(column), "unknown column in `{property}`");
+    let model =
+        crate::project::group::AttributeGroup::from_json(DEMO_ATTRIBUTE_GROUP_JSON).unwrap();
+    let read = model.attributes.iter().flat_map(|a| {
+        a.property.iter().chain(
+            a.criteria
+                .all
+                .iter()
+                .chain(&a.criteria.any)
+                .map(|c| &c.property),
+        )
+    });
+    for property in read {
+        for leaf in property.leaves() {
+            assert!(
+                columns.contains(leaf.path.column.as_str()),
+                "unknown column in `{property}`"
+            );
+        }
     }
     let (conn, _) = generated(&spec(300, 7, 3));
     for event in attributes

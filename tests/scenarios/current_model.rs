@@ -95,7 +95,12 @@ fn pairs(cell: &Option<String>) -> Vec<(String, i64)> {
         .collect();
     let mut pairs: Vec<(String, i64)> = tokens
         .chunks(2)
-        .map(|pair| (pair[0].to_string(), pair[1].parse::<f64>().map_or(i64::MIN, |n| n as i64)))
+        .map(|pair| {
+            (
+                pair[0].to_string(),
+                pair[1].parse::<f64>().map_or(i64::MIN, |n| n as i64),
+            )
+        })
         .collect();
     pairs.sort();
     pairs
