@@ -34,6 +34,9 @@ pub struct StoredState {
     /// Exact mode: the period end (`Plan::period_end`) the attributes table was last computed
     /// for (the run state's `attributes_window_end` column).
     pub period_end: Option<NaiveDate>,
+    /// Exact mode: the "now" of the last window written (the run state's `updated_at`), which
+    /// the `time_since_*` attributes were last computed for when nothing is pending.
+    pub last_run_at: Option<NaiveDateTime>,
     /// Exact mode: keys whose daily rows changed in windows committed since the attributes table
     /// was last refreshed (a catch-up stopped before its last window).
     pub pending_keys: u64,
@@ -92,6 +95,7 @@ pub fn read(
                 .as_deref()
                 .and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok());
             state.watermark_events = cell(4).and_then(|n| n.parse().ok());
+            state.last_run_at = cell(5).as_deref().and_then(parse_timestamp);
         }
     }
     let (schema, name) = tables.location("attributes_pending");

@@ -83,8 +83,14 @@ pub(super) fn project_yaml(group: &AttributeGroup, semantics: &str) -> String {
          attribute_group: attribute_group.json\n\
          semantics: {}        # exact (what users mean) or compat (reproduces the upstream dbt project)\n\
          profile: sigbatch\n\
-         vars:\n  snowplow__start_date: '2025-01-01'\n  snowplow__backfill_limit_days: 1\n",
-        group.name, group.version, semantics
+         vars:\n  snowplow__start_date: '{}'\n  snowplow__backfill_limit_days: 1\n",
+        group.name,
+        group.version,
+        semantics,
+        // the group's backfill start, where it has one
+        group
+            .backfill_since
+            .map_or_else(|| "2025-01-01".to_string(), |at| at.date().to_string())
     )
 }
 

@@ -11,7 +11,7 @@ mod bounds;
 
 pub use bounds::{LimitState, compat_window, exact_window, first_window};
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Timelike};
 
 use crate::dialect::Dialect;
 use crate::error::Result;
@@ -157,13 +157,13 @@ impl LoadWindows {
                     && bounds::nothing_new(warehouse, &queries, watermark, rows_at, self.cap)?
                 {
                     self.done = true;
-                    if attributes_current(stored, plan, self.today) {
+                    if attributes_current(stored, plan, self.today, self.now) {
                         return Ok(Step::NothingToDo(format!(
                             "nothing to do: no events loaded since {watermark}, attributes up to date for {}",
                             self.today
                         )));
                     }
-                    // only the attributes are behind ("today" moved, or keys wait from an
+                    // only the attributes are behind ("today" or, for time_since, "now" moved, or keys wait from an
                     // interrupted run): no data stage would change anything
                     self.handed_out += 1;
                     return Ok(Step::Window(NextWindow {
@@ -231,10 +231,20 @@ fn is_last(
             .is_some_and(|max| windows >= max as usize)
 }
 
-/// Exact mode: nothing pending and the attributes table was computed for today's periods, so a
-/// window without new events would change nothing.
-fn attributes_current(stored: &StoredState, plan: &Plan, today: NaiveDate) -> bool {
+/// Exact mode: nothing pending and the attributes table was computed for today's periods (and,
+/// with `time_since_*` attributes, at this very `now`), so a window without new events would
+/// change nothing.
+fn attributes_current(
+    stored: &StoredState,
+    plan: &Plan,
+    today: NaiveDate,
+    now: NaiveDateTime,
+) -> bool {
+    // the run state keeps microseconds
+    let now = now
+        .with_nanosecond(now.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(now);
     stored.pending_keys == 0
         && stored.period_end == Some(plan.period_end(today))
-        && !plan.reads_now()
+        && (!plan.reads_now() || stored.last_run_at == Some(now))
 }

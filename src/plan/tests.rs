@@ -165,3 +165,40 @@ fn compat_in_strings_are_parsed_as_literals_never_pasted() {
         .to_string();
     assert!(error.contains("literals"), "{error}");
 }
+
+#[test]
+fn compat_refuses_the_current_model_naming_the_attribute_and_field() {
+    let cases = [
+        (
+            r#"{"name":"a","type":"string","events":[{"name":"e"}],"aggregation":"most_frequent","property":"x"}"#,
+            "aggregation",
+        ),
+        (
+            r#"{"name":"a","type":"int64","events":[],"aggregation":"counter"}"#,
+            "events",
+        ),
+        (
+            r#"{"name":"a","type":"string","events":[{"name":"e"}],"aggregation":"last","property":{"type":"atomic","name":"derived_tstamp","date_part":"active_day"}}"#,
+            "property",
+        ),
+        (
+            r#"{"name":"a","type":"int64","events":[{"name":"e"}],"aggregation":"counter","criteria":{"all":[{"property":"x","operator":"is null"}]}}"#,
+            "criteria",
+        ),
+    ];
+    for (attribute, field) in cases {
+        let message = Plan::build(&project(Semantics::Compat, &group(attribute)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains(&format!("attribute `a`: {field}"))
+                && message.contains("upstream's batch engine did not have"),
+            "{message}"
+        );
+        // exact mode computes each of them
+        Plan::build(&project(Semantics::Exact, &group(attribute))).unwrap();
+    }
+    // a plain atomic object is the path it names, which upstream had
+    let plain = r#"{"name":"a","type":"string","events":[{"name":"e"}],"aggregation":"last","property":{"type":"atomic","name":"geo_country"}}"#;
+    Plan::build(&project(Semantics::Compat, &group(plain))).unwrap();
+}

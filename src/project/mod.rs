@@ -92,6 +92,10 @@ impl Project {
             );
         }
         let mut vars = Vars::default();
+        // the group's backfill start is the start date unless the vars set one
+        if let Some(since) = group.backfill_since {
+            vars.start_date = since.date();
+        }
         if let Some(mapping) = &raw.vars {
             vars.apply(mapping, &file.display().to_string())?;
         }

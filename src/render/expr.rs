@@ -9,7 +9,7 @@ use crate::project::group::{
     Aggregation, DatePart, EventRef, Leaf, Operation, Property, ValueType,
 };
 
-/// A property's value in the events row aliased `events`, as `value_type` (semantics.md 1.4):
+/// A property's value in the events row aliased `events`, as `value_type` (semantics.md, "Property objects"):
 /// a leaf's path, reduced to its date part where it has one, or a calculated property's
 /// operation over its leaves.
 pub fn property_value(

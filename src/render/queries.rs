@@ -67,6 +67,7 @@ impl Queries<'_> {
                 "watermark": d.timestamp_text("watermark"),
                 "attributes_window_end": optional("attributes_window_end"),
                 "watermark_events": optional("watermark_events"),
+                "updated_at": d.timestamp_text("updated_at"),
             }),
         )
     }

@@ -1,4 +1,4 @@
-//! Counted outputs (`most_frequent`, `least_frequent`, `category_count`; semantics.md 2.9): a
+//! Counted outputs (`most_frequent`, `least_frequent`, `category_count`; semantics.md 2.5, 2.6): a
 //! count per (key, day, value) in `<project>_sigbatch_value_counts`, and per (key, value) over
 //! the key's lifetime in `<project>_sigbatch_lifetime_value_counts`, each with the value's last
 //! occurrence. A window recomputes the counts of the (key, date) pairs its events touched, as the

@@ -93,7 +93,7 @@ pub enum Operation {
     Coalesce,
 }
 
-/// A part of a UTC timestamp (semantics.md 1.4).
+/// A part of a UTC timestamp (semantics.md, "Date parts").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DatePart {
     /// `YYYY-MM-DD`.
