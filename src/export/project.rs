@@ -352,15 +352,21 @@ fn runtime_macros(
         .map(|(name, value)| format!("{}: {}", jinja_string(name), value.jinja()))
         .collect();
     let rendered_vars = format!("{{{}}}", rendered_vars.join(", "));
-    // the stored tables this plan creates in its setup stage
-    let persistent: Vec<String> = render::PERSISTENT
-        .iter()
+    // the stored tables this plan creates in its setup stage (the counted outputs' only where
+    // it has some)
+    let counted: &[&str] = if plan.counted.is_empty() {
+        &[]
+    } else {
+        render::COUNTED_PERSISTENT
+    };
+    let stored = || render::PERSISTENT.iter().chain(counted);
+    let persistent: Vec<String> = stored()
         .filter(|t| plan.semantics == Semantics::Exact || **t != "attributes_pending")
         .filter(|t| **t != "attributes")
         .map(|t| jinja_string(t))
         .collect();
     let persistent = format!("[{}]", persistent.join(", "));
-    let dropped: Vec<String> = render::PERSISTENT.iter().map(|t| jinja_string(t)).collect();
+    let dropped: Vec<String> = stored().map(|t| jinja_string(t)).collect();
     let dropped = format!("[{}]", dropped.join(", "));
     let runtime = include_str!("dbt/sigbatch_runtime.sql")
         .replace("__TABLES__", &format!("{{{}}}", entries.join(", ")))

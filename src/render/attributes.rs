@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 
-use super::context::{base_events_context, daily_columns};
+use super::context::{Lifetime, base_events_context, daily_columns};
 use super::expr::{self, Periods};
 use super::value_counts;
 use super::writer::{StageWriter, merge_context};
@@ -25,18 +25,6 @@ struct Folds {
     outputs: Vec<Value>,
     /// The counted outputs' per-key results, joined by key (`value_counts::result`).
     counted: Vec<Value>,
-}
-
-/// Where the outputs without a period come from.
-#[derive(Clone, Copy, PartialEq)]
-pub(super) enum Lifetime {
-    /// Folded from every daily row, like the windowed ones (compat, the one-scan query).
-    Folded,
-    /// Exact mode: the key's stored lifetime partials (`state.<daily column>`, `lifetime.rs`).
-    Partials,
-    /// Exact mode, no key's partials changed since the attributes table was built: the key's
-    /// stored row (`previous.<output>`), as it is.
-    StoredRow,
 }
 
 /// Only the windowed outputs get grouped aggregates unless `lifetime` is [`Lifetime::Folded`].

@@ -128,3 +128,15 @@ pub(super) fn daily_columns(w: &StageWriter<'_>) -> (Vec<Value>, Vec<Value>) {
     }
     (window_columns, columns)
 }
+
+/// Where the outputs without a period come from.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Lifetime {
+    /// Folded from every daily row, like the windowed ones (compat, the one-scan query).
+    Folded,
+    /// Exact mode: the key's stored lifetime partials (`state.<daily column>`, `lifetime.rs`).
+    Partials,
+    /// Exact mode, no key's partials changed since the attributes table was built: the key's
+    /// stored row (`previous.<output>`), as it is.
+    StoredRow,
+}

@@ -8,7 +8,7 @@
 
 use serde_json::json;
 
-use super::attributes::Lifetime;
+use super::context::Lifetime;
 use super::expr::{self, Periods};
 use super::writer::StageWriter;
 use crate::dialect::OrderKey;

@@ -14,8 +14,13 @@
   {{ return(adapter.quote(target.schema ~ '_' ~ suffix)) }}
 {%- endmacro %}
 
-{#- "now": the instant this dbt invocation started, in UTC, the same in every model. -#}
+{#- "now": the instant this dbt invocation started, in UTC, the same in every model; or the
+    instant SIGBATCH_NOW pins, as it does for `sigbatch run`. -#}
 {% macro sigbatch_now_datetime() -%}
+  {%- set pinned = env_var('SIGBATCH_NOW', '') -%}
+  {%- if pinned -%}
+    {{ return(modules.datetime.datetime.strptime(pinned, '%Y-%m-%d %H:%M:%S')) }}
+  {%- endif -%}
   {{ return(run_started_at.replace(tzinfo=none)) }}
 {%- endmacro %}
 
