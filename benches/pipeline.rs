@@ -16,7 +16,9 @@
 //!
 //! and beside each the one-scan query (`sigbatch::render::one_scan_sql`: daily partials per key
 //! and day from one scan of the events, folded per key) as `CREATE TABLE AS`. At the smallest
-//! size compat mode's full refresh and +1 load day are timed too; at the largest, the full
+//! size compat mode's full refresh and +1 load day are timed too, and so are those of a group of
+//! the current Signals model (`tests/fixtures/current-model`'s attributes over the same key,
+//! `domain_userid`: value counts, date parts, calculated properties, time since); at the largest, the full
 //! refresh on a fresh copy with `memory_limit: 1GB` and 2 threads. Every step runs in a child
 //! process of its own (`pipeline/step.rs`) for its peak RSS. It prints a Markdown table and each
 //! figure against its target; it never fails on a number, only when a run errors. With
@@ -47,6 +49,14 @@ const TODAY_MOVED: &str = "only today moved";
 const COMPAT_FULL: &str = "full refresh, compat";
 const COMPAT_PLUS_DAY: &str = "+1 load day, compat";
 const LIMITED: &str = "full refresh, memory_limit 1GB, threads 2";
+const CURRENT_FULL: &str = "full refresh, current model";
+const CURRENT_PLUS_DAY: &str = "+1 load day, current model";
+/// The current model's attributes (tests/fixtures/current-model), keyed by `domain_userid` as the
+/// fixture's group is, with no backfill start: the same events read for another group.
+const CURRENT_GROUP: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/current-model/attribute_group.json"
+);
 
 const ATTRIBUTES: &str = "main_derived.ecommerce_transaction_interactions_features_1_attributes";
 const FLOOR_TABLES: step::FloorTables<'static> = step::FloorTables {
@@ -111,6 +121,7 @@ fn bench(n: u64, compat: bool, limited: bool, rows: &mut Vec<Row>, notes: &mut V
     let generated = started.elapsed().as_secs_f64();
     let size_mib = std::fs::metadata(&database).map_or(0, |m| m.len()) as f64 / 1_048_576.0;
     let exact = write_project(dir.path(), "exact", &database, "");
+    let current = compat.then(|| write_project(dir.path(), "current", &database, ""));
     let compat =
         compat.then(|| write_project(dir.path(), "compat", &database, "      schema: compat\n"));
     let limited = limited.then(|| {
@@ -151,6 +162,13 @@ fn bench(n: u64, compat: bool, limited: bool, rows: &mut Vec<Row>, notes: &mut V
             COMPAT_FULL,
             step::run(project, day(3, 1), day(3, 2), true),
             scan,
+        );
+    }
+    if let Some(project) = &current {
+        emit(
+            CURRENT_FULL,
+            step::run(project, day(3, 1), day(3, 2), true),
+            step::one_scan(project, day(3, 2)),
         );
     }
     if let Some(project) = &limited {
@@ -222,6 +240,13 @@ fn bench(n: u64, compat: bool, limited: bool, rows: &mut Vec<Row>, notes: &mut V
             COMPAT_PLUS_DAY,
             step::run(project, day(3, 2), day(3, 3), false),
             scan,
+        );
+    }
+    if let Some(project) = &current {
+        emit(
+            CURRENT_PLUS_DAY,
+            step::run(project, day(3, 2), day(3, 3), false),
+            step::one_scan(project, day(3, 3)),
         );
     }
     emit(NO_NEW, step::run(&exact, day(3, 2), day(3, 3), false), scan);
@@ -302,12 +327,18 @@ fn open(database: &Path) -> duckdb::Connection {
     duckdb::Connection::open(database).expect("opening the database")
 }
 
-/// A project directory `<root>/<name>` on `database` with the fixture's group; compat's name
-/// selects compat semantics, `output_extra` adds lines to the profile's output.
+/// A project directory `<root>/<name>` on `database` with the fixture's group (the current
+/// model's for `current`); compat's name selects compat semantics, `output_extra` adds lines to
+/// the profile's output.
 fn write_project(root: &Path, name: &str, database: &Path, output_extra: &str) -> PathBuf {
     let dir = root.join(name);
     std::fs::create_dir_all(&dir).expect("a project dir");
-    std::fs::copy(GROUP, dir.join("attribute_group.json")).expect("the fixture's attribute group");
+    let group = if name == "current" {
+        current_group()
+    } else {
+        std::fs::read_to_string(GROUP).expect("the fixture's attribute group")
+    };
+    std::fs::write(dir.join("attribute_group.json"), group).expect("writing the group");
     let semantics = if name == "compat" { "compat" } else { "exact" };
     let project = format!(
         "attribute_group: attribute_group.json\nsemantics: {semantics}\nprofile: bench\nvars:\n  \
@@ -321,6 +352,17 @@ fn write_project(root: &Path, name: &str, database: &Path, output_extra: &str) -
     std::fs::write(dir.join("sigbatch.yml"), project).expect("writing sigbatch.yml");
     std::fs::write(dir.join("profiles.yml"), profiles).expect("writing profiles.yml");
     dir
+}
+
+/// The current model's group keyed by `domain_userid`, without its backfill start.
+fn current_group() -> String {
+    let text = std::fs::read_to_string(CURRENT_GROUP).expect("the current model's group");
+    let mut group: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let object = group.as_object_mut().expect("an object");
+    object.remove("attribute_key");
+    object.remove("backfill_since_tstamp");
+    object.insert("attribute_key_or_name".into(), "domain_userid".into());
+    group.to_string()
 }
 
 /// Each figure against issue 6's target (the 1M targets also apply below 1M).
@@ -348,6 +390,20 @@ fn targets(rows: &[Row]) -> Vec<String> {
             NO_NEW => (row.sigbatch.seconds, 0.2, " s"),
             TODAY_MOVED if small => (row.sigbatch.seconds, 0.5, " s"),
             LIMITED => (row.sigbatch.peak_rss_mib / 1024.0, 1.5, " GiB peak RSS"),
+            // issue 23: a group of the current model costs at most 1.5x the fixture's group
+            CURRENT_PLUS_DAY => {
+                let Some(fixture) = rows
+                    .iter()
+                    .find(|r| r.events == row.events && r.step == PLUS_DAY)
+                else {
+                    continue;
+                };
+                (
+                    row.sigbatch.seconds / fixture.sigbatch.seconds,
+                    1.5,
+                    "x the fixture group's +1 load day",
+                )
+            }
             _ => continue,
         };
         lines.push(format!(
