@@ -6,6 +6,7 @@
 //! (per-attribute event matching, first/last rules, criteria combination, naming and order).
 
 mod builder;
+mod compat;
 pub mod naming;
 pub mod predicate;
 
@@ -187,7 +188,7 @@ impl Plan {
             counted: Vec::new(),
         };
         if mode == Semantics::Compat {
-            builder::refuse_in_compat(group)?;
+            compat::refuse_in_compat(group)?;
         }
         let mut outputs = Vec::new();
         for attribute in &group.attributes {

@@ -6,12 +6,13 @@
 
 mod parse;
 mod property_object;
+mod time;
 
 use serde_json::Value;
 
 use super::property::PropertyPath;
 
-pub use parse::parse_period;
+pub use time::parse_period;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttributeGroup {
