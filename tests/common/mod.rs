@@ -233,10 +233,35 @@ pub fn same_cell(actual: &Option<String>, expected: &Option<String>) -> bool {
         (None, None) => true,
         (Some(a), Some(e)) => match (a.parse::<f64>(), e.parse::<f64>()) {
             (Ok(x), Ok(y)) => (x - y).abs() < 1e-9,
-            _ => a == e,
+            _ => match (map_pairs(&a), map_pairs(&e)) {
+                (Some(x), Some(y)) => x == y,
+                _ => a == e,
+            },
         },
         _ => false,
     }
+}
+
+/// A map cell (`category_count`) as its sorted (key, count) pairs, from any warehouse's text of
+/// it: DuckDB's `{10=2, 8=1}`, a JSON object `{"10":2}` (Snowflake's counts may read `2.0`), or
+/// BigQuery's `[{"key":"10","value":2}]`. None for any other text.
+pub fn map_pairs(text: &str) -> Option<Vec<(String, i64)>> {
+    if !(text.starts_with('{') && text.ends_with('}')) && !text.starts_with("[{") {
+        return None;
+    }
+    let tokens: Vec<&str> = text
+        .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '.' || c == '_'))
+        .filter(|t| !t.is_empty() && *t != "key" && *t != "value")
+        .collect();
+    if tokens.len() % 2 != 0 {
+        return None;
+    }
+    let mut pairs = tokens
+        .chunks(2)
+        .map(|pair| Some((pair[0].to_string(), pair[1].parse::<f64>().ok()? as i64)))
+        .collect::<Option<Vec<_>>>()?;
+    pairs.sort();
+    Some(pairs)
 }
 
 /// The expected table of the fixture, keyed by user.

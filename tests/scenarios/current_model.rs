@@ -10,8 +10,6 @@ use crate::common::{self, TempProject};
 const NOW: &str = "2026-06-01 00:00:00";
 const LATER: &str = "2026-06-01 01:30:00";
 const ATTRIBUTES: &str = "current_model_1_attributes";
-/// Its `dict` attributes: compared as (key, count) pairs, whatever the warehouse's map type.
-const MAPS: &[&str] = &["events_by_hour", "page_views_by_weekday_last_7_days"];
 
 pub fn group() -> String {
     std::fs::read_to_string(
@@ -56,7 +54,7 @@ pub fn the_current_signals_model_equals_duckdb<H: Harness>(shared: &SharedWareho
     });
 }
 
-/// `actual` (a warehouse's) against `expected` (DuckDB's), rows by key, maps as pairs.
+/// `actual` (a warehouse's) against `expected` (DuckDB's), rows by key.
 fn assert_same_table(kind: &str, actual: &Table, expected: &Table) {
     let sorted = |table: &Table| {
         let connection = scratch("t", table.clone());
@@ -70,40 +68,8 @@ fn assert_same_table(kind: &str, actual: &Table, expected: &Table) {
     assert_eq!(columns, expected_columns, "{kind}: columns");
     assert!(expected_rows.len() > 5, "the fixture has many pages");
     assert_eq!(actual_rows.len(), expected_rows.len(), "{kind}: row count");
-    for (a, e) in actual_rows.iter().zip(&expected_rows) {
-        for ((column, x), y) in columns.iter().zip(a).zip(e) {
-            let same = if MAPS.contains(&column.as_str()) {
-                pairs(x) == pairs(y)
-            } else {
-                common::same_cell(x, y)
-            };
-            assert!(
-                same,
-                "{kind}: `{column}` is {x:?}, DuckDB's {y:?}\nrow {a:?}\nduckdb {e:?}"
-            );
-        }
-    }
-}
-
-/// A map cell as its sorted (key, count) pairs, from any warehouse's text of it: DuckDB's
-/// `{10=2, 8=1}`, a JSON object `{"10":2}`, or BigQuery's `[{"key":"10","value":2}]`.
-fn pairs(cell: &Option<String>) -> Vec<(String, i64)> {
-    let Some(text) = cell else { return Vec::new() };
-    let tokens: Vec<&str> = text
-        .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '.'))
-        .filter(|t| !t.is_empty() && *t != "key" && *t != "value")
-        .collect();
-    let mut pairs: Vec<(String, i64)> = tokens
-        .chunks(2)
-        .map(|pair| {
-            (
-                pair[0].to_string(),
-                pair[1].parse::<f64>().map_or(i64::MIN, |n| n as i64),
-            )
-        })
-        .collect();
-    pairs.sort();
-    pairs
+    // maps compare as (key, count) pairs, whatever the warehouse's map type (`same_cell`)
+    common::assert_same_rows(kind, &actual_rows, &expected_rows);
 }
 
 /// An hour and a half later with nothing new, every key's minutes since its last event grew by
