@@ -165,3 +165,18 @@ fn compat_in_strings_are_parsed_as_literals_never_pasted() {
         .to_string();
     assert!(error.contains("literals"), "{error}");
 }
+
+/// `time_since_*` counts the events where its property has a value of any type: the property is
+/// read as text, not at the attribute's integer type (which made a text property NULL on every
+/// event, so the attribute was always NULL).
+#[test]
+fn time_since_reads_its_property_as_text() {
+    let json = group(
+        r#"{"name":"since","type":"int64","events":[],"aggregation":"time_since_last","time_unit":"min","property":"geo_country"}"#,
+    );
+    let plan = Plan::build(&project(Semantics::Exact, &json)).unwrap();
+    let [column] = plan.properties.as_slice() else {
+        panic!("{:?}", plan.properties)
+    };
+    assert_eq!(column.value_type, ValueType::Text);
+}

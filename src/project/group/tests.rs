@@ -22,7 +22,11 @@ fn the_fixture_groups_parse_in_all_three_syntaxes() {
         assert_eq!(os.aggregation, Aggregation::UniqueList);
         assert_eq!(os.period_days, Some(1));
         assert_eq!(
-            os.property.as_ref().and_then(Property::as_path).unwrap().fields_snake_case(),
+            os.property
+                .as_ref()
+                .and_then(Property::as_path)
+                .unwrap()
+                .fields_snake_case(),
             vec!["operating_system_name"]
         );
         assert_eq!(os.criteria.all[0].operator, Operator::NotEq);
