@@ -1,7 +1,7 @@
 //! BigQuery: backtick identifiers, repeated records per full schema version, ARRAY<STRING>,
 //! derived tables partitioned by day and clustered by the key.
 
-use super::{Dialect, OrderKey, backslash_escaped};
+use super::{Dialect, OrderKey, backslash_escaped, index_segment};
 use crate::error::Result;
 use crate::project::group::ValueType;
 use crate::project::profiles::WarehouseKind;
@@ -132,8 +132,13 @@ impl Dialect for BigQuery {
                     expr.push_str(&format!("[SAFE_OFFSET({})]", path.index.unwrap_or(0)));
                 }
                 for field in path.fields_snake_case() {
-                    expr.push('.');
-                    expr.push_str(&self.ident(&field));
+                    match index_segment(&field) {
+                        Some(i) => expr.push_str(&format!("[SAFE_OFFSET({i})]")),
+                        None => {
+                            expr.push('.');
+                            expr.push_str(&self.ident(&field));
+                        }
+                    }
                 }
                 self.try_cast(&expr, value_type)
             })

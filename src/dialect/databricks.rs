@@ -4,7 +4,7 @@
 //! struct key. No `QUALIFY` and no `DELETE ... IN (SELECT ...)` where it must also run (Sail):
 //! deduplication is a `row_number()` subquery and deletes by subquery are `MERGE ... DELETE`.
 
-use super::{Dialect, OrderKey, backslash_escaped, check_parses};
+use super::{Dialect, OrderKey, backslash_escaped, check_parses, index_segment};
 use crate::error::Result;
 use crate::project::group::ValueType;
 use crate::project::profiles::WarehouseKind;
@@ -104,8 +104,13 @@ impl Dialect for Databricks {
             expr = format!("get({expr}, {})", path.index.unwrap_or(0));
         }
         for field in path.fields_snake_case() {
-            expr.push('.');
-            expr.push_str(&self.ident(&field));
+            match index_segment(&field) {
+                Some(i) => expr = format!("get({expr}, {i})"),
+                None => {
+                    expr.push('.');
+                    expr.push_str(&self.ident(&field));
+                }
+            }
         }
         Ok(self.try_cast(&expr, value_type))
     }

@@ -364,10 +364,18 @@ pub(crate) fn json_path(index: Option<u32>, fields: &[String], root: &str) -> St
         path.push_str(&format!("[{i}]"));
     }
     for field in fields {
-        path.push('.');
+        // an array index of a nested path (`tags[1].name`) follows its field without a dot
+        if index_segment(field).is_none() {
+            path.push('.');
+        }
         path.push_str(field);
     }
     path
+}
+
+/// The array index a path segment `[n]` stands for (`PropertyPath::fields`), `None` for a field.
+pub(crate) fn index_segment(field: &str) -> Option<u32> {
+    field.strip_prefix('[')?.strip_suffix(']')?.parse().ok()
 }
 
 #[cfg(test)]
@@ -413,6 +421,39 @@ mod tests {
                 other => panic!("{}: unexpected literal {other:?}", dialect.name()),
             };
             assert_eq!(text, hostile, "{}", dialect.name());
+        }
+    }
+
+    /// A nested path's array index (`$.tags[1].name`, the segments `tags`, `[1]`, `name`) is an
+    /// index in every dialect, never a field named `[1]` (DuckDB refused `$[0].tags.[1].name`).
+    #[test]
+    fn nested_array_indexes_are_indexes_in_every_dialect() {
+        let path = PropertyPath {
+            raw: "contexts_com_acme_item_1[0]:tags[1].name".into(),
+            column: "contexts_com_acme_item_1".into(),
+            index: Some(0),
+            fields: vec!["tags".into(), "[1]".into(), "name".into()],
+            syntax: crate::project::property::PathSyntax::Snowflake,
+        };
+        let expected = [
+            (WarehouseKind::DuckDb, "'$[0].tags[1].name'"),
+            (WarehouseKind::Snowflake, "'[0].tags[1].name'"),
+            (
+                WarehouseKind::BigQuery,
+                "[SAFE_OFFSET(0)].`tags`[SAFE_OFFSET(1)].`name`",
+            ),
+            (
+                WarehouseKind::Databricks,
+                "get(get(events.`contexts_com_acme_item_1`, 0).`tags`, 1).`name`",
+            ),
+        ];
+        for (kind, fragment) in expected {
+            let dialect = kind.dialect();
+            let sql = dialect.property(&path, ValueType::Text).unwrap();
+            assert!(sql.contains(fragment), "{}: {sql}", dialect.name());
+            let select = format!("SELECT {sql} FROM t AS events");
+            sqlparser::parser::Parser::parse_sql(dialect.parser().as_ref(), &select)
+                .unwrap_or_else(|e| panic!("{}: {e}: {select}", dialect.name()));
         }
     }
 }

@@ -191,12 +191,16 @@ impl Builder {
             .with_hint("use `semantics: exact`, which computes an exact mean"));
         }
         let when = self.matching(attribute)?;
-        // values counted or told apart are read as text; the others at the attribute's type
+        // values counted or told apart are read as text, and so is time_since_*'s property,
+        // which is only tested for NULL (read at the attribute's integer type, a text property
+        // was NULL on every event); the others at the attribute's type
         let read_as = match attribute.aggregation {
             Aggregation::ApproxCountDistinct
             | Aggregation::MostFrequent
             | Aggregation::LeastFrequent
-            | Aggregation::CategoryCount => ValueType::Text,
+            | Aggregation::CategoryCount
+            | Aggregation::TimeSinceFirst
+            | Aggregation::TimeSinceLast => ValueType::Text,
             _ => attribute.value_type,
         };
         let value = attribute

@@ -202,3 +202,18 @@ fn compat_refuses_the_current_model_naming_the_attribute_and_field() {
     let plain = r#"{"name":"a","type":"string","events":[{"name":"e"}],"aggregation":"last","property":{"type":"atomic","name":"geo_country"}}"#;
     Plan::build(&project(Semantics::Compat, &group(plain))).unwrap();
 }
+
+/// `time_since_*` counts the events where its property has a value of any type: the property is
+/// read as text, not at the attribute's integer type (which made a text property NULL on every
+/// event, so the attribute was always NULL).
+#[test]
+fn time_since_reads_its_property_as_text() {
+    let json = group(
+        r#"{"name":"since","type":"int64","events":[],"aggregation":"time_since_last","time_unit":"min","property":"geo_country"}"#,
+    );
+    let plan = Plan::build(&project(Semantics::Exact, &json)).unwrap();
+    let [column] = plan.properties.as_slice() else {
+        panic!("{:?}", plan.properties)
+    };
+    assert_eq!(column.value_type, ValueType::Text);
+}
