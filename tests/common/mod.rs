@@ -246,14 +246,15 @@ pub fn same_cell(actual: &Option<String>, expected: &Option<String>) -> bool {
 /// it: DuckDB's `{10=2, 8=1}`, a JSON object `{"10":2}` (Snowflake's counts may read `2.0`), or
 /// BigQuery's `[{"key":"10","value":2}]`. None for any other text.
 pub fn map_pairs(text: &str) -> Option<Vec<(String, i64)>> {
-    if !(text.starts_with('{') && text.ends_with('}')) && !text.starts_with("[{") {
+    let object = text.starts_with('{') && text.ends_with('}');
+    if !(object || text.starts_with("[{")) {
         return None;
     }
     let tokens: Vec<&str> = text
         .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '.' || c == '_'))
         .filter(|t| !t.is_empty() && *t != "key" && *t != "value")
         .collect();
-    if tokens.len() % 2 != 0 {
+    if !tokens.len().is_multiple_of(2) {
         return None;
     }
     let mut pairs = tokens
