@@ -1,7 +1,17 @@
-{#- every lifetime count of the keys this window touched: the stored counts, plus the recomputed
-    pairs, minus the rows they replace (counts only ever grow, so no count reaches 0 unless its
-    value left; such rows are dropped) #}
+{#- the lifetime counts of the (key, slot, value)s this window's recomputed pairs hold: the
+    stored count, plus the recomputed pairs, minus the rows they replace (counts only ever grow,
+    so none reaches 0; a row that would is dropped) #}
 CREATE OR REPLACE {{ kind.lifetime_value_counts_this_run }} {{ t.lifetime_value_counts_this_run }}{{ layout.lifetime_value_counts_this_run }} AS
+WITH changed AS (
+  SELECT fresh.attribute_key, fresh.slot, fresh.value, fresh.n, fresh.last_derived, fresh.last_load, fresh.last_event_id
+  FROM {{ t.value_counts_this_run }} AS fresh
+  UNION ALL
+  SELECT stored.attribute_key, stored.slot, stored.value, -stored.n, stored.last_derived, stored.last_load, stored.last_event_id
+  FROM {{ t.value_counts }} AS stored
+  JOIN {{ t.daily_aggregates_this_run }} AS pairs
+    ON pairs.attribute_key = stored.attribute_key AND pairs.event_date = stored.event_date
+  WHERE stored.event_date IN (SELECT event_date FROM {{ t.days_to_process }} WHERE process_now)
+)
 SELECT
   counts.attribute_key,
   counts.slot,
@@ -11,18 +21,12 @@ SELECT
   {{ last_load }} AS last_load,
   {{ last_event_id }} AS last_event_id
 FROM (
-  SELECT fresh.attribute_key, fresh.slot, fresh.value, fresh.n, fresh.last_derived, fresh.last_load, fresh.last_event_id
-  FROM {{ t.value_counts_this_run }} AS fresh
-  UNION ALL
-  SELECT stored.attribute_key, stored.slot, stored.value, -stored.n, stored.last_derived, stored.last_load, stored.last_event_id
-  FROM {{ t.value_counts }} AS stored
-  JOIN {{ t.daily_aggregates_this_run }} AS pairs
-    ON pairs.attribute_key = stored.attribute_key AND pairs.event_date = stored.event_date
-  WHERE stored.event_date IN (SELECT event_date FROM {{ t.days_to_process }} WHERE process_now)
+  SELECT * FROM changed
   UNION ALL
   SELECT state.attribute_key, state.slot, state.value, state.n, state.last_derived, state.last_load, state.last_event_id
   FROM {{ t.lifetime_value_counts }} AS state
-  WHERE state.attribute_key IN (SELECT attribute_key FROM {{ t.daily_aggregates_this_run }})
+  JOIN (SELECT DISTINCT attribute_key, slot, value FROM changed) AS touched
+    ON touched.attribute_key = state.attribute_key AND touched.slot = state.slot AND touched.value = state.value
 ) AS counts
 GROUP BY counts.attribute_key, counts.slot, counts.value
 HAVING SUM(counts.n) > 0

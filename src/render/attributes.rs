@@ -321,7 +321,12 @@ fn time_keys(w: &StageWriter<'_>) -> Vec<String> {
                     "SELECT state.attribute_key FROM {} AS state JOIN {} AS previous ON previous.{key} = state.attribute_key WHERE {} IS DISTINCT FROM previous.{}",
                     w.tables.get("lifetime_partials"),
                     w.tables.get("attributes"),
-                    expr::whole_units_since(d, &format!("state.{column}"), &now, unit.seconds()),
+                    // as the stored row has it: with its default where there is no timestamp
+                    with_default(
+                        d,
+                        output,
+                        expr::whole_units_since(d, &format!("state.{column}"), &now, unit.seconds())
+                    ),
                     d.ident(&output.name)
                 ),
                 Some(_) => format!(

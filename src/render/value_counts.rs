@@ -87,11 +87,13 @@ pub(super) fn refresh(w: &mut StageWriter<'_>) -> Result<()> {
         "last_load",
         "last_event_id",
     ];
+    // only the (key, slot, value)s the window's events hold are rewritten, not all of a key's
+    w.emit("lifetime_value_counts_delete.sql", json!({}))?;
     let (target, source) = (
         w.tables.get("lifetime_value_counts").to_string(),
         w.tables.get("lifetime_value_counts_this_run").to_string(),
     );
-    w.replace_by_key(&target, &source, "attribute_key", &columns)?;
+    w.insert_all(&target, &source, &columns)?;
     w.emit("value_counts_delete.sql", json!({}))?;
     let mut daily_columns = columns.to_vec();
     daily_columns.insert(1, "event_date");
@@ -115,6 +117,7 @@ pub(super) fn result(
         end: w.plan.period_end(w.spec.today),
     };
     let in_period = periods.condition_on(d, "counts.event_date", output.period_days, true);
+    let per_value = lifetime != Lifetime::Folded && output.period_days.is_none();
     let (source, condition) = if lifetime == Lifetime::Folded {
         let counted = &w.plan.counted[slot];
         let value = format!("events.{}", d.ident(&counted.value));
@@ -141,6 +144,7 @@ pub(super) fn result(
         "changed_keys_only": lifetime != Lifetime::Folded && w.spec.stored_period_end.is_some(),
         "last_load": last_load,
         "last_event_id": last_event_id,
+        "per_value": per_value,
         "map": output.aggregation == Aggregation::CategoryCount,
         "most": output.aggregation == Aggregation::MostFrequent,
         "count_map": d.count_map("counted.value", "counted.n"),

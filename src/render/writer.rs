@@ -135,6 +135,7 @@ fn environment() -> &'static Environment<'static> {
             "value_counts_this_run.sql",
             "lifetime_value_counts_this_run.sql",
             "value_counts_delete.sql",
+            "lifetime_value_counts_delete.sql",
             "counted_result.sql",
         );
         env
