@@ -237,14 +237,6 @@ impl Aggregation {
             Aggregation::MostFrequent | Aggregation::LeastFrequent | Aggregation::CategoryCount
         )
     }
-
-    pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, a)| *a == self)
-            .map(|(name, _)| *name)
-            .unwrap_or("?")
-    }
 }
 
 impl Operator {
@@ -260,15 +252,31 @@ impl Operator {
         ("is null", Operator::IsNull),
         ("is not null", Operator::IsNotNull),
     ];
-
-    pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, o)| *o == self)
-            .map(|(name, _)| *name)
-            .unwrap_or("?")
-    }
 }
+
+/// `as_str` and `from_name` over an enum's `ALL`: the names the group's JSON spells it by.
+macro_rules! spelled_by_name {
+    ($($kind:ty),*) => {$(
+        impl $kind {
+            pub fn as_str(self) -> &'static str {
+                Self::ALL
+                    .iter()
+                    .find(|(_, value)| *value == self)
+                    .map(|(name, _)| *name)
+                    .unwrap_or("?")
+            }
+
+            pub fn from_name(name: &str) -> Option<$kind> {
+                Self::ALL
+                    .iter()
+                    .find(|(known, _)| *known == name)
+                    .map(|(_, value)| *value)
+            }
+        }
+    )*};
+}
+
+spelled_by_name!(Aggregation, Operator, Operation, DatePart, TimeUnit);
 
 impl Scalar {
     pub fn value_type(&self) -> ValueType {
@@ -389,14 +397,6 @@ impl Operation {
         ("max", Operation::Max),
         ("coalesce", Operation::Coalesce),
     ];
-
-    pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, o)| *o == self)
-            .map(|(name, _)| *name)
-            .unwrap_or("?")
-    }
 }
 
 impl DatePart {
@@ -408,14 +408,6 @@ impl DatePart {
         ("day_of_week", DatePart::DayOfWeek),
         ("month_of_year", DatePart::MonthOfYear),
     ];
-
-    pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, p)| *p == self)
-            .map(|(name, _)| *name)
-            .unwrap_or("?")
-    }
 
     /// The type of the part: text for the active day, week and month, integers otherwise.
     pub fn value_type(self) -> ValueType {

@@ -229,18 +229,14 @@ fn parse_attribute(raw: RawAttribute) -> Result<Attribute> {
         return Err(Error::invalid("name", format!("`{}` is not a plain column name", raw.name))
             .with_hint("attribute names become columns: use letters, digits and `_`, starting with a letter"));
     }
-    let aggregation = Aggregation::ALL
-        .iter()
-        .find(|(name, _)| *name == raw.aggregation)
-        .map(|(_, a)| *a)
-        .ok_or_else(|| {
-            let known: Vec<&str> = Aggregation::ALL.iter().map(|(n, _)| *n).collect();
-            Error::invalid(
-                "aggregation",
-                format!("unknown aggregation `{}`", raw.aggregation),
-            )
-            .with_hint(format!("use one of {}", known.join(", ")))
-        })?;
+    let aggregation = Aggregation::from_name(&raw.aggregation).ok_or_else(|| {
+        let known: Vec<&str> = Aggregation::ALL.iter().map(|(n, _)| *n).collect();
+        Error::invalid(
+            "aggregation",
+            format!("unknown aggregation `{}`", raw.aggregation),
+        )
+        .with_hint(format!("use one of {}", known.join(", ")))
+    })?;
     let (value_type, shape) = parse_type(&raw.value_type)?;
     let expected = match aggregation {
         Aggregation::UniqueList => Shape::List,
@@ -309,16 +305,12 @@ fn parse_attribute(raw: RawAttribute) -> Result<Attribute> {
         .transpose()
         .map_err(in_context("period"))?;
     let time_unit = match (&raw.time_unit, aggregation) {
-        (Some(unit), Aggregation::TimeSinceFirst | Aggregation::TimeSinceLast) => Some(
-            TimeUnit::ALL
-                .iter()
-                .find(|(name, _)| name == unit)
-                .map(|(_, u)| *u)
-                .ok_or_else(|| {
-                    Error::invalid("time_unit", format!("unknown time unit `{unit}`"))
-                        .with_hint("use s, min, h or d")
-                })?,
-        ),
+        (Some(unit), Aggregation::TimeSinceFirst | Aggregation::TimeSinceLast) => {
+            Some(TimeUnit::from_name(unit).ok_or_else(|| {
+                Error::invalid("time_unit", format!("unknown time unit `{unit}`"))
+                    .with_hint("use s, min, h or d")
+            })?)
+        }
         (None, Aggregation::TimeSinceFirst | Aggregation::TimeSinceLast) => {
             return Err(Error::invalid(
                 "time_unit",

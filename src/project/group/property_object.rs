@@ -59,17 +59,13 @@ fn parse_calculated(object: &Map<String, Value>, field: &str) -> Result<Property
         field,
     )?;
     let operation_name = text_field(object, "operation", field)?;
-    let operation = Operation::ALL
-        .iter()
-        .find(|(name, _)| *name == operation_name)
-        .map(|(_, o)| *o)
-        .ok_or_else(|| {
-            Error::invalid(
-                format!("{field}.operation"),
-                format!("unknown operation `{operation_name}`"),
-            )
-            .with_hint("use one of concat, sum, product, min, max, coalesce")
-        })?;
+    let operation = Operation::from_name(operation_name).ok_or_else(|| {
+        Error::invalid(
+            format!("{field}.operation"),
+            format!("unknown operation `{operation_name}`"),
+        )
+        .with_hint("use one of concat, sum, product, min, max, coalesce")
+    })?;
     let Some(Value::Array(items)) = object.get("properties") else {
         return Err(Error::invalid(
             format!("{field}.properties"),
@@ -178,11 +174,7 @@ fn parse_leaf(object: &Map<String, Value>, field: &str, date_part_allowed: bool)
         None | Some(Value::Null) => None,
         Some(value) => {
             let name = value.as_str().unwrap_or_default();
-            let part = DatePart::ALL
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, p)| *p)
-                .ok_or_else(|| {
+            let part = DatePart::from_name(name).ok_or_else(|| {
                     Error::invalid(
                         format!("{field}.date_part"),
                         format!("unknown date part `{value}`"),
