@@ -2,8 +2,9 @@
 //! count per (key, day, value) in `<project>_sigbatch_value_counts`, and per (key, value) over
 //! the key's lifetime in `<project>_sigbatch_lifetime_value_counts`, each with the value's last
 //! occurrence. A window recomputes the counts of the (key, date) pairs its events touched, as the
-//! daily partials are, and merges what they changed into the lifetime counts of their keys (add
-//! the recomputed pairs, subtract the rows they replace). The attributes stage reads a windowed
+//! daily partials are, and merges what they changed into the lifetime counts of the (key, value)s
+//! they hold (add the recomputed pairs, subtract the rows they replace; a key's other values are
+//! not rewritten). The attributes stage reads a windowed
 //! output's days, or a lifetime output's lifetime counts, for the keys it refreshes only.
 
 use serde_json::json;
