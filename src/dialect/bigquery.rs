@@ -161,6 +161,12 @@ impl Dialect for BigQuery {
         format!("TO_HEX(MD5({text}))")
     }
 
+    /// Arrays have no equality in BigQuery: they compare as their JSON text (elements in order,
+    /// which the lists and maps keep sorted).
+    fn comparable_collection(&self, value: &str) -> String {
+        format!("TO_JSON_STRING({value})")
+    }
+
     fn distinct_size(&self, merged: &str) -> String {
         format!("(SELECT COUNT(DISTINCT element) FROM UNNEST({merged}) AS element)")
     }

@@ -258,6 +258,12 @@ pub trait Dialect: Send + Sync {
         order: &OrderKey,
     ) -> String;
 
+    /// A list or map value as something `IS DISTINCT FROM` compares; the value itself where
+    /// the warehouse compares such types.
+    fn comparable_collection(&self, value: &str) -> String {
+        value.to_string()
+    }
+
     /// The number of distinct elements of a merged list (`unique_list_merge`), 0 for NULL:
     /// `approx_count_distinct`'s exact count.
     fn distinct_size(&self, merged: &str) -> String;

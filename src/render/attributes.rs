@@ -349,11 +349,25 @@ fn changed_condition(w: &StageWriter<'_>, lifetime: Lifetime, folds: &Folds) -> 
     }
     for (output, column) in w.plan.outputs.iter().zip(&folds.outputs) {
         if lifetime == Lifetime::Partials || output.period_days.is_some() {
-            changed.push(format!(
-                "({}) IS DISTINCT FROM previous.{}",
-                column["expr"].as_str().unwrap_or_default(),
-                d.ident(&output.name)
-            ));
+            let (computed, stored) = (
+                format!("({})", column["expr"].as_str().unwrap_or_default()),
+                format!("previous.{}", d.ident(&output.name)),
+            );
+            changed.push(
+                if matches!(
+                    output.aggregation,
+                    Aggregation::UniqueList | Aggregation::CategoryCount
+                ) {
+                    // lists and maps compare through the dialect (BigQuery cannot compare arrays)
+                    format!(
+                        "{} IS DISTINCT FROM {}",
+                        d.comparable_collection(&computed),
+                        d.comparable_collection(&stored)
+                    )
+                } else {
+                    format!("{computed} IS DISTINCT FROM {stored}")
+                },
+            );
         }
     }
     if changed.is_empty() {
