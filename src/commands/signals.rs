@@ -153,8 +153,8 @@ fn publish_group(
     writeln!(
         out,
         "published attribute group `{group}` v{version} with its batch source by {route}\n\
-         batch source: table {}.{}.{} (timestamp_field {}, source name {})",
-        source.database, source.schema, source.table, source.timestamp_field, source.name
+         batch source: {}",
+        source.describe()
     )
     .map_err(io)?;
     if !dropped.is_empty() {
@@ -192,9 +192,8 @@ fn publish_by_sub_resource(
         .map_err(not_found)?;
     writeln!(
         out,
-        "registered the batch source of attribute group `{group}` v{version}: table {}.{}.{} \
-         (timestamp_field {}, source name {})",
-        source.database, source.schema, source.table, source.timestamp_field, source.name
+        "registered the batch source of attribute group `{group}` v{version}: {}",
+        source.describe()
     )
     .map_err(io)?;
     let answer = client

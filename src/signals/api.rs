@@ -52,6 +52,16 @@ impl BatchSource {
     }
 }
 
+impl BatchSource {
+    /// The table and fields, as `sync` reports them.
+    pub fn describe(&self) -> String {
+        format!(
+            "table {}.{}.{} (timestamp_field {}, source name {})",
+            self.database, self.schema, self.table, self.timestamp_field, self.name
+        )
+    }
+}
+
 /// What `POST /api/v1/engines/publish` said.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PublishStatus {
