@@ -44,28 +44,23 @@ fn test_connection_checks_auth_and_health() {
     assert_stderr_has(&output, &["error: test-connection: failed: api"]);
 
     // only health: no credentials needed, no token asked for
+    let health_only = || {
+        server.run(
+            &[
+                "test-connection",
+                "--no-check-auth",
+                "--api-url",
+                &server.url(),
+            ],
+            &[],
+        )
+    };
     let before = server.requests().len();
-    let output = server.run(
-        &[
-            "test-connection",
-            "--no-check-auth",
-            "--api-url",
-            &server.url(),
-        ],
-        &[],
-    );
+    let output = health_only();
     assert_exit(&output, 3);
     assert_eq!(server.calls()[before..], ["GET /health-all".to_string()]);
     server.configure(json!({}));
-    let output = server.run(
-        &[
-            "test-connection",
-            "--no-check-auth",
-            "--api-url",
-            &server.url(),
-        ],
-        &[],
-    );
+    let output = health_only();
     assert_exit(&output, 0);
     assert!(!stdout(&output).contains("auth"), "{}", stdout(&output));
 
