@@ -2,14 +2,15 @@
 //!
 //! The project is rendered from the plan and dialect `run` uses (`render::render_run`), one
 //! model per table a stage writes (`models.rs`), with the run-time half of the state protocol
-//! (load window, "now", "today", guards) as macros (`project.rs`). Files are written into a
-//! directory beside `--out` and renamed into place, so an interrupted export leaves the old one;
+//! (load window, "now", "today", guards) as macros (`project.rs`). Files are written beside
+//! `--out` and renamed into place entry by entry, never moving the user's own (`swap.rs`);
 //! `--check` compares instead of writing. Output is a pure function of the project: no
 //! timestamps, files in a stable order.
 
 mod jinja;
 mod models;
 mod project;
+mod swap;
 mod text;
 
 use std::collections::BTreeMap;
@@ -169,7 +170,7 @@ pub fn export_dbt(settings: &ExportSettings, out: &mut dyn Write) -> Result<()> 
         )
         .with_hint("run `sigbatch export-dbt` without --check and commit the result"));
     }
-    write_atomically(&settings.out, &files)?;
+    swap::write_in_place(&settings.out, &files)?;
     writeln!(
         out,
         "wrote a dbt project to {} ({} files)",
@@ -261,58 +262,4 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     found
-}
-
-/// Writes `files` into a fresh directory beside `out`, then swaps it in; what dbt left in an
-/// earlier export (`target/`, `logs/`) is carried over.
-fn write_atomically(out: &Path, files: &BTreeMap<String, String>) -> Result<()> {
-    let name = out
-        .file_name()
-        .ok_or_else(|| out_error(out, "has no directory name", "give a directory path"))?
-        .to_string_lossy()
-        .to_string();
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let staging = parent.join(format!(".{name}.sigbatch-new"));
-    let previous = parent.join(format!(".{name}.sigbatch-old"));
-    let io = |what: &str, path: &Path, e: std::io::Error| {
-        Error::file(path, format!("cannot {what}: {e}"))
-            .with_hint("check the permissions of the --out directory and its parent")
-    };
-    for leftover in [&staging, &previous] {
-        if leftover.exists() {
-            std::fs::remove_dir_all(leftover).map_err(|e| io("remove", leftover, e))?;
-        }
-    }
-    for (path, text) in files {
-        let file = staging.join(path);
-        if let Some(dir) = file.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| io("create", dir, e))?;
-        }
-        std::fs::write(&file, text).map_err(|e| io("write", &file, e))?;
-    }
-    if out.exists() {
-        let ours: Vec<String> = files
-            .keys()
-            .map(|p| p.split('/').next().unwrap_or(p).to_string())
-            .collect();
-        for entry in std::fs::read_dir(out)
-            .map_err(|e| io("read", out, e))?
-            .flatten()
-        {
-            let entry_name = entry.file_name().to_string_lossy().to_string();
-            if !ours.contains(&entry_name) {
-                let to = staging.join(&entry_name);
-                std::fs::rename(entry.path(), &to).map_err(|e| io("move", &to, e))?;
-            }
-        }
-        std::fs::rename(out, &previous).map_err(|e| io("move", out, e))?;
-    }
-    std::fs::rename(&staging, out).map_err(|e| io("move", out, e))?;
-    if previous.exists() {
-        std::fs::remove_dir_all(&previous).map_err(|e| io("remove", &previous, e))?;
-    }
-    Ok(())
 }
