@@ -184,9 +184,33 @@ fn a_refused_submission_is_resent_but_one_lost_in_transit_is_not() {
         "a 503 means it was not taken: resent once"
     );
 
-    // a server that takes the request and closes the connection without answering
+    // a server that takes the request and closes the connection without answering, and one
+    // that closes it halfway through the answer's body
+    for raw_answer in [
+        "",
+        "HTTP/1.1 200 OK\r\nContent-Length: 500\r\nContent-Type: application/json\r\n\r\n{\"statement_id\": \"s\", \"sta",
+    ] {
+        let (port, accepted) = answering_once_with(raw_answer);
+        let mut client = connect(settings(port, token())).unwrap();
+        let error = client.run("INSERT INTO t SELECT 1").unwrap_err();
+        assert!(
+            error.to_string().contains("not resent"),
+            "{raw_answer:?}: {error}"
+        );
+        assert_eq!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "{raw_answer:?}: sent once"
+        );
+    }
+}
+
+/// A server that reads each request, writes `raw_answer` and closes the connection.
+fn answering_once_with(
+    raw_answer: &'static str,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let silent = listener.local_addr().unwrap().port();
+    let port = listener.local_addr().unwrap().port();
     let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let count = std::sync::Arc::clone(&accepted);
     std::thread::spawn(move || {
@@ -195,17 +219,11 @@ fn a_refused_submission_is_resent_but_one_lost_in_transit_is_not() {
             let mut stream = stream.unwrap();
             let mut buffer = [0u8; 4096];
             let _ = std::io::Read::read(&mut stream, &mut buffer);
+            let _ = std::io::Write::write_all(&mut stream, raw_answer.as_bytes());
             drop(stream);
         }
     });
-    let mut client = connect(settings(silent, token())).unwrap();
-    let error = client.run("INSERT INTO t SELECT 1").unwrap_err();
-    assert!(error.to_string().contains("not resent"), "{error}");
-    assert_eq!(
-        accepted.load(std::sync::atomic::Ordering::SeqCst),
-        1,
-        "sent once"
-    );
+    (port, accepted)
 }
 
 #[test]

@@ -3,11 +3,12 @@
 //! `BEGIN TRANSACTION` in one statement holds for the next; a job not done within the request
 //! is polled with `getQueryResults`; results come in pages.
 //!
-//! Two kinds of retries. A request that failed in transit (network, HTTP 429/5xx) is sent again
-//! as it was: `jobs.query` carries a `requestId` and `jobs.insert` a job id of ours, so BigQuery
-//! runs it once however often it is sent. A job that BigQuery reports failed for a transient
-//! reason (`backendError`, `rateLimitExceeded`, `jobRateLimitExceeded`, ...) changed nothing
-//! and runs again as a new job.
+//! Two kinds of retries. A request that failed in transit (network, HTTP 429/5xx, whatever error
+//! body comes with it) is sent again as it was: `jobs.query` carries a `requestId` and
+//! `jobs.insert` a job id of ours, so BigQuery runs it once however often it is sent. A job that
+//! BigQuery reports failed (an `errorResult`, or a 4xx answer naming the job's error) for a
+//! transient reason (`backendError`, `rateLimitExceeded`, `jobRateLimitExceeded`, ...) changed
+//! nothing and runs again as a new job.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -351,13 +352,16 @@ fn answer(
             None => Ok(value),
         };
     }
+    // Busy or failing in transit, whatever the body says: the job may exist and may even run,
+    // so the request is resent as it was (same request or job id), never as a new job.
+    if status.as_u16() == 429 || status.is_server_error() {
+        let reason = value["error"]["errors"][0]["reason"].as_str().unwrap_or("");
+        return Err(JobError::Request(Failure::Transient(
+            format!("HTTP {status} {reason}").trim_end().to_string(),
+        )));
+    }
     if value["error"].is_object() {
         return Err(job_error(status.as_u16(), &value["error"]));
-    }
-    if status.as_u16() == 429 || status.is_server_error() {
-        return Err(JobError::Request(Failure::Transient(format!(
-            "HTTP {status}"
-        ))));
     }
     Err(JobError::Request(Failure::Final(Error::Internal(format!(
         "bigquery answered HTTP {status}: {}",
@@ -373,7 +377,7 @@ fn job_error(status: u16, error: &Value) -> JobError {
         .or(error["reason"].as_str())
         .unwrap_or("unknown");
     let message = error["message"].as_str().unwrap_or("no message");
-    if TRANSIENT_REASONS.contains(&reason) || status == 429 || status >= 500 {
+    if TRANSIENT_REASONS.contains(&reason) {
         return JobError::Transient(format!("{reason}: {message}"));
     }
     let (hint, user_fixable) = match reason {

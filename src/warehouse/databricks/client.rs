@@ -247,7 +247,8 @@ enum Call<'a> {
 }
 
 /// The JSON answer; transient where resending is safe: any failure of a read, and of a
-/// submission only what proves it was not taken (429, 503).
+/// submission only what proves it was not taken (429, 503). A submission whose answer is lost
+/// or cut off may have been taken, so it is never resent.
 fn answer(
     response: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     submission: bool,
@@ -262,7 +263,16 @@ fn answer(
         Err(e) => return Err(Failure::Transient(format!("unreachable: {e}"))),
     };
     let status = response.status().as_u16();
-    let text = read_body(response).map_err(|e| Failure::Transient(e.to_string()))?;
+    let refused = matches!(status, 429 | 503);
+    let text = match read_body(response) {
+        Ok(text) => text,
+        Err(e) if submission && !refused => {
+            return Err(Failure::Final(Error::Internal(format!(
+                "the answer to a databricks statement's submission broke off (not resent: it may have run): {e}"
+            ))));
+        }
+        Err(e) => return Err(Failure::Transient(e.to_string())),
+    };
     let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     match status {
         200..=299 if !value.is_null() => Ok(value),
