@@ -1,5 +1,6 @@
 //! SIGINT/SIGTERM while a Snowflake statement runs: the client sends `abort-request` for that
-//! statement's request id at once, and the run stops. (Its own binary: the stop request is
+//! statement's request id at once, and the run stops, also after the lease heartbeat ran a
+//! statement of its own in the meantime. (Its own binary: the stop request is
 //! process-wide.)
 
 mod canned_http;
@@ -26,6 +27,12 @@ fn a_stop_request_aborts_the_running_statement_on_the_server() {
         "/queries/v1/abort-request" => {
             flag.store(true, Ordering::SeqCst);
             (200, json!({"success": true}).to_string().into_bytes())
+        }
+        "/queries/v1/query-request" if !request.body.contains("SLOW") => {
+            // the lease heartbeat's statement, on a connection of its own: answers at once
+            let reply = json!({"success": true, "data": {
+                "rowtype": [{"name": "N", "type": "fixed", "scale": 0}], "rowset": [["1"]]}});
+            (200, reply.to_string().into_bytes())
         }
         "/queries/v1/query-request" => {
             // a long statement: answers once it is aborted (or after 20 s, failing the test)
@@ -54,9 +61,12 @@ fn a_stop_request_aborts_the_running_statement_on_the_server() {
         retries: 0,
         base_url: format!("http://127.0.0.1:{port}"),
     };
-    let mut client = Client::login(settings).unwrap();
+    let mut client = Client::login(settings.clone()).unwrap();
+    let mut heartbeat = Client::login(settings).unwrap();
     let running = std::thread::spawn(move || client.run("SELECT SLOW()"));
     std::thread::sleep(Duration::from_millis(300));
+    // a heartbeat's statement starts and ends while the run's statement is running
+    heartbeat.run("UPDATE lease SET expires_at = 1").unwrap();
     let started = Instant::now();
     sigbatch::cancel::request("a test asked to stop");
     let error = running.join().unwrap().unwrap_err();
@@ -68,7 +78,7 @@ fn a_stop_request_aborts_the_running_statement_on_the_server() {
     let log = log.lock().unwrap();
     let query = log
         .iter()
-        .find(|r| r.path() == "/queries/v1/query-request")
+        .find(|r| r.path() == "/queries/v1/query-request" && r.body.contains("SLOW"))
         .unwrap();
     let abort = log
         .iter()

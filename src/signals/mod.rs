@@ -97,6 +97,18 @@ impl Credentials {
         let console_url = console_url
             .filter(|u| !u.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_CONSOLE_URL.to_string());
+        for (name, url) in [("API", &api_url), ("Console", &console_url)] {
+            if crate::warehouse::http::is_clear_text_off_machine(url.trim()) {
+                return Err(Error::invalid(
+                    "signals",
+                    format!(
+                        "the {name} URL `{}` would send the API key in clear text",
+                        url.trim()
+                    ),
+                )
+                .with_hint(crate::warehouse::http::CLEAR_TEXT_HINT));
+            }
+        }
         Ok(Credentials {
             api_url: api_url.trim().trim_end_matches('/').to_string(),
             mode,

@@ -116,11 +116,17 @@ impl DuckDbWarehouse {
                 )));
             }
             let sql = DuckDb.set_statement(name, value);
-            let value = DuckDb.scalar_literal(value);
             self.connection.execute_batch(&sql).map_err(|e| {
+                // the value may be a credential (`s3_secret_access_key`): never shown
+                let mut said = e.to_string();
+                if let Scalar::Text(text) = value
+                    && !text.is_empty()
+                {
+                    said = said.replace(text.as_str(), "***");
+                }
                 Error::invalid(
                     "profiles.yml",
-                    format!("DuckDB refused the setting `{name}` = `{value}`: {e}"),
+                    format!("DuckDB refused the setting `{name}` (value not shown): {said}"),
                 )
                 .with_hint(
                     "fix or remove it under the output's `threads` / `settings:` in profiles.yml; \
@@ -135,9 +141,21 @@ impl DuckDbWarehouse {
         &self.connection
     }
 
+    /// Lets a stop interrupt the statement about to run.
+    fn interruptible(&self) -> crate::cancel::InFlight {
+        let handle = self.connection.interrupt_handle();
+        crate::cancel::in_flight(move || handle.interrupt())
+    }
+
     fn failure(&self, sql: &str, error: duckdb::Error) -> Error {
         let message = error.to_string();
         let first_line = sql.lines().next().unwrap_or_default();
+        if crate::cancel::requested() && message.contains("Interrupt") {
+            return crate::cancel::stopped(format!(
+                "duckdb statement interrupted: {}",
+                first_line.chars().take(80).collect::<String>()
+            ));
+        }
         let user_fixable = message.contains("Catalog Error")
             || message.contains("Binder Error")
             || message.contains("Conversion Error");
@@ -211,12 +229,14 @@ fn cell(value: ValueRef<'_>) -> Option<String> {
 
 impl Warehouse for DuckDbWarehouse {
     fn execute(&mut self, sql: &str) -> Result<()> {
+        let _in_flight = self.interruptible();
         self.connection
             .execute_batch(sql)
             .map_err(|e| self.failure(sql, e))
     }
 
     fn query(&mut self, sql: &str) -> Result<Vec<Row>> {
+        let _in_flight = self.interruptible();
         let mut statement = self
             .connection
             .prepare(sql)
@@ -320,6 +340,7 @@ mod tests {
             let text = error.to_string();
             assert!(error.is_user_error(), "{text}");
             assert!(text.contains(&format!("`{name}`")), "{text}");
+            assert!(!text.contains("pasted") && !text.contains("1GB'"), "{text}");
             assert!(
                 error.hint().is_some_and(|h| h.contains("settings:")),
                 "{error:?}"

@@ -59,12 +59,68 @@ pub fn read_body(response: ureq::http::Response<ureq::Body>) -> std::io::Result<
     String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
-/// An agent that hands every status to the caller (4xx/5xx are answers, not errors).
+/// Whether `url` is plain `http://` to a host other than this machine: passwords, keys and
+/// tokens would cross the network readable. Loopback stays allowed (test servers, local
+/// proxies).
+pub fn is_clear_text_off_machine(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
+}
+
+/// The hint for a refused `http://` URL.
+pub const CLEAR_TEXT_HINT: &str =
+    "use https://; plain http:// is accepted only for this machine (localhost, 127.0.0.1, [::1])";
+
+/// An agent that hands every status to the caller (4xx/5xx are answers, not errors). Every
+/// phase of a request is bounded, the body too: a connection that stalls mid-answer fails
+/// rather than hanging the run (and its lease) forever.
 pub fn agent(connect_timeout: Duration) -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_connect(Some(connect_timeout))
+        .timeout_send_request(Some(Duration::from_secs(60)))
+        .timeout_send_body(Some(Duration::from_secs(120)))
         .timeout_recv_response(Some(Duration::from_secs(120)))
+        .timeout_recv_body(Some(Duration::from_secs(300)))
         .http_status_as_error(false)
         .build()
         .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_clear_text_off_machine;
+
+    #[test]
+    fn plain_http_is_refused_off_this_machine_only() {
+        for url in [
+            "http://acme.snowflakecomputing.com",
+            "http://10.0.0.5:8080/api",
+            "http://user@example.com",
+            "http://[2001:db8::1]:80",
+        ] {
+            assert!(is_clear_text_off_machine(url), "{url}");
+        }
+        for url in [
+            "https://acme.snowflakecomputing.com",
+            "http://127.0.0.1:8085",
+            "http://localhost/x",
+            "http://[::1]:9000",
+        ] {
+            assert!(!is_clear_text_off_machine(url), "{url}");
+        }
+    }
 }

@@ -94,6 +94,14 @@ pub(crate) fn parse(fields: &OutputFields<'_>, project_dir: &Path) -> Result<Big
             ));
         }
     };
+    if let BigQueryAuth::RefreshToken { token_uri, .. } = &auth
+        && crate::warehouse::http::is_clear_text_off_machine(token_uri)
+    {
+        return Err(fields.invalid(
+            format!("`token_uri: {token_uri}` would send the refresh token in clear text"),
+            crate::warehouse::http::CLEAR_TEXT_HINT,
+        ));
+    }
     let number = |key: &str| {
         let hint = "e.g. `maximum_bytes_billed: 1000000000`, `job_execution_timeout_seconds: 600`, `job_retries: 3`";
         fields.number(key, hint)
@@ -117,6 +125,12 @@ pub(crate) fn parse(fields: &OutputFields<'_>, project_dir: &Path) -> Result<Big
         return Err(fields.invalid(
             format!("`api_endpoint` must be an http(s) URL, not `{api_endpoint}`"),
             "leave it out for https://bigquery.googleapis.com",
+        ));
+    }
+    if crate::warehouse::http::is_clear_text_off_machine(&api_endpoint) {
+        return Err(fields.invalid(
+            format!("`api_endpoint: {api_endpoint}` would send the access token in clear text"),
+            crate::warehouse::http::CLEAR_TEXT_HINT,
         ));
     }
     let dataset = match fields.get("dataset")? {

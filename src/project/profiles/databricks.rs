@@ -38,6 +38,12 @@ pub(crate) fn parse(fields: &OutputFields<'_>) -> Result<DatabricksSettings> {
     } else {
         format!("https://{}", host.trim_end_matches('/'))
     };
+    if crate::warehouse::http::is_clear_text_off_machine(&base_url) {
+        return Err(fields.invalid(
+            format!("`host: {host}` would send the token in clear text"),
+            crate::warehouse::http::CLEAR_TEXT_HINT,
+        ));
+    }
     let http_path = fields.required(
         "http_path",
         "set `http_path: /sql/1.0/warehouses/<warehouse id>` (the SQL warehouse's connection details)",
@@ -122,6 +128,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(settings.base_url, "http://127.0.0.1:8080");
+        let refused = load(
+            "      host: http://adb-123.azuredatabricks.net\n      http_path: /sql/1.0/warehouses/w\n      \
+             token: dapi-very-secret\n      schema: s\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            refused.contains("clear text") && !refused.contains("very-secret"),
+            "{refused}"
+        );
         assert!(matches!(
             settings.auth,
             DatabricksAuth::ClientCredentials { .. }

@@ -106,6 +106,12 @@ pub(crate) fn parse(fields: &OutputFields<'_>, project_dir: &Path) -> Result<Sno
         Some(port) => format!("{protocol}://{host}:{port}"),
         None => format!("{protocol}://{host}"),
     };
+    if crate::warehouse::http::is_clear_text_off_machine(&base_url) {
+        return Err(fields.invalid(
+            format!("`protocol: http` would send the password or key to `{host}` in clear text"),
+            crate::warehouse::http::CLEAR_TEXT_HINT,
+        ));
+    }
     Ok(SnowflakeSettings {
         account,
         user,
@@ -197,6 +203,21 @@ mod tests {
             settings.auth,
             SnowflakeAuth::OAuth(Secret::new("tok".into()))
         );
+    }
+
+    #[test]
+    fn plain_http_to_a_real_host_is_refused() {
+        let error = load(&format!(
+            "{BASE}      password: s3cret\n      host: acme.example.com\n      protocol: http\n"
+        ))
+        .unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("clear text") && text.contains("acme.example.com"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(error.hint().is_some_and(|h| h.contains("https://")));
     }
 
     #[test]

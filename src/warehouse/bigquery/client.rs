@@ -157,9 +157,9 @@ impl Client {
         let location = answer["jobReference"]["location"]
             .as_str()
             .map(str::to_string);
-        self.register_cancel(&job_id, location.as_deref());
+        let in_flight = self.register_cancel(&job_id, location.as_deref());
         let result = self.finish(&job_id, location.as_deref(), &mut answer);
-        crate::cancel::set_in_flight(None);
+        drop(in_flight);
         result
     }
 
@@ -249,10 +249,12 @@ impl Client {
     }
 
     /// Lets a SIGINT/SIGTERM cancel this job on the server while the client waits for it.
-    fn register_cancel(&mut self, job_id: &str, location: Option<&str>) {
-        let Ok(token) = self.tokens.token(&self.agent) else {
-            return;
-        };
+    fn register_cancel(
+        &mut self,
+        job_id: &str,
+        location: Option<&str>,
+    ) -> Option<crate::cancel::InFlight> {
+        let token = self.tokens.token(&self.agent).ok()?;
         let token = Arc::new(token);
         let agent = self.agent.clone();
         let mut url = format!(
@@ -262,12 +264,12 @@ impl Client {
         if let Some(location) = location {
             url.push_str(&format!("?location={location}"));
         }
-        crate::cancel::set_in_flight(Some(Box::new(move || {
+        Some(crate::cancel::in_flight(move || {
             let _ = agent
                 .post(&url)
                 .header("Authorization", &format!("Bearer {}", token.expose()))
                 .send_empty();
-        })));
+        }))
     }
 
     /// One REST call, retried as it is while it fails in transit.

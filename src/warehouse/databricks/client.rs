@@ -78,9 +78,9 @@ impl Client {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        self.register_cancel(&id);
+        let in_flight = self.register_cancel(&id);
         let result = self.finish(&id, submitted);
-        crate::cancel::set_in_flight(None);
+        drop(in_flight);
         self.last = StatementStats {
             id: Some(id),
             ..StatementStats::default()
@@ -130,22 +130,20 @@ impl Client {
     }
 
     /// Lets a SIGINT/SIGTERM cancel this statement on the server while the client waits for it.
-    fn register_cancel(&self, id: &str) {
-        let Some((token, _)) = &self.token else {
-            return;
-        };
+    fn register_cancel(&self, id: &str) -> Option<crate::cancel::InFlight> {
+        let (token, _) = self.token.as_ref()?;
         let token = Arc::clone(token);
         let agent = self.agent.clone();
         let url = format!(
             "{}/api/2.0/sql/statements/{id}/cancel",
             self.settings.base_url
         );
-        crate::cancel::set_in_flight(Some(Box::new(move || {
+        Some(crate::cancel::in_flight(move || {
             let _ = agent
                 .post(&url)
                 .header("Authorization", &format!("Bearer {}", token.expose()))
                 .send_empty();
-        })));
+        }))
     }
 
     /// The bearer token: the personal access token, or an OAuth token fetched again a minute

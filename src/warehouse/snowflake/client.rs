@@ -144,10 +144,10 @@ impl Client {
             "sequenceId": self.sequence,
             "querySubmissionTime": chrono::Utc::now().timestamp_millis(),
         });
-        self.register_cancel(&request_id, sql);
+        let in_flight = self.register_cancel(&request_id, sql);
         self.last_query_id = None;
         let answer = self.run_request(&request_id, &body);
-        crate::cancel::set_in_flight(None);
+        drop(in_flight);
         let answer = answer?;
         let data = &answer["data"];
         if answer["success"] != json!(true) {
@@ -208,7 +208,7 @@ impl Client {
     }
 
     /// Lets a SIGINT/SIGTERM abort this statement on the server while the request is waiting.
-    fn register_cancel(&self, request_id: &str, sql: &str) {
+    fn register_cancel(&self, request_id: &str, sql: &str) -> crate::cancel::InFlight {
         let agent = self.agent.clone();
         let url = format!(
             "{}/queries/v1/abort-request?requestId={}",
@@ -217,7 +217,7 @@ impl Client {
         );
         let token = Arc::clone(&self.token);
         let body = json!({"sqlText": sql, "requestId": request_id}).to_string();
-        crate::cancel::set_in_flight(Some(Box::new(move || {
+        crate::cancel::in_flight(move || {
             let _ = agent
                 .post(&url)
                 .header(
@@ -227,7 +227,7 @@ impl Client {
                 .header("Accept", "application/snowflake")
                 .content_type("application/json")
                 .send(&body);
-        })));
+        })
     }
 
     fn renew(&mut self) -> Result<()> {
