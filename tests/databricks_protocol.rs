@@ -251,3 +251,24 @@ fn a_failed_statement_says_why() {
     );
     assert!(user_fixable);
 }
+
+#[test]
+fn a_host_that_reflects_the_request_does_not_get_the_token_printed() {
+    let (port, _) = serve(|request, _| {
+        let echoed: Vec<String> = request
+            .headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}"))
+            .collect();
+        (403, echoed.join("\n").into_bytes())
+    });
+    let error = connect(settings(port, token()))
+        .and_then(|mut client| client.run("SELECT 1").map(|_| ()))
+        .unwrap_err()
+        .to_string();
+    assert!(!error.contains("dapi-secret"), "{error}");
+    assert!(
+        error.contains("HTTP 403") && error.contains("not shown"),
+        "{error}"
+    );
+}

@@ -289,3 +289,18 @@ fn a_refused_login_and_a_failed_statement_say_what_and_where_without_secrets() {
         "{error}"
     );
 }
+
+#[test]
+fn a_host_that_reflects_the_login_request_does_not_get_the_password_printed() {
+    for status in [404, 200] {
+        let (port, _) = serve(move |request, _| (status, request.body.clone().into_bytes()));
+        let error = match Client::login(settings(port)) {
+            Ok(_) => panic!("HTTP {status}: a reflected login was taken for an answer"),
+            Err(error) => error.to_string(),
+        };
+        assert!(!error.contains("pa55-secret"), "HTTP {status}: {error}");
+        if status == 404 {
+            assert!(error.contains("not shown"), "{error}");
+        }
+    }
+}

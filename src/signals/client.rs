@@ -238,7 +238,7 @@ impl Client {
                     service,
                     message: format!(
                         "`{call}` answered {status} without a JSON body: `{}`",
-                        self.redact(&clip(&answer.text))
+                        clip(&self.redact(&answer.text))
                     ),
                     hint: Some(
                         "check --api-url (SNOWPLOW_API_URL): it must be the Signals API".into(),
@@ -247,7 +247,12 @@ impl Client {
                 },
             });
         }
-        let message = self.redact(&server_message(parsed.as_ref(), &answer.text));
+        // redacted whole, before any of it is cut short: a clipped secret would not match
+        let said = self.redact(&answer.text);
+        let message = self.redact(&server_message(
+            serde_json::from_str(&said).ok().as_ref(),
+            &said,
+        ));
         let hint = match (status, service, self.credentials.mode) {
             (401 | 403, CONSOLE, _) => "check the API key, its id and the organization id (SNOWPLOW_API_KEY, SNOWPLOW_API_KEY_ID, SNOWPLOW_ORG_ID)".to_string(),
             (401 | 403, _, AuthMode::Sandbox) => "check the sandbox token (--sandbox-token, SNOWPLOW_SANDBOX_TOKEN) and that it is for this API URL".to_string(),

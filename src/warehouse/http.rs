@@ -81,6 +81,30 @@ pub fn is_clear_text_off_machine(url: &str) -> bool {
     !loopback
 }
 
+/// What an error message may quote of an answer that was not the expected one: the server's
+/// own message (`message`, `error.message`, `error`, `error_description`, `detail`), shortened,
+/// and never the body itself: a wrong host or a proxy may reflect the request, credentials
+/// included.
+pub fn quotable(text: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    let said = [
+        &value["message"],
+        &value["error"]["message"],
+        &value["error"],
+        &value["error_description"],
+        &value["detail"],
+    ]
+    .into_iter()
+    .find_map(|field| field.as_str());
+    match said {
+        Some(message) => message.chars().take(300).collect(),
+        None => format!(
+            "a body of {} bytes, not shown (it may quote the request)",
+            text.len()
+        ),
+    }
+}
+
 /// The hint for a refused `http://` URL.
 pub const CLEAR_TEXT_HINT: &str =
     "use https://; plain http:// is accepted only for this machine (localhost, 127.0.0.1, [::1])";
@@ -103,6 +127,21 @@ pub fn agent(connect_timeout: Duration) -> ureq::Agent {
 #[cfg(test)]
 mod tests {
     use super::is_clear_text_off_machine;
+
+    #[test]
+    fn only_the_servers_own_message_is_quoted() {
+        let reflected = r#"{"data": {"PASSWORD": "hunter2"}}"#;
+        assert!(!super::quotable(reflected).contains("hunter2"));
+        assert!(!super::quotable("Authorization: Bearer dapi123").contains("dapi123"));
+        assert_eq!(
+            super::quotable(r#"{"error": {"code": 403, "message": "Access Denied"}}"#),
+            "Access Denied"
+        );
+        assert_eq!(
+            super::quotable(r#"{"message": "no such warehouse"}"#),
+            "no such warehouse"
+        );
+    }
 
     #[test]
     fn plain_http_is_refused_off_this_machine_only() {

@@ -346,7 +346,7 @@ fn answer(
         if value.is_null() {
             return Err(JobError::Request(Failure::Final(Error::Internal(format!(
                 "bigquery answered something that is not JSON: {}",
-                text.chars().take(200).collect::<String>()
+                http::quotable(&text)
             )))));
         }
         return match value["status"]["errorResult"].as_object() {
@@ -367,7 +367,7 @@ fn answer(
     }
     Err(JobError::Request(Failure::Final(Error::Internal(format!(
         "bigquery answered HTTP {status}: {}",
-        text.chars().take(300).collect::<String>()
+        http::quotable(&text)
     )))))
 }
 

@@ -277,12 +277,12 @@ fn answer(
         429 | 503 => Err(Failure::Transient(format!("HTTP {status}"))),
         500..=599 if !submission => Err(Failure::Transient(format!("HTTP {status}"))),
         401 | 403 => Err(Failure::Final(
-            Error::invalid(WarehouseKind::Databricks.name(), format!("HTTP {status}: {}", value["message"].as_str().unwrap_or(&text)))
+            Error::invalid(WarehouseKind::Databricks.name(), format!("HTTP {status}: {}", http::quotable(&text)))
                 .with_hint("check `token` (or `client_id`/`client_secret`) in profiles.yml and the principal's access to the SQL warehouse"),
         )),
         _ => Err(Failure::Final(Error::Internal(format!(
             "databricks answered HTTP {status}: {}",
-            text.chars().take(300).collect::<String>()
+            http::quotable(&text)
         )))),
     }
 }

@@ -362,10 +362,7 @@ fn answer(
         return Err(Failure::Final(
             Error::invalid(
                 WarehouseKind::Snowflake.name(),
-                format!(
-                    "HTTP {status}: {}",
-                    text.chars().take(300).collect::<String>()
-                ),
+                format!("HTTP {status}: {}", http::quotable(&text)),
             )
             .with_hint("check account, user and credentials in profiles.yml"),
         ));
@@ -373,7 +370,7 @@ fn answer(
     serde_json::from_str(&text).map_err(|e| {
         Failure::Final(Error::Internal(format!(
             "snowflake answered something that is not JSON ({e}): {}",
-            text.chars().take(200).collect::<String>()
+            http::quotable(&text)
         )))
     })
 }
