@@ -92,10 +92,14 @@ impl<'a> OutputFields<'a> {
         self.get(key)?
             .map(|text| {
                 text.parse().map_err(|_| {
-                    self.invalid(
-                        format!("`{key}` must be a whole number, not `{text}`"),
-                        hint,
-                    )
+                    // a value from the environment is not shown: it may be anything
+                    let templated = matches!(self.output.get(key), Some(Value::String(raw)) if raw.contains("{{"));
+                    let shown = if templated {
+                        "what its env_var gives (not shown)".to_string()
+                    } else {
+                        format!("`{text}`")
+                    };
+                    self.invalid(format!("`{key}` must be a whole number, not {shown}"), hint)
                 })
             })
             .transpose()
@@ -111,7 +115,7 @@ pub fn expand_env_vars(text: &str) -> std::result::Result<String, String> {
         out.push_str(&rest[..start]);
         let end = rest[start..]
             .find("}}")
-            .ok_or_else(|| format!("`{text}` has an unclosed `{{{{`"))?
+            .ok_or_else(|| "the value has an unclosed `{{` (value not shown)".to_string())?
             + start;
         let inner = rest[start + 2..end].trim();
         let args = inner
@@ -149,5 +153,7 @@ mod tests {
         let error = expand_env_vars("{{ env_var('SIGBATCH_TEST_UNSET_Y') }}").unwrap_err();
         assert!(error.contains("SIGBATCH_TEST_UNSET_Y"));
         assert!(expand_env_vars("{{ run_query('x') }}").is_err());
+        let unclosed = expand_env_vars("hunter2 {{ env_var('X')").unwrap_err();
+        assert!(!unclosed.contains("hunter2"), "{unclosed}");
     }
 }
