@@ -184,8 +184,9 @@ fn window_result(report: &WindowReport) -> WindowResult {
     }
 }
 
-/// Writes `results` to `dir/run_results.json` atomically (a temporary file renamed over it), so
-/// a reader never sees half a file; returns the path written. `dir` is created if its parent
+/// Writes `results` to `dir/run_results.json` atomically and durably (a temporary file, synced,
+/// renamed over it), so a reader never sees half a file, nor a crash an empty one; returns the
+/// path written. `dir` is created if its parent
 /// exists.
 pub fn write(dir: &Path, results: &RunResults) -> Result<PathBuf> {
     let failed = |e: std::io::Error| {
@@ -200,11 +201,21 @@ pub fn write(dir: &Path, results: &RunResults) -> Result<PathBuf> {
     let temporary = dir.join(format!(".{RUN_RESULTS}.{}.tmp", std::process::id()));
     let text = serde_json::to_string_pretty(results)
         .map_err(|e| Error::Internal(format!("serializing {RUN_RESULTS}: {e}")))?;
-    std::fs::write(&temporary, text + "\n").map_err(failed)?;
-    std::fs::rename(&temporary, &path).map_err(|e| {
-        let _ = std::fs::remove_file(&temporary);
-        failed(e)
-    })?;
+    let written = std::fs::File::create(&temporary).and_then(|mut file| {
+        std::io::Write::write_all(&mut file, (text + "\n").as_bytes())?;
+        // on disk before it replaces the last run's: a crash never leaves an empty artifact
+        file.sync_all()
+    });
+    written
+        .and_then(|()| std::fs::rename(&temporary, &path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&temporary);
+            failed(e)
+        })?;
+    // the rename itself, durable
+    if let Ok(directory) = std::fs::File::open(dir) {
+        let _ = directory.sync_all();
+    }
     Ok(path)
 }
 

@@ -200,6 +200,41 @@ fn compile_needs_no_connection() {
 }
 
 #[test]
+fn names_longer_than_the_warehouse_takes_are_refused_before_any_sql() {
+    // 230 characters: valid on its own, too long once sigbatch prefixes and suffixes it
+    let long_name = format!("g{}", "x".repeat(229));
+    let group = fixture_group().replacen(
+        "\"name\": \"ecommerce_transaction_interactions_features\"",
+        &format!("\"name\": \"{long_name}\""),
+        1,
+    );
+    assert!(group.contains(&long_name));
+    let project = TempProject::new("exact", &group, FIXTURE_VARS);
+    let compile = |dialect: &str| {
+        sigbatch(&[
+            "compile",
+            "--project-dir",
+            project.path().to_str().unwrap(),
+            "--dialect",
+            dialect,
+        ])
+    };
+    let refused = compile("snowflake");
+    let text = stderr(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("_sigbatch_") && text.contains("takes at most 255") && text.contains("hint:"),
+        "{text}"
+    );
+    assert!(
+        refused.stdout.is_empty(),
+        "SQL was printed for a refused project"
+    );
+    // DuckDB has no such limit
+    assert!(compile("duckdb").status.success());
+}
+
+#[test]
 fn malformed_yaml_names_the_file() {
     let project = TempProject::staged("compat", &fixture_group(), FIXTURE_VARS);
     std::fs::write(

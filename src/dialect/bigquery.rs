@@ -47,6 +47,11 @@ impl Dialect for BigQuery {
         WarehouseKind::BigQuery
     }
 
+    /// Column names: 300 characters (tables and datasets may have 1,024).
+    fn max_identifier_length(&self) -> Option<usize> {
+        Some(300)
+    }
+
     fn parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::BigQueryDialect {})
     }

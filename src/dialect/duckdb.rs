@@ -22,6 +22,10 @@ impl Dialect for DuckDb {
         WarehouseKind::DuckDb
     }
 
+    fn max_identifier_length(&self) -> Option<usize> {
+        None
+    }
+
     fn temporary_scratch(&self) -> bool {
         true
     }

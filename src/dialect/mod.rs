@@ -176,6 +176,12 @@ pub trait Dialect: Send + Sync {
         String::new()
     }
 
+    /// The longest identifier (table, schema or column name, in characters) the warehouse
+    /// takes; `None` where it has no limit a project could reach.
+    fn max_identifier_length(&self) -> Option<usize> {
+        Some(255)
+    }
+
     /// Whether a window's scratch tables are the connection's temporary tables (`CREATE TEMP
     /// TABLE`), which the warehouse neither logs nor stores: DuckDB would otherwise write every
     /// scratch row to its log and its file at commit. A run's statements share one connection.

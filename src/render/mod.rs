@@ -50,6 +50,7 @@ pub fn render_run(
     tables: &Tables,
     spec: &RunSpec,
 ) -> Result<Vec<Statement>> {
+    tables.check_name_lengths(plan, dialect)?;
     let mut statements = Vec::new();
     for stage in dag::execution_order() {
         if stage == Stage::Attributes && !spec.refresh_attributes {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::dialect::Dialect;
+use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::project::Semantics;
 
@@ -167,6 +168,39 @@ impl Tables {
             layouts,
             kinds,
         }
+    }
+
+    /// Refuses names longer than the warehouse takes: the project's prefix and suffixes
+    /// (`_sigbatch_lifetime_value_counts`, `_snowplow_manifest`) and column suffixes (`_2`)
+    /// make names longer than the user wrote, and the warehouse would only say so at the DDL.
+    pub(crate) fn check_name_lengths(&self, plan: &Plan, dialect: &dyn Dialect) -> Result<()> {
+        let Some(limit) = dialect.max_identifier_length() else {
+            return Ok(());
+        };
+        let tables = self
+            .locations
+            .values()
+            .flat_map(|(schema, table)| [("schema", schema), ("table", table)]);
+        let columns = (plan.properties.iter().map(|c| &c.name))
+            .chain(plan.daily.iter().map(|c| &c.name))
+            .chain(plan.outputs.iter().map(|c| &c.name))
+            .map(|name| ("column", name));
+        for (what, name) in tables.chain(columns) {
+            let length = name.chars().count();
+            if length > limit {
+                return Err(Error::invalid(
+                    format!("project `{}`", plan.project),
+                    format!(
+                        "the {what} name `{name}` is {length} characters long; {} takes at most {limit}",
+                        dialect.kind().name()
+                    ),
+                )
+                .with_hint(
+                    "shorten the attribute group's name or the attribute's, or the output's `schema` in profiles.yml",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The storage clauses `CREATE TABLE` gives `table` (empty but on BigQuery and Databricks).
