@@ -1,2 +1,3 @@
-SELECT holder, host, {{ pid_text }}, {{ since_text }}, {{ expires_text }}
+SELECT holder, host, {{ pid_text }}, {{ since_text }}, {{ expires_text }},
+  CASE WHEN expires < {{ now }} THEN 'expired' ELSE 'live' END
 FROM {{ t.lease }} WHERE lock_name = {{ lock_name }}

@@ -4,13 +4,14 @@
 //! only when the row is free, already ours, or expired (the warehouse serialises UPDATEs of a
 //! table), renewed by a heartbeat on a connection of its own (the run's connection may be inside
 //! a long transaction, whose writes nobody else sees), and released when the run ends. A killed
-//! run's lease expires after `TTL`, and the next run takes it over.
+//! run's lease expires after `TTL`, and the next run takes it over. Every time in the row is
+//! the warehouse's (`Dialect::utc_now`), and whether a lease expired is the warehouse's answer:
+//! workers whose clocks disagree still agree on whose lease is live.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use chrono::{NaiveDateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::dag::Stage;
@@ -36,6 +37,8 @@ pub struct Holder {
     pub pid: String,
     pub since: String,
     pub expires: String,
+    /// Whether `expires` has passed by the warehouse's clock.
+    pub expired: bool,
 }
 
 /// A held lease; dropping it stops the heartbeat and releases the row.
@@ -51,17 +54,17 @@ struct LeaseSql {
 }
 
 impl LeaseSql {
-    fn render(&self, template: &str, now: NaiveDateTime) -> Result<String> {
-        let d = self.dialect.as_ref();
-        let mut context = self.context.clone();
-        context["now"] = json!(d.timestamp_literal(now));
-        context["expires"] =
-            json!(d.timestamp_literal(now + chrono::TimeDelta::from_std(TTL).unwrap_or_default()));
-        render_checked(d, Stage::Setup.name(), template, &context)
+    fn render(&self, template: &str) -> Result<String> {
+        render_checked(
+            self.dialect.as_ref(),
+            Stage::Setup.name(),
+            template,
+            &self.context,
+        )
     }
 
     fn read(&self, warehouse: &mut dyn Warehouse) -> Result<Option<Holder>> {
-        let rows = warehouse.query(&self.render("lease_read.sql", now())?)?;
+        let rows = warehouse.query(&self.render("lease_read.sql")?)?;
         Ok(rows.into_iter().find_map(|row| {
             let cell = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
             row.first().cloned().flatten().map(|holder| Holder {
@@ -70,13 +73,10 @@ impl LeaseSql {
                 pid: cell(2),
                 since: cell(3),
                 expires: cell(4),
+                expired: cell(5) == "expired",
             })
         }))
     }
-}
-
-fn now() -> NaiveDateTime {
-    Utc::now().naive_utc()
 }
 
 fn host_name() -> String {
@@ -118,6 +118,8 @@ impl Lease {
                 "pid_text": d.cast_to_text("pid"),
                 "since_text": d.timestamp_text("since"),
                 "expires_text": d.timestamp_text("expires"),
+                "now": d.utc_now(),
+                "expires": d.add_seconds(&d.utc_now(), TTL.as_secs() as i64),
             }),
             dialect,
         };
@@ -128,22 +130,21 @@ impl Lease {
                 "CREATE SCHEMA IF NOT EXISTS {}",
                 sql.dialect.ident(schema)
             ))?;
-            connection.execute(&sql.render("lease_create.sql", now())?)?;
+            connection.execute(&sql.render("lease_create.sql")?)?;
         }
-        connection.execute(&sql.render("lease_seed.sql", now())?)?;
+        connection.execute(&sql.render("lease_seed.sql")?)?;
         let started = Instant::now();
         let mut announced = false;
         let mut lost_races = 0;
         loop {
             let current = sql.read(connection.as_mut())?;
-            let free = current.as_ref().is_none_or(|c| {
-                c.holder == holder
-                    || crate::state::parse_timestamp(&c.expires).is_none_or(|at| at < now())
-            });
+            let free = current
+                .as_ref()
+                .is_none_or(|c| c.holder == holder || c.expired);
             if free {
                 // a conflicting concurrent UPDATE (an optimistic warehouse) counts as not taken;
                 // the UPDATE's own condition decides between two runs that both saw it free
-                let _ = connection.execute(&sql.render("lease_take.sql", now())?);
+                let _ = connection.execute(&sql.render("lease_take.sql")?);
                 if sql
                     .read(connection.as_mut())?
                     .is_some_and(|after| after.holder == holder)
@@ -203,7 +204,7 @@ impl Lease {
                 match stopped.recv_timeout(HEARTBEAT) {
                     Err(RecvTimeoutError::Timeout) => {
                         let renewed = sql
-                            .render("lease_renew.sql", now())
+                            .render("lease_renew.sql")
                             .and_then(|renew| connection.execute(&renew))
                             .and_then(|()| sql.read(connection.as_mut()));
                         match renewed {
@@ -219,7 +220,7 @@ impl Lease {
                         }
                     }
                     Ok(()) | Err(RecvTimeoutError::Disconnected) => {
-                        if let Ok(release) = sql.render("lease_release.sql", now()) {
+                        if let Ok(release) = sql.render("lease_release.sql") {
                             let _ = connection.execute(&release);
                         }
                         return;

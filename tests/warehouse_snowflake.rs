@@ -83,6 +83,46 @@ fn a_held_lease_refuses_or_waits_and_an_expired_one_is_taken_over() {
     hold_lease(database, chrono::TimeDelta::seconds(-1));
     let progress = succeed(&project, &["run"]);
     assert!(progress.contains("took over"), "{progress}");
+
+    // the warehouse's clock decides, not the worker's: one three hours ahead takes no live
+    // lease, one three hours behind takes an expired one at once
+    hold_lease(database, chrono::TimeDelta::minutes(10));
+    let ahead = sigbatch_with_clock(&project, "+3h");
+    let text = String::from_utf8_lossy(&ahead.stderr);
+    assert_eq!(ahead.status.code(), Some(4), "{text}");
+    assert_eq!(lease_holder(database).as_deref(), Some("other-run"));
+    hold_lease(database, chrono::TimeDelta::seconds(-1));
+    let behind = sigbatch_with_clock(&project, "-3h");
+    let text = String::from_utf8_lossy(&behind.stderr);
+    assert!(behind.status.success(), "{text}");
+    assert!(text.contains("took over"), "{text}");
+}
+
+/// `sigbatch run` with its clock moved by `offset` (libfaketime, from the fakesnow venv).
+fn sigbatch_with_clock(project: &TempProject, offset: &str) -> Output {
+    let python = common::venv_python("fakesnow-venv.sh");
+    let library = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import libfaketime, os; print(os.path.join(os.path.dirname(libfaketime.__file__), \
+             'vendor', 'libfaketime', 'src', 'libfaketime.so.1'))",
+        ])
+        .output()
+        .unwrap();
+    let library = String::from_utf8(library.stdout).unwrap().trim().to_string();
+    assert!(std::path::Path::new(&library).is_file(), "no libfaketime at `{library}`");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sigbatch"))
+        .args(["run", "--project-dir", project.path().to_str().unwrap()])
+        .env("LD_PRELOAD", &library)
+        .env("FAKETIME", offset)
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains(PASSWORD),
+        "the password was printed"
+    );
+    output
 }
 
 #[test]

@@ -162,6 +162,14 @@ impl Dialect for BigQuery {
         format!("TIMESTAMP_ADD({timestamp}, INTERVAL {days} DAY)")
     }
 
+    fn add_seconds(&self, timestamp: &str, seconds: i64) -> String {
+        format!("TIMESTAMP_ADD({timestamp}, INTERVAL {seconds} SECOND)")
+    }
+
+    fn utc_now(&self) -> String {
+        "CURRENT_TIMESTAMP()".into()
+    }
+
     fn md5_hex(&self, text: &str) -> String {
         format!("TO_HEX(MD5({text}))")
     }

@@ -119,6 +119,15 @@ impl Dialect for Databricks {
         format!("({timestamp} + INTERVAL {days} DAYS)")
     }
 
+    fn add_seconds(&self, timestamp: &str, seconds: i64) -> String {
+        format!("({timestamp} + INTERVAL {seconds} SECONDS)")
+    }
+
+    /// An instant: `TIMESTAMP` columns hold instants, whatever the session time zone.
+    fn utc_now(&self) -> String {
+        "current_timestamp()".into()
+    }
+
     /// `size(NULL)` is -1 or NULL, depending on the session.
     fn distinct_size(&self, merged: &str) -> String {
         format!("CASE WHEN {merged} IS NULL THEN 0 ELSE size(array_distinct({merged})) END")

@@ -89,6 +89,15 @@ impl Dialect for DuckDb {
         format!("({timestamp} + INTERVAL ({days}) DAY)")
     }
 
+    fn add_seconds(&self, timestamp: &str, seconds: i64) -> String {
+        format!("({timestamp} + INTERVAL ({seconds}) SECOND)")
+    }
+
+    /// From the epoch, so the session's `TimeZone` does not shift it.
+    fn utc_now(&self) -> String {
+        "make_timestamp(epoch_us(get_current_timestamp()))".into()
+    }
+
     fn distinct_size(&self, merged: &str) -> String {
         format!("COALESCE(len(list_distinct({merged})), 0)")
     }

@@ -236,6 +236,12 @@ pub trait Dialect: Send + Sync {
 
     fn add_days(&self, timestamp: &str, days: i64) -> String;
 
+    fn add_seconds(&self, timestamp: &str, seconds: i64) -> String;
+
+    /// The warehouse's clock, as a UTC `timestamp_type` value: what the run lease is timed by,
+    /// so two workers whose clocks disagree still agree on whose lease is live.
+    fn utc_now(&self) -> String;
+
     /// Lower-case hex MD5 of a string expression.
     fn md5_hex(&self, text: &str) -> String {
         format!("MD5({text})")

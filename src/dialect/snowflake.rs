@@ -101,6 +101,15 @@ impl Dialect for Snowflake {
         format!("DATEADD(day, {days}, {timestamp})")
     }
 
+    fn add_seconds(&self, timestamp: &str, seconds: i64) -> String {
+        format!("DATEADD(second, {seconds}, {timestamp})")
+    }
+
+    /// `SYSDATE()` is UTC whatever the session's `TIMEZONE`, and `TIMESTAMP_NTZ`.
+    fn utc_now(&self) -> String {
+        "SYSDATE()".into()
+    }
+
     fn distinct_size(&self, merged: &str) -> String {
         format!("COALESCE(ARRAY_SIZE(ARRAY_DISTINCT({merged})), 0)")
     }
