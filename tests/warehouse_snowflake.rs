@@ -109,8 +109,14 @@ fn sigbatch_with_clock(project: &TempProject, offset: &str) -> Output {
         ])
         .output()
         .unwrap();
-    let library = String::from_utf8(library.stdout).unwrap().trim().to_string();
-    assert!(std::path::Path::new(&library).is_file(), "no libfaketime at `{library}`");
+    let library = String::from_utf8(library.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(
+        std::path::Path::new(&library).is_file(),
+        "no libfaketime at `{library}`"
+    );
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_sigbatch"))
         .args(["run", "--project-dir", project.path().to_str().unwrap()])
         .env("LD_PRELOAD", &library)

@@ -110,6 +110,10 @@ impl DuckDbWarehouse {
             .threads
             .map(|threads| ("threads".to_string(), Scalar::Integer(threads.into())));
         for (name, value) in threads.iter().chain(&settings.values) {
+            if name.eq_ignore_ascii_case("enable_external_access") && allows(value) {
+                // DuckDB's default, which it refuses to be set to while open
+                continue;
+            }
             if !is_setting_name(name) {
                 return Err(Error::Internal(format!(
                     "duckdb setting name `{name}` was not validated"
@@ -135,6 +139,22 @@ impl DuckDbWarehouse {
             })?;
         }
         Ok(())
+    }
+
+    /// Turns off DuckDB's access to files, the network and extensions for the rest of the
+    /// connection (a run reads and writes only its own database), unless the profile's
+    /// `settings:` decide `enable_external_access` themselves.
+    pub fn close_external_access(&self, settings: &DuckDbSettings) -> Result<()> {
+        if settings
+            .values
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("enable_external_access"))
+        {
+            return Ok(());
+        }
+        self.connection
+            .execute_batch("SET enable_external_access = false")
+            .map_err(|e| Error::Internal(format!("duckdb: turning off external access: {e}")))
     }
 
     pub fn connection(&self) -> &Connection {
@@ -173,6 +193,16 @@ impl Drop for DuckDbWarehouse {
         if let Some(note) = &self.lock_note {
             let _ = std::fs::remove_file(note);
         }
+    }
+}
+
+/// Whether a setting's value is "on".
+fn allows(value: &Scalar) -> bool {
+    match value {
+        Scalar::Boolean(on) => *on,
+        Scalar::Text(text) => text.eq_ignore_ascii_case("true"),
+        Scalar::Integer(n) => *n != 0,
+        Scalar::Double(_) => false,
     }
 }
 
@@ -316,6 +346,35 @@ mod tests {
         let mut reader = DuckDbWarehouse::open_read_only(&path, &settings).unwrap();
         assert_eq!(current(&mut reader, "threads"), "1");
         assert_eq!(current(&mut reader, "memory_limit"), "1.0 GiB");
+    }
+
+    #[test]
+    fn a_run_cannot_read_files_unless_the_profile_allows_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.duckdb");
+        let secret = dir.path().join("secret.txt");
+        std::fs::write(&secret, "top secret\n").unwrap();
+        let read = format!("SELECT content FROM read_text('{}')", secret.display());
+        let closed =
+            DuckDbWarehouse::open(&path, Duration::ZERO, &DuckDbSettings::default()).unwrap();
+        closed
+            .close_external_access(&DuckDbSettings::default())
+            .unwrap();
+        let mut closed = closed;
+        let refused = closed.query(&read).unwrap_err().to_string();
+        assert!(refused.contains("disabled by configuration"), "{refused}");
+        drop(closed);
+
+        let allowed = DuckDbSettings {
+            threads: None,
+            values: vec![("enable_external_access".into(), Scalar::Boolean(true))],
+        };
+        let mut open = DuckDbWarehouse::open(&path, Duration::ZERO, &allowed).unwrap();
+        open.close_external_access(&allowed).unwrap();
+        assert_eq!(
+            open.query(&read).unwrap()[0][0].as_deref(),
+            Some("top secret\n")
+        );
     }
 
     #[test]

@@ -125,10 +125,14 @@ pub enum Access {
 pub fn connect(target: &Target, access: Access) -> Result<Box<dyn Warehouse>> {
     Ok(match (&target.output, access) {
         (Output::DuckDb { path, settings, .. }, Access::ReadOnly) => {
-            Box::new(duckdb::DuckDbWarehouse::open_read_only(path, settings)?)
+            let warehouse = duckdb::DuckDbWarehouse::open_read_only(path, settings)?;
+            warehouse.close_external_access(settings)?;
+            Box::new(warehouse)
         }
         (Output::DuckDb { path, settings, .. }, Access::ReadWrite { lock_timeout }) => {
-            Box::new(duckdb::DuckDbWarehouse::open(path, lock_timeout, settings)?)
+            let warehouse = duckdb::DuckDbWarehouse::open(path, lock_timeout, settings)?;
+            warehouse.close_external_access(settings)?;
+            Box::new(warehouse)
         }
         (Output::Snowflake(settings), _) => {
             Box::new(snowflake::SnowflakeWarehouse::connect(settings.clone())?)
