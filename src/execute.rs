@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::dag::Stage;
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
+use crate::lease::Fence;
 use crate::load_window::{LoadWindows, Mode, RunOptions, Step};
 use crate::plan::Plan;
 use crate::preflight::check_run;
@@ -146,7 +147,8 @@ pub fn run_into(
             reports.push(report);
             break;
         }
-        (report.stages, report.commit_time) = execute_window(warehouse, &window_plan, reporter)?;
+        (report.stages, report.commit_time) =
+            execute_window(warehouse, &window_plan, options.fence.as_ref(), reporter)?;
         if !next.attributes_only {
             (report.events, report.days_processed) = window_counts(warehouse, dialect, tables)?;
         }
@@ -186,31 +188,40 @@ pub fn run_into(
 /// transaction that fills it. A crash between the two leaves empty tables and no run state, from
 /// which the next run rebuilds every table: what the full refresh or first run would have built.
 /// Elsewhere each of them commits on its own (`render::window_plan` says why that is safe).
+///
+/// `fence` (the run lease's check) runs inside the window's transaction just before its last
+/// statement, which writes the run state: a run that lost its lease writes no state, and where
+/// there are transactions commits nothing.
 fn execute_window(
     warehouse: &mut dyn Warehouse,
     plan: &WindowPlan,
+    fence: Option<&Fence>,
     reporter: &mut dyn Reporter,
 ) -> Result<(Vec<StageReport>, Duration)> {
     let mut stages = Vec::new();
     let mut commit_time = Duration::ZERO;
     if warehouse.transactional_ddl() {
-        commit_time += execute_in_transaction(warehouse, &plan.before, &mut stages, reporter)?;
+        commit_time +=
+            execute_in_transaction(warehouse, &plan.before, None, &mut stages, reporter)?;
     } else {
-        execute_statements(warehouse, &plan.before, &mut stages, reporter)?;
+        execute_statements(warehouse, &plan.before, None, &mut stages, reporter)?;
     }
-    commit_time += execute_in_transaction(warehouse, &plan.transaction, &mut stages, reporter)?;
+    commit_time +=
+        execute_in_transaction(warehouse, &plan.transaction, fence, &mut stages, reporter)?;
     Ok((stages, commit_time))
 }
 
-/// Runs `statements` in one transaction, adding to `stages`; returns the time of the commit.
+/// Runs `statements` in one transaction, `fence` before the last one, adding to `stages`;
+/// returns the time of the commit.
 fn execute_in_transaction(
     warehouse: &mut dyn Warehouse,
     statements: &[Statement],
+    fence: Option<&Fence>,
     stages: &mut Vec<StageReport>,
     reporter: &mut dyn Reporter,
 ) -> Result<Duration> {
     warehouse.begin()?;
-    if let Err(error) = execute_statements(warehouse, statements, stages, reporter) {
+    if let Err(error) = execute_statements(warehouse, statements, fence, stages, reporter) {
         // the failure is what the user needs to see; a failed rollback adds nothing to it
         let _ = warehouse.rollback();
         return Err(error);
@@ -220,11 +231,13 @@ fn execute_in_transaction(
     Ok(started.elapsed())
 }
 
-/// Runs `statements` in order, adding each one's time and statistics to its stage's, and
-/// reporting each stage as its last statement finishes; a failure names the stage.
+/// Runs `statements` in order, `fence` before the last one, adding each one's time and
+/// statistics to its stage's, and reporting each stage as its last statement finishes; a
+/// failure names the stage.
 fn execute_statements(
     warehouse: &mut dyn Warehouse,
     statements: &[Statement],
+    fence: Option<&Fence>,
     stages: &mut Vec<StageReport>,
     reporter: &mut dyn Reporter,
 ) -> Result<()> {
@@ -234,6 +247,11 @@ fn execute_statements(
                 "interrupted before stage `{}`",
                 statement.stage.name()
             )));
+        }
+        if position + 1 == statements.len()
+            && let Some(fence) = fence
+        {
+            fence.check(warehouse)?;
         }
         let started = Instant::now();
         let result = warehouse.execute(&statement.sql);

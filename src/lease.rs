@@ -45,6 +45,40 @@ pub struct Holder {
 pub struct Lease {
     stop: Option<mpsc::Sender<()>>,
     heartbeat: Option<JoinHandle<()>>,
+    fence: Fence,
+}
+
+/// What a window runs on the run's own connection just before it writes its run state, inside
+/// its transaction: the lease renewed where it is still this run's, then read back. A run that
+/// lost its lease (a stall outlived it, another run took it over) finds another holder, rolls
+/// back and stops; one whose renewal conflicts with a takeover fails at the commit instead.
+#[derive(Debug, Clone)]
+pub struct Fence {
+    pub renew: String,
+    pub read: String,
+    pub holder: String,
+}
+
+impl Fence {
+    /// Runs the fence on `warehouse`; an error naming the new holder when the lease is lost.
+    pub fn check(&self, warehouse: &mut dyn Warehouse) -> Result<()> {
+        warehouse.execute(&self.renew)?;
+        let rows = warehouse.query(&self.read)?;
+        let cell = |i: usize| rows.first().and_then(|row| row.get(i).cloned().flatten());
+        match cell(0) {
+            Some(holder) if holder == self.holder => Ok(()),
+            other => Err(Error::Locked {
+                message: format!(
+                    "this run lost its run lease to {} on {} before committing the window; the window was rolled back",
+                    other.unwrap_or_else(|| "nobody (released)".into()),
+                    cell(1).unwrap_or_else(|| "an unknown host".into())
+                ),
+                hint: Some(
+                    "a stall or a network outage outlived the lease; rerun once the other run has finished (committed windows stand)".into(),
+                ),
+            }),
+        }
+    }
 }
 
 /// The statements of one lease, rendered for one dialect and holder.
@@ -198,8 +232,14 @@ impl Lease {
             }
             std::thread::sleep(RETRY.min(timeout.saturating_sub(started.elapsed())));
         }
+        let fence = Fence {
+            renew: sql.render("lease_renew.sql")?,
+            read: sql.render("lease_read.sql")?,
+            holder: holder.clone(),
+        };
         let (stop, stopped) = mpsc::channel::<()>();
         let heartbeat = std::thread::spawn(move || {
+            let mut renewed_at = Instant::now();
             loop {
                 match stopped.recv_timeout(HEARTBEAT) {
                     Err(RecvTimeoutError::Timeout) => {
@@ -215,8 +255,17 @@ impl Lease {
                                 ));
                                 return;
                             }
-                            // a failed renewal is tried again at the next beat
-                            _ => {}
+                            Ok(_) => renewed_at = Instant::now(),
+                            // a failed renewal is tried again at the next beat, unless the
+                            // lease could expire before the one after it
+                            Err(error) if renewed_at.elapsed() + 2 * HEARTBEAT >= TTL => {
+                                crate::cancel::request(&format!(
+                                    "the run lease could not be renewed for {} s ({error}); stopping before it expires",
+                                    renewed_at.elapsed().as_secs()
+                                ));
+                                return;
+                            }
+                            Err(_) => {}
                         }
                     }
                     Ok(()) | Err(RecvTimeoutError::Disconnected) => {
@@ -231,7 +280,13 @@ impl Lease {
         Ok(Lease {
             stop: Some(stop),
             heartbeat: Some(heartbeat),
+            fence,
         })
+    }
+
+    /// The check each window runs before it writes its run state.
+    pub fn fence(&self) -> &Fence {
+        &self.fence
     }
 }
 

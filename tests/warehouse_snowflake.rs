@@ -98,6 +98,60 @@ fn a_held_lease_refuses_or_waits_and_an_expired_one_is_taken_over() {
     assert!(text.contains("took over"), "{text}");
 }
 
+#[test]
+fn a_run_that_lost_its_lease_mid_window_commits_nothing() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let mut snowflake = Snowflake::start();
+    let project = scenarios::fixture(&mut snowflake, "exact", 3, PLACE, true);
+    let database = snowflake.database(PLACE);
+    let thief = Arc::new(Mutex::new(Some(database.session())));
+    let taken = Arc::new(AtomicBool::new(false));
+    // while the window writes its attributes, another worker takes the lease over
+    let hook = || -> Option<common::faults::Hook> {
+        let (thief, taken) = (Arc::clone(&thief), Arc::clone(&taken));
+        Some(Box::new(move |sql: &str| {
+            let writes_attributes = sql.contains("_ATTRIBUTES") && !sql.starts_with("CREATE");
+            if writes_attributes && !taken.swap(true, Ordering::SeqCst) {
+                let mut session = thief.lock().unwrap().take().unwrap();
+                session
+                    .run(&format!(
+                        "UPDATE {LEASE} SET holder = 'thief-run', host = 'cron-9'"
+                    ))
+                    .unwrap();
+            }
+        }))
+    };
+    let (result, _) = common::faults::run_hooked(
+        &project,
+        usize::MAX,
+        common::faults::Rules::Native,
+        NOW,
+        &hook,
+    );
+    assert!(
+        taken.load(Ordering::SeqCst),
+        "the window never wrote its attributes"
+    );
+    let error = result.unwrap_err();
+    let text = error.to_string();
+    assert!(matches!(error, sigbatch::Error::Locked { .. }), "{error:?}");
+    assert!(
+        text.contains("thief-run") && text.contains("rolled back"),
+        "{text}"
+    );
+    let committed = database.read(
+        "SELECT COUNT(*) FROM \"ATOMIC_SNOWPLOW_MANIFEST\".\"ECOMMERCE_TRANSACTION_INTERACTIONS_FEATURES_1_SIGBATCH_RUN_STATE\"",
+    );
+    assert_eq!(
+        committed.1,
+        vec![vec![Some("0".to_string())]],
+        "a window was committed"
+    );
+    assert_eq!(lease_holder(database).as_deref(), Some("thief-run"));
+}
+
 /// `sigbatch run` with its clock moved by `offset` (libfaketime, from the fakesnow venv).
 fn sigbatch_with_clock(project: &TempProject, offset: &str) -> Output {
     let python = common::venv_python("fakesnow-venv.sh");

@@ -162,10 +162,11 @@ fn run_recorded(
         },
     };
     let mut warehouse = wrap(warehouse::connect(&target, access)?);
-    let options = RunOptions {
+    let mut options = RunOptions {
         windows: settings.windows.clone(),
         target_name: target.name.clone(),
         mode,
+        fence: None,
     };
     reporter.report(Event::RunStarted {
         project: &project.name,
@@ -177,7 +178,7 @@ fn run_recorded(
     // a project that cannot run writes nothing, not even its lease
     let dialect = dialect_reading_events(warehouse.as_mut(), &plan, &tables, kind)?;
     // where nothing else keeps two runs apart, a lease row in the warehouse does
-    let _lease = match (mode, warehouse.lease_connection()?) {
+    let lease = match (mode, warehouse.lease_connection()?) {
         (Mode::Execute, Some(connection)) => Some(Lease::acquire(
             connection,
             kind.dialect(),
@@ -188,6 +189,10 @@ fn run_recorded(
         )?),
         _ => None,
     };
+    options.fence = lease
+        .as_ref()
+        .filter(|_| warehouse.fences_in_transaction())
+        .map(|lease| lease.fence().clone());
     execute::run_into(
         &project,
         &plan,

@@ -97,6 +97,7 @@ pub fn run_plan(settings: &PlanSettings) -> Result<RunPlan> {
         windows: settings.windows.clone(),
         target_name: target.name.clone(),
         mode: Mode::Execute,
+        fence: None,
     };
     let stored = preflight::check_run(
         &project,

@@ -37,6 +37,9 @@ pub struct RunOptions {
     /// The resolved target name, for the full-refresh guard.
     pub target_name: String,
     pub mode: Mode,
+    /// The run lease's check before each window writes its run state, where a lease keeps
+    /// runs apart.
+    pub fence: Option<crate::lease::Fence>,
 }
 
 /// Whether statements that write are executed or only printed.

@@ -67,6 +67,13 @@ pub trait Warehouse {
         Ok(None)
     }
 
+    /// Whether a window re-asserts the run lease inside its transaction (`lease::Fence`).
+    /// Not where any concurrent change to a table the transaction changed aborts it: there the
+    /// heartbeat's renewal would abort every window longer than a heartbeat.
+    fn fences_in_transaction(&self) -> bool {
+        true
+    }
+
     fn begin(&mut self) -> Result<()> {
         self.execute("BEGIN TRANSACTION")
     }

@@ -27,7 +27,11 @@ pub struct Faulty {
     pub executed: Arc<AtomicUsize>,
     pub rules: Rules,
     in_transaction: AtomicBool,
+    /// Called with each statement before it runs (what else happens on the warehouse then).
+    before: Option<Hook>,
 }
+
+pub type Hook = Box<dyn Fn(&str) + Send>;
 
 impl Faulty {
     pub fn new(
@@ -42,10 +46,20 @@ impl Faulty {
             executed,
             rules,
             in_transaction: AtomicBool::new(false),
+            before: None,
         }
     }
 
+    /// Runs `hook` with each statement before it is executed.
+    pub fn before_each(mut self, hook: Hook) -> Faulty {
+        self.before = Some(hook);
+        self
+    }
+
     fn step(&self, sql: &str) -> sigbatch::Result<()> {
+        if let Some(hook) = &self.before {
+            hook(sql);
+        }
         if self.rules != Rules::Native
             && self.in_transaction.load(Ordering::SeqCst)
             && (sql.starts_with("CREATE") || sql.starts_with("DROP"))
@@ -84,6 +98,10 @@ impl Warehouse for Faulty {
 
     fn lease_connection(&self) -> sigbatch::Result<Option<Box<dyn Warehouse + Send>>> {
         self.inner.lease_connection()
+    }
+
+    fn fences_in_transaction(&self) -> bool {
+        self.inner.fences_in_transaction()
     }
 
     fn begin(&mut self) -> sigbatch::Result<()> {
@@ -146,6 +164,17 @@ pub fn run_faulty(
     rules: Rules,
     now: &str,
 ) -> (sigbatch::Result<String>, usize) {
+    run_hooked(project, allowed, rules, now, &|| None)
+}
+
+/// `run_faulty`, with `hook()` called before each statement of the run's connection.
+pub fn run_hooked(
+    project: &super::TempProject,
+    allowed: usize,
+    rules: Rules,
+    now: &str,
+    hook: &dyn Fn() -> Option<Hook>,
+) -> (sigbatch::Result<String>, usize) {
     let allowed = Arc::new(AtomicUsize::new(allowed));
     let executed = Arc::new(AtomicUsize::new(0));
     let settings = sigbatch::commands::RunSettings {
@@ -162,12 +191,11 @@ pub fn run_faulty(
     };
     let mut out = Vec::new();
     let wrap = |inner: Box<dyn Warehouse>| -> Box<dyn Warehouse> {
-        Box::new(Faulty::new(
-            inner,
-            Arc::clone(&allowed),
-            Arc::clone(&executed),
-            rules,
-        ))
+        let faulty = Faulty::new(inner, Arc::clone(&allowed), Arc::clone(&executed), rules);
+        Box::new(match hook() {
+            Some(hook) => faulty.before_each(hook),
+            None => faulty,
+        })
     };
     let result =
         sigbatch::commands::run_with(&settings, &mut out, &mut sigbatch::report::Silent, &wrap)

@@ -178,6 +178,11 @@ impl Database {
         self.server.port
     }
 
+    /// A session of its own on this database (another worker's).
+    pub fn session(&self) -> Client {
+        Client::login(settings_on(self.server.port, &self.name)).unwrap()
+    }
+
     /// A `profiles.yml` output for this database, with the password from an environment variable.
     pub fn profile_yaml(&self, schema: &str) -> String {
         profile_yaml(&self.name, self.server.port, schema)

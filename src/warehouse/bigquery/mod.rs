@@ -44,6 +44,13 @@ impl Warehouse for BigQueryWarehouse {
         false
     }
 
+    /// A multi-statement transaction fails at its commit when another session changed a table
+    /// it changed (the heartbeat renews the lease every minute); a window therefore leaves the
+    /// lease table alone, and a takeover is found by the heartbeat.
+    fn fences_in_transaction(&self) -> bool {
+        false
+    }
+
     fn lease_connection(&self) -> Result<Option<Box<dyn Warehouse + Send>>> {
         Ok(Some(Box::new(BigQueryWarehouse::connect(
             self.client.settings().clone(),
