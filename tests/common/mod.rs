@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod faults;
+pub mod relay;
 pub mod schema;
 pub mod standin;
 

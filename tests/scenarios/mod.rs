@@ -28,6 +28,7 @@ pub mod bigquery;
 pub mod current_model;
 pub mod databricks;
 pub mod duckdb_file;
+pub mod network;
 pub mod snowflake;
 
 use std::process::Output;

@@ -1,0 +1,155 @@
+//! A network that fails (`common::relay` between the binary and the stand-in): runs of the
+//! fixture with faults injected on a seeded schedule, each failed one rerun until it succeeds;
+//! afterwards the tables equal an uninterrupted run's, every exit code is a documented one, no
+//! secret was printed, and no statement that changes data reached the server twice as two
+//! different requests (a resend of the same request id, which the warehouse runs once, is not
+//! a second execution).
+
+use serde_json::Value;
+
+use super::{
+    ATTRIBUTES, DAILY, Harness, attributes_without_updated_at, fixture, scratch, sigbatch,
+};
+use crate::common::relay::{Delivery, Fault, Relay};
+use crate::common::{self, TempProject};
+
+type Rows = Vec<Vec<Option<String>>>;
+
+/// What a warehouse's requests look like to the relay.
+pub struct Wire {
+    /// The statement a request submits, if it submits one.
+    pub statement: fn(&Delivery) -> Option<String>,
+    /// The key under which the warehouse runs a resent request once (BigQuery's `requestId`,
+    /// Snowflake's `requestId`); `None` where there is none (Databricks).
+    pub idempotency_key: fn(&Delivery) -> Option<String>,
+}
+
+/// What one case injected and found.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub faults: usize,
+    pub runs: usize,
+    pub failed_runs: usize,
+}
+
+/// The port of the stand-in a profile points at (`127.0.0.1:PORT` or `port: PORT`).
+fn upstream_port(profile: &str) -> u16 {
+    let after = |marker: &str| {
+        profile.find(marker).map(|at| {
+            profile[at + marker.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+        })
+    };
+    after("127.0.0.1:")
+        .filter(|p| !p.is_empty())
+        .or_else(|| after("port: "))
+        .and_then(|p| p.parse().ok())
+        .expect("the profile names the stand-in's port")
+}
+
+/// The fixture at `place` behind a relay faulting one in `one_in` requests (`seed`), rerun
+/// after each failure with the faults still on, until a run succeeds; then the tables and the
+/// requests are checked.
+pub fn faults_in_transit_leave_the_uninterrupted_tables<H: Harness>(
+    h: &mut H,
+    wire: &Wire,
+    seed: u64,
+    one_in: u64,
+) -> Outcome {
+    let secrets = h.secrets();
+    let baseline = fixture(h, "exact", 3, "net_baseline", true);
+    super::succeed(&secrets, &baseline, &["run"]);
+    let expected = tables(h, &baseline, "net_baseline");
+
+    let project = fixture(h, "exact", 3, "net_faulted", true);
+    let profile = std::fs::read_to_string(project.path().join("profiles.yml")).unwrap();
+    let upstream = upstream_port(&profile);
+    // a lost lease release would only make the next run wait out the lease (five minutes)
+    let relay = Relay::start(upstream, seed, one_in, |_, _, body| {
+        !body.contains("holder = NULL")
+    });
+    std::fs::write(
+        project.path().join("profiles.yml"),
+        profile.replace(&upstream.to_string(), &relay.port.to_string()),
+    )
+    .unwrap();
+
+    let mut outcome = Outcome::default();
+    loop {
+        outcome.runs += 1;
+        assert!(outcome.runs <= 40, "no run succeeded in 40 tries");
+        let output = sigbatch(&secrets, &project, &["run"]);
+        let text = String::from_utf8_lossy(&output.stderr);
+        match output.status.code() {
+            Some(0) => break,
+            // a warehouse failure the rerun gets past
+            Some(3) => outcome.failed_runs += 1,
+            other => panic!("run {} exited {other:?}:\n{text}", outcome.runs),
+        }
+    }
+    let deliveries = relay.deliveries();
+    outcome.faults = deliveries.iter().filter(|d| d.fault != Fault::None).count();
+    assert_eq!(tables(h, &project, "net_faulted"), expected, "{outcome:?}");
+    let twice = executed_twice(&deliveries, wire);
+    assert!(twice.is_empty(), "executed twice: {twice:#?}");
+    outcome
+}
+
+fn tables<H: Harness>(
+    h: &mut H,
+    project: &TempProject,
+    place: &str,
+) -> (Rows, Rows) {
+    let attributes = attributes_without_updated_at(h.read(project, place, ATTRIBUTES));
+    let daily = scratch("daily", h.read(project, place, DAILY));
+    (
+        attributes,
+        common::rows(&daily, "SELECT * FROM daily ORDER BY ALL").1,
+    )
+}
+
+/// Statements that change data and reached the server twice in a row as different requests:
+/// resent with a new id, or (without ids) resent at all.
+fn executed_twice(deliveries: &[Delivery], wire: &Wire) -> Vec<String> {
+    let submitted: Vec<(String, Option<String>)> = deliveries
+        .iter()
+        .filter(|d| d.fault.reached_server())
+        .filter_map(|d| (wire.statement)(d).map(|s| (s, (wire.idempotency_key)(d))))
+        .collect();
+    submitted
+        .windows(2)
+        .filter(|pair| {
+            let ((first, first_key), (second, second_key)) = (&pair[0], &pair[1]);
+            first == second
+                && changes_data(first)
+                && (first_key.is_none() || first_key != second_key)
+        })
+        .map(|pair| pair[0].0.clone())
+        .collect()
+}
+
+fn changes_data(sql: &str) -> bool {
+    let start = sql.trim_start().to_ascii_uppercase();
+    ["INSERT", "UPDATE", "DELETE", "MERGE"]
+        .iter()
+        .any(|verb| start.starts_with(verb))
+}
+
+/// The JSON field `field` of a request's body, as text.
+pub fn body_field(delivery: &Delivery, field: &str) -> Option<String> {
+    let body: Value = serde_json::from_str(&delivery.body).ok()?;
+    body[field].as_str().map(str::to_string)
+}
+
+/// A query parameter of a request's target.
+pub fn query_parameter(delivery: &Delivery, key: &str) -> Option<String> {
+    delivery
+        .target
+        .split_once('?')?
+        .1
+        .split('&')
+        .find_map(|pair| pair.split_once('=').filter(|(k, _)| *k == key))
+        .map(|(_, v)| v.to_string())
+}
