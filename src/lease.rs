@@ -167,70 +167,20 @@ impl Lease {
             connection.execute(&sql.render("lease_create.sql")?)?;
         }
         connection.execute(&sql.render("lease_seed.sql")?)?;
-        let started = Instant::now();
-        let mut announced = false;
-        let mut lost_races = 0;
-        loop {
-            let current = sql.read(connection.as_mut())?;
-            let free = current
-                .as_ref()
-                .is_none_or(|c| c.holder == holder || c.expired);
-            if free {
-                // a conflicting concurrent UPDATE (an optimistic warehouse) counts as not taken;
-                // the UPDATE's own condition decides between two runs that both saw it free
-                let _ = connection.execute(&sql.render("lease_take.sql")?);
-                if sql
-                    .read(connection.as_mut())?
-                    .is_some_and(|after| after.holder == holder)
-                {
-                    if let Some(previous) = current.filter(|c| c.holder != holder) {
-                        reporter.report(Event::Note {
-                            level: Level::Warn,
-                            message: &format!(
-                                "took over the run lease of {} on {} (pid {}), which expired at {} UTC",
-                                previous.holder, previous.host, previous.pid, previous.expires
-                            ),
-                        });
-                    }
-                    break;
-                }
-                lost_races += 1;
-                if lost_races > 10 {
-                    return Err(Error::Internal(format!(
-                        "could not take the free run lease of `{lock_name}` in ten tries"
-                    )));
-                }
-                continue;
+        if let Err(error) = take(
+            connection.as_mut(),
+            &sql,
+            &holder,
+            lock_name,
+            timeout,
+            reporter,
+        ) {
+            // a take whose answer was lost may have gone through: give back what may be ours
+            // (by our own holder id, so nobody else's), or it would block runs until it expires
+            if let Ok(release) = sql.render("lease_release.sql") {
+                let _ = connection.execute(&release);
             }
-            let other = current.expect("a lease that is not free has a holder");
-            if started.elapsed() >= timeout {
-                return Err(Error::Locked {
-                    message: format!(
-                        "project `{lock_name}` is being run by {} on {} (pid {}) since {} UTC; its lease expires at {} UTC",
-                        other.holder, other.host, other.pid, other.since, other.expires
-                    ),
-                    hint: Some(format!(
-                        "wait with --lock-timeout SECONDS; a run that died leaves a lease that expires after {} s",
-                        TTL.as_secs()
-                    )),
-                });
-            }
-            if !announced {
-                reporter.report(Event::Note {
-                    level: Level::Info,
-                    message: &format!(
-                        "waiting for the run of {} on {} (pid {}), running since {} UTC",
-                        other.holder, other.host, other.pid, other.since
-                    ),
-                });
-                announced = true;
-            }
-            if crate::cancel::requested() {
-                return Err(crate::cancel::stopped(
-                    "interrupted while waiting for the run lease",
-                ));
-            }
-            std::thread::sleep(RETRY.min(timeout.saturating_sub(started.elapsed())));
+            return Err(error);
         }
         let fence = Fence {
             renew: sql.render("lease_renew.sql")?,
@@ -288,6 +238,83 @@ impl Lease {
     pub fn fence(&self) -> &Fence {
         &self.fence
     }
+}
+
+/// Waits up to `timeout` for the lease to be free (or expired) and takes it.
+fn take(
+    connection: &mut dyn Warehouse,
+    sql: &LeaseSql,
+    holder: &str,
+    lock_name: &str,
+    timeout: Duration,
+    reporter: &mut dyn Reporter,
+) -> Result<()> {
+    let started = Instant::now();
+    let mut announced = false;
+    let mut lost_races = 0;
+    loop {
+        let current = sql.read(connection)?;
+        let free = current
+            .as_ref()
+            .is_none_or(|c| c.holder == holder || c.expired);
+        if free {
+            // a conflicting concurrent UPDATE (an optimistic warehouse) counts as not taken;
+            // the UPDATE's own condition decides between two runs that both saw it free
+            let _ = connection.execute(&sql.render("lease_take.sql")?);
+            if sql
+                .read(connection)?
+                .is_some_and(|after| after.holder == holder)
+            {
+                if let Some(previous) = current.filter(|c| c.holder != holder) {
+                    reporter.report(Event::Note {
+                        level: Level::Warn,
+                        message: &format!(
+                            "took over the run lease of {} on {} (pid {}), which expired at {} UTC",
+                            previous.holder, previous.host, previous.pid, previous.expires
+                        ),
+                    });
+                }
+                break;
+            }
+            lost_races += 1;
+            if lost_races > 10 {
+                return Err(Error::Internal(format!(
+                    "could not take the free run lease of `{lock_name}` in ten tries"
+                )));
+            }
+            continue;
+        }
+        let other = current.expect("a lease that is not free has a holder");
+        if started.elapsed() >= timeout {
+            return Err(Error::Locked {
+                message: format!(
+                    "project `{lock_name}` is being run by {} on {} (pid {}) since {} UTC; its lease expires at {} UTC",
+                    other.holder, other.host, other.pid, other.since, other.expires
+                ),
+                hint: Some(format!(
+                    "wait with --lock-timeout SECONDS; a run that died leaves a lease that expires after {} s",
+                    TTL.as_secs()
+                )),
+            });
+        }
+        if !announced {
+            reporter.report(Event::Note {
+                level: Level::Info,
+                message: &format!(
+                    "waiting for the run of {} on {} (pid {}), running since {} UTC",
+                    other.holder, other.host, other.pid, other.since
+                ),
+            });
+            announced = true;
+        }
+        if crate::cancel::requested() {
+            return Err(crate::cancel::stopped(
+                "interrupted while waiting for the run lease",
+            ));
+        }
+        std::thread::sleep(RETRY.min(timeout.saturating_sub(started.elapsed())));
+    }
+    Ok(())
 }
 
 impl Drop for Lease {

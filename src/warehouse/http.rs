@@ -105,6 +105,18 @@ pub fn quotable(text: &str) -> String {
     }
 }
 
+/// Whether a request that failed this way never left the machine (no connection was made),
+/// so sending it again cannot run anything twice.
+pub fn never_sent(error: &ureq::Error) -> bool {
+    use ureq::Timeout;
+    match error {
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => true,
+        ureq::Error::Timeout(Timeout::Resolve | Timeout::Connect) => true,
+        ureq::Error::Io(e) => e.kind() == std::io::ErrorKind::ConnectionRefused,
+        _ => false,
+    }
+}
+
 /// The hint for a refused `http://` URL.
 pub const CLEAR_TEXT_HINT: &str =
     "use https://; plain http:// is accepted only for this machine (localhost, 127.0.0.1, [::1])";

@@ -97,11 +97,7 @@ pub fn faults_in_transit_leave_the_uninterrupted_tables<H: Harness>(
     outcome
 }
 
-fn tables<H: Harness>(
-    h: &mut H,
-    project: &TempProject,
-    place: &str,
-) -> (Rows, Rows) {
+fn tables<H: Harness>(h: &mut H, project: &TempProject, place: &str) -> (Rows, Rows) {
     let attributes = attributes_without_updated_at(h.read(project, place, ATTRIBUTES));
     let daily = scratch("daily", h.read(project, place, DAILY));
     (

@@ -253,9 +253,9 @@ fn answer(
 ) -> std::result::Result<Value, Failure> {
     let response = match response {
         Ok(response) => response,
-        Err(e) if submission => {
+        Err(e) if submission && !http::never_sent(&e) => {
             return Err(Failure::Final(Error::Internal(format!(
-                "databricks unreachable while submitting a statement (not resent: it may have run): {e}"
+                "the connection to databricks broke while submitting a statement (not resent: it may have run): {e}"
             ))));
         }
         Err(e) => return Err(Failure::Transient(format!("unreachable: {e}"))),
