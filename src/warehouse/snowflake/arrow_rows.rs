@@ -301,7 +301,9 @@ fn instants<'a>(
         Some(fraction) => {
             let fraction = integers(fraction)?;
             Some(Box::new(move |i| {
-                let nanos = u32::try_from(fraction(i)).ok().filter(|n| *n < 1_000_000_000)?;
+                let nanos = u32::try_from(fraction(i))
+                    .ok()
+                    .filter(|n| *n < 1_000_000_000)?;
                 Some((i64::try_from(epoch(i)).ok()?, nanos))
             }))
         }
@@ -436,18 +438,38 @@ mod tests {
                 ),
                 (
                     field("T", DataType::Int64, "TIME", 9),
-                    Arc::new(Int64Array::from(vec![3_723_500_000_000, 0, 86_399_000_000_000])),
+                    Arc::new(Int64Array::from(vec![
+                        3_723_500_000_000,
+                        0,
+                        86_399_000_000_000,
+                    ])),
                 ),
                 (
                     field("NTZ", DataType::Int64, "TIMESTAMP_NTZ", 3),
                     Arc::new(Int64Array::from(vec![1_735_689_600_500, -500, 0])),
                 ),
                 (
-                    field("LTZ", epoch_struct(vec![0], vec![0], None).data_type().clone(), "TIMESTAMP_LTZ", 9),
-                    epoch_struct(vec![1_735_689_600, 0, -1], vec![500_000_000, 1_000, 0], None),
+                    field(
+                        "LTZ",
+                        epoch_struct(vec![0], vec![0], None).data_type().clone(),
+                        "TIMESTAMP_LTZ",
+                        9,
+                    ),
+                    epoch_struct(
+                        vec![1_735_689_600, 0, -1],
+                        vec![500_000_000, 1_000, 0],
+                        None,
+                    ),
                 ),
                 (
-                    field("TZ", epoch_struct(vec![0], vec![0], Some(vec![0])).data_type().clone(), "TIMESTAMP_TZ", 9),
+                    field(
+                        "TZ",
+                        epoch_struct(vec![0], vec![0], Some(vec![0]))
+                            .data_type()
+                            .clone(),
+                        "TIMESTAMP_TZ",
+                        9,
+                    ),
                     epoch_struct(
                         vec![1_735_689_600, 0, 0],
                         vec![0, 0, 0],
@@ -464,7 +486,11 @@ mod tests {
                 ),
                 (
                     field("BIN", DataType::Binary, "BINARY", 0),
-                    Arc::new(BinaryArray::from(vec![&b"Hi"[..], &[0u8, 255][..], &[][..]])),
+                    Arc::new(BinaryArray::from(vec![
+                        &b"Hi"[..],
+                        &[0u8, 255][..],
+                        &[][..],
+                    ])),
                 ),
                 (
                     field("NOTHING", DataType::Null, "TEXT", 0),
@@ -634,7 +660,9 @@ mod tests {
         for cut in [3, bytes.len() / 2, bytes.len() - 12] {
             let error = decode(&bytes[..cut], &[], "result chunk 2").unwrap_err();
             assert!(
-                error.to_string().contains("result chunk 2 is not a readable Arrow stream"),
+                error
+                    .to_string()
+                    .contains("result chunk 2 is not a readable Arrow stream"),
                 "{error}"
             );
             assert!(error.hint().is_some());

@@ -111,7 +111,10 @@ pub fn decode(data: &Value) -> Result<ResultSet> {
         .map(|c| Column {
             name: c["name"].as_str().unwrap_or_default().to_string(),
             kind: c["type"].as_str().unwrap_or_default().to_lowercase(),
-            scale: c["scale"].as_u64().and_then(|s| u32::try_from(s).ok()).unwrap_or(0),
+            scale: c["scale"]
+                .as_u64()
+                .and_then(|s| u32::try_from(s).ok())
+                .unwrap_or(0),
         })
         .collect();
     let mut result = ResultSet {
