@@ -1,7 +1,9 @@
-//! Snowflake's JSON result sets: `rowtype` names and types the columns, `rowset` holds every cell
-//! as a string or null (numbers as text, booleans "1"/"0", dates as days since the epoch,
-//! timestamps as "seconds.nanoseconds"), chunks hold more rows in the same encoding. Cells become
-//! the text DuckDB would print for the same value.
+//! Snowflake's result sets. JSON: `rowtype` names and types the columns, `rowset` holds every
+//! cell as a string or null (numbers as text, booleans "1"/"0", dates as days since the epoch,
+//! times and timestamps as "seconds.nanoseconds"), chunks hold more rows in the same encoding.
+//! Arrow (`queryResultFormat: "arrow"`): `rowsetBase64` and each chunk are Arrow IPC streams,
+//! read by `arrow_rows.rs`. Cells of both become the text DuckDB would print for the same value,
+//! through the same functions here (`date_text`, `timestamp_text`, ...).
 
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, NaiveTime};
