@@ -304,3 +304,166 @@ fn a_host_that_reflects_the_login_request_does_not_get_the_password_printed() {
         }
     }
 }
+
+/// An Arrow IPC stream of a FIXED(38,2) column `N` and a TEXT column `T`.
+fn arrow_stream(numbers: &[i64], texts: &[Option<&str>]) -> Vec<u8> {
+    arrow_stream_of("FIXED", numbers, texts)
+}
+
+/// `arrow_stream` with `N` of Snowflake type `logical`.
+fn arrow_stream_of(logical: &str, numbers: &[i64], texts: &[Option<&str>]) -> Vec<u8> {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+
+    let field = |name: &str, data_type: DataType, logical: &str, scale: &str| {
+        Field::new(name, data_type, true).with_metadata(HashMap::from([
+            ("logicalType".to_string(), logical.to_string()),
+            ("scale".to_string(), scale.to_string()),
+            ("precision".to_string(), "38".to_string()),
+        ]))
+    };
+    let schema = Arc::new(Schema::new(vec![
+        field("N", DataType::Int64, logical, "2"),
+        field("T", DataType::Utf8, "TEXT", "0"),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(numbers.to_vec())),
+        Arc::new(StringArray::from(texts.to_vec())),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let mut bytes = Vec::new();
+    let mut writer = arrow_ipc::writer::StreamWriter::try_new(&mut bytes, &schema).unwrap();
+    writer.write(&batch).unwrap();
+    writer.finish().unwrap();
+    bytes
+}
+
+/// Snowflake answering Arrow anyway (as it answers its own connectors): the inline
+/// `rowsetBase64` and the chunks (one gzip'd without a header) read as the same rows in JSON
+/// would; JSON was asked for at login and with the statement.
+#[test]
+fn arrow_results_inline_and_in_chunks_read_as_json_ones_and_json_is_asked_for() {
+    use base64::Engine;
+
+    let (port, log) = serve(|request, _| match request.path() {
+        "/session/v1/login-request" => login_ok("t1"),
+        "/queries/v1/query-request" => {
+            let port = request.header("host").unwrap().rsplit(':').next().unwrap();
+            let inline = arrow_stream(&[150], &[Some("a")]);
+            json_reply(json!({"success": true, "data": {
+                "queryResultFormat": "arrow",
+                "rowtype": [
+                    {"name": "N", "type": "fixed", "scale": 2},
+                    {"name": "T", "type": "text"}
+                ],
+                "rowsetBase64": base64::engine::general_purpose::STANDARD.encode(inline),
+                "chunks": [
+                    {"url": format!("http://127.0.0.1:{port}/chunk/0"), "rowCount": 2},
+                    {"url": format!("http://127.0.0.1:{port}/chunk/1"), "rowCount": 1}
+                ],
+                "chunkHeaders": {"x-amz-server-side-encryption-customer-key": "k3y"}
+            }}))
+        }
+        "/chunk/0" => {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(&arrow_stream(&[-5, 200], &[Some("b"), None]))
+                .unwrap();
+            (200, gz.finish().unwrap())
+        }
+        "/chunk/1" => (200, arrow_stream(&[0], &[Some("d")])),
+        other => panic!("unexpected request {other}"),
+    });
+    let result = client(port).run("SELECT N, T FROM BIG").unwrap();
+    let text = |v: &str| Some(v.to_string());
+    assert_eq!(result.columns, ["N", "T"]);
+    assert_eq!(
+        result.rows,
+        vec![
+            vec![text("1.50"), text("a")],
+            vec![text("-0.05"), text("b")],
+            // "2.00" in a JSON rowset reads "2" too
+            vec![text("2"), None],
+            vec![text("0"), text("d")],
+        ]
+    );
+    let log = log.lock().unwrap();
+    let login: Value = serde_json::from_str(&log[0].body).unwrap();
+    let query: Value = serde_json::from_str(&log[1].body).unwrap();
+    for name in [
+        "PYTHON_CONNECTOR_QUERY_RESULT_FORMAT",
+        "JDBC_QUERY_RESULT_FORMAT",
+        "ODBC_QUERY_RESULT_FORMAT",
+        "GO_QUERY_RESULT_FORMAT",
+    ] {
+        assert_eq!(login["data"]["SESSION_PARAMETERS"][name], "JSON", "{login}");
+        assert_eq!(query["parameters"][name], "JSON", "{query}");
+    }
+    assert_eq!(login["data"]["SESSION_PARAMETERS"]["TIMEZONE"], "UTC");
+}
+
+/// A chunk cut short (fewer rows than its `rowCount`) or garbled, and a column of a type the
+/// reader does not know, are errors naming what and where, with a hint: never a panic, never
+/// rows silently lost.
+#[test]
+fn a_cut_or_garbled_arrow_chunk_is_an_error_with_a_hint() {
+    use base64::Engine;
+
+    for (body, says) in [
+        (
+            arrow_stream(&[1], &[Some("x")]),
+            "result chunk 0 holds 1 rows where snowflake said 2",
+        ),
+        (
+            arrow_stream(&[1, 2], &[Some("x"), None])[..40].to_vec(),
+            "result chunk 0 is not a readable Arrow stream",
+        ),
+    ] {
+        let (port, _) = serve(move |request, _| match request.path() {
+            "/session/v1/login-request" => login_ok("t1"),
+            "/queries/v1/query-request" => {
+                let port = request.header("host").unwrap().rsplit(':').next().unwrap();
+                json_reply(json!({"success": true, "data": {
+                    "queryResultFormat": "arrow",
+                    "rowtype": [{"name": "N", "type": "fixed"}, {"name": "T", "type": "text"}],
+                    "rowsetBase64": "",
+                    "chunks": [{"url": format!("http://127.0.0.1:{port}/chunk/0"), "rowCount": 2}]
+                }}))
+            }
+            "/chunk/0" => (200, body.clone()),
+            other => panic!("unexpected request {other}"),
+        });
+        let error = client(port).run("SELECT N, T FROM BIG").unwrap_err();
+        assert!(error.to_string().contains(says), "{error}");
+        assert!(
+            error.hint().is_some_and(|h| h.contains("run again")),
+            "{error:?}"
+        );
+        assert_eq!(error.exit_code(), 3, "{error:?}");
+    }
+
+    let (port, _) = serve(|request, _| match request.path() {
+        "/session/v1/login-request" => login_ok("t1"),
+        "/queries/v1/query-request" => json_reply(json!({"success": true, "data": {
+            "queryResultFormat": "arrow",
+            "rowtype": [{"name": "N", "type": "vector"}, {"name": "T", "type": "text"}],
+            "rowsetBase64": base64::engine::general_purpose::STANDARD
+                .encode(arrow_stream_of("VECTOR", &[1], &[Some("x")])),
+        }})),
+        other => panic!("unexpected request {other}"),
+    });
+    let error = client(port).run("SELECT N, T FROM V").unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("result column `N` is of type `vector` as Arrow `Int64`"),
+        "{error}"
+    );
+    assert!(
+        error.hint().is_some_and(|h| h.contains("report")),
+        "{error:?}"
+    );
+    assert_eq!(error.exit_code(), 3);
+}

@@ -1,7 +1,8 @@
 //! `sigbatch run` on Snowflake, end to end: the real binary and client against fakesnow over
 //! HTTP (tests/scenarios/snowflake.rs). The scenario suite (tests/scenarios), then what only
 //! Snowflake has: a lease held by another run refused, waited for and taken over; an unreachable
-//! host; a random stream in batches equal to DuckDB.
+//! host; a random stream in batches equal to DuckDB; and the stand-in answering Arrow (inline and
+//! in chunks), as Snowflake answers its own connectors: the fixture and an exact run as on JSON.
 
 mod common;
 mod scenarios;
@@ -9,8 +10,8 @@ mod scenarios;
 use std::process::Output;
 
 use common::TempProject;
-use scenarios::snowflake::{Database, LEASE, PASSWORD, Snowflake};
-use scenarios::{Harness, NOW, PLACE};
+use scenarios::snowflake::{Database, LEASE, PASSWORD, Snowflake, SnowflakeArrow};
+use scenarios::{Harness, NOW, PLACE, SharedWarehouse};
 
 scenarios::suite!(Snowflake);
 
@@ -244,4 +245,17 @@ fn exact_mode_on_a_random_stream_in_batches_equals_duckdb() {
         assert!(expected.len() > 10, "{until}: {} keys", expected.len());
         common::assert_same_rows(&format!("snowflake ({until})"), &actual, &expected);
     }
+}
+
+/// The stand-in answering Arrow as Snowflake answers its own connectors (`rowsetBase64`, and for
+/// results over 40 rows, chunks of Arrow downloaded with their headers, some gzip'd): the
+/// upstream fixture cell for cell (case 1), and the exact run equal to DuckDB's and a rerun that
+/// changes nothing (cases 2 and 3), so the same tables as the suite's runs on JSON. The harness
+/// reads the tables back through the same client, in Arrow too.
+#[test]
+fn arrow_results_give_the_tables_json_results_give() {
+    static ARROW: SharedWarehouse<SnowflakeArrow> = SharedWarehouse::new(2);
+    scenarios::compat_mode_reproduces_the_upstream_fixture::<SnowflakeArrow>();
+    scenarios::exact_mode_equals_duckdb(&ARROW);
+    scenarios::a_rerun_does_nothing(&ARROW);
 }

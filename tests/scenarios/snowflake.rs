@@ -1,5 +1,6 @@
 //! Snowflake as the suite drives it: fakesnow (scripts/fakesnow-venv.sh) behind
-//! tests/standins/snowflake/serve.py. A place is a database on a fakesnow server of its own
+//! tests/standins/snowflake/serve.py, answering JSON rowsets (`Snowflake`) or Arrow, inline and
+//! in chunks (`SnowflakeArrow`). A place is a database on a fakesnow server of its own
 //! (concurrent sessions in different databases of one server see each other's catalog); events
 //! are copied in Snowflake's layout: upper-case names, self-describing columns as VARIANT.
 
@@ -18,32 +19,40 @@ pub const PASSWORD: &str = "hunter2-secret";
 pub const LEASE: &str =
     "\"ATOMIC_SNOWPLOW_MANIFEST\".\"ECOMMERCE_TRANSACTION_INTERACTIONS_FEATURES_1_SIGBATCH_LEASE\"";
 
-/// Snowflake: a fakesnow server per place, with the database `DB_<place>`.
+/// Snowflake: a fakesnow server per place, with the database `DB_<place>`, answering Arrow
+/// when `ARROW`.
 #[derive(Default)]
-pub struct Snowflake {
+pub struct SnowflakeAnswering<const ARROW: bool> {
     databases: Vec<(String, Database)>,
 }
 
-impl Snowflake {
+/// The stand-in answering JSON rowsets, as sigbatch asks.
+pub type Snowflake = SnowflakeAnswering<false>;
+/// The stand-in answering Arrow, as Snowflake answers its own connectors.
+pub type SnowflakeArrow = SnowflakeAnswering<true>;
+
+impl<const ARROW: bool> SnowflakeAnswering<ARROW> {
     /// The database of `place`, started on first use.
     pub fn database(&mut self, place: &str) -> &mut Database {
         if let Some(at) = self.databases.iter().position(|(p, _)| p == place) {
             return &mut self.databases[at].1;
         }
         // not the place's own name: a database ATOMIC beside the schema ATOMIC is ambiguous
-        self.databases
-            .push((place.to_string(), Database::new(&format!("db_{place}"))));
+        self.databases.push((
+            place.to_string(),
+            Database::answering(&format!("db_{place}"), ARROW),
+        ));
         &mut self.databases.last_mut().unwrap().1
     }
 }
 
-impl Harness for Snowflake {
+impl<const ARROW: bool> Harness for SnowflakeAnswering<ARROW> {
     const KIND: &'static str = "snowflake";
     const SYNTAXES: &'static [&'static str] = &["snowflake"];
     const REFUSAL: &'static str = "Incorrect username or password";
 
-    fn start() -> Snowflake {
-        Snowflake::default()
+    fn start() -> Self {
+        Self::default()
     }
 
     fn secrets(&self) -> Vec<String> {
@@ -106,6 +115,17 @@ impl Harness for Snowflake {
         self.databases.retain(|(p, _)| p != place);
     }
 
+    /// On the stand-in answering Arrow: the run read Arrow, inline and in chunks.
+    fn after_compat(&mut self, _project: &TempProject, place: &str, _progress: &str) {
+        if ARROW {
+            let (inline, chunks) = self.database(place).arrow_answers();
+            assert!(
+                inline > 0 && chunks > 0,
+                "arrow answers: {inline} inline, {chunks} chunks"
+            );
+        }
+    }
+
     /// Fills become inserts into the scratch schema; the events table is seen.
     fn after_dry_run(&mut self, _project: &TempProject, place: &str, statements: &str) {
         assert!(
@@ -147,7 +167,8 @@ pub fn profile_yaml(database: &str, port: u16, schema: &str) -> String {
     )
 }
 
-/// A fresh database on a fakesnow server of its own, and a client logged into it.
+/// A fresh database on a fakesnow server of its own, and a client logged into it (which reads
+/// the stand-in's answers as sigbatch does, JSON or Arrow).
 pub struct Database {
     pub name: String,
     pub client: Client,
@@ -156,8 +177,18 @@ pub struct Database {
 
 impl Database {
     pub fn new(name: &str) -> Database {
+        Database::answering(name, false)
+    }
+
+    /// `new` on a stand-in answering Arrow when `arrow`.
+    pub fn answering(name: &str, arrow: bool) -> Database {
         let python = common::venv_python("fakesnow-venv.sh");
-        let server = StandIn::start("snowflake", &python, &[PASSWORD]);
+        let args: &[&str] = if arrow {
+            &[PASSWORD, "arrow"]
+        } else {
+            &[PASSWORD]
+        };
+        let server = StandIn::start("snowflake", &python, args);
         let name = name.to_uppercase();
         let mut admin = Client::login(settings_on(server.port, "PING")).unwrap();
         admin
@@ -181,6 +212,22 @@ impl Database {
     /// A session of its own on this database (another worker's).
     pub fn session(&self) -> Client {
         Client::login(settings_on(self.server.port, &self.name)).unwrap()
+    }
+
+    /// How many results the stand-in answered in Arrow so far, and how many chunks of them were
+    /// downloaded (0 and 0 on a stand-in answering JSON).
+    pub fn arrow_answers(&self) -> (u64, u64) {
+        let counts: serde_json::Value =
+            ureq::get(&format!("{}/sigbatch/arrow-answers", self.server.url()))
+                .call()
+                .ok()
+                .and_then(|mut r| r.body_mut().read_to_string().ok())
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .unwrap_or_default();
+        (
+            counts["inline"].as_u64().unwrap_or(0),
+            counts["chunks"].as_u64().unwrap_or(0),
+        )
     }
 
     /// A `profiles.yml` output for this database, with the password from an environment variable.

@@ -3,6 +3,9 @@
 //! with a `getResultUrl` to poll; large results come in chunks, downloaded separately; an
 //! expired session token is renewed with the master token (or by logging in again).
 //!
+//! Results come as JSON rowsets or as Arrow IPC streams (`queryResultFormat`); sigbatch asks
+//! for JSON ([`JSON_RESULTS`]) and reads both (`rows.rs`, `arrow_rows.rs`).
+//!
 //! Transient failures (HTTP 429 and 5xx, network errors) are retried with exponential backoff,
 //! resending the same `requestId`, so Snowflake runs a statement once however often it is sent.
 
@@ -17,6 +20,25 @@ use crate::error::{Error, Result};
 use crate::project::profiles::WarehouseKind;
 use crate::project::profiles::snowflake::{Secret, SnowflakeSettings};
 use crate::warehouse::http::{self, Failure, read_body};
+
+/// The parameters by which Snowflake's connectors choose their result format, each set to JSON,
+/// sent with the login (session parameters) and with every statement (statement parameters, as
+/// the Python connector sends `PYTHON_CONNECTOR_QUERY_RESULT_FORMAT` when it cannot read Arrow).
+/// Snowflake picks the parameter by the client's kind; which one (if any) it reads for
+/// sigbatch's `CLIENT_APP_ID` is not known, so Arrow results are read as well.
+const JSON_RESULTS: &[&str] = &[
+    "PYTHON_CONNECTOR_QUERY_RESULT_FORMAT",
+    "JDBC_QUERY_RESULT_FORMAT",
+    "ODBC_QUERY_RESULT_FORMAT",
+    "GO_QUERY_RESULT_FORMAT",
+];
+
+fn json_results() -> serde_json::Map<String, Value> {
+    JSON_RESULTS
+        .iter()
+        .map(|name| (name.to_string(), json!("JSON")))
+        .collect()
+}
 
 /// Statement still running: poll `getResultUrl`.
 const STILL_RUNNING: &[&str] = &["333333", "333334"];
@@ -56,7 +78,8 @@ impl Client {
 
     fn authenticate(&mut self) -> Result<()> {
         let s = &self.settings;
-        let mut session_parameters = json!({"TIMEZONE": "UTC"});
+        let mut session_parameters = Value::Object(json_results());
+        session_parameters["TIMEZONE"] = json!("UTC");
         if let Some(tag) = &s.query_tag {
             session_parameters["QUERY_TAG"] = json!(tag);
         }
@@ -143,6 +166,7 @@ impl Client {
             "asyncExec": false,
             "sequenceId": self.sequence,
             "querySubmissionTime": chrono::Utc::now().timestamp_millis(),
+            "parameters": json_results(),
         });
         let in_flight = self.register_cancel(&request_id, sql);
         self.last_query_id = None;
@@ -158,8 +182,8 @@ impl Client {
             let url = chunk["url"].as_str().ok_or_else(|| {
                 Error::Internal(format!("snowflake result chunk {index} has no url"))
             })?;
-            let text = self.download_chunk(url, data)?;
-            result.append_chunk(&text, index)?;
+            let body = self.download_chunk(url, data)?;
+            result.append_chunk(&body, index, chunk["rowCount"].as_u64())?;
         }
         Ok(result)
     }
@@ -318,8 +342,10 @@ impl Client {
         )
     }
 
-    /// A result chunk, from the URL Snowflake gave (cloud storage), with its headers.
-    fn download_chunk(&self, url: &str, data: &Value) -> Result<String> {
+    /// A result chunk, from the URL Snowflake gave (cloud storage), with its headers; gunzipped
+    /// when it is gzip, as cloud storage may send it without a `Content-Encoding` header (JSON
+    /// and Arrow chunks alike).
+    fn download_chunk(&self, url: &str, data: &Value) -> Result<Vec<u8>> {
         self.retrying("downloading a snowflake result chunk", || {
             let mut request = self.agent.get(url);
             match data["chunkHeaders"].as_object() {
@@ -338,7 +364,7 @@ impl Client {
             }
             match request.call() {
                 Ok(response) if response.status().is_success() => {
-                    read_body(response).map_err(|e| {
+                    read_bytes(response).map_err(|e| {
                         Failure::Final(Error::Internal(format!("reading a result chunk: {e}")))
                     })
                 }
@@ -347,6 +373,19 @@ impl Client {
             }
         })
     }
+}
+
+/// A body as bytes, gunzipped when it starts with gzip's magic number.
+fn read_bytes(response: ureq::http::Response<ureq::Body>) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    response.into_body().into_reader().read_to_end(&mut bytes)?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(bytes.as_slice()).read_to_end(&mut plain)?;
+        return Ok(plain);
+    }
+    Ok(bytes)
 }
 
 fn answer(

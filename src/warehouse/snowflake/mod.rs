@@ -4,6 +4,7 @@
 //! before its transaction (`render::window_plan`). Names are looked up in upper case, which is
 //! how the Snowflake dialect writes every name (`Dialect::stored_name`).
 
+mod arrow_rows;
 mod auth;
 mod client;
 mod rows;

@@ -1,8 +1,17 @@
-"""fakesnow's Snowflake server, answering as Snowflake does to a client that reads JSON.
+"""fakesnow's Snowflake server, answering as Snowflake does to a client that reads JSON, or (with
+`arrow`) as Snowflake answers its own connectors: Arrow.
 
-fakesnow (DuckDB underneath) answers every SELECT as Arrow; sigbatch's Snowflake client reads
-Snowflake's JSON rowsets (every cell a string or null). This launcher keeps fakesnow's routes and
-re-encodes each Arrow result as the JSON rowset Snowflake would send.
+fakesnow (DuckDB underneath) answers every SELECT as Arrow, as Snowflake answers the Python
+connector: an Arrow IPC stream in `rowsetBase64`, each field's Snowflake type in its metadata.
+By default this launcher keeps fakesnow's routes and re-encodes each Arrow result as the JSON
+rowset Snowflake would send (every cell a string or null), which is what sigbatch asks for.
+
+With `arrow`, the Arrow answers stand, and a result of more than CHUNK_ROWS rows is split as
+Snowflake splits a large one: its first CHUNK_ROWS rows inline, the rest in `chunks` of
+CHUNK_ROWS rows, each an IPC stream of its own downloaded from this server (`/chunks/...`) with
+the `chunkHeaders` the answer gives (a download without them is refused, as cloud storage
+refuses it); every other chunk is gzip'd without a Content-Encoding header, as cloud storage
+may send it.
 
 One gap of fakesnow is bridged: ARRAY_FLATTEN, ARRAY_DISTINCT, ARRAY_SORT and ARRAY_CAT fail on
 its ARRAY values (JSON underneath). Calls to them are renamed to DuckDB macros doing the same on lists of
@@ -11,7 +20,7 @@ text (sigbatch's unique lists hold text). Nothing else in the SQL is touched.
 A login whose password is not PASSWORD is refused as Snowflake refuses it (code 390100);
 fakesnow itself checks no credentials.
 
-Usage: python serve.py DIR PASSWORD   (a stand-in as tests/standins/standin.py describes)
+Usage: python serve.py DIR PASSWORD [arrow]   (a stand-in as tests/standins/standin.py describes)
 """
 
 import contextvars
@@ -20,11 +29,13 @@ import decimal
 import gzip
 import json
 import pathlib
+import itertools
 import re
 import sys
+from base64 import b64encode
 
-from starlette.responses import JSONResponse
-from starlette.routing import request_response
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, request_response
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 import standin  # noqa: E402
@@ -33,6 +44,10 @@ import fakesnow.server as server
 
 EPOCH_DATE = datetime.date(1970, 1, 1)
 EPOCH = datetime.datetime(1970, 1, 1)
+ARROW = len(sys.argv) > 3 and sys.argv[3] == "arrow"
+# rows inline and per chunk in Arrow answers (small, so the fixture's larger reads come in chunks)
+CHUNK_ROWS = 40
+CHUNK_KEY = "sigbatch-standin-chunk-key"
 
 # the Arrow table of the request being answered: per asyncio task, as requests interleave
 last_table = contextvars.ContextVar("last_table", default=None)
@@ -48,8 +63,60 @@ def no_ipc(table):
     return b"rows"
 
 
-server.to_sf = keep_table
-server.to_ipc = no_ipc
+original_to_sf = server.to_sf
+
+
+def keep_arrow_table(table, rowtype):
+    converted = original_to_sf(table, rowtype)
+    last_table.set(converted)
+    return converted
+
+
+if ARROW:
+    server.to_sf = keep_arrow_table
+else:
+    server.to_sf = keep_table
+    server.to_ipc = no_ipc
+
+# chunk bodies by path, kept until downloaded
+chunk_bodies = {}
+chunk_ids = itertools.count()
+# what was answered in Arrow, for the tests to see (GET /sigbatch/arrow-answers)
+arrow_answers = {"inline": 0, "chunks": 0}
+
+
+def split_into_chunks(data, request):
+    """Keeps the first CHUNK_ROWS rows of an Arrow answer inline and serves the rest as chunks."""
+    table = last_table.get()
+    if table is None or table.num_rows <= CHUNK_ROWS:
+        return
+    data["rowsetBase64"] = b64encode(server.to_ipc(table.slice(0, CHUNK_ROWS))).decode()
+    chunks = []
+    for n, start in enumerate(range(CHUNK_ROWS, table.num_rows, CHUNK_ROWS)):
+        part = table.slice(start, CHUNK_ROWS)
+        body = server.to_ipc(part).to_pybytes()
+        size = len(body)
+        if n % 2 == 1:
+            body = gzip.compress(body)
+        path = f"/chunks/{next(chunk_ids)}"
+        chunk_bodies[path] = body
+        chunks.append({"url": f"{request.url.scheme}://{request.url.netloc}{path}",
+                       "rowCount": part.num_rows, "uncompressedSize": size,
+                       "compressedSize": len(body)})
+    data["chunks"] = chunks
+    data["chunkHeaders"] = {"x-amz-server-side-encryption-customer-key": CHUNK_KEY,
+                            "x-amz-server-side-encryption-customer-algorithm": "AES256"}
+    data["qrmk"] = CHUNK_KEY
+
+
+async def chunk(request):
+    if request.headers.get("x-amz-server-side-encryption-customer-key") != CHUNK_KEY:
+        return Response(b"<Error><Code>AccessDenied</Code></Error>", status_code=403)
+    body = chunk_bodies.pop(request.url.path, None)
+    if body is None:
+        return Response(b"<Error><Code>NoSuchKey</Code></Error>", status_code=404)
+    arrow_answers["chunks"] += 1
+    return Response(body, media_type="application/octet-stream")
 
 
 def cell(value, kind):
@@ -59,6 +126,10 @@ def cell(value, kind):
         return "1" if value else "0"
     if kind == "date":
         return str((value - EPOCH_DATE).days)
+    if kind == "time":
+        # seconds since midnight, as Snowflake writes a TIME
+        seconds = value.hour * 3600 + value.minute * 60 + value.second
+        return f"{seconds}.{value.microsecond * 1000:09d}"
     if kind.startswith("timestamp"):
         if value.tzinfo is not None:
             value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
@@ -110,6 +181,12 @@ async def query_request(request):
     response = await original_query_request(request)
     body = json.loads(response.body)
     data = body.get("data") or {}
+    if ARROW:
+        if data.get("queryResultFormat") == "arrow" and data.get("rowsetBase64"):
+            arrow_answers["inline"] += 1
+            split_into_chunks(data, request)
+            return JSONResponse(body, status_code=response.status_code)
+        return response
     if data.get("queryResultFormat") == "arrow":
         # fakesnow skips the encoding (and answers "") for a result without rows
         table = last_table.get() if data.get("rowsetBase64") else None
@@ -149,6 +226,9 @@ def replace_route(path, endpoint):
 
 replace_route("/queries/v1/query-request", query_request)
 replace_route("/session/v1/login-request", login_request)
+server.app.router.routes.append(Route("/chunks/{n}", chunk, methods=["GET"]))
+server.app.router.routes.append(
+    Route("/sigbatch/arrow-answers", lambda _: JSONResponse(arrow_answers), methods=["GET"]))
 
 
 if __name__ == "__main__":
