@@ -79,7 +79,7 @@ pub fn faults_in_transit_leave_the_uninterrupted_tables<H: Harness>(
     let mut outcome = Outcome::default();
     loop {
         outcome.runs += 1;
-        assert!(outcome.runs <= 40, "no run succeeded in 40 tries");
+        assert!(outcome.runs <= 60, "no run succeeded in 60 tries");
         let output = sigbatch(&secrets, &project, &["run"]);
         let text = String::from_utf8_lossy(&output.stderr);
         match output.status.code() {

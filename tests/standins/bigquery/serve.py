@@ -6,11 +6,13 @@ reports its row count (else tables.insert and CTAS fail); DuckDB 1.4.4's relatio
 `fetch_arrow_reader` answers to the name the emulator calls.
 
 The emulator checks no credentials: a request without `Authorization: Bearer TOKEN` is refused
-here as BigQuery refuses it (HTTP 401, reason `unauthorized`).
+here as BigQuery refuses it (HTTP 401, reason `unauthorized`). A jobs.query whose `requestId` was
+answered before gets that answer again without running, as BigQuery runs a resent request once.
 
 usage: serve.py DIR TOKEN   (a stand-in as tests/standins/standin.py describes; data in DIR/data)
 """
 
+import json
 import pathlib
 import sys
 
@@ -35,7 +37,7 @@ duckdb.connect = connect
 if not hasattr(duckdb.DuckDBPyRelation, "to_arrow_reader"):
     duckdb.DuckDBPyRelation.to_arrow_reader = duckdb.DuckDBPyRelation.fetch_arrow_reader
 
-from fastapi.responses import JSONResponse  # noqa: E402
+from fastapi.responses import JSONResponse, Response  # noqa: E402
 from local_bigquery import app  # noqa: E402  (after the bridges)
 from local_bigquery.engine import database  # noqa: E402
 from local_bigquery.grpc import server as grpc  # noqa: E402
@@ -68,6 +70,29 @@ async def bearer_token(request, call_next):
             "code": 401, "message": message, "status": "UNAUTHENTICATED",
             "errors": [{"message": message, "domain": "global", "reason": "unauthorized"}]}})
     return await call_next(request)
+
+
+# requestId -> the answer: BigQuery runs a jobs.query resent with its requestId once (the
+# emulator would run it again)
+answered_requests = {}
+
+
+@app.middleware("http")
+async def once_per_request_id(request, call_next):
+    if request.method != "POST" or not request.url.path.endswith("/queries"):
+        return await call_next(request)
+    try:
+        request_id = json.loads(await request.body()).get("requestId")
+    except ValueError:
+        request_id = None
+    if request_id in answered_requests:
+        content, status = answered_requests[request_id]
+        return Response(content, status_code=status, media_type="application/json")
+    response = await call_next(request)
+    content = b"".join([chunk async for chunk in response.body_iterator])
+    if request_id:
+        answered_requests[request_id] = (content, response.status_code)
+    return Response(content, status_code=response.status_code, media_type="application/json")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ its ARRAY values (JSON underneath). Calls to them are renamed to DuckDB macros d
 text (sigbatch's unique lists hold text). Nothing else in the SQL is touched.
 
 A login whose password is not PASSWORD is refused as Snowflake refuses it (code 390100);
-fakesnow itself checks no credentials.
+fakesnow itself checks no credentials. A query request whose requestId was answered before gets
+that answer again without running anything, as Snowflake runs a resent request once (fakesnow
+would run it again).
 
 Usage: python serve.py DIR PASSWORD [arrow]   (a stand-in as tests/standins/standin.py describes)
 """
@@ -34,7 +36,7 @@ import re
 import sys
 from base64 import b64encode
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, Response
 from starlette.routing import Route, request_response
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
@@ -204,6 +206,21 @@ async def query_request(request):
     return response
 
 
+# requestId -> the answer: Snowflake runs a resent request (the same requestId) once
+answered_requests = {}
+
+
+async def query_request_once(request):
+    request_id = request.query_params.get("requestId")
+    if request_id in answered_requests:
+        body, status = answered_requests[request_id]
+        return Response(body, status_code=status, media_type="application/json")
+    response = await query_request(request)
+    if request_id:
+        answered_requests[request_id] = (response.body, response.status_code)
+    return response
+
+
 original_login_request = server.login_request
 
 
@@ -224,7 +241,7 @@ def replace_route(path, endpoint):
             route.app = request_response(endpoint)
 
 
-replace_route("/queries/v1/query-request", query_request)
+replace_route("/queries/v1/query-request", query_request_once)
 replace_route("/session/v1/login-request", login_request)
 server.app.router.routes.append(Route("/chunks/{n}", chunk, methods=["GET"]))
 server.app.router.routes.append(
