@@ -5,7 +5,7 @@
 pub mod bigquery;
 pub mod databricks;
 pub mod duckdb;
-mod http;
+pub(crate) mod http;
 pub mod snowflake;
 
 use std::time::Duration;

@@ -178,6 +178,7 @@ impl TempProject {
             dry_run: false,
             lock_timeout: std::time::Duration::ZERO,
             artifacts_dir: None,
+            lineage: Default::default(),
         };
         let mut out = Vec::new();
         sigbatch::commands::run(&settings, &mut out, reporter)?;

@@ -73,6 +73,32 @@ impl Output {
         }
     }
 
+    /// The OpenLineage dataset namespace of the data source (its naming spec, and what the
+    /// Airflow provider and dbt integration send): `duckdb://{absolute file path}`,
+    /// `snowflake://{account}` (lower case, without `.snowflakecomputing.com`), `bigquery`,
+    /// `databricks://{workspace host}`.
+    pub fn lineage_namespace(&self) -> String {
+        match self {
+            Output::DuckDb { path, .. } => format!(
+                "duckdb://{}",
+                std::path::absolute(path)
+                    .unwrap_or_else(|_| path.clone())
+                    .display()
+            ),
+            Output::Snowflake(s) => format!(
+                "snowflake://{}",
+                s.account
+                    .to_lowercase()
+                    .trim_end_matches(".snowflakecomputing.com")
+            ),
+            Output::BigQuery(_) => "bigquery".to_string(),
+            Output::Databricks(s) => {
+                let host = s.base_url.split("://").last().unwrap_or(&s.base_url);
+                format!("databricks://{}", host.split('/').next().unwrap_or(host))
+            }
+        }
+    }
+
     /// The database file and the settings to open it with, for a DuckDB output.
     pub fn duckdb(&self) -> Option<(&Path, &DuckDbSettings)> {
         match self {
