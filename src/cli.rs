@@ -160,7 +160,11 @@ pub struct LineageFlags {
 
     /// The parent run, NAMESPACE/JOB_NAME/RUN_ID, as Airflow's
     /// `{{ macros.OpenLineageProviderPlugin.lineage_parent_id(task_instance) }}` renders it.
-    #[arg(long, env = "OPENLINEAGE_PARENT_ID", value_name = "NAMESPACE/JOB/RUN_ID")]
+    #[arg(
+        long,
+        env = "OPENLINEAGE_PARENT_ID",
+        value_name = "NAMESPACE/JOB/RUN_ID"
+    )]
     pub lineage_parent_id: Option<String>,
 
     /// The root of the parent's hierarchy, as `lineage_root_parent_id(task_instance)` renders it.

@@ -102,7 +102,11 @@ pub fn run_with(
     let mut record = RunRecord::start(&settings.project.project_dir);
     let off = LineageSettings::off();
     let mut lineage = LineageRun::new(
-        if settings.dry_run { &off } else { &settings.lineage },
+        if settings.dry_run {
+            &off
+        } else {
+            &settings.lineage
+        },
         record.invocation_id(),
     );
     let result = run_recorded(settings, out, reporter, wrap, &mut record, &mut lineage);

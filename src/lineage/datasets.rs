@@ -46,7 +46,11 @@ pub fn datasets(output: &Output, dialect: &dyn Dialect, plan: &Plan, tables: &Ta
     let outputs = PERSISTENT
         .iter()
         .rev()
-        .chain(COUNTED_PERSISTENT.iter().filter(|_| !plan.counted.is_empty()))
+        .chain(
+            COUNTED_PERSISTENT
+                .iter()
+                .filter(|_| !plan.counted.is_empty()),
+        )
         .map(|table| {
             let (schema, stored) = tables.location(table);
             let fields = (*table == "attributes").then(|| {

@@ -84,7 +84,8 @@ impl RunReference {
             )
         };
         let mut parts = text.trim().rsplitn(3, '/');
-        let (Some(run_id), Some(name), Some(namespace)) = (parts.next(), parts.next(), parts.next())
+        let (Some(run_id), Some(name), Some(namespace)) =
+            (parts.next(), parts.next(), parts.next())
         else {
             return Err(invalid("is not NAMESPACE/JOB_NAME/RUN_ID"));
         };
@@ -152,7 +153,15 @@ impl<'a> LineageRun<'a> {
             Status::Error => ("FAIL", !results.windows.is_empty()),
             Status::Cancelled | Status::Timeout => ("ABORT", !results.windows.is_empty()),
         };
-        let event = event::end(self.settings, self.run_id, job, datasets, kind, wrote, results);
+        let event = event::end(
+            self.settings,
+            self.run_id,
+            job,
+            datasets,
+            kind,
+            wrote,
+            results,
+        );
         self.send(kind, &event, reporter);
     }
 
@@ -168,8 +177,8 @@ impl<'a> LineageRun<'a> {
             reporter.report(Event::Note {
                 level: Level::Warn,
                 message: &format!(
-                    "lineage: the {kind} event was not delivered ({message}); the run goes on \
-                     without it"
+                    "lineage: the {kind} event was not delivered: {message} (the run's \
+                     outcome does not depend on it)"
                 ),
             });
         }

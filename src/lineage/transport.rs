@@ -46,10 +46,7 @@ impl HttpTransport {
                  path goes in OPENLINEAGE_ENDPOINT, default api/v1/lineage)",
             )
         };
-        let uri: ureq::http::Uri = url
-            .trim()
-            .parse()
-            .map_err(|_| invalid("is not a URL"))?;
+        let uri: ureq::http::Uri = url.trim().parse().map_err(|_| invalid("is not a URL"))?;
         if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
             return Err(invalid("is not an http:// or https:// URL with a host"));
         }
@@ -86,12 +83,16 @@ impl HttpTransport {
                 let status = response.status();
                 let text = crate::warehouse::http::read_body(response).unwrap_or_default();
                 let text: String = text.chars().take(200).collect();
-                Err(redact(format!("{} answered HTTP {status}: {text}", self.url)))
+                Err(redact(format!(
+                    "{} answered HTTP {status}: {text}",
+                    self.url
+                )))
             }
-            Err(error) => Err(redact(format!(
-                "{} did not answer within {:?}: {error}",
+            Err(ureq::Error::Timeout(_)) => Err(redact(format!(
+                "{} did not answer within {:?}",
                 self.url, self.timeout
             ))),
+            Err(error) => Err(redact(format!("posting to {} failed: {error}", self.url))),
         }
     }
 }
@@ -160,11 +161,21 @@ mod tests {
 
     #[test]
     fn a_malformed_url_is_named_with_its_source() {
-        for bad in ["marquez:5000", "ftp://host", "http://", "not a url", "http://h/?a=1"] {
-            let error = HttpTransport::new("OPENLINEAGE_URL", bad, None, None, Duration::from_secs(1))
-                .unwrap_err();
+        for bad in [
+            "marquez:5000",
+            "ftp://host",
+            "http://",
+            "not a url",
+            "http://h/?a=1",
+        ] {
+            let error =
+                HttpTransport::new("OPENLINEAGE_URL", bad, None, None, Duration::from_secs(1))
+                    .unwrap_err();
             let text = error.to_string();
-            assert!(text.contains("OPENLINEAGE_URL") && text.contains(bad), "{text}");
+            assert!(
+                text.contains("OPENLINEAGE_URL") && text.contains(bad),
+                "{text}"
+            );
             assert!(error.hint().is_some());
         }
         let ok = HttpTransport::new(

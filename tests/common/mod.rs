@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod collector;
 pub mod faults;
 pub mod schema;
 pub mod standin;
