@@ -307,4 +307,33 @@ mod tests {
             Some("main")
         );
     }
+
+    #[test]
+    fn the_lineage_namespace_follows_openlineage_dataset_naming() {
+        let namespace = |lines: &str| output(lines).lineage_namespace();
+        assert_eq!(
+            namespace("      type: duckdb\n      path: w.duckdb\n"),
+            "duckdb:///proj/w.duckdb"
+        );
+        assert_eq!(
+            namespace(
+                "      type: snowflake\n      account: MyOrg-Analytics.snowflakecomputing.com\n      \
+                 user: u\n      password: p\n      database: d\n      schema: s\n"
+            ),
+            "snowflake://myorg-analytics"
+        );
+        assert_eq!(
+            namespace(
+                "      type: bigquery\n      method: oauth\n      project: p\n      dataset: d\n"
+            ),
+            "bigquery"
+        );
+        assert_eq!(
+            namespace(
+                "      type: databricks\n      host: dbc-1.cloud.databricks.com\n      \
+                 http_path: /sql/1.0/warehouses/w\n      token: t\n      schema: s\n"
+            ),
+            "databricks://dbc-1.cloud.databricks.com"
+        );
+    }
 }
