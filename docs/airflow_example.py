@@ -16,6 +16,11 @@ The run task retries (codes 3 and 4 are worth it); a branch after it reads the e
 table with Signals and publishes the group; credentials from the SNOWPLOW_* environment
 variables, e.g. an Airflow connection exported to the worker) or alerts. Adjust paths, the
 schedule and the alerting to your deployment; this file is an example, not tested by CI.
+
+With the Airflow OpenLineage provider installed and the worker's OPENLINEAGE_URL (and
+OPENLINEAGE_API_KEY) set, the run task passes the task's lineage identity to sigbatch, whose run
+events then carry it as their parent run (docs/lineage.md): lineage tools show the attributes
+tables under this DAG's task.
 """
 
 from __future__ import annotations
@@ -65,6 +70,17 @@ with DAG(
                 "--lock-timeout 600 --timeout 2h"
             ),
             params={"project": str(PROJECTS / group)},
+            # sigbatch's OpenLineage events name this task as their parent (docs/lineage.md)
+            env={
+                "OPENLINEAGE_PARENT_ID": (
+                    "{{ macros.OpenLineageProviderPlugin.lineage_parent_id(task_instance) }}"
+                ),
+                "OPENLINEAGE_ROOT_PARENT_ID": (
+                    "{{ macros.OpenLineageProviderPlugin.lineage_root_parent_id(task_instance) }}"
+                ),
+            },
+            # keep the worker's environment (OPENLINEAGE_URL, warehouse credentials, PATH)
+            append_env=True,
             # the branch below decides what a failure means, after the retries are spent
             skip_on_exit_code=None,
         )

@@ -126,6 +126,11 @@ impl RunRecord {
         }
     }
 
+    /// The run's id: `run_results.json`'s `invocation_id`, and the OpenLineage run id.
+    pub fn invocation_id(&self) -> uuid::Uuid {
+        self.invocation_id
+    }
+
     /// The artifact of a run that ended with `error` (`None`: it succeeded).
     pub fn finish(&self, error: Option<&Error>) -> RunResults {
         let status = match error {

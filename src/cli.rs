@@ -118,6 +118,77 @@ pub struct SignalsFlags {
     pub console_url: Option<String>,
 }
 
+/// Where `run` sends OpenLineage run events (docs/lineage.md); the variables are the OpenLineage
+/// Python client's, so an Airflow worker's settings apply as they are.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "OpenLineage")]
+pub struct LineageFlags {
+    /// Send OpenLineage run events to this collector's base URL (e.g. http://marquez:5000).
+    /// Off unless this or --lineage-file is set.
+    #[arg(long, env = "OPENLINEAGE_URL", value_name = "URL")]
+    pub openlineage_url: Option<String>,
+
+    /// The collector's path, joined to the URL (default api/v1/lineage).
+    #[arg(long, env = "OPENLINEAGE_ENDPOINT", value_name = "PATH")]
+    pub openlineage_endpoint: Option<String>,
+
+    /// Sent as a bearer token to the collector; never printed.
+    #[arg(
+        long,
+        env = "OPENLINEAGE_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub openlineage_api_key: Option<String>,
+
+    /// Append the events to this file instead, one JSON object per line.
+    #[arg(long, env = "SIGBATCH_LINEAGE_FILE", value_name = "FILE")]
+    pub lineage_file: Option<PathBuf>,
+
+    /// The job's namespace.
+    #[arg(
+        long,
+        env = "OPENLINEAGE_NAMESPACE",
+        default_value = "sigbatch",
+        value_name = "NAMESPACE"
+    )]
+    pub lineage_namespace: String,
+
+    /// The job's name (default: the project's name).
+    #[arg(long, env = "SIGBATCH_LINEAGE_JOB_NAME", value_name = "NAME")]
+    pub lineage_job_name: Option<String>,
+
+    /// The parent run, NAMESPACE/JOB_NAME/RUN_ID, as Airflow's
+    /// `{{ macros.OpenLineageProviderPlugin.lineage_parent_id(task_instance) }}` renders it.
+    #[arg(
+        long,
+        env = "OPENLINEAGE_PARENT_ID",
+        value_name = "NAMESPACE/JOB/RUN_ID"
+    )]
+    pub lineage_parent_id: Option<String>,
+
+    /// The root of the parent's hierarchy, as `lineage_root_parent_id(task_instance)` renders it.
+    #[arg(
+        long,
+        env = "OPENLINEAGE_ROOT_PARENT_ID",
+        value_name = "NAMESPACE/JOB/RUN_ID"
+    )]
+    pub lineage_root_parent_id: Option<String>,
+
+    /// How long one event may take to reach the collector before the run goes on without it.
+    #[arg(
+        long,
+        env = "SIGBATCH_LINEAGE_TIMEOUT",
+        default_value = "5s",
+        value_name = "DURATION"
+    )]
+    pub lineage_timeout: String,
+
+    /// Send no events, whatever else is set (OPENLINEAGE_DISABLED=true, as the Python client).
+    #[arg(long, env = "OPENLINEAGE_DISABLED", value_parser = clap::builder::FalseyValueParser::new())]
+    pub lineage_disabled: bool,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the pipeline: load windows until caught up, then rebuild the attributes table.
@@ -160,6 +231,9 @@ pub enum Command {
         /// statement, roll the window back, exit 124), e.g. 90s, 30m, 2h.
         #[arg(long, value_name = "DURATION")]
         timeout: Option<String>,
+
+        #[command(flatten)]
+        lineage: LineageFlags,
     },
 
     /// Show what the next `run` would do, writing nothing: its load windows, the events in

@@ -13,6 +13,7 @@ pub mod error;
 pub mod execute;
 pub mod export;
 pub mod lease;
+pub mod lineage;
 pub mod load_window;
 pub mod plan;
 pub mod preflight;

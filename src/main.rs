@@ -21,7 +21,8 @@ use sigbatch::secret::Secret;
 use sigbatch::signals::{AuthMode, Credentials, GroupSelection};
 use sigbatch::{Error, Result};
 
-use cli::{Cli, Command, LogFormat, ProjectFlags, SignalsFlags};
+use cli::{Cli, Command, LineageFlags, LogFormat, ProjectFlags, SignalsFlags};
+use sigbatch::lineage::{HttpTransport, LineageSettings, RunReference, Transport};
 
 fn project_args(flags: ProjectFlags) -> ProjectArgs {
     ProjectArgs {
@@ -52,10 +53,11 @@ fn parse_until(text: &str) -> Result<NaiveDateTime> {
     })
 }
 
-/// A duration as `90s`, `30m`, `2h`, `1h30m`, `500ms`, or a number of seconds.
-fn parse_duration(text: &str) -> Result<Duration> {
+/// A duration as `90s`, `30m`, `2h`, `1h30m`, `500ms`, or a number of seconds, read from
+/// `source` (the flag, named in the error).
+fn parse_duration(source: &str, text: &str) -> Result<Duration> {
     let invalid = || {
-        Error::invalid("--timeout", format!("`{text}` is not a duration"))
+        Error::invalid(source, format!("`{text}` is not a duration"))
             .with_hint("write it as 90s, 30m, 2h or 1h30m")
     };
     let text = text.trim();
@@ -86,6 +88,58 @@ fn parse_duration(text: &str) -> Result<Duration> {
         return Err(invalid());
     }
     Ok(total)
+}
+
+/// Where `run`'s OpenLineage events go (off unless a URL or file is given).
+fn lineage_settings(flags: LineageFlags) -> Result<LineageSettings> {
+    let mut settings = LineageSettings::off();
+    if flags.lineage_disabled {
+        return Ok(settings);
+    }
+    let timeout = parse_duration(
+        "--lineage-timeout (SIGBATCH_LINEAGE_TIMEOUT)",
+        &flags.lineage_timeout,
+    )?;
+    let reference = |source: &str, text: Option<String>| {
+        text.filter(|t| !t.trim().is_empty())
+            .map(|t| RunReference::parse(source, &t))
+            .transpose()
+    };
+    settings.parent = reference(
+        "--lineage-parent-id (OPENLINEAGE_PARENT_ID)",
+        flags.lineage_parent_id,
+    )?;
+    settings.root = reference(
+        "--lineage-root-parent-id (OPENLINEAGE_ROOT_PARENT_ID)",
+        flags.lineage_root_parent_id,
+    )?;
+    settings.job_namespace = flags.lineage_namespace;
+    settings.job_name = flags.lineage_job_name;
+    let url = flags.openlineage_url.filter(|u| !u.trim().is_empty());
+    settings.transport = match (url, flags.lineage_file) {
+        (Some(_), Some(file)) => {
+            return Err(Error::invalid(
+                "--lineage-file (SIGBATCH_LINEAGE_FILE)",
+                format!(
+                    "`{}` and an OpenLineage URL are both set; events go to one place",
+                    file.display()
+                ),
+            )
+            .with_hint("unset OPENLINEAGE_URL (or --openlineage-url), or drop --lineage-file"));
+        }
+        (Some(url), None) => Transport::Http(HttpTransport::new(
+            "--openlineage-url (OPENLINEAGE_URL)",
+            &url,
+            flags.openlineage_endpoint.as_deref(),
+            flags.openlineage_api_key.map(Secret::new),
+            timeout,
+        )?),
+        (None, Some(file)) => {
+            sigbatch::lineage::file_transport("--lineage-file (SIGBATCH_LINEAGE_FILE)", file)?
+        }
+        (None, None) => Transport::Off,
+    };
+    Ok(settings)
 }
 
 /// "Now", overridable for reproducible runs and tests.
@@ -124,9 +178,10 @@ fn dispatch(cli: Cli, printer: &mut Printer) -> Result<()> {
             lock_timeout,
             artifacts_dir,
             timeout,
+            lineage,
         } => {
             if let Some(text) = timeout {
-                sigbatch::cancel::stop_after(parse_duration(&text)?, text);
+                sigbatch::cancel::stop_after(parse_duration("--timeout", &text)?, text);
             }
             let artifacts_dir = artifacts_dir
                 .unwrap_or_else(|| sigbatch::artifacts::default_dir(&project.project_dir));
@@ -136,6 +191,7 @@ fn dispatch(cli: Cli, printer: &mut Printer) -> Result<()> {
                 dry_run,
                 lock_timeout: std::time::Duration::from_secs(lock_timeout),
                 artifacts_dir: Some(artifacts_dir),
+                lineage: lineage_settings(lineage)?,
             };
             commands::run(&settings, &mut out, printer)
         }

@@ -285,3 +285,86 @@ fn faults_in_transit_leave_the_uninterrupted_tables() {
     eprintln!("snowflake network faults: {outcome:?}");
     assert!(outcome.faults >= 40, "{outcome:?}");
 }
+
+/// OpenLineage events of a run on Snowflake (the DuckDB cases are in tests/lineage.rs): datasets
+/// named `{DATABASE}.{SCHEMA}.{TABLE}` as Snowflake stores them in the account's namespace, the
+/// attributes table's columns as Snowflake has them, and a run refused for a missing events table
+/// reported as FAIL. Every event validates against the OpenLineage 2-0-2 schema files.
+#[test]
+fn a_run_reports_its_lineage_with_snowflake_names() {
+    use common::collector::{Answer, Collector, assert_valid};
+    let mut snowflake = Snowflake::default();
+    let project = scenarios::fixture(&mut snowflake, "exact", 3, PLACE, true);
+    let collector = Collector::start(Answer::Accept);
+    let url = collector.url();
+    let lineage = [
+        "--openlineage-url",
+        url.as_str(),
+        "--lineage-namespace",
+        "airflow",
+    ];
+    succeed(&project, &[&["run"][..], &lineage[..]].concat());
+    let events = collector.events();
+    assert_valid(&events);
+    let kinds: Vec<&serde_json::Value> = events.iter().map(|e| &e["eventType"]).collect();
+    assert_eq!(kinds, ["START", "COMPLETE"]);
+    let complete = &events[1];
+    assert_eq!(complete["job"]["namespace"], "airflow");
+    assert_eq!(
+        complete["job"]["name"],
+        "ecommerce_transaction_interactions_features_1"
+    );
+    assert_eq!(
+        complete["inputs"],
+        serde_json::json!([{"namespace": "snowflake://test_account", "name": "DB_ATOMIC.ATOMIC.EVENTS"}])
+    );
+    let database = snowflake.database(PLACE);
+    let outputs = complete["outputs"].as_array().unwrap();
+    // every table the run keeps but the run lease, which holds no data
+    assert_eq!(
+        outputs.len(),
+        database.tables_in("'ATOMIC_DERIVED', 'ATOMIC_SNOWPLOW_MANIFEST'") - 1
+    );
+    let attributes = outputs
+        .iter()
+        .find(|o| {
+            o["name"] == "DB_ATOMIC.ATOMIC_DERIVED.ECOMMERCE_TRANSACTION_INTERACTIONS_FEATURES_1_ATTRIBUTES"
+        })
+        .unwrap_or_else(|| panic!("{outputs:?}"));
+    assert_eq!(attributes["namespace"], "snowflake://test_account");
+    let fields: Vec<String> = attributes["facets"]["schema"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect();
+    let (_, columns) = database.read(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'ATOMIC_DERIVED' \
+         AND table_name = 'ECOMMERCE_TRANSACTION_INTERACTIONS_FEATURES_1_ATTRIBUTES' \
+         ORDER BY ordinal_position",
+    );
+    let columns: Vec<String> = columns.into_iter().map(|r| r[0].clone().unwrap()).collect();
+    assert_eq!(fields, columns);
+
+    // an events table that does not exist: FAIL, with the error, and no outputs
+    let refused = sigbatch(
+        &project,
+        &[
+            &["run", "--vars", "{snowplow__events_table: no_events}"][..],
+            &lineage[..],
+        ]
+        .concat(),
+    );
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{text}");
+    let events = collector.events();
+    assert_valid(&events);
+    let kinds: Vec<&serde_json::Value> = events[2..].iter().map(|e| &e["eventType"]).collect();
+    assert_eq!(kinds, ["START", "FAIL"]);
+    assert_eq!(events[3]["outputs"], serde_json::json!([]));
+    assert_eq!(events[3]["inputs"][0]["name"], "DB_ATOMIC.ATOMIC.NO_EVENTS");
+    let message = events[3]["run"]["facets"]["errorMessage"]["message"]
+        .as_str()
+        .unwrap();
+    assert!(message.contains("does not exist"), "{message}");
+}

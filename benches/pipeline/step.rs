@@ -107,6 +107,7 @@ pub fn child(args: &[String]) {
                 dry_run: false,
                 lock_timeout: std::time::Duration::ZERO,
                 artifacts_dir: None,
+                lineage: Default::default(),
             };
             let started = Instant::now();
             sigbatch::commands::run(

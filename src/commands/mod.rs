@@ -27,6 +27,7 @@ use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::execute;
 use crate::lease::Lease;
+use crate::lineage::{self, LineageRun, LineageSettings};
 use crate::load_window::{self, Mode, RunOptions, WindowSettings};
 use crate::plan::Plan;
 use crate::project::Project;
@@ -81,6 +82,9 @@ pub struct RunSettings {
     /// Where a run (not a dry run) writes `run_results.json`, also when it fails; `None` writes
     /// none. The CLI passes `--artifacts-dir`, else [`artifacts::default_dir`].
     pub artifacts_dir: Option<PathBuf>,
+    /// Where OpenLineage run events go, and what they say of the job and its parent (off by
+    /// default; a dry run sends none).
+    pub lineage: LineageSettings,
 }
 
 pub fn run(settings: &RunSettings, out: &mut dyn Write, reporter: &mut dyn Reporter) -> Result<()> {
@@ -96,9 +100,19 @@ pub fn run_with(
 ) -> Result<()> {
     let started = std::time::Instant::now();
     let mut record = RunRecord::start(&settings.project.project_dir);
-    let result = run_recorded(settings, out, reporter, wrap, &mut record);
+    let off = LineageSettings::off();
+    let mut lineage = LineageRun::new(
+        if settings.dry_run {
+            &off
+        } else {
+            &settings.lineage
+        },
+        record.invocation_id(),
+    );
+    let result = run_recorded(settings, out, reporter, wrap, &mut record, &mut lineage);
     if !settings.dry_run {
         let results = record.finish(result.as_ref().err());
+        lineage.end(&results, &settings.project.project_dir, reporter);
         reporter.report(Event::RunFinished {
             status: results.status.as_str(),
             windows: record.windows.len(),
@@ -138,6 +152,7 @@ fn run_recorded(
     reporter: &mut dyn Reporter,
     wrap: &dyn Fn(Box<dyn Warehouse>) -> Box<dyn Warehouse>,
     record: &mut RunRecord,
+    lineage: &mut LineageRun<'_>,
 ) -> Result<()> {
     let (project, plan) = settings.project.load()?;
     record.project = Some(project.name.clone());
@@ -150,6 +165,8 @@ fn run_recorded(
     }
     let kind = target.output.kind();
     let tables = Tables::new(&plan, kind.dialect().as_ref(), target.output.schema());
+    let datasets = lineage::datasets(&target.output, kind.dialect().as_ref(), &plan, &tables);
+    lineage.begin(&project.name, datasets, reporter);
     let mode = if settings.dry_run {
         Mode::DryRun
     } else {

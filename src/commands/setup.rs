@@ -257,6 +257,7 @@ pub fn demo(
             dry_run: false,
             lock_timeout: std::time::Duration::ZERO,
             artifacts_dir: None,
+            lineage: Default::default(),
         };
         run(&settings, out, reporter)?;
     }

@@ -188,6 +188,7 @@ pub fn run_hooked(
         dry_run: false,
         lock_timeout: std::time::Duration::ZERO,
         artifacts_dir: None,
+        lineage: Default::default(),
     };
     let mut out = Vec::new();
     let wrap = |inner: Box<dyn Warehouse>| -> Box<dyn Warehouse> {

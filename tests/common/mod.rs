@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod collector;
 pub mod faults;
 pub mod relay;
 pub mod schema;
@@ -179,6 +180,7 @@ impl TempProject {
             dry_run: false,
             lock_timeout: std::time::Duration::ZERO,
             artifacts_dir: None,
+            lineage: Default::default(),
         };
         let mut out = Vec::new();
         sigbatch::commands::run(&settings, &mut out, reporter)?;

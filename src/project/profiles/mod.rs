@@ -73,6 +73,32 @@ impl Output {
         }
     }
 
+    /// The OpenLineage dataset namespace of the data source (its naming spec, and what the
+    /// Airflow provider and dbt integration send): `duckdb://{absolute file path}`,
+    /// `snowflake://{account}` (lower case, without `.snowflakecomputing.com`), `bigquery`,
+    /// `databricks://{workspace host}`.
+    pub fn lineage_namespace(&self) -> String {
+        match self {
+            Output::DuckDb { path, .. } => format!(
+                "duckdb://{}",
+                std::path::absolute(path)
+                    .unwrap_or_else(|_| path.clone())
+                    .display()
+            ),
+            Output::Snowflake(s) => format!(
+                "snowflake://{}",
+                s.account
+                    .to_lowercase()
+                    .trim_end_matches(".snowflakecomputing.com")
+            ),
+            Output::BigQuery(_) => "bigquery".to_string(),
+            Output::Databricks(s) => {
+                let host = s.base_url.split("://").last().unwrap_or(&s.base_url);
+                format!("databricks://{}", host.split('/').next().unwrap_or(host))
+            }
+        }
+    }
+
     /// The database file and the settings to open it with, for a DuckDB output.
     pub fn duckdb(&self) -> Option<(&Path, &DuckDbSettings)> {
         match self {
@@ -279,6 +305,35 @@ mod tests {
                 .database()
                 .as_deref(),
             Some("main")
+        );
+    }
+
+    #[test]
+    fn the_lineage_namespace_follows_openlineage_dataset_naming() {
+        let namespace = |lines: &str| output(lines).lineage_namespace();
+        assert_eq!(
+            namespace("      type: duckdb\n      path: w.duckdb\n"),
+            "duckdb:///proj/w.duckdb"
+        );
+        assert_eq!(
+            namespace(
+                "      type: snowflake\n      account: MyOrg-Analytics.snowflakecomputing.com\n      \
+                 user: u\n      password: p\n      database: d\n      schema: s\n"
+            ),
+            "snowflake://myorg-analytics"
+        );
+        assert_eq!(
+            namespace(
+                "      type: bigquery\n      method: oauth\n      project: p\n      dataset: d\n"
+            ),
+            "bigquery"
+        );
+        assert_eq!(
+            namespace(
+                "      type: databricks\n      host: dbc-1.cloud.databricks.com\n      \
+                 http_path: /sql/1.0/warehouses/w\n      token: t\n      schema: s\n"
+            ),
+            "databricks://dbc-1.cloud.databricks.com"
         );
     }
 }
