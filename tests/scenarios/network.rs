@@ -77,15 +77,22 @@ pub fn faults_in_transit_leave_the_uninterrupted_tables<H: Harness>(
     .unwrap();
 
     let mut outcome = Outcome::default();
+    let mut last_failure = String::new();
     loop {
         outcome.runs += 1;
-        assert!(outcome.runs <= 60, "no run succeeded in 60 tries");
+        assert!(
+            outcome.runs <= 100,
+            "no run succeeded in 100 tries: {outcome:?}; the last said:\n{last_failure}"
+        );
         let output = sigbatch(&secrets, &project, &["run"]);
-        let text = String::from_utf8_lossy(&output.stderr);
+        let text = String::from_utf8_lossy(&output.stderr).to_string();
         match output.status.code() {
             Some(0) => break,
             // a warehouse failure the rerun gets past
-            Some(3) => outcome.failed_runs += 1,
+            Some(3) => {
+                outcome.failed_runs += 1;
+                last_failure = text;
+            }
             other => panic!("run {} exited {other:?}:\n{text}", outcome.runs),
         }
     }

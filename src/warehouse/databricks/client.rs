@@ -3,9 +3,10 @@
 //! or is cancelled; a large result comes in chunks, each fetched from the link the previous one
 //! gives. A SIGINT/SIGTERM cancels the running statement.
 //!
-//! There is no request id that would make a resubmitted statement run once, so a submission is
-//! retried only when the answer proves it was not taken (HTTP 429 or 503); polls and chunk
-//! fetches are retried on any transient failure.
+//! There is no request id that would make a resubmitted statement run once, so a submission of
+//! a statement that changes data is retried only when the answer proves it was not taken (HTTP
+//! 429 or 503, or no connection made); reads, idempotent DDL, polls and chunk fetches are
+//! retried on any transient failure.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,7 +74,7 @@ impl Client {
         if let Some(catalog) = &self.settings.catalog {
             body["catalog"] = json!(catalog);
         }
-        let submitted = self.call_retrying(Call::Submit(&body))?;
+        let submitted = self.call_retrying(Call::Submit(&body, resendable(sql)))?;
         let id = submitted["statement_id"]
             .as_str()
             .unwrap_or_default()
@@ -209,7 +210,7 @@ impl Client {
     fn call_retrying(&mut self, call: Call) -> Result<Value> {
         let token = self.bearer()?;
         let what = match call {
-            Call::Submit(_) => "submitting a databricks statement".to_string(),
+            Call::Submit(..) => "submitting a databricks statement".to_string(),
             Call::Get(path) => format!("databricks request to {path}"),
         };
         let base = self.settings.base_url.clone();
@@ -217,7 +218,7 @@ impl Client {
         let result = http::retrying(&what, self.settings.retries, self.poll_interval, || {
             let authorization = format!("Bearer {}", token.expose());
             let response = match call {
-                Call::Submit(body) => agent
+                Call::Submit(body, _) => agent
                     .post(&format!("{base}/api/2.0/sql/statements"))
                     .header("Authorization", &authorization)
                     .content_type("application/json")
@@ -227,7 +228,8 @@ impl Client {
                     .header("Authorization", &authorization)
                     .call(),
             };
-            answer(response, matches!(call, Call::Submit(_)))
+            // a statement that may run twice is sent again like a read
+            answer(response, matches!(call, Call::Submit(_, false)))
         });
         result.map_err(|e| match e {
             Error::Internal(message) if message.contains("unreachable") => {
@@ -240,8 +242,29 @@ impl Client {
 
 #[derive(Clone, Copy)]
 enum Call<'a> {
-    Submit(&'a Value),
+    /// A statement's submission, and whether running it twice changes nothing.
+    Submit(&'a Value, bool),
     Get(&'a str),
+}
+
+/// Whether running `sql` twice leaves what running it once leaves: a read, or DDL that says
+/// so (`CREATE OR REPLACE`, `IF NOT EXISTS`, `DROP ... IF EXISTS`). Only these are resent when
+/// it is unknown whether the first submission reached the warehouse.
+fn resendable(sql: &str) -> bool {
+    let words: Vec<String> = sql
+        .split_whitespace()
+        .take(6)
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let starts = |prefix: &[&str]| {
+        words.len() >= prefix.len() && words.iter().zip(prefix).all(|(w, p)| w == p)
+    };
+    let has = |word: &str| words.iter().any(|w| w == word);
+    starts(&["SELECT"])
+        || starts(&["WITH"])
+        || starts(&["CREATE", "OR", "REPLACE"])
+        || (starts(&["CREATE"]) && has("NOT") && has("EXISTS"))
+        || (starts(&["DROP"]) && has("IF") && has("EXISTS"))
 }
 
 /// The JSON answer; transient where resending is safe: any failure of a read, and of a
@@ -324,4 +347,33 @@ fn data_rows(chunk: &Value) -> Vec<Row> {
                 .collect()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resendable;
+
+    #[test]
+    fn only_statements_that_may_run_twice_are_resent_after_an_ambiguous_failure() {
+        for sql in [
+            "SELECT 1",
+            "with x as (select 1) select * from x",
+            "CREATE OR REPLACE TABLE t AS SELECT 1",
+            "CREATE SCHEMA IF NOT EXISTS s",
+            "CREATE TABLE IF NOT EXISTS t (a INT)",
+            "DROP TABLE IF EXISTS t",
+        ] {
+            assert!(resendable(sql), "{sql}");
+        }
+        for sql in [
+            "INSERT INTO t SELECT 1",
+            "UPDATE t SET a = 1",
+            "DELETE FROM t WHERE 1 = 1",
+            "MERGE INTO t USING s ON t.a = s.a WHEN MATCHED THEN DELETE",
+            "CREATE TABLE t (a INT)",
+            "DROP TABLE t",
+        ] {
+            assert!(!resendable(sql), "{sql}");
+        }
+    }
 }
