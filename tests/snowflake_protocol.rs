@@ -402,6 +402,8 @@ fn arrow_results_inline_and_in_chunks_read_as_json_ones_and_json_is_asked_for() 
         assert_eq!(query["parameters"][name], "JSON", "{query}");
     }
     assert_eq!(login["data"]["SESSION_PARAMETERS"]["TIMEZONE"], "UTC");
+    // a lock held by a killed run's transaction fails a statement in minutes, not 12 hours
+    assert_eq!(login["data"]["SESSION_PARAMETERS"]["LOCK_TIMEOUT"], 600);
 }
 
 /// A chunk cut short (fewer rows than its `rowCount`) or garbled, and a column of a type the

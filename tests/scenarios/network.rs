@@ -28,6 +28,8 @@ pub struct Wire {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub faults: usize,
+    /// Faults by kind.
+    pub kinds: std::collections::BTreeMap<String, usize>,
     pub runs: usize,
     pub failed_runs: usize,
 }
@@ -97,7 +99,10 @@ pub fn faults_in_transit_leave_the_uninterrupted_tables<H: Harness>(
         }
     }
     let deliveries = relay.deliveries();
-    outcome.faults = deliveries.iter().filter(|d| d.fault != Fault::None).count();
+    for delivery in deliveries.iter().filter(|d| d.fault != Fault::None) {
+        outcome.faults += 1;
+        *outcome.kinds.entry(format!("{:?}", delivery.fault)).or_default() += 1;
+    }
     assert_eq!(tables(h, &project, "net_faulted"), expected, "{outcome:?}");
     let twice = executed_twice(&deliveries, wire);
     assert!(twice.is_empty(), "executed twice: {twice:#?}");

@@ -40,6 +40,12 @@ fn json_results() -> serde_json::Map<String, Value> {
         .collect()
 }
 
+/// How long a statement waits for a lock another transaction holds before Snowflake fails it
+/// (seconds; Snowflake's default is 12 hours). A run killed without ending its transaction
+/// holds its locks until Snowflake ends its session: the next run fails within this bound,
+/// with Snowflake's error naming the blocking transaction, rather than hanging.
+const LOCK_TIMEOUT_SECONDS: u64 = 600;
+
 /// Statement still running: poll `getResultUrl`.
 const STILL_RUNNING: &[&str] = &["333333", "333334"];
 /// The session token expired: renew it and send the request again.
@@ -80,6 +86,7 @@ impl Client {
         let s = &self.settings;
         let mut session_parameters = Value::Object(json_results());
         session_parameters["TIMEZONE"] = json!("UTC");
+        session_parameters["LOCK_TIMEOUT"] = json!(LOCK_TIMEOUT_SECONDS);
         if let Some(tag) = &s.query_tag {
             session_parameters["QUERY_TAG"] = json!(tag);
         }
