@@ -127,28 +127,3 @@ fn exact_mode_on_a_random_stream_in_batches_equals_duckdb() {
         }
     }
 }
-
-/// A network that fails between the binary and the stand-in (tests/scenarios/network.rs): a
-/// jobs.query is resent with its `requestId`, which BigQuery (and the stand-in) runs once.
-#[test]
-fn faults_in_transit_leave_the_uninterrupted_tables() {
-    use scenarios::network::{Wire, body_field};
-
-    let wire = Wire {
-        statement: |d| {
-            (d.method == "POST" && d.target.ends_with("/queries"))
-                .then(|| body_field(d, "query"))
-                .flatten()
-        },
-        idempotency_key: |d| body_field(d, "requestId"),
-    };
-    let mut bigquery = BigQuery::start();
-    let outcome = scenarios::network::faults_in_transit_leave_the_uninterrupted_tables(
-        &mut bigquery,
-        &wire,
-        0x5eed_b16a,
-        4,
-    );
-    eprintln!("bigquery network faults: {outcome:?}");
-    assert!(outcome.faults >= 40, "{outcome:?}");
-}

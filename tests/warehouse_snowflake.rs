@@ -260,32 +260,6 @@ fn arrow_results_give_the_tables_json_results_give() {
     scenarios::a_rerun_does_nothing(&ARROW);
 }
 
-/// A network that fails between the binary and the stand-in (tests/scenarios/network.rs): a
-/// query request is resent with its `requestId`, which Snowflake (and the stand-in) runs once.
-#[test]
-fn faults_in_transit_leave_the_uninterrupted_tables() {
-    use scenarios::network::{Wire, body_field, query_parameter};
-
-    let wire = Wire {
-        statement: |d| {
-            d.target
-                .starts_with("/queries/v1/query-request")
-                .then(|| body_field(d, "sqlText"))
-                .flatten()
-        },
-        idempotency_key: |d| query_parameter(d, "requestId"),
-    };
-    let mut snowflake = Snowflake::start();
-    let outcome = scenarios::network::faults_in_transit_leave_the_uninterrupted_tables(
-        &mut snowflake,
-        &wire,
-        0x5eed_5f1a,
-        4,
-    );
-    eprintln!("snowflake network faults: {outcome:?}");
-    assert!(outcome.faults >= 40, "{outcome:?}");
-}
-
 /// OpenLineage events of a run on Snowflake (the DuckDB cases are in tests/lineage.rs): datasets
 /// named `{DATABASE}.{SCHEMA}.{TABLE}` as Snowflake stores them in the account's namespace, the
 /// attributes table's columns as Snowflake has them, and a run refused for a missing events table

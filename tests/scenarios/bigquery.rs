@@ -482,3 +482,17 @@ pub fn copy_to_duckdb(client: &mut Client, sql: &str, connection: &duckdb::Conne
     let result = client.run(sql).unwrap();
     crate::common::text_table(connection, name, &result.columns, result.rows);
 }
+
+/// A jobs.query is resent with its `requestId`, which BigQuery (and the stand-in) runs once.
+impl super::network::Networked for BigQuery {
+    const WIRE: super::network::Wire = super::network::Wire {
+        statement: |d| {
+            (d.method == "POST" && d.target.ends_with("/queries"))
+                .then(|| super::network::body_field(d, "query"))
+                .flatten()
+        },
+        idempotency_key: |d| super::network::body_field(d, "requestId"),
+    };
+    const FAULT_ONE_IN: u64 = 4;
+    const SEED: u64 = 0x5eed_b16a;
+}

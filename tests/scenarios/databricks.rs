@@ -171,3 +171,18 @@ impl Harness for Databricks {
         )
     }
 }
+
+/// A submission has no request id: none that changes data may reach the server twice. Faults
+/// are rarer here, as each one on such a submission fails the run.
+impl super::network::Networked for Databricks {
+    const WIRE: super::network::Wire = super::network::Wire {
+        statement: |d| {
+            (d.method == "POST" && d.target.starts_with("/api/2.0/sql/statements"))
+                .then(|| super::network::body_field(d, "statement"))
+                .flatten()
+        },
+        idempotency_key: |_| None,
+    };
+    const FAULT_ONE_IN: u64 = 20;
+    const SEED: u64 = 0x5eed_0d06;
+}

@@ -8,7 +8,8 @@
 use serde_json::Value;
 
 use super::{
-    ATTRIBUTES, DAILY, Harness, attributes_without_updated_at, fixture, scratch, sigbatch,
+    ATTRIBUTES, DAILY, Harness, PLACE, SharedWarehouse, attributes_without_updated_at, fixture,
+    scratch, sigbatch,
 };
 use crate::common::relay::{Delivery, Fault, Relay};
 use crate::common::{self, TempProject};
@@ -51,25 +52,41 @@ fn upstream_port(profile: &str) -> u16 {
         .expect("the profile names the stand-in's port")
 }
 
-/// The fixture at `place` behind a relay faulting one in `one_in` requests (`seed`), rerun
-/// after each failure with the faults still on, until a run succeeds; then the tables and the
-/// requests are checked.
-pub fn faults_in_transit_leave_the_uninterrupted_tables<H: Harness>(
-    h: &mut H,
-    wire: &Wire,
-    seed: u64,
-    one_in: u64,
-) -> Outcome {
-    let secrets = h.secrets();
-    let baseline = fixture(h, "exact", 3, "net_baseline", true);
-    super::succeed(&secrets, &baseline, &["run"]);
-    let expected = tables(h, &baseline, "net_baseline");
+/// A warehouse reached over HTTP, so a relay can stand between sigbatch and it.
+pub trait Networked: Harness {
+    /// What its requests look like.
+    const WIRE: Wire;
+    /// One request in how many is faulted.
+    const FAULT_ONE_IN: u64;
+    const SEED: u64;
+}
 
+/// Suite case: the fixture behind a relay, rerun after each failure with the faults still on
+/// until a run succeeds; its tables must then equal the shared exact run's (cases 2 and 3, an
+/// uninterrupted run of the same project), and no data-changing statement may have reached the
+/// server twice.
+pub fn faults_in_transit_leave_the_uninterrupted_tables<H: Networked>(shared: &SharedWarehouse<H>) {
+    shared.with(|warehouse| {
+        warehouse.exact_run();
+        let (h, secrets, exact) = (
+            &mut warehouse.h,
+            &warehouse.secrets,
+            warehouse.exact.as_ref().unwrap(),
+        );
+        let expected = tables(h, &exact.project, PLACE);
+        let outcome = faulted_runs(h, secrets, &expected);
+        eprintln!("{} network faults: {outcome:?}", H::KIND);
+        assert!(outcome.faults >= 40, "{outcome:?}");
+    });
+}
+
+/// Runs the fixture at a place of its own behind the relay until a run succeeds, then checks.
+fn faulted_runs<H: Networked>(h: &mut H, secrets: &[String], expected: &(Rows, Rows)) -> Outcome {
     let project = fixture(h, "exact", 3, "net_faulted", true);
     let profile = std::fs::read_to_string(project.path().join("profiles.yml")).unwrap();
     let upstream = upstream_port(&profile);
     // a lost lease release would only make the next run wait out the lease (five minutes)
-    let relay = Relay::start(upstream, seed, one_in, |_, _, body| {
+    let relay = Relay::start(upstream, H::SEED, H::FAULT_ONE_IN, |_, _, body| {
         !body.contains("holder = NULL")
     });
     std::fs::write(
@@ -77,7 +94,6 @@ pub fn faults_in_transit_leave_the_uninterrupted_tables<H: Harness>(
         profile.replace(&upstream.to_string(), &relay.port.to_string()),
     )
     .unwrap();
-
     let mut outcome = Outcome::default();
     let mut last_failure = String::new();
     loop {
@@ -86,7 +102,7 @@ pub fn faults_in_transit_leave_the_uninterrupted_tables<H: Harness>(
             outcome.runs <= 100,
             "no run succeeded in 100 tries: {outcome:?}; the last said:\n{last_failure}"
         );
-        let output = sigbatch(&secrets, &project, &["run"]);
+        let output = sigbatch(secrets, &project, &["run"]);
         let text = String::from_utf8_lossy(&output.stderr).to_string();
         match output.status.code() {
             Some(0) => break,
@@ -101,10 +117,13 @@ pub fn faults_in_transit_leave_the_uninterrupted_tables<H: Harness>(
     let deliveries = relay.deliveries();
     for delivery in deliveries.iter().filter(|d| d.fault != Fault::None) {
         outcome.faults += 1;
-        *outcome.kinds.entry(format!("{:?}", delivery.fault)).or_default() += 1;
+        *outcome
+            .kinds
+            .entry(format!("{:?}", delivery.fault))
+            .or_default() += 1;
     }
-    assert_eq!(tables(h, &project, "net_faulted"), expected, "{outcome:?}");
-    let twice = executed_twice(&deliveries, wire);
+    assert_eq!(&tables(h, &project, "net_faulted"), expected, "{outcome:?}");
+    let twice = executed_twice(&deliveries, &H::WIRE);
     assert!(twice.is_empty(), "executed twice: {twice:#?}");
     outcome
 }

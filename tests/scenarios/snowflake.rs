@@ -328,3 +328,18 @@ impl Database {
         crate::common::text_table(connection, name, &result.columns, result.rows);
     }
 }
+
+/// A query request is resent with its `requestId`, which Snowflake (and the stand-in) runs once.
+impl super::network::Networked for Snowflake {
+    const WIRE: super::network::Wire = super::network::Wire {
+        statement: |d| {
+            d.target
+                .starts_with("/queries/v1/query-request")
+                .then(|| super::network::body_field(d, "sqlText"))
+                .flatten()
+        },
+        idempotency_key: |d| super::network::query_parameter(d, "requestId"),
+    };
+    const FAULT_ONE_IN: u64 = 4;
+    const SEED: u64 = 0x5eed_5f1a;
+}
