@@ -183,6 +183,6 @@ impl super::network::Networked for Databricks {
         },
         idempotency_key: |_| None,
     };
-    const FAULT_ONE_IN: u64 = 20;
+    const FAULT_ONE_IN: u64 = 12;
     const SEED: u64 = 0x5eed_0d06;
 }

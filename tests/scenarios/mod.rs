@@ -17,9 +17,9 @@
 //! 8. `a_dry_run_writes_nothing`.
 //! 9. `the_current_signals_model_equals_duckdb` (`current_model.rs`): a group of the current
 //!    Signals model gives DuckDB's table, also after time alone has passed.
-//! 10. `faults_in_transit_leave_the_uninterrupted_tables` (`network.rs`, not on DuckDB): behind a
-//!    relay that breaks requests and answers, reruns reach case 2's tables and no data-changing
-//!    statement runs twice.
+//! 10. `faults_in_transit_leave_the_uninterrupted_tables` (`network.rs`, not on DuckDB): behind
+//!     a relay that breaks requests and answers, reruns reach case 2's tables and no
+//!     data-changing statement runs twice.
 //!
 //! What only one warehouse has (a lease taken over, dry-run byte estimates, ...) is checked in its
 //! own file, beside the suite, or in the harness's hooks (`after_compat`, `after_exact`,

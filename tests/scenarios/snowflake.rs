@@ -340,6 +340,6 @@ impl super::network::Networked for Snowflake {
         },
         idempotency_key: |d| super::network::query_parameter(d, "requestId"),
     };
-    const FAULT_ONE_IN: u64 = 4;
+    const FAULT_ONE_IN: u64 = 3;
     const SEED: u64 = 0x5eed_5f1a;
 }

@@ -281,7 +281,11 @@ fn answer(
                 "the connection to databricks broke while submitting a statement (not resent: it may have run): {e}"
             ))));
         }
-        Err(e) => return Err(Failure::Transient(format!("unreachable: {e}"))),
+        // "unreachable" (the profile's to fix) only when no connection was made
+        Err(e) if http::never_sent(&e) => {
+            return Err(Failure::Transient(format!("unreachable: {e}")));
+        }
+        Err(e) => return Err(Failure::Transient(format!("connection broke: {e}"))),
     };
     let status = response.status().as_u16();
     let refused = matches!(status, 429 | 503);

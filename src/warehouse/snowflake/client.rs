@@ -46,6 +46,9 @@ fn json_results() -> serde_json::Map<String, Value> {
 /// with Snowflake's error naming the blocking transaction, rather than hanging.
 const LOCK_TIMEOUT_SECONDS: u64 = 600;
 
+/// How a failure that made no connection starts (`Client::unreachable` tells it apart).
+const NO_CONNECTION: &str = "no connection:";
+
 /// Statement still running: poll `getResultUrl`.
 const STILL_RUNNING: &[&str] = &["333333", "333334"];
 /// The session token expired: renew it and send the request again.
@@ -146,16 +149,28 @@ impl Client {
         Ok(())
     }
 
+    /// The error of a request that kept failing: a host no connection reached is the profile's
+    /// to fix (exit 2); connections that broke or answers that kept failing are the network's
+    /// or Snowflake's (exit 3).
     fn unreachable(&self, failure: Failure) -> Error {
         match failure {
             Failure::Final(error) => error,
-            Failure::Transient(message) => Error::invalid(
+            Failure::Transient(message) if message.starts_with(NO_CONNECTION) => Error::invalid(
                 format!("snowflake at `{}`", self.settings.base_url),
                 format!("unreachable: {message}"),
             )
             .with_hint(
                 "check `account` (or `host`/`port`/`protocol`) in profiles.yml and the network",
             ),
+            Failure::Transient(message) => Error::Remote {
+                service: "snowflake",
+                message: format!(
+                    "`{}` kept failing after {} retries: {message}",
+                    self.settings.base_url, self.settings.retries
+                ),
+                hint: Some("a network or Snowflake failure: rerun; committed windows stand".into()),
+                user_fixable: false,
+            },
         }
     }
 
@@ -398,7 +413,10 @@ fn read_bytes(response: ureq::http::Response<ureq::Body>) -> std::io::Result<Vec
 fn answer(
     response: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> std::result::Result<Value, Failure> {
-    let response = response.map_err(|e| Failure::Transient(e.to_string()))?;
+    let response = response.map_err(|e| match http::never_sent(&e) {
+        true => Failure::Transient(format!("{NO_CONNECTION} {e}")),
+        false => Failure::Transient(e.to_string()),
+    })?;
     let status = response.status();
     if status.as_u16() == 429 || status.is_server_error() {
         return Err(Failure::Transient(format!("HTTP {status}")));
