@@ -53,6 +53,13 @@ impl HttpTransport {
         if uri.query().is_some() {
             return Err(invalid("has a query string"));
         }
+        if api_key.is_some() && crate::warehouse::http::is_clear_text_off_machine(url.trim()) {
+            return Err(Error::invalid(
+                source,
+                format!("`{url}` would send OPENLINEAGE_API_KEY in clear text"),
+            )
+            .with_hint(crate::warehouse::http::CLEAR_TEXT_HINT));
+        }
         let joined = join(url.trim(), endpoint.unwrap_or("api/v1/lineage"));
         Ok(HttpTransport {
             url: joined,
@@ -188,5 +195,40 @@ mod tests {
         .unwrap();
         assert_eq!(ok.url, "http://127.0.0.1:5000/api/v1/lineage");
         assert!(!format!("{ok:?}").contains("\"k\""));
+        // a key goes off this machine over https only; without one, plain http is fine
+        let key = || Some(Secret::new("lineage-key".into()));
+        let clear = HttpTransport::new(
+            "OPENLINEAGE_URL",
+            "http://marquez:5000",
+            None,
+            key(),
+            Duration::from_secs(1),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            clear.contains("clear text") && !clear.contains("lineage-key"),
+            "{clear}"
+        );
+        assert!(
+            HttpTransport::new(
+                "OPENLINEAGE_URL",
+                "https://marquez:5000",
+                None,
+                key(),
+                Duration::from_secs(1)
+            )
+            .is_ok()
+        );
+        assert!(
+            HttpTransport::new(
+                "OPENLINEAGE_URL",
+                "http://marquez:5000",
+                None,
+                None,
+                Duration::from_secs(1)
+            )
+            .is_ok()
+        );
     }
 }
