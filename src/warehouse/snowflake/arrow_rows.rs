@@ -27,7 +27,7 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_ipc::reader::StreamReader;
 use arrow_schema::{DataType, Field};
 
-use super::rows::{self, Column};
+use super::cells::{self, Column};
 use crate::error::{Error, Result};
 use crate::warehouse::Row;
 
@@ -158,25 +158,25 @@ fn column_cells(array: &ArrayRef, column: &ArrowColumn) -> Result<Vec<Option<Str
             DataType::Decimal128(_, scale) => {
                 let values = array.as_primitive::<Decimal128Type>();
                 let scale = u32::try_from(*scale).map_err(|_| unreadable())?;
-                Box::new(move |i| Ok(rows::fixed_text(&scaled(values.value(i), scale))))
+                Box::new(move |i| Ok(cells::fixed_text(&scaled(values.value(i), scale))))
             }
             DataType::Float64 | DataType::Float32 => {
-                Box::new(move |i| Ok(rows::fixed_text(&rows::real_text(float(array, i)))))
+                Box::new(move |i| Ok(cells::fixed_text(&cells::real_text(float(array, i)))))
             }
             _ => {
                 let integers = integers(array).ok_or_else(unreadable)?;
-                Box::new(move |i| Ok(rows::fixed_text(&scaled(integers(i), column.scale))))
+                Box::new(move |i| Ok(cells::fixed_text(&scaled(integers(i), column.scale))))
             }
         },
         "real" | "float" | "double" => match data_type {
             DataType::Float64 | DataType::Float32 => {
-                Box::new(move |i| Ok(rows::real_text(float(array, i))))
+                Box::new(move |i| Ok(cells::real_text(float(array, i))))
             }
             _ => return Err(unreadable()),
         },
         "boolean" => {
             let values = array.as_boolean_opt().ok_or_else(unreadable)?;
-            Box::new(move |i| Ok(rows::boolean_text(values.value(i))))
+            Box::new(move |i| Ok(cells::boolean_text(values.value(i))))
         }
         "date" => {
             let days: Box<dyn Fn(usize) -> i128> = match data_type {
@@ -188,7 +188,7 @@ fn column_cells(array: &ArrayRef, column: &ArrowColumn) -> Result<Vec<Option<Str
             };
             Box::new(move |i| {
                 let days = i64::try_from(days(i)).map_err(|_| column.bad_value("a date"))?;
-                rows::date_text(days).ok_or_else(|| column.bad_value("a date out of range"))
+                cells::date_text(days).ok_or_else(|| column.bad_value("a date out of range"))
             })
         }
         "time" => {
@@ -196,7 +196,7 @@ fn column_cells(array: &ArrayRef, column: &ArrowColumn) -> Result<Vec<Option<Str
             Box::new(move |i| {
                 let (seconds, nanos) = split(integers(i), column.scale)
                     .ok_or_else(|| column.bad_value("a time out of range"))?;
-                rows::time_text(seconds, nanos)
+                cells::time_text(seconds, nanos)
                     .ok_or_else(|| column.bad_value("a time out of range"))
             })
         }
@@ -205,7 +205,7 @@ fn column_cells(array: &ArrayRef, column: &ArrowColumn) -> Result<Vec<Option<Str
             Box::new(move |i| {
                 let (seconds, nanos) =
                     instant(i).ok_or_else(|| column.bad_value("a timestamp out of range"))?;
-                rows::timestamp_text(seconds, nanos)
+                cells::timestamp_text(seconds, nanos)
                     .ok_or_else(|| column.bad_value("a timestamp out of range"))
             })
         }

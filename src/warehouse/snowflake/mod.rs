@@ -6,6 +6,7 @@
 
 mod arrow_rows;
 mod auth;
+mod cells;
 mod client;
 mod rows;
 

@@ -10,6 +10,7 @@ use arrow_ipc::writer::StreamWriter;
 use arrow_schema::{Fields, Schema};
 
 use super::*;
+use crate::warehouse::snowflake::rows;
 
 fn field(name: &str, data_type: DataType, logical: &str, scale: u32) -> Field {
     Field::new(name, data_type, true).with_metadata(HashMap::from([
