@@ -187,15 +187,15 @@ impl Lease {
             read: sql.render("lease_read.sql")?,
             holder: holder.clone(),
         };
+        let renew = fence.renew.clone();
         let (stop, stopped) = mpsc::channel::<()>();
         let heartbeat = std::thread::spawn(move || {
             let mut renewed_at = Instant::now();
             loop {
                 match stopped.recv_timeout(HEARTBEAT) {
                     Err(RecvTimeoutError::Timeout) => {
-                        let renewed = sql
-                            .render("lease_renew.sql")
-                            .and_then(|renew| connection.execute(&renew))
+                        let renewed = connection
+                            .execute(&renew)
                             .and_then(|()| sql.read(connection.as_mut()));
                         match renewed {
                             Ok(Some(current)) if current.holder != holder => {
