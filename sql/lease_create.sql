@@ -4,5 +4,6 @@ CREATE TABLE IF NOT EXISTS {{ t.lease }} (
   host {{ text }},
   pid {{ integer }},
   since {{ timestamp }},
-  expires {{ timestamp }}
+  expires {{ timestamp }},
+  open_work {{ text }}
 ){{ layout.lease }}

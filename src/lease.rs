@@ -7,6 +7,11 @@
 //! run's lease expires after `TTL`, and the next run takes it over. Every time in the row is
 //! the warehouse's (`Dialect::utc_now`), and whether a lease expired is the warehouse's answer:
 //! workers whose clocks disagree still agree on whose lease is live.
+//!
+//! The row also lists what the holder has open on the warehouse (`open_work`: its sessions, its
+//! statements in flight), kept current by the heartbeat. A run that takes over an expired lease
+//! ends those first, so a killed run's open transaction and locks do not hold up the next one
+//! until the warehouse gives up on them.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
@@ -17,6 +22,7 @@ use serde_json::{Value, json};
 use crate::dag::Stage;
 use crate::dialect::Dialect;
 use crate::error::{Error, Result};
+use crate::open_work;
 use crate::project::group::ValueType;
 use crate::render::{Tables, render_checked};
 use crate::report::{Event, Level, Reporter};
@@ -26,6 +32,8 @@ use crate::warehouse::Warehouse;
 pub const TTL: Duration = Duration::from_secs(300);
 /// How often the heartbeat renews it.
 const HEARTBEAT: Duration = Duration::from_secs(60);
+/// How often the heartbeat looks whether the run opened or ended work on the warehouse.
+const OPEN_WORK_POLL: Duration = Duration::from_secs(1);
 /// How often a waiting run asks again.
 const RETRY: Duration = Duration::from_secs(2);
 
@@ -39,6 +47,8 @@ pub struct Holder {
     pub expires: String,
     /// Whether `expires` has passed by the warehouse's clock.
     pub expired: bool,
+    /// What the holder had open on the warehouse when it last said (`open_work`).
+    pub open_work: Vec<String>,
 }
 
 /// A held lease; dropping it stops the heartbeat and releases the row.
@@ -97,6 +107,22 @@ impl LeaseSql {
         )
     }
 
+    /// `template` with `open_work` set to the list of `ids` (NULL for none).
+    fn render_open_work(&self, template: &str, ids: &[String]) -> Result<String> {
+        let mut context = self.context.clone();
+        context["open_work"] = json!(if ids.is_empty() {
+            "NULL".to_string()
+        } else {
+            self.dialect.string_literal(&open_work::to_text(ids))
+        });
+        render_checked(
+            self.dialect.as_ref(),
+            Stage::Setup.name(),
+            template,
+            &context,
+        )
+    }
+
     fn read(&self, warehouse: &mut dyn Warehouse) -> Result<Option<Holder>> {
         let rows = warehouse.query(&self.render("lease_read.sql")?)?;
         Ok(rows.into_iter().find_map(|row| {
@@ -108,6 +134,7 @@ impl LeaseSql {
                 since: cell(3),
                 expires: cell(4),
                 expired: cell(5) == "expired",
+                open_work: open_work::from_text(&cell(6)),
             })
         }))
     }
@@ -157,20 +184,26 @@ impl Lease {
             }),
             dialect,
         };
-        // DDL only when the table is missing: a run never alters the catalog under another
+        // DDL only when the table is missing (or older than its `open_work` column): a run
+        // never alters the catalog under another
         let (schema, table) = tables.location("lease");
-        if !connection.table_exists(schema, table)? {
+        let columns = connection.columns(schema, table)?;
+        if columns.is_empty() {
             connection.execute(&format!(
                 "CREATE SCHEMA IF NOT EXISTS {}",
                 sql.dialect.ident(schema)
             ))?;
             connection.execute(&sql.render("lease_create.sql")?)?;
+        } else if !columns.iter().any(|c| c == "open_work") {
+            connection.execute(&sql.render("lease_add_open_work.sql")?)?;
         }
         connection.execute(&sql.render("lease_seed.sql")?)?;
+        let taken_with = open_work::snapshot();
         if let Err(error) = take(
             connection.as_mut(),
             &sql,
             &holder,
+            &taken_with,
             lock_name,
             timeout,
             reporter,
@@ -191,9 +224,25 @@ impl Lease {
         let (stop, stopped) = mpsc::channel::<()>();
         let heartbeat = std::thread::spawn(move || {
             let mut renewed_at = Instant::now();
+            let mut next_renewal = renewed_at + HEARTBEAT;
+            let mut recorded = taken_with;
             loop {
-                match stopped.recv_timeout(HEARTBEAT) {
+                match stopped.recv_timeout(OPEN_WORK_POLL) {
                     Err(RecvTimeoutError::Timeout) => {
+                        // what the run opened or ended since, written while it is still open
+                        let open = open_work::snapshot();
+                        if open != recorded
+                            && sql
+                                .render_open_work("lease_open_work.sql", &open)
+                                .and_then(|update| connection.execute(&update))
+                                .is_ok()
+                        {
+                            recorded = open;
+                        }
+                        if Instant::now() < next_renewal {
+                            continue;
+                        }
+                        next_renewal = Instant::now() + HEARTBEAT;
                         let renewed = connection
                             .execute(&renew)
                             .and_then(|()| sql.read(connection.as_mut()));
@@ -245,6 +294,7 @@ fn take(
     connection: &mut dyn Warehouse,
     sql: &LeaseSql,
     holder: &str,
+    open: &[String],
     lock_name: &str,
     timeout: Duration,
     reporter: &mut dyn Reporter,
@@ -258,9 +308,12 @@ fn take(
             .as_ref()
             .is_none_or(|c| c.holder == holder || c.expired);
         if free {
+            if let Some(dead) = current.as_ref().filter(|c| c.holder != holder && c.expired) {
+                end_open_work(connection, dead, reporter);
+            }
             // a conflicting concurrent UPDATE (an optimistic warehouse) counts as not taken;
             // the UPDATE's own condition decides between two runs that both saw it free
-            let _ = connection.execute(&sql.render("lease_take.sql")?);
+            let _ = connection.execute(&sql.render_open_work("lease_take.sql", open)?);
             if sql
                 .read(connection)?
                 .is_some_and(|after| after.holder == holder)
@@ -315,6 +368,22 @@ fn take(
         std::thread::sleep(RETRY.min(timeout.saturating_sub(started.elapsed())));
     }
     Ok(())
+}
+
+/// Ends what the holder of an expired lease left open on the warehouse, saying what it ended.
+fn end_open_work(connection: &mut dyn Warehouse, dead: &Holder, reporter: &mut dyn Reporter) {
+    if dead.open_work.is_empty() {
+        return;
+    }
+    for outcome in connection.end_open_work(&dead.open_work) {
+        reporter.report(Event::Note {
+            level: Level::Warn,
+            message: &format!(
+                "the expired run lease of {} on {} (pid {}): {outcome}",
+                dead.holder, dead.host, dead.pid
+            ),
+        });
+    }
 }
 
 impl Drop for Lease {

@@ -15,6 +15,7 @@ pub mod export;
 pub mod lease;
 pub mod lineage;
 pub mod load_window;
+pub mod open_work;
 pub mod plan;
 pub mod preflight;
 pub mod project;

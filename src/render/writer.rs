@@ -122,6 +122,8 @@ fn environment() -> &'static Environment<'static> {
             "lease_renew.sql",
             "lease_release.sql",
             "lease_read.sql",
+            "lease_open_work.sql",
+            "lease_add_open_work.sql",
             "manifest_summary.sql",
             "run_state_read.sql",
             "count_rows.sql",

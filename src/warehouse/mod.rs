@@ -67,6 +67,13 @@ pub trait Warehouse {
         Ok(None)
     }
 
+    /// Ends what a killed run left open here (`open_work` ids its client registered: sessions,
+    /// statements), before a run takes over its expired lease; one line per id saying what was
+    /// ended or why it could not be. Nothing where the warehouse keeps nothing open for a run.
+    fn end_open_work(&mut self, _ids: &[String]) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Whether a window re-asserts the run lease inside its transaction (`lease::Fence`).
     /// Not where any concurrent change to a table the transaction changed aborts it: there the
     /// heartbeat's renewal would abort every window longer than a heartbeat.

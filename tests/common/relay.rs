@@ -2,7 +2,9 @@
 //! each HTTP request on over a connection of its own, and on a seeded schedule drops the
 //! connection before the request reached the server or after it did, cuts the answer off in the
 //! middle of its body, or answers 503 / 429 itself. It logs every request it saw, what it did
-//! with it and whether the server got it, so a test can count what the server executed.
+//! with it and whether the server got it, so a test can count what the server executed. It can
+//! also hold back the answer to one request the server ran (`hold_answer_of`), so a test can
+//! kill the client while it waits, its work on the warehouse open.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -86,6 +88,14 @@ pub struct Relay {
     pub port: u16,
     log: Arc<Mutex<Vec<Delivery>>>,
     schedule: Arc<Mutex<Schedule>>,
+    hold: Arc<Hold>,
+}
+
+/// The one answer the relay holds back, and whether it is holding it.
+#[derive(Default)]
+struct Hold {
+    which: Mutex<Option<Box<Faulty>>>,
+    holding: std::sync::atomic::AtomicBool,
 }
 
 impl Relay {
@@ -105,18 +115,32 @@ impl Relay {
             enabled: true,
             faulty: Box::new(faulty),
         }));
-        let (seen, decide) = (Arc::clone(&log), Arc::clone(&schedule));
+        let hold = Arc::new(Hold::default());
+        let (seen, decide, held) = (Arc::clone(&log), Arc::clone(&schedule), Arc::clone(&hold));
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                let (seen, decide) = (Arc::clone(&seen), Arc::clone(&decide));
-                std::thread::spawn(move || serve(client, upstream, &seen, &decide));
+                let (seen, decide, held) =
+                    (Arc::clone(&seen), Arc::clone(&decide), Arc::clone(&held));
+                std::thread::spawn(move || serve(client, upstream, &seen, &decide, &held));
             }
         });
         Relay {
             port,
             log,
             schedule,
+            hold,
         }
+    }
+
+    /// Passes the first request `which` (method, target, body) allows on to the server and
+    /// never answers it: the client waits until it is killed.
+    pub fn hold_answer_of(&self, which: impl Fn(&str, &str, &str) -> bool + Send + 'static) {
+        *self.hold.which.lock().unwrap() = Some(Box::new(which));
+    }
+
+    /// Whether the relay is holding back an answer the server gave.
+    pub fn holding(&self) -> bool {
+        self.hold.holding.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Turns faults on or off (a clean rerun).
@@ -199,6 +223,7 @@ fn serve(
     upstream: u16,
     log: &Mutex<Vec<Delivery>>,
     schedule: &Mutex<Schedule>,
+    hold: &Hold,
 ) {
     let mut reader = BufReader::new(client.try_clone().unwrap());
     let Some((line, headers, body)) = read_request(&mut reader) else {
@@ -211,6 +236,14 @@ fn serve(
     );
     let text = String::from_utf8_lossy(&body).to_string();
     let fault = schedule.lock().unwrap().fault_for(&method, &target, &text);
+    let held = {
+        let mut which = hold.which.lock().unwrap();
+        let matched = which.as_ref().is_some_and(|w| w(&method, &target, &text));
+        if matched {
+            *which = None;
+        }
+        matched
+    };
     log.lock().unwrap().push(Delivery {
         method,
         target,
@@ -234,6 +267,13 @@ fn serve(
             }
         }
     };
+    if held {
+        hold.holding
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        // until the client is killed and its end of the connection goes
+        let _ = reader.read_to_end(&mut Vec::new());
+        return;
+    }
     if let Some(answer) = answer {
         let _ = client.write_all(&answer);
         let _ = client.flush();

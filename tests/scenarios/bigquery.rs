@@ -495,4 +495,26 @@ impl super::network::Networked for BigQuery {
     };
     const FAULT_ONE_IN: u64 = 4;
     const SEED: u64 = 0x5eed_b16a;
+    const KILLED_DURING: fn(&str, &str, &str) -> bool = |method, target, body| {
+        method == "POST"
+            && target.ends_with("/queries")
+            && serde_json::from_str::<serde_json::Value>(body).is_ok_and(|b| {
+                b["query"]
+                    .as_str()
+                    .is_some_and(super::killed::inserts_daily_aggregates)
+            })
+    };
+
+    fn lease_sql(&mut self, place: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+        let lease = format!(
+            "`{place}_snowplow_manifest`.`ecommerce_transaction_interactions_features_1_sigbatch_lease`"
+        );
+        let sql = sql.replace("{lease}", &lease);
+        self.server.client(place).run(&sql).unwrap().rows
+    }
+
+    /// The killed run's sessions are gone from the stand-in (their transactions rolled back).
+    fn after_takeover(&mut self, ended: &[String]) {
+        super::killed::assert_sessions_ended(self.server.port, TOKEN, ended);
+    }
 }

@@ -185,4 +185,61 @@ impl super::network::Networked for Databricks {
     };
     const FAULT_ONE_IN: u64 = 12;
     const SEED: u64 = 0x5eed_0d06;
+    /// The first poll of a statement: the slowed insert, which outlasts its submission's wait.
+    const KILLED_DURING: fn(&str, &str, &str) -> bool =
+        |method, target, _| method == "GET" && target.starts_with("/api/2.0/sql/statements/");
+
+    fn lease_sql(&mut self, place: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+        let lease = format!(
+            "`{place}_snowplow_manifest`.`ecommerce_transaction_interactions_features_1_sigbatch_lease`"
+        );
+        self.server
+            .client()
+            .run(&sql.replace("{lease}", &lease))
+            .unwrap()
+            .rows
+    }
+
+    /// Statements run at once here: the killed run's insert waits long enough to be left
+    /// running, until the next run cancels it.
+    fn slow_down(&mut self, text: Option<&str>) {
+        let body = serde_json::json!({"contains": text, "seconds": SLOW_SECONDS}).to_string();
+        ureq::post(&format!("http://127.0.0.1:{}/test/slow", self.server.port))
+            .send(&body)
+            .unwrap();
+    }
+
+    /// The killed run's statement was cancelled before it ran: waited for past its slowness,
+    /// it never ran (its rows would be in the tables twice).
+    fn after_takeover(&mut self, ended: &[String]) {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let mut answer = ureq::get(&format!(
+            "http://127.0.0.1:{}/test/cancelled",
+            self.server.port
+        ))
+        .header("Authorization", &format!("Bearer {TOKEN}"))
+        .call()
+        .unwrap();
+        let seen: serde_json::Value =
+            serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap();
+        for id in ended {
+            assert!(
+                seen["ids"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&serde_json::json!(id)),
+                "{seen}"
+            );
+            assert!(
+                !seen["ran"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&serde_json::json!(id)),
+                "{seen}"
+            );
+        }
+    }
 }
+
+/// How long the killed run's statement would run on the stand-in before it wrote.
+const SLOW_SECONDS: u64 = 20;

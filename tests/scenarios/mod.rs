@@ -31,8 +31,11 @@ pub mod bigquery;
 pub mod current_model;
 pub mod databricks;
 pub mod duckdb_file;
+pub mod killed;
 pub mod network;
 #[allow(unused_imports)] // the suite case of the warehouses reached over HTTP (not DuckDB)
+pub use killed::a_killed_runs_open_work_is_ended_by_the_next_run;
+#[allow(unused_imports)]
 pub use network::faults_in_transit_leave_the_uninterrupted_tables;
 pub mod snowflake;
 
@@ -538,7 +541,7 @@ fn dry_run<H: Harness>(h: &mut H, secrets: &[String]) {
 /// for a warehouse that has none to refuse.
 macro_rules! suite {
     ($harness:ty) => {
-        $crate::scenarios::suite!(@cases $harness, 7; refused_credentials_are_named_without_the_secret, faults_in_transit_leave_the_uninterrupted_tables);
+        $crate::scenarios::suite!(@cases $harness, 8; refused_credentials_are_named_without_the_secret, faults_in_transit_leave_the_uninterrupted_tables, a_killed_runs_open_work_is_ended_by_the_next_run);
     };
     ($harness:ty, without credentials) => {
         $crate::scenarios::suite!(@cases $harness, 5;);

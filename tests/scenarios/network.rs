@@ -59,6 +59,36 @@ pub trait Networked: Harness {
     /// One request in how many is faulted.
     const FAULT_ONE_IN: u64;
     const SEED: u64;
+    /// The request (method, target, body) of a first run during which it is killed
+    /// (tests/scenarios/killed.rs): one answered while the run has work open here.
+    const KILLED_DURING: fn(&str, &str, &str) -> bool;
+
+    /// Runs `sql` at `place`, `{lease}` standing for the fixture project's lease table there.
+    fn lease_sql(&mut self, place: &str, sql: &str) -> Vec<Vec<Option<String>>>;
+    /// Makes statements containing `text` outlast a killed run, where they would not (the
+    /// stand-in runs them slowly); `None`: no longer.
+    fn slow_down(&mut self, _text: Option<&str>) {}
+    /// Checks what the stand-in saw of the killed run's work that the next run ended.
+    fn after_takeover(&mut self, _ended: &[String]) {}
+}
+
+/// A relay in front of the stand-in `project`'s profile points at, and the profile pointed at
+/// the relay; faults only where `faulty` allows.
+pub fn relay_in_front(
+    project: &TempProject,
+    seed: u64,
+    one_in: u64,
+    faulty: impl Fn(&str, &str, &str) -> bool + Send + 'static,
+) -> Relay {
+    let profile = std::fs::read_to_string(project.path().join("profiles.yml")).unwrap();
+    let upstream = upstream_port(&profile);
+    let relay = Relay::start(upstream, seed, one_in, faulty);
+    std::fs::write(
+        project.path().join("profiles.yml"),
+        profile.replace(&upstream.to_string(), &relay.port.to_string()),
+    )
+    .unwrap();
+    relay
 }
 
 /// Suite case: the fixture behind a relay, rerun after each failure with the faults still on
@@ -83,17 +113,10 @@ pub fn faults_in_transit_leave_the_uninterrupted_tables<H: Networked>(shared: &S
 /// Runs the fixture at a place of its own behind the relay until a run succeeds, then checks.
 fn faulted_runs<H: Networked>(h: &mut H, secrets: &[String], expected: &(Rows, Rows)) -> Outcome {
     let project = fixture(h, "exact", 3, "net_faulted", true);
-    let profile = std::fs::read_to_string(project.path().join("profiles.yml")).unwrap();
-    let upstream = upstream_port(&profile);
     // a lost lease release would only make the next run wait out the lease (five minutes)
-    let relay = Relay::start(upstream, H::SEED, H::FAULT_ONE_IN, |_, _, body| {
+    let relay = relay_in_front(&project, H::SEED, H::FAULT_ONE_IN, |_, _, body| {
         !body.contains("holder = NULL")
     });
-    std::fs::write(
-        project.path().join("profiles.yml"),
-        profile.replace(&upstream.to_string(), &relay.port.to_string()),
-    )
-    .unwrap();
     let mut outcome = Outcome::default();
     let mut last_failure = String::new();
     loop {
@@ -128,7 +151,7 @@ fn faulted_runs<H: Networked>(h: &mut H, secrets: &[String], expected: &(Rows, R
     outcome
 }
 
-fn tables<H: Harness>(h: &mut H, project: &TempProject, place: &str) -> (Rows, Rows) {
+pub fn tables<H: Harness>(h: &mut H, project: &TempProject, place: &str) -> (Rows, Rows) {
     let attributes = attributes_without_updated_at(h.read(project, place, ATTRIBUTES));
     let daily = scratch("daily", h.read(project, place, DAILY));
     (

@@ -342,4 +342,23 @@ impl super::network::Networked for Snowflake {
     };
     const FAULT_ONE_IN: u64 = 3;
     const SEED: u64 = 0x5eed_5f1a;
+    const KILLED_DURING: fn(&str, &str, &str) -> bool = |_, target, body| {
+        target.starts_with("/queries/v1/query-request")
+            && serde_json::from_str::<serde_json::Value>(body).is_ok_and(|b| {
+                b["sqlText"]
+                    .as_str()
+                    .is_some_and(super::killed::inserts_daily_aggregates)
+            })
+    };
+
+    fn lease_sql(&mut self, place: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+        let sql = sql.replace("{lease}", LEASE);
+        self.database(place).client.run(&sql).unwrap().rows
+    }
+
+    /// The killed run's sessions are gone from the stand-in (their transactions rolled back).
+    fn after_takeover(&mut self, ended: &[String]) {
+        let port = self.database("net_killed").server.port;
+        super::killed::assert_sessions_ended(port, "", ended);
+    }
 }

@@ -38,6 +38,8 @@ pub struct Client {
     tokens: TokenSource,
     /// The session every statement runs in, once the first one created it.
     session: Option<String>,
+    /// The session, listed as open work while it lasts.
+    session_open: Option<crate::open_work::Open>,
     /// How long one request waits for a job before the client polls again.
     pub wait: Duration,
     /// First wait before retrying a transient failure (doubles each time).
@@ -58,6 +60,7 @@ impl Client {
             tokens: TokenSource::new(settings.auth.clone()),
             settings,
             session: None,
+            session_open: None,
             wait: Duration::from_secs(10),
             retry_backoff: Duration::from_millis(500),
             last: StatementStats::default(),
@@ -212,8 +215,11 @@ impl Client {
                 job["statistics"]["sessionInfo"]["sessionId"].clone(),
             )
         };
-        if self.session.is_none() {
-            self.session = session.as_str().map(str::to_string);
+        if self.session.is_none()
+            && let Some(id) = session.as_str()
+        {
+            self.session = Some(id.to_string());
+            self.session_open = Some(crate::open_work::register(id));
         }
         self.last = StatementStats {
             id: Some(job_id.to_string()),
@@ -246,6 +252,7 @@ impl Client {
     /// Forgets the session (its transaction was aborted); the next statement starts a new one.
     pub fn drop_session(&mut self) {
         self.session = None;
+        self.session_open = None;
     }
 
     /// Lets a SIGINT/SIGTERM cancel this job on the server while the client waits for it.

@@ -14,7 +14,7 @@ mod rows;
 pub use client::Client;
 pub use rows::ResultSet;
 
-use crate::dialect::BigQuery;
+use crate::dialect::{BigQuery, Dialect};
 use crate::error::{Error, Result};
 use crate::project::profiles::bigquery::BigQuerySettings;
 use crate::warehouse::{Row, StatementStats, Warehouse};
@@ -71,6 +71,23 @@ impl Warehouse for BigQueryWarehouse {
 
     fn last_statement_stats(&self) -> StatementStats {
         self.client.last_stats().clone()
+    }
+
+    /// Aborts each session (`CALL BQ.ABORT_SESSION`): its running job stops and its open
+    /// transaction rolls back.
+    fn end_open_work(&mut self, ids: &[String]) -> Vec<String> {
+        let dialect = BigQuery::default();
+        ids.iter()
+            .map(|id| {
+                let call = format!("CALL BQ.ABORT_SESSION({})", dialect.string_literal(id));
+                match self.execute(&call) {
+                    Ok(()) => format!(
+                        "aborted its BigQuery session {id} (its open transaction rolled back)"
+                    ),
+                    Err(error) => format!("could not abort its BigQuery session {id}: {error}"),
+                }
+            })
+            .collect()
     }
 
     fn estimate_bytes(&mut self, sql: &str) -> Result<Option<u64>> {

@@ -80,8 +80,9 @@ impl Client {
             .unwrap_or_default()
             .to_string();
         let in_flight = self.register_cancel(&id);
+        let open = crate::open_work::register(id.clone());
         let result = self.finish(&id, submitted);
-        drop(in_flight);
+        drop((in_flight, open));
         self.last = StatementStats {
             id: Some(id),
             ..StatementStats::default()
@@ -128,6 +129,12 @@ impl Client {
             chunk = self.call_retrying(Call::Get(&link))?;
         }
         Ok(ResultSet { columns, rows })
+    }
+
+    /// Cancels statement `id` (one a killed run left running); a statement that already ended
+    /// stays as it ended.
+    pub fn cancel(&mut self, id: &str) -> Result<()> {
+        self.call_retrying(Call::Cancel(id)).map(|_| ())
     }
 
     /// Lets a SIGINT/SIGTERM cancel this statement on the server while the client waits for it.
@@ -212,6 +219,7 @@ impl Client {
         let what = match call {
             Call::Submit(..) => "submitting a databricks statement".to_string(),
             Call::Get(path) => format!("databricks request to {path}"),
+            Call::Cancel(id) => format!("cancelling databricks statement {id}"),
         };
         let base = self.settings.base_url.clone();
         let agent = self.agent.clone();
@@ -227,6 +235,10 @@ impl Client {
                     .get(&format!("{base}{path}"))
                     .header("Authorization", &authorization)
                     .call(),
+                Call::Cancel(id) => agent
+                    .post(&format!("{base}/api/2.0/sql/statements/{id}/cancel"))
+                    .header("Authorization", &authorization)
+                    .send_empty(),
             };
             // a statement that may run twice is sent again like a read
             answer(response, matches!(call, Call::Submit(_, false)))
@@ -245,6 +257,8 @@ enum Call<'a> {
     /// A statement's submission, and whether running it twice changes nothing.
     Submit(&'a Value, bool),
     Get(&'a str),
+    /// A statement's cancellation, which changes nothing when sent twice.
+    Cancel(&'a str),
 }
 
 /// Whether running `sql` twice leaves what running it once leaves: a read, or DDL that says

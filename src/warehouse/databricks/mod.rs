@@ -56,6 +56,26 @@ impl Warehouse for DatabricksWarehouse {
         Ok(())
     }
 
+    /// Cancels each statement still running: without transactions, one left running by a
+    /// killed run would otherwise commit its rows after the next run wrote its own.
+    fn end_open_work(&mut self, ids: &[String]) -> Vec<String> {
+        ids.iter()
+            .map(|id| {
+                let path_safe =
+                    !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+                if !path_safe {
+                    return format!("left `{id}` alone: not a Databricks statement id");
+                }
+                match self.client.cancel(id) {
+                    Ok(()) => format!("cancelled its Databricks statement {id}"),
+                    Err(error) => {
+                        format!("could not cancel its Databricks statement {id}: {error}")
+                    }
+                }
+            })
+            .collect()
+    }
+
     fn lease_connection(&self) -> Result<Option<Box<dyn Warehouse + Send>>> {
         Ok(Some(Box::new(DatabricksWarehouse::connect(
             self.client.settings().clone(),

@@ -62,6 +62,8 @@ pub struct Client {
     sequence: u64,
     /// The query id Snowflake gave the last statement (`data.queryId`), for run_results.json.
     last_query_id: Option<String>,
+    /// The session the login opened (`data.sessionId`), listed as open work while it lasts.
+    session: Option<crate::open_work::Open>,
     /// First wait between polls of a running statement (doubles up to 5 s).
     pub poll_interval: Duration,
     /// First wait before retrying a transient failure (doubles each time).
@@ -78,6 +80,7 @@ impl Client {
             master_token: None,
             sequence: 0,
             last_query_id: None,
+            session: None,
             poll_interval: Duration::from_millis(250),
             retry_backoff: Duration::from_millis(500),
         };
@@ -146,6 +149,12 @@ impl Client {
         self.master_token = answer["data"]["masterToken"]
             .as_str()
             .map(|t| Secret::new(t.to_string()));
+        let session = &answer["data"]["sessionId"];
+        self.session = session
+            .as_u64()
+            .map(|id| id.to_string())
+            .or_else(|| session.as_str().map(str::to_string))
+            .map(crate::open_work::register);
         Ok(())
     }
 

@@ -59,6 +59,24 @@ impl Warehouse for SnowflakeWarehouse {
         )?)))
     }
 
+    /// Aborts each session (`SYSTEM$ABORT_SESSION`): its running statement stops, its open
+    /// transaction rolls back and its locks go.
+    fn end_open_work(&mut self, ids: &[String]) -> Vec<String> {
+        ids.iter()
+            .map(|id| {
+                if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+                    return format!("left `{id}` alone: not a Snowflake session id");
+                }
+                match self.execute(&format!("SELECT SYSTEM$ABORT_SESSION({id})")) {
+                    Ok(()) => format!(
+                        "aborted its Snowflake session {id} (its open transaction rolled back, its locks released)"
+                    ),
+                    Err(error) => format!("could not abort its Snowflake session {id}: {error}"),
+                }
+            })
+            .collect()
+    }
+
     fn columns(&mut self, schema: &str, table: &str) -> Result<Vec<String>> {
         let sql = Snowflake.columns_query(schema, table);
         self.query(&sql)

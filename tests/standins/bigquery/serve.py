@@ -6,7 +6,10 @@ reports its row count (else tables.insert and CTAS fail); DuckDB 1.4.4's relatio
 `fetch_arrow_reader` answers to the name the emulator calls.
 
 The emulator checks no credentials: a request without `Authorization: Bearer TOKEN` is refused
-here as BigQuery refuses it (HTTP 401, reason `unauthorized`). A jobs.query whose `requestId` was
+here as BigQuery refuses it (HTTP 401, reason `unauthorized`). `CALL BQ.ABORT_SESSION('id')`
+ends another session (its open transaction rolls back), which the emulator only does for the
+form without an id run inside the session; `GET /sigbatch/sessions` lists the sessions still
+open, for the tests. A jobs.query whose `requestId` was
 answered before gets that answer again without running, as BigQuery runs a resent request once.
 
 usage: serve.py DIR TOKEN   (a stand-in as tests/standins/standin.py describes; data in DIR/data)
@@ -14,6 +17,7 @@ usage: serve.py DIR TOKEN   (a stand-in as tests/standins/standin.py describes; 
 
 import json
 import pathlib
+import re
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
@@ -39,7 +43,8 @@ if not hasattr(duckdb.DuckDBPyRelation, "to_arrow_reader"):
 
 from fastapi.responses import JSONResponse, Response  # noqa: E402
 from local_bigquery import app  # noqa: E402  (after the bridges)
-from local_bigquery.engine import database  # noqa: E402
+from local_bigquery.engine import database, sessions  # noqa: E402
+from local_bigquery.jobs import runner  # noqa: E402
 from local_bigquery.grpc import server as grpc  # noqa: E402
 from local_bigquery.settings import settings  # noqa: E402
 
@@ -58,6 +63,32 @@ def objects(project_id, dataset_id, table_id=None):
 
 
 database.objects = objects
+
+# `CALL BQ.ABORT_SESSION('id')` from outside the session: the emulator only knows the form
+# without an id, run inside the session it ends
+ABORT_OTHER_SESSION = re.compile(
+    r"^\s*CALL\s+BQ\.ABORT_SESSION\s*\(\s*'([A-Za-z0-9_-]+)'\s*\)\s*;?\s*$", re.I)
+_query = runner._query
+
+
+def query_or_abort(job, session, running):
+    match = ABORT_OTHER_SESSION.match(job.configuration.query.query or "")
+    if not match:
+        return _query(job, session, running)
+    aborted = sessions._sessions.get(match.group(1))
+    if aborted is not None:
+        aborted.cursor.interrupt()
+        with aborted.lock:
+            sessions.abort(aborted.id)
+    return runner.JobStatistics(query={})
+
+
+runner._query = query_or_abort
+
+
+@app.get("/sigbatch/sessions")
+def open_sessions():
+    return list(sessions._sessions)
 
 
 

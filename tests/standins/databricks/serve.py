@@ -3,11 +3,15 @@ on Sail (pysail, a Spark Connect server with Delta, started here) through one lo
 session (Sail's catalog lives in the session). Answers as the API does: statement ids, states
 PENDING/RUNNING/SUCCEEDED/FAILED, `manifest.schema.columns`, `result.data_array` in chunks of
 CHUNK_ROWS rows linked by `next_chunk_internal_link`, errors in `status.error`. A submission
-with `wait_timeout: "0s"` runs in the background and is polled. Bearer TOKEN only.
+runs in the background: the answer comes when it ends or after its `wait_timeout`, whichever is
+first, and a statement still running is polled. `POST .../cancel` cancels a statement that has
+not started (one that has runs to its end, as Spark cannot stop it here). Bearer TOKEN only.
 
 Test-only: `POST /test/load_events {"csv", "schema", "table"}` loads a Snowplow events CSV in
 Databricks' layout (contexts as arrays of structs, unstruct events as structs, snake_case
-fields, columns named by major version).
+fields, columns named by major version). `POST /test/slow {"contains", "seconds"}`: statements
+whose text contains `contains` wait `seconds` before they start (a long statement, still
+cancellable); `GET /test/cancelled`: the ids cancelled, and those that ran anyway.
 
 usage: serve.py DIR TOKEN CHUNK_ROWS   (a stand-in as tests/standins/standin.py describes; Sail's
 warehouse in DIR)
@@ -58,6 +62,9 @@ for _ in range(100):
         time.sleep(0.2)
 lock = threading.Lock()
 statements = {}
+# test controls: statements made slow, and what cancellations did
+slow = {"contains": None, "seconds": 0}
+cancelled = {"ids": [], "ran": []}
 
 QUERY = re.compile(r"^\s*(SELECT|WITH|SHOW|DESCRIBE)\b", re.I)
 
@@ -80,6 +87,16 @@ def text(value):
 
 def execute(statement_id, sql):
     entry = statements[statement_id]
+    if slow["contains"] and slow["contains"] in sql:
+        until = time.monotonic() + slow["seconds"]
+        while time.monotonic() < until and not entry.get("cancelled"):
+            time.sleep(0.1)
+    if entry.get("cancelled"):
+        entry.update(state="CANCELED")
+        entry["done"].set()
+        return
+    if statement_id in cancelled["ids"]:
+        cancelled["ran"].append(statement_id)
     try:
         with lock:
             frame = spark.sql(sql)
@@ -91,6 +108,7 @@ def execute(statement_id, sql):
         entry.update(state="SUCCEEDED", columns=columns, rows=rows)
     except Exception as error:  # the statement's own failure, reported as the API does
         entry.update(state="FAILED", error={"error_code": "BAD_REQUEST", "message": str(error)[:2000]})
+    entry["done"].set()
 
 
 def chunk(statement_id, index):
@@ -185,24 +203,32 @@ class Handler(BaseHTTPRequestHandler):
             if len(parts) == 8 and parts[5:7] == ["result", "chunks"]:
                 return self.reply(200, chunk(parts[4], int(parts[7])))
             return self.reply(200, answer(parts[4]))
+        if self.path == "/test/cancelled":
+            return self.reply(200, cancelled)
         self.reply(404, {"error_code": "NOT_FOUND", "message": f"no such path {self.path}"})
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
+        if self.path == "/test/slow":
+            slow.update(contains=body.get("contains"), seconds=body.get("seconds", 0))
+            return self.reply(200, slow)
         if self.path == "/test/load_events":
             return self.reply(200, {"rows": load_events(body["csv"], body["schema"], body["table"])})
         if not self.authorized():
             return
         if self.path == "/api/2.0/sql/statements":
             statement_id = str(uuid.uuid4())
-            statements[statement_id] = {"state": "RUNNING"}
-            if body.get("wait_timeout") == "0s":
-                threading.Thread(target=execute, args=(statement_id, body["statement"])).start()
-                return self.reply(200, {"statement_id": statement_id, "status": {"state": "PENDING"}})
-            execute(statement_id, body["statement"])
+            statements[statement_id] = {"state": "RUNNING", "done": threading.Event()}
+            threading.Thread(target=execute, args=(statement_id, body["statement"])).start()
+            wait = float(str(body.get("wait_timeout", "10s")).rstrip("s") or 0)
+            statements[statement_id]["done"].wait(wait)
             return self.reply(200, answer(statement_id))
         if self.path.endswith("/cancel"):
+            statement_id = self.path.split("/")[-2]
+            if statement_id in statements:
+                statements[statement_id]["cancelled"] = True
+                cancelled["ids"].append(statement_id)
             return self.reply(200, {})
         self.reply(404, {"error_code": "NOT_FOUND", "message": f"no such path {self.path}"})
 

@@ -18,9 +18,12 @@ its ARRAY values (JSON underneath). Calls to them are renamed to DuckDB macros d
 text (sigbatch's unique lists hold text). Nothing else in the SQL is touched.
 
 A login whose password is not PASSWORD is refused as Snowflake refuses it (code 390100);
-fakesnow itself checks no credentials. A query request whose requestId was answered before gets
-that answer again without running anything, as Snowflake runs a resent request once (fakesnow
-would run it again).
+fakesnow itself checks no credentials. A login's answer carries a numeric `sessionId`, as
+Snowflake's does, and `SELECT SYSTEM$ABORT_SESSION(id)` (which fakesnow lacks) ends that
+session as Snowflake ends it: its open transaction rolls back and its token stops working
+(`GET /sigbatch/sessions` lists the ids still open, for the tests). A query request whose
+requestId was answered before gets that answer again without running anything, as Snowflake
+runs a resent request once (fakesnow would run it again).
 
 Usage: python serve.py DIR PASSWORD [arrow]   (a stand-in as tests/standins/standin.py describes)
 """
@@ -179,6 +182,9 @@ original_query_request = server.query_request
 
 async def query_request(request):
     last_table.set(None)
+    aborting = abort_session(await request.body())
+    if aborting is not None:
+        request._body = aborting
     await bridge_array_functions(request)
     response = await original_query_request(request)
     body = json.loads(response.body)
@@ -222,6 +228,29 @@ async def query_request_once(request):
 
 
 original_login_request = server.login_request
+# sessionId -> the session's token, for SYSTEM$ABORT_SESSION
+session_tokens = {}
+session_ids = itertools.count(1001)
+ABORT_SESSION = re.compile(r"^\s*SELECT\s+SYSTEM\$ABORT_SESSION\((\d+)\)\s*;?\s*$", re.IGNORECASE)
+
+
+def abort_session(request_body):
+    """Ends the session an ABORT_SESSION names, and has fakesnow answer with Snowflake's text."""
+    body = json.loads(request_body)
+    match = ABORT_SESSION.match(body.get("sqlText", ""))
+    if not match:
+        return None
+    session_id = int(match.group(1))
+    conn = server.sessions.pop(session_tokens.pop(session_id, None), None)
+    if conn is None:
+        body["sqlText"] = f"SELECT 'Session {session_id} not found' AS \"SYSTEM$ABORT_SESSION\""
+    else:
+        try:
+            conn._duck_conn.execute("ROLLBACK")
+        except Exception:  # no transaction open
+            pass
+        body["sqlText"] = f"SELECT 'Session {session_id} successfully aborted.' AS \"SYSTEM$ABORT_SESSION\""
+    return json.dumps(body).encode()
 
 
 async def login_request(request):
@@ -231,7 +260,12 @@ async def login_request(request):
     if json.loads(body)["data"].get("PASSWORD") != PASSWORD:
         return JSONResponse({"data": None, "code": "390100", "success": False,
                              "message": "Incorrect username or password was specified."})
-    return await original_login_request(request)
+    response = await original_login_request(request)
+    answer = json.loads(response.body)
+    session_id = next(session_ids)
+    session_tokens[session_id] = answer["data"]["token"]
+    answer["data"]["sessionId"] = session_id
+    return JSONResponse(answer, status_code=response.status_code)
 
 
 def replace_route(path, endpoint):
@@ -246,6 +280,8 @@ replace_route("/session/v1/login-request", login_request)
 server.app.router.routes.append(Route("/chunks/{n}", chunk, methods=["GET"]))
 server.app.router.routes.append(
     Route("/sigbatch/arrow-answers", lambda _: JSONResponse(arrow_answers), methods=["GET"]))
+server.app.router.routes.append(Route("/sigbatch/sessions", lambda _: JSONResponse(
+    [i for i, token in session_tokens.items() if token in server.sessions]), methods=["GET"]))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+ALTER TABLE {{ t.lease }} ADD COLUMN open_work {{ text }}

@@ -1,0 +1,125 @@
+//! A run killed (SIGKILL) while its work is open on the warehouse: a transaction holding
+//! writes (Snowflake, BigQuery), a statement still running (Databricks). The relay
+//! (`common::relay`) holds back the answer to one of its statements while the test kills it.
+//! Once its lease has expired, the next run ends what the dead run left open (the lease row
+//! lists it), says so, and reaches the uninterrupted tables.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::network::{Networked, relay_in_front, tables};
+use super::{NOW, PLACE, SharedWarehouse, fixture, sigbatch};
+
+/// The statement the run is killed during: the daily aggregates' insert, inside the window's
+/// transaction where there is one.
+pub fn inserts_daily_aggregates(sql: &str) -> bool {
+    let first_line = sql.lines().next().unwrap_or_default().to_ascii_lowercase();
+    first_line.starts_with("insert into")
+        && (first_line.contains("_daily_aggregates\" (")
+            || first_line.contains("_daily_aggregates` ("))
+}
+
+/// None of `ended` is among the sessions the stand-in at `port` still has open.
+pub fn assert_sessions_ended(port: u16, token: &str, ended: &[String]) {
+    let mut answer = ureq::get(&format!("http://127.0.0.1:{port}/sigbatch/sessions"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    let open: Vec<serde_json::Value> =
+        serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap();
+    let open: Vec<String> = open
+        .iter()
+        .map(|id| id.as_str().map_or_else(|| id.to_string(), str::to_string))
+        .collect();
+    assert!(!ended.is_empty());
+    for id in ended {
+        assert!(!open.contains(id), "session {id} is still open: {open:?}");
+    }
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Suite case: a first run killed mid-window; the next run, once the dead run's lease expired,
+/// ends the work the lease row lists and gives the uninterrupted tables.
+pub fn a_killed_runs_open_work_is_ended_by_the_next_run<H: Networked>(shared: &SharedWarehouse<H>) {
+    shared.with(|warehouse| {
+        warehouse.exact_run();
+        let (h, secrets, exact) = (
+            &mut warehouse.h,
+            &warehouse.secrets,
+            warehouse.exact.as_ref().unwrap(),
+        );
+        let expected = tables(h, &exact.project, PLACE);
+        let place = "net_killed";
+        let project = fixture(h, "exact", 3, place, true);
+        let relay = relay_in_front(&project, H::SEED, 1, |_, _, _| false);
+        relay.hold_answer_of(H::KILLED_DURING);
+        h.slow_down(Some("_daily_aggregates"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sigbatch"))
+            .args(["run", "--project-dir"])
+            .arg(project.path())
+            .env("SIGBATCH_NOW", NOW)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for(
+            "the run reaching its daily aggregates",
+            Duration::from_secs(180),
+            || relay.holding(),
+        );
+        // the heartbeat lists what the run has open within a second of its opening
+        let mut open = Vec::new();
+        wait_for(
+            "the lease row listing the run's open work",
+            Duration::from_secs(30),
+            || {
+                open = h.lease_sql(place, "SELECT open_work FROM {lease}")[0][0]
+                    .clone()
+                    .map(|text| text.split_whitespace().map(str::to_string).collect())
+                    .unwrap_or_default();
+                !open.is_empty()
+            },
+        );
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        h.slow_down(None);
+        // as if the lease's five minutes had passed
+        h.lease_sql(
+            place,
+            "UPDATE {lease} SET expires = since WHERE holder IS NOT NULL",
+        );
+        let started = Instant::now();
+        let output = sigbatch(secrets, &project, &["run"]);
+        let took = started.elapsed();
+        let text = String::from_utf8_lossy(&output.stderr).to_string();
+        assert_eq!(output.status.code(), Some(0), "{text}");
+        let said_ended = |id: &str| {
+            text.lines().any(|line| {
+                line.contains("expired run lease")
+                    && line
+                        .split(|c: char| c.is_whitespace() || c == ':' || c == '(')
+                        .any(|word| word == id)
+            })
+        };
+        for id in &open {
+            assert!(
+                said_ended(id),
+                "the takeover did not say it ended {id}:\n{text}"
+            );
+        }
+        assert!(text.contains("took over the run lease"), "{text}");
+        h.after_takeover(&open);
+        assert_eq!(tables(h, &project, place), expected);
+        eprintln!(
+            "{}: the run after a killed one ended {open:?} and finished in {took:?}",
+            H::KIND
+        );
+    });
+}
