@@ -54,8 +54,23 @@ fn a_held_lease_refuses_or_waits_and_an_expired_one_is_taken_over() {
     let mut snowflake = Snowflake::start();
     let project = scenarios::fixture(&mut snowflake, "exact", 3, PLACE, true);
     let database = snowflake.database(PLACE);
+    // a lease table as sigbatch 0.1 created it, without `open_work`: the run adds the column
+    for sql in [
+        "CREATE SCHEMA IF NOT EXISTS \"ATOMIC_SNOWPLOW_MANIFEST\"".to_string(),
+        format!(
+            "CREATE TABLE {LEASE} (lock_name VARCHAR, holder VARCHAR, host VARCHAR, pid INTEGER, \
+             since TIMESTAMP_NTZ, expires TIMESTAMP_NTZ)"
+        ),
+    ] {
+        database.client.run(&sql).unwrap();
+    }
     succeed(&project, &["run"]);
     assert_eq!(lease_holder(database), None, "released after the run");
+    let open_work = database
+        .client
+        .run(&format!("SELECT open_work FROM {LEASE}"))
+        .unwrap();
+    assert_eq!(open_work.rows, vec![vec![None]], "nothing open once released");
 
     hold_lease(database, chrono::TimeDelta::hours(1));
     let refused = sigbatch(&project, &["run"]);
