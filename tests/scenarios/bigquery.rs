@@ -495,6 +495,7 @@ impl super::network::Networked for BigQuery {
     };
     const FAULT_ONE_IN: u64 = 4;
     const SEED: u64 = 0x5eed_b16a;
+    const RANDOM_KILLS: usize = 1;
     const KILLED_DURING: fn(&str, &str, &str) -> bool = |method, target, body| {
         method == "POST"
             && target.ends_with("/queries")

@@ -2,13 +2,16 @@
 //! writes (Snowflake, BigQuery), a statement still running (Databricks). The relay
 //! (`common::relay`) holds back the answer to one of its statements while the test kills it.
 //! Once its lease has expired, the next run ends what the dead run left open (the lease row
-//! lists it), says so, and reaches the uninterrupted tables.
+//! lists it), says so, and reaches the uninterrupted tables. Then full refreshes killed at
+//! seeded random moments (`Networked::RANDOM_KILLS`, or `SIGBATCH_TEST_RANDOM_KILLS` for a
+//! larger sweep), each rerun after its lease expired, reach the same tables.
 
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::network::{Networked, relay_in_front, tables};
+use super::network::{Networked, Rows, relay_in_front, tables};
 use super::{NOW, PLACE, SharedWarehouse, fixture, sigbatch};
+use crate::common::TempProject;
 
 /// The statement the run is killed during: the daily aggregates' insert, inside the window's
 /// transaction where there is one.
@@ -61,14 +64,7 @@ pub fn a_killed_runs_open_work_is_ended_by_the_next_run<H: Networked>(shared: &S
         let relay = relay_in_front(&project, H::SEED, 1, |_, _, _| false);
         relay.hold_answer_of(H::KILLED_DURING);
         h.slow_down(Some("_daily_aggregates"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sigbatch"))
-            .args(["run", "--project-dir"])
-            .arg(project.path())
-            .env("SIGBATCH_NOW", NOW)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(&project, &["run"]);
         wait_for(
             "the run reaching its daily aggregates",
             Duration::from_secs(180),
@@ -121,5 +117,69 @@ pub fn a_killed_runs_open_work_is_ended_by_the_next_run<H: Networked>(shared: &S
             "{}: the run after a killed one ended {open:?} and finished in {took:?}",
             H::KIND
         );
+        drop(relay);
+        let landed = random_kills(h, secrets, &project, place, took, &expected);
+        eprintln!("{}: random kills that landed mid-run: {landed}", H::KIND);
     });
+}
+
+/// Full refreshes killed after a seeded delay within `run_time`, each rerun once its lease
+/// expired; the tables must equal `expected` after each. How many kills landed mid-run.
+fn random_kills<H: Networked>(
+    h: &mut H,
+    secrets: &[String],
+    project: &TempProject,
+    place: &str,
+    run_time: Duration,
+    expected: &(Rows, Rows),
+) -> usize {
+    let trials = std::env::var("SIGBATCH_TEST_RANDOM_KILLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(H::RANDOM_KILLS);
+    let mut seed = H::SEED;
+    let mut landed = 0;
+    for trial in 0..trials {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let delay = run_time.mul_f64(((seed >> 33) % 1000) as f64 / 1000.0);
+        let mut child = spawn(project, &["run", "--full-refresh"]);
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_none() {
+            landed += 1;
+        }
+        child.kill().ok(); // SIGKILL
+        child.wait().unwrap();
+        h.lease_sql(
+            place,
+            "UPDATE {lease} SET expires = since WHERE holder IS NOT NULL",
+        );
+        let output = sigbatch(secrets, project, &["run", "--full-refresh"]);
+        let text = String::from_utf8_lossy(&output.stderr).to_string();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "trial {trial}, killed after {delay:?}:\n{text}"
+        );
+        assert_eq!(
+            &tables(h, project, place),
+            expected,
+            "trial {trial}: killed after {delay:?}, the rerun's tables differ"
+        );
+    }
+    landed
+}
+
+/// The binary on `project`, its output dropped (it is killed before it could be read).
+fn spawn(project: &TempProject, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_sigbatch"))
+        .args(args)
+        .arg("--project-dir")
+        .arg(project.path())
+        .env("SIGBATCH_NOW", NOW)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }

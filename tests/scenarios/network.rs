@@ -14,7 +14,7 @@ use super::{
 use crate::common::relay::{Delivery, Fault, Relay};
 use crate::common::{self, TempProject};
 
-type Rows = Vec<Vec<Option<String>>>;
+pub type Rows = Vec<Vec<Option<String>>>;
 
 /// What a warehouse's requests look like to the relay.
 pub struct Wire {
@@ -62,6 +62,8 @@ pub trait Networked: Harness {
     /// The request (method, target, body) of a first run during which it is killed
     /// (tests/scenarios/killed.rs): one answered while the run has work open here.
     const KILLED_DURING: fn(&str, &str, &str) -> bool;
+    /// How many full refreshes that case then kills at random moments.
+    const RANDOM_KILLS: usize;
 
     /// Runs `sql` at `place`, `{lease}` standing for the fixture project's lease table there.
     fn lease_sql(&mut self, place: &str, sql: &str) -> Vec<Vec<Option<String>>>;
@@ -94,7 +96,8 @@ pub fn relay_in_front(
 /// Suite case: the fixture behind a relay, rerun after each failure with the faults still on
 /// until a run succeeds; its tables must then equal the shared exact run's (cases 2 and 3, an
 /// uninterrupted run of the same project), and no data-changing statement may have reached the
-/// server twice.
+/// server twice. `SIGBATCH_TEST_FAULT_SEEDS=N` runs N schedules (seeds) instead of the fixed one,
+/// each at a place of its own: the larger sweep.
 pub fn faults_in_transit_leave_the_uninterrupted_tables<H: Networked>(shared: &SharedWarehouse<H>) {
     shared.with(|warehouse| {
         warehouse.exact_run();
@@ -104,17 +107,39 @@ pub fn faults_in_transit_leave_the_uninterrupted_tables<H: Networked>(shared: &S
             warehouse.exact.as_ref().unwrap(),
         );
         let expected = tables(h, &exact.project, PLACE);
-        let outcome = faulted_runs(h, secrets, &expected);
-        eprintln!("{} network faults: {outcome:?}", H::KIND);
-        assert!(outcome.faults >= 30, "{outcome:?}");
+        let seeds: u64 = std::env::var("SIGBATCH_TEST_FAULT_SEEDS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        for n in 0..seeds {
+            let outcome = faulted_runs(
+                h,
+                secrets,
+                &expected,
+                H::SEED + n,
+                &format!("net_faulted{n}"),
+            );
+            eprintln!(
+                "{} network faults, seed {}: {outcome:?}",
+                H::KIND,
+                H::SEED + n
+            );
+            assert!(outcome.faults >= 30, "{outcome:?}");
+        }
     });
 }
 
 /// Runs the fixture at a place of its own behind the relay until a run succeeds, then checks.
-fn faulted_runs<H: Networked>(h: &mut H, secrets: &[String], expected: &(Rows, Rows)) -> Outcome {
-    let project = fixture(h, "exact", 3, "net_faulted", true);
+fn faulted_runs<H: Networked>(
+    h: &mut H,
+    secrets: &[String],
+    expected: &(Rows, Rows),
+    seed: u64,
+    place: &str,
+) -> Outcome {
+    let project = fixture(h, "exact", 3, place, true);
     // a lost lease release would only make the next run wait out the lease (five minutes)
-    let relay = relay_in_front(&project, H::SEED, H::FAULT_ONE_IN, |_, _, body| {
+    let relay = relay_in_front(&project, seed, H::FAULT_ONE_IN, |_, _, body| {
         !body.contains("holder = NULL")
     });
     let mut outcome = Outcome::default();
@@ -145,7 +170,7 @@ fn faulted_runs<H: Networked>(h: &mut H, secrets: &[String], expected: &(Rows, R
             .entry(format!("{:?}", delivery.fault))
             .or_default() += 1;
     }
-    assert_eq!(&tables(h, &project, "net_faulted"), expected, "{outcome:?}");
+    assert_eq!(&tables(h, &project, place), expected, "{outcome:?}");
     let twice = executed_twice(&deliveries, &H::WIRE);
     assert!(twice.is_empty(), "executed twice: {twice:#?}");
     outcome
