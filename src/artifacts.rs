@@ -82,6 +82,8 @@ pub struct WindowResult {
     pub events: u64,
     pub days_aggregated: u64,
     pub commit_seconds: f64,
+    /// Requests the window sent the warehouse (`WindowReport::requests`).
+    pub requests: usize,
     pub stages: Vec<StageResult>,
 }
 
@@ -174,6 +176,7 @@ fn window_result(report: &WindowReport) -> WindowResult {
         events: report.events,
         days_aggregated: report.days_processed,
         commit_seconds: report.commit_time.as_secs_f64(),
+        requests: report.requests,
         stages: report
             .stages
             .iter()

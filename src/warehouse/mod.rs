@@ -40,6 +40,28 @@ pub struct StatementStats {
     pub bytes_billed: Option<u64>,
 }
 
+/// One statement of a script as it ran: its own time and what the warehouse reported of it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScriptStep {
+    pub took: Duration,
+    pub stats: StatementStats,
+}
+
+/// A script as it ran: each statement's step, and the requests it took (the script, and where
+/// the statements' statistics are read apart, that reading).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScriptRun {
+    pub steps: Vec<ScriptStep>,
+    pub requests: usize,
+}
+
+/// A script that failed at statement `at` (those before it ran; in a transaction, rolled back).
+#[derive(Debug)]
+pub struct ScriptFailure {
+    pub at: usize,
+    pub error: crate::error::Error,
+}
+
 pub trait Warehouse {
     /// Runs one statement that returns no rows.
     fn execute(&mut self, sql: &str) -> Result<()>;
@@ -51,6 +73,19 @@ pub trait Warehouse {
     /// on its own (Snowflake, BigQuery), a window runs its DDL before its transaction.
     fn transactional_ddl(&self) -> bool {
         true
+    }
+
+    /// Runs `statements` as one request (a script), inside one transaction the script begins and
+    /// commits when `transaction` (a failure rolls it back); each statement's time and
+    /// statistics, in order. `None` where the warehouse takes one statement per request: the
+    /// executor then sends them one by one. Where a request costs a second or more before any
+    /// work (BigQuery), a window is then two requests instead of thirty.
+    fn execute_script(
+        &mut self,
+        _statements: &[&str],
+        _transaction: bool,
+    ) -> Option<std::result::Result<ScriptRun, ScriptFailure>> {
+        None
     }
 
     /// Whether statements can be grouped in a transaction at all. Where they cannot (Databricks:

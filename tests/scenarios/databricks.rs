@@ -186,7 +186,7 @@ impl super::network::Networked for Databricks {
     const FAULT_ONE_IN: u64 = 12;
     const SEED: u64 = 0x5eed_0d06;
     /// The first poll of a statement: the slowed insert, which outlasts its submission's wait.
-    const RANDOM_KILLS: usize = 3;
+    const RANDOM_KILLS: usize = 2;
     const KILLED_DURING: fn(&str, &str, &str) -> bool =
         |method, target, _| method == "GET" && target.starts_with("/api/2.0/sql/statements/");
 

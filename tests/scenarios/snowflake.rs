@@ -342,7 +342,7 @@ impl super::network::Networked for Snowflake {
     };
     const FAULT_ONE_IN: u64 = 3;
     const SEED: u64 = 0x5eed_5f1a;
-    const RANDOM_KILLS: usize = 3;
+    const RANDOM_KILLS: usize = 1;
     const KILLED_DURING: fn(&str, &str, &str) -> bool = |_, target, body| {
         target.starts_with("/queries/v1/query-request")
             && serde_json::from_str::<serde_json::Value>(body).is_ok_and(|b| {

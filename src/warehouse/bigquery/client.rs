@@ -47,7 +47,7 @@ pub struct Client {
     last: StatementStats,
 }
 
-enum Verb {
+pub(super) enum Verb {
     Get,
     Post,
 }
@@ -280,7 +280,7 @@ impl Client {
     }
 
     /// One REST call, retried as it is while it fails in transit.
-    fn send(
+    pub(super) fn send(
         &mut self,
         verb: Verb,
         path: &str,
@@ -421,7 +421,7 @@ fn job_error(status: u16, error: &Value) -> JobError {
     }))
 }
 
-fn final_error(failure: Failure) -> Error {
+pub(super) fn final_error(failure: Failure) -> Error {
     match failure {
         Failure::Final(error) => error,
         Failure::Transient(message) => Error::Internal(format!("bigquery: {message}")),
@@ -429,7 +429,7 @@ fn final_error(failure: Failure) -> Error {
 }
 
 /// A count BigQuery sends as a decimal string.
-fn number(value: &Value) -> Option<u64> {
+pub(super) fn number(value: &Value) -> Option<u64> {
     value
         .as_str()
         .and_then(|v| v.parse().ok())

@@ -10,6 +10,7 @@
 mod auth;
 mod client;
 mod rows;
+mod script;
 
 pub use client::Client;
 pub use rows::ResultSet;
@@ -17,7 +18,7 @@ pub use rows::ResultSet;
 use crate::dialect::{BigQuery, Dialect};
 use crate::error::{Error, Result};
 use crate::project::profiles::bigquery::BigQuerySettings;
-use crate::warehouse::{Row, StatementStats, Warehouse};
+use crate::warehouse::{Row, ScriptFailure, ScriptRun, StatementStats, Warehouse};
 
 pub struct BigQueryWarehouse {
     client: Client,
@@ -71,6 +72,37 @@ impl Warehouse for BigQueryWarehouse {
 
     fn last_statement_stats(&self) -> StatementStats {
         self.client.last_stats().clone()
+    }
+
+    /// One multi-statement job; each statement's time, job id and bytes from its child job.
+    fn execute_script(
+        &mut self,
+        statements: &[&str],
+        transaction: bool,
+    ) -> Option<std::result::Result<ScriptRun, ScriptFailure>> {
+        if statements.len() < 2 {
+            return None;
+        }
+        let script = script::script_text(statements, transaction);
+        let started = std::time::Instant::now();
+        if let Err(error) = self.client.run(&script) {
+            if transaction {
+                let _ = self.rollback();
+            }
+            let at = script::failed_statement(&error.to_string(), statements, transaction);
+            return Some(Err(ScriptFailure { at, error }));
+        }
+        let took = started.elapsed();
+        let parent = self.client.last_stats().clone();
+        let children = parent
+            .id
+            .as_deref()
+            .and_then(|id| self.client.script_children(id).ok())
+            .unwrap_or_default();
+        Some(Ok(ScriptRun {
+            steps: script::steps(statements.len(), transaction, children, parent, took),
+            requests: 2,
+        }))
     }
 
     /// Aborts each session (`CALL BQ.ABORT_SESSION`): its running job stops and its open

@@ -1,18 +1,20 @@
 //! Execute: runs the rendered statements of each load window on a warehouse, one transaction
 //! per window, so the watermark, the daily manifest and the data move together or not at all.
-//! The windows come from `load_window`, the checks before the first one from `preflight`.
+//! The windows come from `load_window`, the checks before the first one from `preflight`, and
+//! `window` runs each one's statements.
 
-use std::time::{Duration, Instant};
+mod window;
+
+use std::time::Duration;
 
 use crate::dag::Stage;
 use crate::dialect::Dialect;
-use crate::error::{Error, Result};
-use crate::lease::Fence;
+use crate::error::Result;
 use crate::load_window::{LoadWindows, Mode, RunOptions, Step};
 use crate::plan::Plan;
 use crate::preflight::check_run;
 use crate::project::Project;
-use crate::render::{self, LoadWindow, Queries, Statement, Tables, WindowPlan};
+use crate::render::{self, LoadWindow, Queries, Statement, Tables};
 use crate::report::{Event, Reporter};
 use crate::state;
 use crate::warehouse::{Warehouse, number_cell};
@@ -27,8 +29,12 @@ pub struct WindowReport {
     /// What each stage took and what the warehouse said about it, in execution order (empty for
     /// a dry run).
     pub stages: Vec<StageReport>,
-    /// Wall time of the commits (DuckDB may checkpoint there, writing the window's tables).
+    /// Wall time of the commits (DuckDB may checkpoint there, writing the window's tables);
+    /// inside a script (BigQuery) the commit is the last statement's time instead.
     pub commit_time: Duration,
+    /// Requests the window sent the warehouse: one per statement (BEGIN and COMMIT included),
+    /// or one per script where the warehouse runs scripts, plus the count of what it read.
+    pub requests: usize,
 }
 
 /// One stage of a window as it ran: wall time, and the warehouse's statement ids and bytes where
@@ -45,7 +51,7 @@ pub struct StageReport {
 }
 
 impl StageReport {
-    fn new(stage: Stage) -> StageReport {
+    pub(crate) fn new(stage: Stage) -> StageReport {
         StageReport {
             stage,
             duration: Duration::ZERO,
@@ -56,7 +62,7 @@ impl StageReport {
         }
     }
 
-    fn add(&mut self, took: Duration, stats: crate::warehouse::StatementStats) {
+    pub(crate) fn add(&mut self, took: Duration, stats: crate::warehouse::StatementStats) {
         let sum = |total: Option<u64>, more: Option<u64>| match (total, more) {
             (Some(a), Some(b)) => Some(a + b),
             (a, b) => a.or(b),
@@ -135,6 +141,7 @@ pub fn run_into(
             statements: window_plan.statements().cloned().collect(),
             stages: Vec::new(),
             commit_time: Duration::ZERO,
+            requests: 0,
         };
         let index = reports.len() - first_report + 1;
         reporter.report(Event::WindowStarted {
@@ -147,10 +154,12 @@ pub fn run_into(
             reports.push(report);
             break;
         }
-        (report.stages, report.commit_time) =
-            execute_window(warehouse, &window_plan, options.fence.as_ref(), reporter)?;
+        let run = window::execute(warehouse, &window_plan, options.fence.as_ref(), reporter)?;
+        (report.stages, report.commit_time, report.requests) =
+            (run.stages, run.commit_time, run.requests);
         if !next.attributes_only {
             (report.events, report.days_processed) = window_counts(warehouse, dialect, tables)?;
+            report.requests += 1;
         }
         let timings: Vec<(&str, Duration)> = report
             .stages
@@ -175,122 +184,6 @@ pub fn run_into(
             break;
         }
         stored = state::read(warehouse, dialect, plan, tables)?;
-    }
-    Ok(())
-}
-
-/// Runs one window's statements; returns what each stage took and the wall time of the commits.
-///
-/// Where DDL is transactional the statements before the window's transaction (setup: schemas,
-/// and the stored tables: dropped on a full refresh, created if missing) commit in a transaction
-/// of their own. DuckDB misreads a table created and bulk-filled in one transaction (aggregates
-/// over it see no rows: its statistics still say empty), so no stored table may be born in the
-/// transaction that fills it. A crash between the two leaves empty tables and no run state, from
-/// which the next run rebuilds every table: what the full refresh or first run would have built.
-/// Elsewhere each of them commits on its own (`render::window_plan` says why that is safe).
-///
-/// `fence` (the run lease's check) runs inside the window's transaction just before its last
-/// statement, which writes the run state: a run that lost its lease writes no state, and where
-/// there are transactions commits nothing.
-fn execute_window(
-    warehouse: &mut dyn Warehouse,
-    plan: &WindowPlan,
-    fence: Option<&Fence>,
-    reporter: &mut dyn Reporter,
-) -> Result<(Vec<StageReport>, Duration)> {
-    let mut stages = Vec::new();
-    let mut commit_time = Duration::ZERO;
-    if warehouse.transactional_ddl() {
-        commit_time +=
-            execute_in_transaction(warehouse, &plan.before, None, &mut stages, reporter)?;
-    } else {
-        execute_statements(warehouse, &plan.before, None, &mut stages, reporter)?;
-    }
-    commit_time +=
-        execute_in_transaction(warehouse, &plan.transaction, fence, &mut stages, reporter)?;
-    Ok((stages, commit_time))
-}
-
-/// Runs `statements` in one transaction, `fence` before the last one, adding to `stages`;
-/// returns the time of the commit.
-fn execute_in_transaction(
-    warehouse: &mut dyn Warehouse,
-    statements: &[Statement],
-    fence: Option<&Fence>,
-    stages: &mut Vec<StageReport>,
-    reporter: &mut dyn Reporter,
-) -> Result<Duration> {
-    warehouse.begin()?;
-    if let Err(error) = execute_statements(warehouse, statements, fence, stages, reporter) {
-        // the failure is what the user needs to see; a failed rollback adds nothing to it
-        let _ = warehouse.rollback();
-        return Err(error);
-    }
-    let started = Instant::now();
-    warehouse.commit()?;
-    Ok(started.elapsed())
-}
-
-/// Runs `statements` in order, `fence` before the last one, adding each one's time and
-/// statistics to its stage's, and reporting each stage as its last statement finishes; a
-/// failure names the stage.
-fn execute_statements(
-    warehouse: &mut dyn Warehouse,
-    statements: &[Statement],
-    fence: Option<&Fence>,
-    stages: &mut Vec<StageReport>,
-    reporter: &mut dyn Reporter,
-) -> Result<()> {
-    for (position, statement) in statements.iter().enumerate() {
-        if crate::cancel::requested() {
-            return Err(crate::cancel::stopped(format!(
-                "interrupted before stage `{}`",
-                statement.stage.name()
-            )));
-        }
-        if position + 1 == statements.len()
-            && let Some(fence) = fence
-        {
-            fence.check(warehouse)?;
-        }
-        let started = Instant::now();
-        let result = warehouse.execute(&statement.sql);
-        let took = started.elapsed();
-        let stats = warehouse.last_statement_stats();
-        let at = match stages.iter().position(|s| s.stage == statement.stage) {
-            Some(at) => at,
-            None => {
-                stages.push(StageReport::new(statement.stage));
-                stages.len() - 1
-            }
-        };
-        stages[at].add(took, stats);
-        result.map_err(|error| match error {
-            Error::Stage {
-                message,
-                hint,
-                user_fixable,
-                ..
-            } => Error::Stage {
-                stage: statement.stage.name().to_string(),
-                message,
-                hint,
-                user_fixable,
-            },
-            other => other,
-        })?;
-        if statements
-            .get(position + 1)
-            .is_none_or(|next| next.stage != statement.stage)
-        {
-            let stage = &stages[at];
-            reporter.report(Event::StageFinished {
-                stage: stage.stage.name(),
-                duration: stage.duration,
-                rows: None,
-                bytes: stage.bytes_processed,
-            });
-        }
     }
     Ok(())
 }
