@@ -4,7 +4,7 @@
 use super::naming::{
     NameAllocator, cleaned_property_name, property_base_name, upstream_daily_name,
 };
-use super::{CountedValues, DailyColumn, OutputColumn, Partial, Predicate, PropertyColumn};
+use super::{CountedValues, DailyColumn, OutputColumn, Partial, Predicate, PropertyColumn, Stored};
 use crate::error::{Error, Result};
 use crate::project::Semantics;
 use crate::project::group::{
@@ -32,19 +32,42 @@ fn extraction_type(value_type: ValueType) -> ValueType {
 
 impl Builder {
     fn property_column(&mut self, property: &Property, value_type: ValueType) -> String {
-        let value_type = extraction_type(value_type);
-        if let Some(existing) = self
-            .properties
-            .iter()
-            .find(|p| p.property == *property && p.value_type == value_type)
-        {
+        self.column_of(property, extraction_type(value_type), None)
+    }
+
+    /// Compat mode's min/max read a property twice (semantics.md 6.6): the values the events
+    /// table stores as numbers, as doubles, and those it stores as strings, as text.
+    fn stored_column(&mut self, property: &Property, stored: Stored) -> String {
+        let value_type = match stored {
+            Stored::Number => ValueType::Double,
+            Stored::Text => ValueType::Text,
+        };
+        self.column_of(property, value_type, Some(stored))
+    }
+
+    fn column_of(
+        &mut self,
+        property: &Property,
+        value_type: ValueType,
+        stored: Option<Stored>,
+    ) -> String {
+        if let Some(existing) = self.properties.iter().find(|p| {
+            p.property == *property && p.value_type == value_type && p.stored == stored
+        }) {
             return existing.name.clone();
         }
-        let name = self.property_names.allocate(&property_base_name(property));
+        let base = property_base_name(property);
+        let base = match stored {
+            None => base,
+            Some(Stored::Number) => format!("{base}_stored_number"),
+            Some(Stored::Text) => format!("{base}_stored_text"),
+        };
+        let name = self.property_names.allocate(&base);
         self.properties.push(PropertyColumn {
             name: name.clone(),
             property: property.clone(),
             value_type,
+            stored,
         });
         name
     }
@@ -191,9 +214,17 @@ impl Builder {
             .with_hint("use `semantics: exact`, which computes an exact mean"));
         }
         let when = self.matching(attribute)?;
+        if compat
+            && matches!(attribute.aggregation, Aggregation::Min | Aggregation::Max)
+            && attribute.value_type.is_numeric()
+        {
+            return self.compat_extreme(attribute, when);
+        }
         // values counted or told apart are read as text, and so is time_since_*'s property,
         // which is only tested for NULL (read at the attribute's integer type, a text property
-        // was NULL on every event); the others at the attribute's type
+        // was NULL on every event), and compat's unique_list, which lists the values as
+        // upstream casts what the events table stores (semantics.md 6.6); the others at the
+        // attribute's type
         let read_as = match attribute.aggregation {
             Aggregation::ApproxCountDistinct
             | Aggregation::MostFrequent
@@ -201,6 +232,7 @@ impl Builder {
             | Aggregation::CategoryCount
             | Aggregation::TimeSinceFirst
             | Aggregation::TimeSinceLast => ValueType::Text,
+            Aggregation::UniqueList if compat => ValueType::Text,
             _ => attribute.value_type,
         };
         let value = attribute
@@ -328,7 +360,7 @@ impl Builder {
                 let partial = Partial::UniqueList {
                     value: value_name()?,
                     when,
-                    integers: attribute.value_type == ValueType::Integer,
+                    integers: !compat && attribute.value_type == ValueType::Integer,
                 };
                 (self.daily_column(&base("values"), partial), None)
             }
@@ -387,6 +419,57 @@ impl Builder {
             period_days: attribute.period_days,
             default_value: attribute.default_value.clone(),
             time_unit: attribute.time_unit,
+            counted: None,
+        })
+    }
+
+    /// Compat mode's min/max of a numeric attribute (semantics.md 6.6): upstream orders the
+    /// values as the events table stores them, numbers among numbers and strings among strings
+    /// (`max("99.5", "196") = "99.5"`). The day keeps the extreme of each kind: the number one in
+    /// the column upstream names, the text one beside it.
+    fn compat_extreme(&mut self, attribute: &Attribute, when: Predicate) -> Result<OutputColumn> {
+        let property = attribute
+            .property
+            .as_ref()
+            .ok_or_else(|| Error::invalid("property", "is required"))?;
+        let number = self.stored_column(property, Stored::Number);
+        let text = self.stored_column(property, Stored::Text);
+        let event_names: Vec<&str> = attribute.events.iter().map(|e| e.name.as_str()).collect();
+        let base = upstream_daily_name(
+            attribute.aggregation,
+            property.as_path(),
+            &event_names,
+            &attribute.criteria,
+            &attribute.name,
+        );
+        let (number, text) = if attribute.aggregation == Aggregation::Min {
+            (
+                Partial::Min {
+                    value: number,
+                    when: when.clone(),
+                },
+                Partial::Min { value: text, when },
+            )
+        } else {
+            (
+                Partial::Max {
+                    value: number,
+                    when: when.clone(),
+                },
+                Partial::Max { value: text, when },
+            )
+        };
+        let daily = self.daily_column(&base, number);
+        let daily_text = self.daily_column(&format!("{base}_text"), text);
+        Ok(OutputColumn {
+            name: attribute.name.clone(),
+            aggregation: attribute.aggregation,
+            value_type: attribute.value_type,
+            daily,
+            daily_second: Some(daily_text),
+            period_days: attribute.period_days,
+            default_value: attribute.default_value.clone(),
+            time_unit: None,
             counted: None,
         })
     }
