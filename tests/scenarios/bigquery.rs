@@ -4,6 +4,8 @@
 //! self-describing columns once per full schema version, contexts as REPEATED RECORD and
 //! unstruct events as RECORD with snake_case fields, `revenue` NUMERIC.
 
+use std::path::Path;
+
 use serde_json::Value;
 use sigbatch::dialect::{BigQuery as BigQueryDialect, Dialect};
 use sigbatch::project::profiles::bigquery::{BigQueryAuth, BigQuerySettings};
@@ -107,6 +109,19 @@ impl Harness for BigQuery {
             split,
         );
         self.events_loaded = true;
+    }
+
+    fn load_events_csv(&mut self, _project: &TempProject, _place: &str, csv: &Path, schema: &str) {
+        let events = duckdb::Connection::open_in_memory().unwrap();
+        sigbatch::stage_csv::stage_events_csv(&events, csv, "atomic", "events").unwrap();
+        copy_events(
+            &mut self.server.client(schema),
+            &events,
+            "atomic.events",
+            schema,
+            "events",
+            None,
+        );
     }
 
     fn read(&mut self, _project: &TempProject, place: &str, table: &str) -> Table {

@@ -1,6 +1,8 @@
 //! DuckDB as the suite drives it: nothing to start; a place is the project's own file
 //! (warehouse.duckdb, its derived tables in `main_derived`).
 
+use std::path::Path;
+
 use crate::common::faults::Rules;
 use crate::common::{self, TempProject};
 
@@ -35,6 +37,10 @@ impl Harness for DuckDbFile {
 
     fn load_fixture_events(&mut self, project: &TempProject, _place: &str) {
         common::stage_fixture_events(&project.connection());
+    }
+
+    fn load_events_csv(&mut self, project: &TempProject, _place: &str, csv: &Path, schema: &str) {
+        sigbatch::stage_csv::stage_events_csv(&project.connection(), csv, schema, "events").unwrap();
     }
 
     fn read(&mut self, project: &TempProject, _place: &str, table: &str) -> Table {

@@ -20,6 +20,9 @@
 //! 10. `faults_in_transit_leave_the_uninterrupted_tables` (`network.rs`, not on DuckDB): behind
 //!     a relay that breaks requests and answers, reruns reach case 2's tables and no
 //!     data-changing statement runs twice.
+//! 11. `compat_mode_orders_stored_values_as_upstream_at_scale` (`stored_values.rs`): a seeded
+//!     stream whose values order differently as text and as numbers gives, in compat mode, the
+//!     table semantics.md 6.6's rules give, computed from the events in the test.
 //!
 //! What only one warehouse has (a lease taken over, dry-run byte estimates, ...) is checked in its
 //! own file, beside the suite, or in the harness's hooks (`after_compat`, `after_exact`,
@@ -35,7 +38,9 @@ pub mod network;
 #[allow(unused_imports)] // the suite case of the warehouses reached over HTTP (not DuckDB)
 pub use network::faults_in_transit_leave_the_uninterrupted_tables;
 pub mod snowflake;
+pub mod stored_values;
 
+use std::path::Path;
 use std::process::Output;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -88,6 +93,12 @@ pub trait Harness: Send + Sized + 'static {
     /// Loads the fixture's events (tests/fixtures/upstream-0.4/events.csv) where a project at
     /// `place` reads them, in this warehouse's layout.
     fn load_fixture_events(&mut self, project: &TempProject, place: &str);
+    /// Loads a Snowplow events CSV (columns as the fixture's, self-describing ones named by full
+    /// schema version) as `<schema>.events`, where a project at `place` with
+    /// `snowplow__atomic_schema: <schema>` reads them, in this warehouse's layout.
+    fn load_events_csv(&mut self, project: &TempProject, place: &str, csv: &Path, schema: &str);
+    /// How many events case 11 streams here (fewer where loading them is slow).
+    const STORED_VALUE_EVENTS: usize = stored_values::EVENTS;
     /// `<place>_derived.<table>` read back.
     fn read(&mut self, project: &TempProject, place: &str, table: &str) -> Table;
     /// How many tables sigbatch wrote for `place` (derived, manifest and scratch).
@@ -580,6 +591,11 @@ macro_rules! suite {
         #[test]
         fn a_dry_run_writes_nothing() {
             $crate::scenarios::a_dry_run_writes_nothing::<$harness>(&WAREHOUSE);
+        }
+
+        #[test]
+        fn compat_mode_orders_stored_values_as_upstream_at_scale() {
+            $crate::scenarios::stored_values::compat_mode_orders_stored_values_as_upstream_at_scale::<$harness>();
         }
 
         #[test]

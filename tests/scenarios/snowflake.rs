@@ -4,6 +4,7 @@
 //! (concurrent sessions in different databases of one server see each other's catalog); events
 //! are copied in Snowflake's layout: upper-case names, self-describing columns as VARIANT.
 
+use std::path::Path;
 use std::time::Duration;
 
 use sigbatch::dialect::{Dialect, Snowflake as SnowflakeDialect};
@@ -68,6 +69,13 @@ impl<const ARROW: bool> Harness for SnowflakeAnswering<ARROW> {
         common::stage_fixture_events(&events);
         self.database(place)
             .copy_from_duckdb(&events, "atomic.events", "atomic", "events");
+    }
+
+    fn load_events_csv(&mut self, _project: &TempProject, place: &str, csv: &Path, schema: &str) {
+        let events = duckdb::Connection::open_in_memory().unwrap();
+        sigbatch::stage_csv::stage_events_csv(&events, csv, "atomic", "events").unwrap();
+        self.database(place)
+            .copy_from_duckdb(&events, "atomic.events", schema, "events");
     }
 
     fn read(&mut self, _project: &TempProject, place: &str, table: &str) -> Table {
