@@ -9,7 +9,7 @@
 //! 2. `exact_mode_equals_duckdb`: the fixture's exact run equals the same run on DuckDB.
 //! 3. `a_rerun_does_nothing`: after it, `status` reads the state back and a rerun finds nothing
 //!    to do, leaving the table as it was (`updated_at` included). Cases 2 and 3 share one run,
-//!    and cases 2, 3, 6, 7, 8 and 10 one warehouse, each in a place of its own.
+//!    and cases 2, 3, 6, 7, 8, 10 and 11 one warehouse, each in a place of its own.
 //! 4. `a_run_stopped_after_statements_then_rerun_reaches_the_uninterrupted_tables`.
 //! 5. `two_concurrent_runs_never_interleave`.
 //! 6. `a_missing_events_table_is_named_and_nothing_is_written`.
@@ -549,10 +549,10 @@ fn dry_run<H: Harness>(h: &mut H, secrets: &[String]) {
 /// for a warehouse that has none to refuse.
 macro_rules! suite {
     ($harness:ty) => {
-        $crate::scenarios::suite!(@cases $harness, 7; refused_credentials_are_named_without_the_secret, faults_in_transit_leave_the_uninterrupted_tables);
+        $crate::scenarios::suite!(@cases $harness, 8; refused_credentials_are_named_without_the_secret, faults_in_transit_leave_the_uninterrupted_tables);
     };
     ($harness:ty, without credentials) => {
-        $crate::scenarios::suite!(@cases $harness, 5;);
+        $crate::scenarios::suite!(@cases $harness, 6;);
     };
     (@cases $harness:ty, $users:literal; $($more:ident),*) => {
         static WAREHOUSE: $crate::scenarios::SharedWarehouse<$harness> =
@@ -595,7 +595,7 @@ macro_rules! suite {
 
         #[test]
         fn compat_mode_orders_stored_values_as_upstream_at_scale() {
-            $crate::scenarios::stored_values::compat_mode_orders_stored_values_as_upstream_at_scale::<$harness>();
+            $crate::scenarios::stored_values::compat_mode_orders_stored_values_as_upstream_at_scale::<$harness>(&WAREHOUSE);
         }
 
         #[test]

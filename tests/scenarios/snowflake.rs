@@ -49,6 +49,8 @@ impl<const ARROW: bool> SnowflakeAnswering<ARROW> {
 
 impl<const ARROW: bool> Harness for SnowflakeAnswering<ARROW> {
     const KIND: &'static str = "snowflake";
+    /// fakesnow inserts about 200 events a second: 2,000 take 10 s, 100,000 would take 8 min.
+    const STORED_VALUE_EVENTS: usize = 2_000;
     const SYNTAXES: &'static [&'static str] = &["snowflake"];
     const REFUSAL: &'static str = "Incorrect username or password";
 

@@ -14,7 +14,7 @@ use std::time::Instant;
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use serde_json::{Value, json};
 
-use super::{Harness, Table, scratch, succeed};
+use super::{Harness, SharedWarehouse, Table, scratch, succeed};
 use crate::common::{self, TempProject};
 
 /// Events streamed where the harness does not say fewer (`Harness::STORED_VALUE_EVENTS`).
@@ -35,11 +35,20 @@ fn today() -> NaiveDate {
     first_day() + Duration::days(DAYS)
 }
 
-pub fn compat_mode_orders_stored_values_as_upstream_at_scale<H: Harness>() {
+pub fn compat_mode_orders_stored_values_as_upstream_at_scale<H: Harness>(
+    shared: &SharedWarehouse<H>,
+) {
+    shared.with(|warehouse| {
+        let (h, secrets) = (&mut warehouse.h, &warehouse.secrets);
+        let events = stream(H::STORED_VALUE_EVENTS, SEED);
+        let actual = run_compat(h, secrets, &events);
+        check(H::KIND, &events, actual);
+    });
+}
+
+/// The stream loaded into `h`, one compat full refresh, the attributes read back.
+fn run_compat<H: Harness>(h: &mut H, secrets: &[String], events: &[Event]) -> Table {
     let started = Instant::now();
-    let mut h = H::start();
-    let secrets = h.secrets();
-    let events = stream(H::STORED_VALUE_EVENTS, SEED);
     let vars = H::vars(60)
         .replace("'2025-01-01'", &format!("'{}'", first_day()))
         .replace("'2025-01-06'", &format!("'{}'", today()))
@@ -47,7 +56,7 @@ pub fn compat_mode_orders_stored_values_as_upstream_at_scale<H: Harness>() {
         + &format!("  snowplow__atomic_schema: {SCHEMA}\n");
     let project = TempProject::new("compat", &group().to_string(), &vars);
     let csv = project.path().join("stream.csv");
-    write_csv(&events, &csv);
+    write_csv(events, &csv);
     let place = "stored";
     h.load_events_csv(&project, place, &csv, SCHEMA);
     std::fs::write(
@@ -56,7 +65,7 @@ pub fn compat_mode_orders_stored_values_as_upstream_at_scale<H: Harness>() {
     )
     .unwrap();
     let loaded = started.elapsed();
-    succeed(&secrets, &project, &["run", "--full-refresh"]);
+    succeed(secrets, &project, &["run", "--full-refresh"]);
     let actual = h.read(&project, place, ATTRIBUTES);
     eprintln!(
         "{}: {} events loaded in {:.1?}, run and read in {:.1?}",
@@ -65,9 +74,13 @@ pub fn compat_mode_orders_stored_values_as_upstream_at_scale<H: Harness>() {
         loaded,
         started.elapsed() - loaded
     );
+    actual
+}
 
-    let expected = oracle(&events, Reading::Stored);
-    let typed = oracle(&events, Reading::Typed);
+/// `actual` against the rules' table, and the rules' table against the typed one.
+fn check(kind: &str, events: &[Event], actual: Table) {
+    let expected = oracle(events, Reading::Stored);
+    let typed = oracle(events, Reading::Typed);
     let typed_differs = differences(&typed, &expected).len();
     assert!(
         typed_differs > expected.len() / 2,
@@ -76,8 +89,7 @@ pub fn compat_mode_orders_stored_values_as_upstream_at_scale<H: Harness>() {
     let mismatches = differences(&sorted(actual), &expected);
     assert!(
         mismatches.is_empty(),
-        "{}: {} of {} keys' cells differ from semantics.md 6.6, e.g.:\n{}",
-        H::KIND,
+        "{kind}: {} cells of {} keys differ from semantics.md 6.6, e.g.:\n{}",
         mismatches.len(),
         expected.len(),
         mismatches[..mismatches.len().min(20)].join("\n")
