@@ -35,25 +35,17 @@ impl Builder {
         self.column_of(property, extraction_type(value_type), None)
     }
 
-    /// Compat mode's min/max read a property twice (semantics.md 6.6): the values the events
-    /// table stores as numbers, as doubles, and those it stores as strings, as text.
-    fn stored_column(&mut self, property: &Property, stored: Stored) -> String {
-        let value_type = match stored {
-            Stored::Number => ValueType::Double,
-            Stored::Text => ValueType::Text,
-        };
-        self.column_of(property, value_type, Some(stored))
-    }
-
-    fn column_of(
+    pub(super) fn column_of(
         &mut self,
         property: &Property,
         value_type: ValueType,
         stored: Option<Stored>,
     ) -> String {
-        if let Some(existing) = self.properties.iter().find(|p| {
-            p.property == *property && p.value_type == value_type && p.stored == stored
-        }) {
+        if let Some(existing) = self
+            .properties
+            .iter()
+            .find(|p| p.property == *property && p.value_type == value_type && p.stored == stored)
+        {
             return existing.name.clone();
         }
         let base = property_base_name(property);
@@ -73,7 +65,7 @@ impl Builder {
     }
 
     /// Adds a daily column, reusing an identical one (upstream shares e.g. `first_<p>`).
-    fn daily_column(&mut self, base: &str, partial: Partial) -> String {
+    pub(super) fn daily_column(&mut self, base: &str, partial: Partial) -> String {
         if let Some(existing) = self.daily.iter().find(|d| d.partial == partial) {
             return existing.name.clone();
         }
@@ -419,57 +411,6 @@ impl Builder {
             period_days: attribute.period_days,
             default_value: attribute.default_value.clone(),
             time_unit: attribute.time_unit,
-            counted: None,
-        })
-    }
-
-    /// Compat mode's min/max of a numeric attribute (semantics.md 6.6): upstream orders the
-    /// values as the events table stores them, numbers among numbers and strings among strings
-    /// (`max("99.5", "196") = "99.5"`). The day keeps the extreme of each kind: the number one in
-    /// the column upstream names, the text one beside it.
-    fn compat_extreme(&mut self, attribute: &Attribute, when: Predicate) -> Result<OutputColumn> {
-        let property = attribute
-            .property
-            .as_ref()
-            .ok_or_else(|| Error::invalid("property", "is required"))?;
-        let number = self.stored_column(property, Stored::Number);
-        let text = self.stored_column(property, Stored::Text);
-        let event_names: Vec<&str> = attribute.events.iter().map(|e| e.name.as_str()).collect();
-        let base = upstream_daily_name(
-            attribute.aggregation,
-            property.as_path(),
-            &event_names,
-            &attribute.criteria,
-            &attribute.name,
-        );
-        let (number, text) = if attribute.aggregation == Aggregation::Min {
-            (
-                Partial::Min {
-                    value: number,
-                    when: when.clone(),
-                },
-                Partial::Min { value: text, when },
-            )
-        } else {
-            (
-                Partial::Max {
-                    value: number,
-                    when: when.clone(),
-                },
-                Partial::Max { value: text, when },
-            )
-        };
-        let daily = self.daily_column(&base, number);
-        let daily_text = self.daily_column(&format!("{base}_text"), text);
-        Ok(OutputColumn {
-            name: attribute.name.clone(),
-            aggregation: attribute.aggregation,
-            value_type: attribute.value_type,
-            daily,
-            daily_second: Some(daily_text),
-            period_days: attribute.period_days,
-            default_value: attribute.default_value.clone(),
-            time_unit: None,
             counted: None,
         })
     }

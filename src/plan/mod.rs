@@ -9,6 +9,7 @@ mod builder;
 mod compat;
 pub mod naming;
 pub mod predicate;
+mod stored;
 
 use crate::error::{Error, Result};
 use crate::project::group::{Aggregation, EventRef, Literal, Property, TimeUnit, ValueType};

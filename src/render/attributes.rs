@@ -166,7 +166,10 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Result<Folds> {
                 let min = output.aggregation == Aggregation::Min;
                 let function = if min { "MIN" } else { "MAX" };
                 let of = |column: &str| match output.period_days {
-                    Some(_) => format!("{function}(CASE WHEN {in_period} THEN {} END)", daily(column)),
+                    Some(_) => format!(
+                        "{function}(CASE WHEN {in_period} THEN {} END)",
+                        daily(column)
+                    ),
                     None => format!("{function}({})", daily(column)),
                 };
                 let number = group(helper.clone(), &output.daily, of(&output.daily));

@@ -40,7 +40,8 @@ impl Harness for DuckDbFile {
     }
 
     fn load_events_csv(&mut self, project: &TempProject, _place: &str, csv: &Path, schema: &str) {
-        sigbatch::stage_csv::stage_events_csv(&project.connection(), csv, schema, "events").unwrap();
+        sigbatch::stage_csv::stage_events_csv(&project.connection(), csv, schema, "events")
+            .unwrap();
     }
 
     fn read(&mut self, project: &TempProject, _place: &str, table: &str) -> Table {

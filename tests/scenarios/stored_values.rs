@@ -194,7 +194,13 @@ fn write_csv(events: &[Event], path: &Path) {
 
 // ---- the group ----
 
-fn attribute(name: &str, kind: &str, aggregation: &str, field: &str, period: Option<&str>) -> Value {
+fn attribute(
+    name: &str,
+    kind: &str,
+    aggregation: &str,
+    field: &str,
+    period: Option<&str>,
+) -> Value {
     json!({
         "name": name,
         "type": kind,
@@ -289,7 +295,10 @@ fn oracle(events: &[Event], reading: Reading) -> Cells {
             };
             let quantities: Vec<i64> = events.iter().filter_map(|e| e.quantity).collect();
             let mut skus: Vec<String> = match reading {
-                Reading::Stored => events.iter().filter_map(|e| e.sku.map(String::from)).collect(),
+                Reading::Stored => events
+                    .iter()
+                    .filter_map(|e| e.sku.map(String::from))
+                    .collect(),
                 Reading::Typed => events
                     .iter()
                     .filter_map(|e| e.sku.and_then(number).map(|v| format!("{v:?}")))
@@ -302,8 +311,14 @@ fn oracle(events: &[Event], reading: Reading) -> Cells {
             let cells = [
                 ("max_price", extreme(prices(&events), true)),
                 ("min_price", extreme(prices(&events), false)),
-                ("max_price_last_7_days", rounded(extreme(prices(&recent), true))),
-                ("min_price_last_7_days", rounded(extreme(prices(&recent), false))),
+                (
+                    "max_price_last_7_days",
+                    rounded(extreme(prices(&recent), true)),
+                ),
+                (
+                    "min_price_last_7_days",
+                    rounded(extreme(prices(&recent), false)),
+                ),
                 ("max_quantity", quantities.iter().max().map(i64::to_string)),
                 ("min_quantity", quantities.iter().min().map(i64::to_string)),
                 ("skus", (!skus.is_empty()).then(|| skus.join(", "))),
@@ -313,11 +328,23 @@ fn oracle(events: &[Event], reading: Reading) -> Cells {
                 ),
                 (
                     "last_price",
-                    rounded(latest.price.as_deref().and_then(number).map(|v| v.to_string())),
+                    rounded(
+                        latest
+                            .price
+                            .as_deref()
+                            .and_then(number)
+                            .map(|v| v.to_string()),
+                    ),
                 ),
                 (
                     "expensive_baskets",
-                    Some(all_prices.iter().filter(|p| **p > 100.0).count().to_string()),
+                    Some(
+                        all_prices
+                            .iter()
+                            .filter(|p| **p > 100.0)
+                            .count()
+                            .to_string(),
+                    ),
                 ),
             ];
             let row = cells
