@@ -12,6 +12,7 @@ pub struct DuckDbFile;
 
 impl Harness for DuckDbFile {
     const KIND: &'static str = "duckdb";
+    const JSON_EVENTS: bool = true;
     /// The fixture group in all three syntaxes (the compat fixture runs in each).
     const SYNTAXES: &'static [&'static str] = &["snowflake", "bigquery", "databricks"];
     /// DuckDB's own rules (transactional DDL) never leave a window half-written; what the stops

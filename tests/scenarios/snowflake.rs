@@ -49,6 +49,7 @@ impl<const ARROW: bool> SnowflakeAnswering<ARROW> {
 
 impl<const ARROW: bool> Harness for SnowflakeAnswering<ARROW> {
     const KIND: &'static str = "snowflake";
+    const JSON_EVENTS: bool = true;
     /// fakesnow inserts about 200 events a second: 2,000 take 10 s, 100,000 would take 8 min.
     const STORED_VALUE_EVENTS: usize = 2_000;
     const SYNTAXES: &'static [&'static str] = &["snowflake"];

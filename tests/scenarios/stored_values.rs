@@ -1,8 +1,9 @@
 //! Case 11: compat mode at scale against upstream's rules for stored values (semantics.md 6.6).
 //!
 //! A seeded stream of basket events whose context holds `price` as JSON strings (`"99.5"`,
-//! `"196"`, `"99.50"`), `quantity` as JSON numbers (9, 10, 25) and `sku` as strings that read as
-//! the same number (`"007"`, `"7"`, `"7.0"`). Text and numeric order disagree on most keys, so a
+//! `"196"`, `"99.50"`) and, where the events table keeps JSON (`Harness::JSON_EVENTS`), as JSON
+//! numbers on some events too, `quantity` as JSON numbers (9, 10, 25) and `sku` as strings that
+//! read as the same number (`"007"`, `"7"`, `"7.0"`). Text and numeric order disagree on most keys, so a
 //! typed reading of the prices gives a different table (checked, so the case can fail). The
 //! expected table is computed here, from the events, by the rules of semantics.md 6.3 and 6.6
 //! (`oracle`), not by any SQL; the run's table must equal it cell for cell.
@@ -40,7 +41,7 @@ pub fn compat_mode_orders_stored_values_as_upstream_at_scale<H: Harness>(
 ) {
     shared.with(|warehouse| {
         let (h, secrets) = (&mut warehouse.h, &warehouse.secrets);
-        let events = stream(H::STORED_VALUE_EVENTS, SEED);
+        let events = stream(H::STORED_VALUE_EVENTS, SEED, H::JSON_EVENTS);
         let actual = run_compat(h, secrets, &events);
         check(H::KIND, &events, actual);
     });
@@ -103,9 +104,24 @@ struct Event {
     user: String,
     derived: NaiveDateTime,
     loaded: NaiveDateTime,
-    price: Option<String>,
+    price: Option<Price>,
     quantity: Option<i64>,
     sku: Option<&'static str>,
+}
+
+/// A price as the event's JSON holds it: a string, or a number (its JSON spelling).
+#[derive(Clone)]
+enum Price {
+    Text(String),
+    Number(String),
+}
+
+impl Price {
+    fn text(&self) -> &str {
+        match self {
+            Price::Text(text) | Price::Number(text) => text,
+        }
+    }
 }
 
 /// splitmix64: a seeded stream of numbers, the same on every machine.
@@ -126,8 +142,9 @@ impl Numbers {
 }
 
 /// `count` events, one every few seconds over `DAYS` days (no two share a `derived_tstamp`, so
-/// compat's first/last never meets a tie, which upstream breaks arbitrarily).
-fn stream(count: usize, seed: u64) -> Vec<Event> {
+/// compat's first/last never meets a tie, which upstream breaks arbitrarily). With `numbers`, one
+/// price in five is a JSON number.
+fn stream(count: usize, seed: u64, numbers: bool) -> Vec<Event> {
     let mut n = Numbers(seed);
     let users = (count / EVENTS_PER_USER).max(1) as u64;
     let step = (DAYS * 86_400 / count as i64).max(1);
@@ -136,12 +153,16 @@ fn stream(count: usize, seed: u64) -> Vec<Event> {
         .map(|i| {
             let derived = start + Duration::seconds(i as i64 * step);
             let whole = 1 + n.below(250);
-            let price = match n.below(10) {
+            let text = match n.below(10) {
                 0 => None,
                 1..=3 => Some(whole.to_string()),
                 4..=7 => Some(format!("{whole}.{}", n.below(10))),
                 _ => Some(format!("{whole}.{}0", n.below(10))),
             };
+            let price = text.map(|text| match n.below(5) {
+                0 if numbers => Price::Number(text),
+                _ => Price::Text(text),
+            });
             Event {
                 id: format!("e{i:07}"),
                 user: format!("user_{:05}", n.below(users)),
@@ -168,8 +189,14 @@ fn write_csv(events: &[Event], path: &Path) {
     );
     for e in events {
         let mut basket = serde_json::Map::new();
-        if let Some(price) = &e.price {
-            basket.insert("price".into(), json!(price));
+        match &e.price {
+            Some(Price::Text(text)) => {
+                basket.insert("price".into(), json!(text));
+            }
+            Some(Price::Number(text)) => {
+                basket.insert("price".into(), serde_json::from_str(text).unwrap());
+            }
+            None => {}
         }
         if let Some(quantity) = e.quantity {
             basket.insert("quantity".into(), json!(quantity));
@@ -268,25 +295,35 @@ fn oracle(events: &[Event], reading: Reading) -> Cells {
                 .copied()
                 .filter(|e| e.derived.date() >= period_start && e.derived.date() < today())
                 .collect();
-            let prices = |events: &[&Event]| -> Vec<String> {
+            let prices = |events: &[&Event]| -> Vec<Price> {
                 events.iter().filter_map(|e| e.price.clone()).collect()
             };
-            // stored: every price is a JSON string, so text order; typed: numbers
-            let extreme = |values: Vec<String>, max: bool| -> Option<String> {
-                let chosen = match reading {
-                    Reading::Stored if max => values.into_iter().max(),
-                    Reading::Stored => values.into_iter().min(),
-                    Reading::Typed => {
-                        let numbers = values.iter().filter_map(|v| number(v));
-                        let pick = if max {
-                            numbers.fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
-                        } else {
-                            numbers.fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.min(v))))
-                        };
-                        return pick.map(|v| v.to_string());
-                    }
+            let extreme = |values: Vec<Price>, max: bool| -> Option<String> {
+                let numbers = |kind: fn(&Price) -> bool| -> Vec<f64> {
+                    values
+                        .iter()
+                        .filter(|p| kind(p))
+                        .filter_map(|p| number(p.text()))
+                        .collect()
                 };
-                chosen.and_then(|v| number(&v)).map(|v| v.to_string())
+                let texts: Vec<&str> = values
+                    .iter()
+                    .filter(|p| matches!(p, Price::Text(_)))
+                    .map(Price::text)
+                    .collect();
+                let chosen = match (reading, max) {
+                    // semantics.md 6.6: text by its characters, numbers by value, every number
+                    // below every text; the chosen text read as a number
+                    (Reading::Stored, true) => match texts.iter().max() {
+                        Some(text) => number(text),
+                        None => highest(&numbers(|p| matches!(p, Price::Number(_)))),
+                    },
+                    (Reading::Stored, false) => lowest(&numbers(|p| matches!(p, Price::Number(_))))
+                        .or_else(|| texts.iter().min().and_then(|t| number(t))),
+                    (Reading::Typed, true) => highest(&numbers(|_| true)),
+                    (Reading::Typed, false) => lowest(&numbers(|_| true)),
+                };
+                chosen.map(|v| v.to_string())
             };
             // typed, an int64 attribute's value was rounded
             let rounded = |cell: Option<String>| match reading {
@@ -306,7 +343,10 @@ fn oracle(events: &[Event], reading: Reading) -> Cells {
             };
             skus.sort();
             skus.dedup();
-            let all_prices: Vec<f64> = prices(&events).iter().filter_map(|p| number(p)).collect();
+            let all_prices: Vec<f64> = prices(&events)
+                .iter()
+                .filter_map(|p| number(p.text()))
+                .collect();
             let latest = events.last().expect("a user has events");
             let cells = [
                 ("max_price", extreme(prices(&events), true)),
@@ -331,8 +371,8 @@ fn oracle(events: &[Event], reading: Reading) -> Cells {
                     rounded(
                         latest
                             .price
-                            .as_deref()
-                            .and_then(number)
+                            .as_ref()
+                            .and_then(|p| number(p.text()))
                             .map(|v| v.to_string()),
                     ),
                 ),
@@ -354,6 +394,14 @@ fn oracle(events: &[Event], reading: Reading) -> Cells {
             (user.to_string(), row)
         })
         .collect()
+}
+
+fn highest(values: &[f64]) -> Option<f64> {
+    values.iter().copied().reduce(f64::max)
+}
+
+fn lowest(values: &[f64]) -> Option<f64> {
+    values.iter().copied().reduce(f64::min)
 }
 
 /// A table read back, by key and column (the key is the first column).
