@@ -40,9 +40,7 @@ impl BigQuery {
             found
         }
     }
-}
 
-impl BigQuery {
     /// The values at `path` as the events table stores them, one per stored schema version,
     /// newest first (one for an atomic column).
     fn stored_values(&self, path: &PropertyPath) -> Vec<String> {

@@ -3,7 +3,8 @@
 //! A seeded stream of basket events whose context holds `price` as JSON strings (`"99.5"`,
 //! `"196"`, `"99.50"`) and, where the events table keeps JSON (`Harness::JSON_EVENTS`), as JSON
 //! numbers on some events too, `quantity` as JSON numbers (9, 10, 25) and `sku` as strings that
-//! read as the same number (`"007"`, `"7"`, `"7.0"`). Text and numeric order disagree on most keys, so a
+//! read as the same number (`"007"`, `"7"`, `"7.0"`), beside JSON numbers with a string's
+//! spelling (`7` and `"7"`, one element of a unique_list) where the table keeps JSON. Text and numeric order disagree on most keys, so a
 //! typed reading of the prices gives a different table (checked, so the case can fail). The
 //! expected table is computed here, from the events, by the rules of semantics.md 6.3 and 6.6
 //! (`oracle`), not by any SQL; the run's table must equal it cell for cell.
@@ -106,7 +107,8 @@ struct Event {
     loaded: NaiveDateTime,
     price: Option<Price>,
     quantity: Option<i64>,
-    sku: Option<&'static str>,
+    /// The text, and whether the JSON holds it as a number (`7` beside `"7"`).
+    sku: Option<(&'static str, bool)>,
 }
 
 /// A price as the event's JSON holds it: a string, or a number (its JSON spelling).
@@ -173,7 +175,10 @@ fn stream(count: usize, seed: u64, numbers: bool) -> Vec<Event> {
                 quantity: (n.below(10) != 0).then(|| 1 + n.below(25) as i64),
                 sku: ["007", "7", "7.0", "10", "9", "x1"]
                     .get(n.below(8) as usize)
-                    .copied(),
+                    .map(|sku| {
+                        let whole = matches!(*sku, "7" | "10" | "9");
+                        (*sku, numbers && whole && n.below(3) == 0)
+                    }),
             }
         })
         .collect()
@@ -201,8 +206,14 @@ fn write_csv(events: &[Event], path: &Path) {
         if let Some(quantity) = e.quantity {
             basket.insert("quantity".into(), json!(quantity));
         }
-        if let Some(sku) = e.sku {
-            basket.insert("sku".into(), json!(sku));
+        match e.sku {
+            Some((text, true)) => {
+                basket.insert("sku".into(), serde_json::from_str(text).unwrap());
+            }
+            Some((text, false)) => {
+                basket.insert("sku".into(), json!(text));
+            }
+            None => {}
         }
         let at = |t: NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string();
         out.push_str(&format!(
@@ -334,11 +345,12 @@ fn oracle(events: &[Event], reading: Reading) -> Cells {
             let mut skus: Vec<String> = match reading {
                 Reading::Stored => events
                     .iter()
-                    .filter_map(|e| e.sku.map(String::from))
+                    .filter_map(|e| e.sku.map(|(text, _)| text.to_string()))
                     .collect(),
                 Reading::Typed => events
                     .iter()
-                    .filter_map(|e| e.sku.and_then(number).map(|v| format!("{v:?}")))
+                    .filter_map(|e| e.sku.and_then(|(text, _)| number(text)))
+                    .map(|v| format!("{v:?}"))
                     .collect(),
             };
             skus.sort();
