@@ -251,11 +251,17 @@ fn attribute(
 }
 
 fn group() -> Value {
-    let mut expensive = attribute("expensive_baskets", "int64", "counter", "price", None);
-    expensive["property"] = Value::Null;
-    expensive["criteria"] = json!({"all": [{
-        "property": "contexts_com_acme_basket_1[0]:price", "operator": ">", "value": 100
-    }], "any": null});
+    // counters of the events whose value meets a criterion
+    let counter = |name: &str, field: &str, operator: &str, value: Value| {
+        let mut counter = attribute(name, "int64", "counter", field, None);
+        counter["property"] = Value::Null;
+        counter["criteria"] = json!({"all": [{
+            "property": format!("contexts_com_acme_basket_1[0]:{field}"),
+            "operator": operator,
+            "value": value,
+        }], "any": null});
+        counter
+    };
     json!({
         "name": "basket_values",
         "version": 1,
@@ -271,7 +277,9 @@ fn group() -> Value {
             attribute("skus", "double_list", "unique_list", "sku", None),
             attribute("total_price", "double", "sum", "price", None),
             attribute("last_price", "int64", "last", "price", None),
-            expensive,
+            counter("expensive_baskets", "price", ">", json!(100)),
+            counter("sevens", "sku", "=", json!(7)),
+            counter("sevens_as_text", "sku", "=", json!("7")),
         ],
     })
 }
@@ -360,6 +368,13 @@ fn oracle(events: &[Event], reading: Reading) -> Cells {
                 .filter_map(|p| number(p.text()))
                 .collect();
             let latest = events.last().expect("a user has events");
+            let count_skus = |matches: &dyn Fn(&str) -> bool| {
+                events
+                    .iter()
+                    .filter(|e| e.sku.is_some_and(|(text, _)| matches(text)))
+                    .count()
+                    .to_string()
+            };
             let cells = [
                 ("max_price", extreme(prices(&events), true)),
                 ("min_price", extreme(prices(&events), false)),
@@ -398,6 +413,13 @@ fn oracle(events: &[Event], reading: Reading) -> Cells {
                             .to_string(),
                     ),
                 ),
+                // a number literal compares the value as a number ("007", "7.0" and 7 match), a
+                // text literal as text ("7" and 7 match)
+                (
+                    "sevens",
+                    Some(count_skus(&|text| number(text) == Some(7.0))),
+                ),
+                ("sevens_as_text", Some(count_skus(&|text| text == "7"))),
             ];
             let row = cells
                 .into_iter()
