@@ -1,13 +1,14 @@
 //! Case 11: compat mode at scale against upstream's rules for stored values (semantics.md 6.6).
 //!
 //! A seeded stream of basket events whose context holds `price` as JSON strings (`"99.5"`,
-//! `"196"`, `"99.50"`) and, where the events table keeps JSON (`Harness::JSON_EVENTS`), as JSON
-//! numbers on some events too, `quantity` as JSON numbers (9, 10, 25) and `sku` as strings that
-//! read as the same number (`"007"`, `"7"`, `"7.0"`), beside JSON numbers with a string's
-//! spelling (`7` and `"7"`, one element of a unique_list) where the table keeps JSON. Text and numeric order disagree on most keys, so a
-//! typed reading of the prices gives a different table (checked, so the case can fail). The
-//! expected table is computed here, from the events, by the rules of semantics.md 6.3 and 6.6
-//! (`oracle`), not by any SQL; the run's table must equal it cell for cell.
+//! `"196"`, `"99.50"`), `quantity` as JSON numbers (9, 10, 25) and `sku` as strings that read as
+//! the same number (`"007"`, `"7"`, `"7.0"`). Where the events table keeps JSON
+//! (`Harness::JSON_EVENTS`), some prices are JSON numbers too, and some skus JSON numbers spelled
+//! like the strings (`7` beside `"7"`, one element of a unique_list). Text and numeric order
+//! disagree on most keys, so a typed reading of the prices gives a different table (checked, so
+//! the case can fail). The expected table is computed here, from the events, by the rules of
+//! semantics.md 6.3 and 6.6 (`oracle`), not by any SQL; the run's table must equal it cell for
+//! cell.
 
 use std::collections::BTreeMap;
 use std::path::Path;
