@@ -40,6 +40,41 @@ impl BigQuery {
             found
         }
     }
+
+    /// The values at `path` as the events table stores them, one per stored schema version,
+    /// newest first (one for an atomic column).
+    fn stored_values(&self, path: &PropertyPath) -> Vec<String> {
+        if path.is_atomic() {
+            return vec![format!("events.{}", self.ident(&path.column))];
+        }
+        self.physical_columns(&path.column)
+            .iter()
+            .map(|column| {
+                let mut expr = format!("events.{}", self.ident(column));
+                if path.column.starts_with("contexts_") {
+                    expr.push_str(&format!("[SAFE_OFFSET({})]", path.index.unwrap_or(0)));
+                }
+                for field in path.fields_snake_case() {
+                    match index_segment(&field) {
+                        Some(i) => expr.push_str(&format!("[SAFE_OFFSET({i})]")),
+                        None => {
+                            expr.push('.');
+                            expr.push_str(&self.ident(&field));
+                        }
+                    }
+                }
+                expr
+            })
+            .collect()
+    }
+}
+
+/// The first non-NULL of `values`, or the one value.
+fn first_non_null(values: &[String]) -> String {
+    match values {
+        [one] => one.clone(),
+        many => format!("COALESCE({})", many.join(", ")),
+    }
 }
 
 impl Dialect for BigQuery {
@@ -125,33 +160,25 @@ impl Dialect for BigQuery {
     /// A self-describing property is the first non-NULL value over every stored version of its
     /// major, newest first, each converted on its own (a field's type may differ by version).
     fn property(&self, path: &PropertyPath, value_type: ValueType) -> Result<String> {
-        if path.is_atomic() {
-            return Ok(self.try_cast(&format!("events.{}", self.ident(&path.column)), value_type));
-        }
         let values: Vec<String> = self
-            .physical_columns(&path.column)
+            .stored_values(path)
             .iter()
-            .map(|column| {
-                let mut expr = format!("events.{}", self.ident(column));
-                if path.column.starts_with("contexts_") {
-                    expr.push_str(&format!("[SAFE_OFFSET({})]", path.index.unwrap_or(0)));
-                }
-                for field in path.fields_snake_case() {
-                    match index_segment(&field) {
-                        Some(i) => expr.push_str(&format!("[SAFE_OFFSET({i})]")),
-                        None => {
-                            expr.push('.');
-                            expr.push_str(&self.ident(&field));
-                        }
-                    }
-                }
-                self.try_cast(&expr, value_type)
+            .map(|value| self.try_cast(value, value_type))
+            .collect();
+        Ok(first_non_null(&values))
+    }
+
+    /// A `STRING` field or column is the one whose JSON text is quoted; the version that gives
+    /// the value decides.
+    fn stored_as_text(&self, path: &PropertyPath) -> Result<String> {
+        let kinds: Vec<String> = self
+            .stored_values(path)
+            .iter()
+            .map(|value| {
+                format!("CASE WHEN {value} IS NOT NULL THEN STARTS_WITH(TO_JSON_STRING({value}), '\"') END")
             })
             .collect();
-        Ok(match values.as_slice() {
-            [one] => one.clone(),
-            many => format!("COALESCE({})", many.join(", ")),
-        })
+        Ok(first_non_null(&kinds))
     }
 
     fn date_of(&self, timestamp: &str) -> String {

@@ -18,6 +18,27 @@ impl Databricks {
     pub fn columns_query(&self, parts: &[&str]) -> String {
         format!("SELECT * FROM {} LIMIT 0", self.relation(parts))
     }
+
+    /// The value at `path` as the events table stores it: a column, or a field of a struct.
+    fn stored_value(&self, path: &PropertyPath) -> String {
+        let mut expr = format!("events.{}", self.ident(&path.column));
+        if path.is_atomic() {
+            return expr;
+        }
+        if path.column.starts_with("contexts_") {
+            expr = format!("get({expr}, {})", path.index.unwrap_or(0));
+        }
+        for field in path.fields_snake_case() {
+            match index_segment(&field) {
+                Some(i) => expr = format!("get({expr}, {i})"),
+                None => {
+                    expr.push('.');
+                    expr.push_str(&self.ident(&field));
+                }
+            }
+        }
+        expr
+    }
 }
 
 impl Dialect for Databricks {
@@ -96,23 +117,12 @@ impl Dialect for Databricks {
     /// Contexts are arrays of structs (`get` gives NULL past the end), unstruct events structs;
     /// fields in snake_case, as the Databricks loader names them.
     fn property(&self, path: &PropertyPath, value_type: ValueType) -> Result<String> {
-        let mut expr = format!("events.{}", self.ident(&path.column));
-        if path.is_atomic() {
-            return Ok(self.try_cast(&expr, value_type));
-        }
-        if path.column.starts_with("contexts_") {
-            expr = format!("get({expr}, {})", path.index.unwrap_or(0));
-        }
-        for field in path.fields_snake_case() {
-            match index_segment(&field) {
-                Some(i) => expr = format!("get({expr}, {i})"),
-                None => {
-                    expr.push('.');
-                    expr.push_str(&self.ident(&field));
-                }
-            }
-        }
-        Ok(self.try_cast(&expr, value_type))
+        Ok(self.try_cast(&self.stored_value(path), value_type))
+    }
+
+    /// Struct fields and columns carry their own type: `typeof` names it.
+    fn stored_as_text(&self, path: &PropertyPath) -> Result<String> {
+        Ok(format!("typeof({}) = 'string'", self.stored_value(path)))
     }
 
     fn add_days(&self, timestamp: &str, days: i64) -> String {

@@ -85,6 +85,32 @@ impl Dialect for DuckDb {
         })
     }
 
+    /// A JSON value's own type (`json_type`), tried in both spellings as `property` reads it;
+    /// an atomic column's declared type.
+    fn stored_as_text(&self, path: &PropertyPath) -> Result<String> {
+        let column = format!("events.{}", self.ident(&path.column));
+        if path.is_atomic() {
+            return Ok(format!("typeof({column}) = 'VARCHAR'"));
+        }
+        let kind = |fields: &[String]| {
+            let json_path = json_path(path.index, fields, "$");
+            format!("json_type({column}, {})", self.string_literal(&json_path))
+        };
+        let kind = match path.syntax {
+            PathSyntax::BigQuery | PathSyntax::Databricks
+                if path.fields_as_sent() != path.fields =>
+            {
+                format!(
+                    "COALESCE({}, {})",
+                    kind(&path.fields),
+                    kind(&path.fields_as_sent())
+                )
+            }
+            _ => kind(&path.fields),
+        };
+        Ok(format!("{kind} = 'VARCHAR'"))
+    }
+
     fn add_days(&self, timestamp: &str, days: i64) -> String {
         format!("({timestamp} + INTERVAL ({days}) DAY)")
     }

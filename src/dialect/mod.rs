@@ -224,6 +224,11 @@ pub trait Dialect: Send + Sync {
     /// The value at `path` in the events table row aliased `events`, as `value_type`.
     fn property(&self, path: &PropertyPath, value_type: ValueType) -> Result<String>;
 
+    /// Compat mode (semantics.md 6.6): a condition that holds where the events table stores the
+    /// value at `path` as a string (a JSON string in a JSON/VARIANT column, a `STRING` field or
+    /// column), and not where it stores a number; NULL or false where there is no value.
+    fn stored_as_text(&self, path: &PropertyPath) -> Result<String>;
+
     /// The dbt incremental strategy (`export-dbt`) of a model whose rows replace the stored rows
     /// with the same key (`keyed`), or are appended.
     fn dbt_incremental_strategy(&self, keyed: bool) -> &'static str {

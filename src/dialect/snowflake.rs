@@ -20,6 +20,17 @@ impl Snowflake {
             self.string_literal(&self.stored_name(table))
         )
     }
+
+    /// The value at `path` as the events table stores it: a column, or a VARIANT from a path.
+    fn stored_value(&self, path: &PropertyPath) -> String {
+        let column = format!("events.{}", self.ident(&path.column));
+        if path.is_atomic() {
+            return column;
+        }
+        let path_text = json_path(path.index, &path.fields_as_sent(), "");
+        let path_text = path_text.trim_start_matches('.');
+        format!("GET_PATH({column}, {})", self.string_literal(path_text))
+    }
 }
 
 impl Dialect for Snowflake {
@@ -85,16 +96,19 @@ impl Dialect for Snowflake {
     }
 
     fn property(&self, path: &PropertyPath, value_type: ValueType) -> Result<String> {
-        let column = format!("events.{}", self.ident(&path.column));
-        if path.is_atomic() {
-            return Ok(self.try_cast(&column, value_type));
-        }
-        let path_text = json_path(path.index, &path.fields_as_sent(), "");
-        let path_text = path_text.trim_start_matches('.');
-        Ok(self.try_cast(
-            &format!("GET_PATH({column}, {})", self.string_literal(path_text)),
-            value_type,
-        ))
+        Ok(self.try_cast(&self.stored_value(path), value_type))
+    }
+
+    /// A VARIANT holding a string is written in JSON with a leading quote, a number without:
+    /// `TO_JSON` tells them apart on Snowflake and on the stand-in alike.
+    fn stored_as_text(&self, path: &PropertyPath) -> Result<String> {
+        let value = self.stored_value(path);
+        let value = if path.is_atomic() {
+            format!("TO_VARIANT({value})")
+        } else {
+            value
+        };
+        Ok(format!("LEFT(TO_JSON({value}), 1) = '\"'"))
     }
 
     fn add_days(&self, timestamp: &str, days: i64) -> String {

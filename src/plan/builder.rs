@@ -4,7 +4,7 @@
 use super::naming::{
     NameAllocator, cleaned_property_name, property_base_name, upstream_daily_name,
 };
-use super::{CountedValues, DailyColumn, OutputColumn, Partial, Predicate, PropertyColumn};
+use super::{CountedValues, DailyColumn, OutputColumn, Partial, Predicate, PropertyColumn, Stored};
 use crate::error::{Error, Result};
 use crate::project::Semantics;
 use crate::project::group::{
@@ -32,25 +32,40 @@ fn extraction_type(value_type: ValueType) -> ValueType {
 
 impl Builder {
     fn property_column(&mut self, property: &Property, value_type: ValueType) -> String {
-        let value_type = extraction_type(value_type);
+        self.column_of(property, extraction_type(value_type), None)
+    }
+
+    pub(super) fn column_of(
+        &mut self,
+        property: &Property,
+        value_type: ValueType,
+        stored: Option<Stored>,
+    ) -> String {
         if let Some(existing) = self
             .properties
             .iter()
-            .find(|p| p.property == *property && p.value_type == value_type)
+            .find(|p| p.property == *property && p.value_type == value_type && p.stored == stored)
         {
             return existing.name.clone();
         }
-        let name = self.property_names.allocate(&property_base_name(property));
+        let base = property_base_name(property);
+        let base = match stored {
+            None => base,
+            Some(Stored::Number) => format!("{base}_stored_number"),
+            Some(Stored::Text) => format!("{base}_stored_text"),
+        };
+        let name = self.property_names.allocate(&base);
         self.properties.push(PropertyColumn {
             name: name.clone(),
             property: property.clone(),
             value_type,
+            stored,
         });
         name
     }
 
     /// Adds a daily column, reusing an identical one (upstream shares e.g. `first_<p>`).
-    fn daily_column(&mut self, base: &str, partial: Partial) -> String {
+    pub(super) fn daily_column(&mut self, base: &str, partial: Partial) -> String {
         if let Some(existing) = self.daily.iter().find(|d| d.partial == partial) {
             return existing.name.clone();
         }
@@ -191,9 +206,17 @@ impl Builder {
             .with_hint("use `semantics: exact`, which computes an exact mean"));
         }
         let when = self.matching(attribute)?;
+        if compat
+            && matches!(attribute.aggregation, Aggregation::Min | Aggregation::Max)
+            && attribute.value_type.is_numeric()
+        {
+            return self.compat_extreme(attribute, when);
+        }
         // values counted or told apart are read as text, and so is time_since_*'s property,
         // which is only tested for NULL (read at the attribute's integer type, a text property
-        // was NULL on every event); the others at the attribute's type
+        // was NULL on every event), and compat's unique_list, which lists the values as
+        // upstream casts what the events table stores (semantics.md 6.6); the others at the
+        // attribute's type
         let read_as = match attribute.aggregation {
             Aggregation::ApproxCountDistinct
             | Aggregation::MostFrequent
@@ -201,6 +224,7 @@ impl Builder {
             | Aggregation::CategoryCount
             | Aggregation::TimeSinceFirst
             | Aggregation::TimeSinceLast => ValueType::Text,
+            Aggregation::UniqueList if compat => ValueType::Text,
             _ => attribute.value_type,
         };
         let value = attribute
@@ -328,7 +352,7 @@ impl Builder {
                 let partial = Partial::UniqueList {
                     value: value_name()?,
                     when,
-                    integers: attribute.value_type == ValueType::Integer,
+                    integers: !compat && attribute.value_type == ValueType::Integer,
                 };
                 (self.daily_column(&base("values"), partial), None)
             }

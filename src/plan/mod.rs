@@ -9,6 +9,7 @@ mod builder;
 mod compat;
 pub mod naming;
 pub mod predicate;
+mod stored;
 
 use crate::error::{Error, Result};
 use crate::project::group::{Aggregation, EventRef, Literal, Property, TimeUnit, ValueType};
@@ -64,6 +65,19 @@ pub struct PropertyColumn {
     pub name: String,
     pub property: Property,
     pub value_type: ValueType,
+    /// Compat mode's min/max keep only the values the events table stores as strings, or only
+    /// those it stores as numbers (semantics.md 6.6); `None` keeps every value.
+    pub stored: Option<Stored>,
+}
+
+/// How the events table stores a value: what upstream, which never converts a property,
+/// orders it by (semantics.md 6.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// A JSON string in a JSON/VARIANT column, or a `STRING` field or column.
+    Text,
+    /// Anything else that converts to a number: a JSON number, a numeric field or column.
+    Number,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -139,7 +153,8 @@ pub struct OutputColumn {
     pub value_type: ValueType,
     /// The daily column the output is folded from.
     pub daily: String,
-    /// A second daily column: the value count for a mean, the timestamp for first/last.
+    /// A second daily column: the value count for a mean, the timestamp for first/last, the
+    /// extreme of the values stored as text for compat's min/max.
     pub daily_second: Option<String>,
     pub period_days: Option<u32>,
     pub default_value: Option<Literal>,
@@ -235,17 +250,29 @@ impl Plan {
     }
 
     /// The property columns as the fingerprint has always spelled them (plain paths were once the
-    /// only kind), so a project's fingerprint survives the model gaining property kinds.
+    /// only kind), so a project's fingerprint survives the model gaining property kinds and
+    /// columns gaining fields.
     fn properties_shape(&self) -> String {
         let columns: Vec<String> = self
             .properties
             .iter()
-            .map(|p| match p.property.as_path() {
-                Some(path) => format!(
-                    "PropertyColumn {{ name: {:?}, path: {path:?}, value_type: {:?} }}",
-                    p.name, p.value_type
-                ),
-                None => format!("{p:?}"),
+            .map(|p| {
+                let column = match p.property.as_path() {
+                    Some(path) => format!(
+                        "PropertyColumn {{ name: {:?}, path: {path:?}, value_type: {:?} }}",
+                        p.name, p.value_type
+                    ),
+                    None => format!(
+                        "PropertyColumn {{ name: {:?}, property: {:?}, value_type: {:?} }}",
+                        p.name, p.property, p.value_type
+                    ),
+                };
+                // only compat's min/max columns say how they are stored, so every other
+                // project's fingerprint stays as it was
+                match p.stored {
+                    Some(stored) => format!("{column}|{stored:?}"),
+                    None => column,
+                }
             })
             .collect();
         format!("[{}]", columns.join(", "))

@@ -160,6 +160,27 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Result<Folds> {
                 let count = group(format!("{helper}_count"), count, sum_of(count));
                 format!("CASE WHEN {count} > 0 THEN {sum} / {count} END")
             }
+            (Aggregation::Min | Aggregation::Max, true) if output.daily_second.is_some() => {
+                // upstream's order of stored values (semantics.md 6.6): numbers before strings
+                let text_column = output.daily_second.as_deref().unwrap_or_default();
+                let min = output.aggregation == Aggregation::Min;
+                let function = if min { "MIN" } else { "MAX" };
+                let of = |column: &str| match output.period_days {
+                    Some(_) => format!(
+                        "{function}(CASE WHEN {in_period} THEN {} END)",
+                        daily(column)
+                    ),
+                    None => format!("{function}({})", daily(column)),
+                };
+                let number = group(helper.clone(), &output.daily, of(&output.daily));
+                let text = group(format!("{helper}_text"), text_column, of(text_column));
+                let text_value = d.try_cast(&text, ValueType::Double);
+                if min {
+                    format!("CASE WHEN {number} IS NOT NULL THEN {number} ELSE {text_value} END")
+                } else {
+                    format!("CASE WHEN {text} IS NOT NULL THEN {text_value} ELSE {number} END")
+                }
+            }
             (aggregation, _) => {
                 let function = match aggregation {
                     Aggregation::Min => "MIN",
@@ -185,13 +206,23 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Result<Folds> {
                 }
             }
         };
-        let mut value = expr::declared_type(d, output, folded);
-        if !compat {
-            value = with_default(d, output, value);
-        }
+        let value = if compat {
+            compat_type(d, output, folded)
+        } else {
+            with_default(d, output, expr::declared_type(d, output, folded))
+        };
         folds.outputs.push(json!({"name": name, "expr": value}));
     }
     Ok(folds)
+}
+
+/// Compat mode keeps a chosen value as upstream shows it (semantics.md 6.6): min, max, first
+/// and last of a number are not rounded to the attribute's integer type (`"99.5"` is 99.5).
+fn compat_type(d: &dyn Dialect, output: &OutputColumn, folded: String) -> String {
+    match output.aggregation {
+        Aggregation::Min | Aggregation::Max | Aggregation::First | Aggregation::Last => folded,
+        _ => expr::declared_type(d, output, folded),
+    }
 }
 
 /// The output's `default_value` where the aggregation gave NULL (exact mode; upstream ignored

@@ -51,7 +51,10 @@ pub(super) fn filtered_event_columns(w: &StageWriter<'_>) -> Result<Vec<(String,
         ),
     ];
     for property in &w.plan.properties {
-        let expr = expr::property_value(d, &property.property, property.value_type)?;
+        let expr = match property.stored {
+            None => expr::property_value(d, &property.property, property.value_type)?,
+            Some(stored) => expr::stored_value(d, &property.property, stored)?,
+        };
         columns.push((
             d.ident(&property.name),
             d.type_name(property.value_type).to_string(),

@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 
 use crate::dialect::{Dialect, OrderKey};
 use crate::error::Result;
-use crate::plan::{OutputColumn, Partial, Predicate};
+use crate::plan::{OutputColumn, Partial, Predicate, Stored};
 use crate::project::group::{
     Aggregation, DatePart, EventRef, Leaf, Operation, Property, ValueType,
 };
@@ -103,6 +103,28 @@ pub fn property_value(
         value
     } else {
         d.try_cast(&value, value_type)
+    })
+}
+
+/// Compat mode's min/max (semantics.md 6.6): the property where the events table stores it as
+/// `stored`, as text or as a double; NULL where it stores the other kind. Compat mode reads
+/// only paths (property objects are refused there).
+pub fn stored_value(d: &dyn Dialect, property: &Property, stored: Stored) -> Result<String> {
+    let Some(path) = property.as_path() else {
+        return Err(crate::error::Error::Internal(format!(
+            "compat mode read `{property}` by its stored type, but it is not a path"
+        )));
+    };
+    let is_text = d.stored_as_text(path)?;
+    Ok(match stored {
+        Stored::Text => format!(
+            "CASE WHEN {is_text} THEN {} END",
+            d.property(path, ValueType::Text)?
+        ),
+        Stored::Number => format!(
+            "CASE WHEN NOT ({is_text}) THEN {} END",
+            d.property(path, ValueType::Double)?
+        ),
     })
 }
 

@@ -4,6 +4,7 @@
 //! (contexts as arrays of structs, snake_case fields), and read through Sail's catalog
 //! (`snowplow__databricks_catalog: sail`; upstream's default is `hive_metastore`).
 
+use std::path::Path;
 use std::time::Duration;
 
 use sigbatch::project::profiles::databricks::{DatabricksAuth, DatabricksSettings};
@@ -117,6 +118,10 @@ impl Harness for Databricks {
             );
             self.events_loaded = true;
         }
+    }
+
+    fn load_events_csv(&mut self, _project: &TempProject, _place: &str, csv: &Path, schema: &str) {
+        self.server.load_events(csv, schema, "events");
     }
 
     fn read(&mut self, _project: &TempProject, place: &str, table: &str) -> Table {

@@ -1,6 +1,8 @@
 //! DuckDB as the suite drives it: nothing to start; a place is the project's own file
 //! (warehouse.duckdb, its derived tables in `main_derived`).
 
+use std::path::Path;
+
 use crate::common::faults::Rules;
 use crate::common::{self, TempProject};
 
@@ -10,6 +12,7 @@ pub struct DuckDbFile;
 
 impl Harness for DuckDbFile {
     const KIND: &'static str = "duckdb";
+    const JSON_EVENTS: bool = true;
     /// The fixture group in all three syntaxes (the compat fixture runs in each).
     const SYNTAXES: &'static [&'static str] = &["snowflake", "bigquery", "databricks"];
     /// DuckDB's own rules (transactional DDL) never leave a window half-written; what the stops
@@ -35,6 +38,11 @@ impl Harness for DuckDbFile {
 
     fn load_fixture_events(&mut self, project: &TempProject, _place: &str) {
         common::stage_fixture_events(&project.connection());
+    }
+
+    fn load_events_csv(&mut self, project: &TempProject, _place: &str, csv: &Path, schema: &str) {
+        sigbatch::stage_csv::stage_events_csv(&project.connection(), csv, schema, "events")
+            .unwrap();
     }
 
     fn read(&mut self, project: &TempProject, _place: &str, table: &str) -> Table {

@@ -9,7 +9,7 @@
 //! 2. `exact_mode_equals_duckdb`: the fixture's exact run equals the same run on DuckDB.
 //! 3. `a_rerun_does_nothing`: after it, `status` reads the state back and a rerun finds nothing
 //!    to do, leaving the table as it was (`updated_at` included). Cases 2 and 3 share one run,
-//!    and cases 2, 3, 6, 7, 8 and 10 one warehouse, each in a place of its own.
+//!    and cases 2, 3, 6, 7, 8, 10, 11 and 12 one warehouse, each in a place of its own.
 //! 4. `a_run_stopped_after_statements_then_rerun_reaches_the_uninterrupted_tables`.
 //! 5. `two_concurrent_runs_never_interleave`.
 //! 6. `a_missing_events_table_is_named_and_nothing_is_written`.
@@ -20,6 +20,12 @@
 //! 10. `faults_in_transit_leave_the_uninterrupted_tables` (`network.rs`, not on DuckDB): behind
 //!     a relay that breaks requests and answers, reruns reach case 2's tables and no
 //!     data-changing statement runs twice.
+//! 11. `compat_mode_orders_stored_values_as_upstream_at_scale` (`stored_values.rs`): a seeded
+//!     stream whose values order differently as text and as numbers gives, in compat mode, the
+//!     table semantics.md 6.6's rules give, computed from the events in the test.
+//! 12. `a_killed_runs_open_work_is_ended_by_the_next_run` (`killed.rs`, not on DuckDB): a run
+//!     killed with its work open on the warehouse, then full refreshes killed at random moments;
+//!     each next run ends what the dead one left open and reaches case 2's tables.
 //!
 //! What only one warehouse has (a lease taken over, dry-run byte estimates, ...) is checked in its
 //! own file, beside the suite, or in the harness's hooks (`after_compat`, `after_exact`,
@@ -38,7 +44,9 @@ pub use killed::a_killed_runs_open_work_is_ended_by_the_next_run;
 #[allow(unused_imports)]
 pub use network::faults_in_transit_leave_the_uninterrupted_tables;
 pub mod snowflake;
+pub mod stored_values;
 
+use std::path::Path;
 use std::process::Output;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -91,6 +99,16 @@ pub trait Harness: Send + Sized + 'static {
     /// Loads the fixture's events (tests/fixtures/upstream-0.4/events.csv) where a project at
     /// `place` reads them, in this warehouse's layout.
     fn load_fixture_events(&mut self, project: &TempProject, place: &str);
+    /// Loads a Snowplow events CSV (columns as the fixture's, self-describing ones named by full
+    /// schema version) as `<schema>.events`, where a project at `place` with
+    /// `snowplow__atomic_schema: <schema>` reads them, in this warehouse's layout.
+    fn load_events_csv(&mut self, project: &TempProject, place: &str, csv: &Path, schema: &str);
+    /// How many events case 11 streams here (fewer where loading them is slow).
+    const STORED_VALUE_EVENTS: usize = stored_values::EVENTS;
+    /// Whether the events table keeps self-describing data as JSON, each value of its own kind,
+    /// so one field holds a string in one event and a number in another (semantics.md 6.6); a
+    /// BigQuery or Databricks record gives a field one type.
+    const JSON_EVENTS: bool = false;
     /// `<place>_derived.<table>` read back.
     fn read(&mut self, project: &TempProject, place: &str, table: &str) -> Table;
     /// How many tables sigbatch wrote for `place` (derived, manifest and scratch).
@@ -541,10 +559,10 @@ fn dry_run<H: Harness>(h: &mut H, secrets: &[String]) {
 /// for a warehouse that has none to refuse.
 macro_rules! suite {
     ($harness:ty) => {
-        $crate::scenarios::suite!(@cases $harness, 8; refused_credentials_are_named_without_the_secret, faults_in_transit_leave_the_uninterrupted_tables, a_killed_runs_open_work_is_ended_by_the_next_run);
+        $crate::scenarios::suite!(@cases $harness, 9; refused_credentials_are_named_without_the_secret, faults_in_transit_leave_the_uninterrupted_tables, a_killed_runs_open_work_is_ended_by_the_next_run);
     };
     ($harness:ty, without credentials) => {
-        $crate::scenarios::suite!(@cases $harness, 5;);
+        $crate::scenarios::suite!(@cases $harness, 6;);
     };
     (@cases $harness:ty, $users:literal; $($more:ident),*) => {
         static WAREHOUSE: $crate::scenarios::SharedWarehouse<$harness> =
@@ -583,6 +601,11 @@ macro_rules! suite {
         #[test]
         fn a_dry_run_writes_nothing() {
             $crate::scenarios::a_dry_run_writes_nothing::<$harness>(&WAREHOUSE);
+        }
+
+        #[test]
+        fn compat_mode_orders_stored_values_as_upstream_at_scale() {
+            $crate::scenarios::stored_values::compat_mode_orders_stored_values_as_upstream_at_scale::<$harness>(&WAREHOUSE);
         }
 
         #[test]
