@@ -9,8 +9,8 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::network::{Networked, Rows, relay_in_front, tables};
-use super::{NOW, PLACE, SharedWarehouse, fixture, sigbatch};
+use super::network::{Networked, Rows, relay_in_front, tables, with_uninterrupted_tables};
+use super::{NOW, SharedWarehouse, fixture, sigbatch};
 use crate::common::TempProject;
 
 /// The statement the run is killed during: the daily aggregates' insert, inside the window's
@@ -51,14 +51,7 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 /// Suite case: a first run killed mid-window; the next run, once the dead run's lease expired,
 /// ends the work the lease row lists and gives the uninterrupted tables.
 pub fn a_killed_runs_open_work_is_ended_by_the_next_run<H: Networked>(shared: &SharedWarehouse<H>) {
-    shared.with(|warehouse| {
-        warehouse.exact_run();
-        let (h, secrets, exact) = (
-            &mut warehouse.h,
-            &warehouse.secrets,
-            warehouse.exact.as_ref().unwrap(),
-        );
-        let expected = tables(h, &exact.project, PLACE);
+    with_uninterrupted_tables(shared, |h, secrets, expected| {
         let place = "net_killed";
         let project = fixture(h, "exact", 3, place, true);
         let relay = relay_in_front(&project, H::SEED, 1, |_, _, _| false);
@@ -112,13 +105,13 @@ pub fn a_killed_runs_open_work_is_ended_by_the_next_run<H: Networked>(shared: &S
         }
         assert!(text.contains("took over the run lease"), "{text}");
         h.after_takeover(&open);
-        assert_eq!(tables(h, &project, place), expected);
+        assert_eq!(&tables(h, &project, place), expected);
         eprintln!(
             "{}: the run after a killed one ended {open:?} and finished in {took:?}",
             H::KIND
         );
         drop(relay);
-        let landed = random_kills(h, secrets, &project, place, took, &expected);
+        let landed = random_kills(h, secrets, &project, place, took, expected);
         eprintln!("{}: random kills that landed mid-run: {landed}", H::KIND);
     });
 }

@@ -99,14 +99,7 @@ pub fn relay_in_front(
 /// server twice. `SIGBATCH_TEST_FAULT_SEEDS=N` runs N schedules (seeds) instead of the fixed one,
 /// each at a place of its own: the larger sweep.
 pub fn faults_in_transit_leave_the_uninterrupted_tables<H: Networked>(shared: &SharedWarehouse<H>) {
-    shared.with(|warehouse| {
-        warehouse.exact_run();
-        let (h, secrets, exact) = (
-            &mut warehouse.h,
-            &warehouse.secrets,
-            warehouse.exact.as_ref().unwrap(),
-        );
-        let expected = tables(h, &exact.project, PLACE);
+    with_uninterrupted_tables(shared, |h, secrets, expected| {
         let seeds: u64 = std::env::var("SIGBATCH_TEST_FAULT_SEEDS")
             .ok()
             .and_then(|n| n.parse().ok())
@@ -115,7 +108,7 @@ pub fn faults_in_transit_leave_the_uninterrupted_tables<H: Networked>(shared: &S
             let outcome = faulted_runs(
                 h,
                 secrets,
-                &expected,
+                expected,
                 H::SEED + n,
                 &format!("net_faulted{n}"),
             );
@@ -174,6 +167,24 @@ fn faulted_runs<H: Networked>(
     let twice = executed_twice(&deliveries, &H::WIRE);
     assert!(twice.is_empty(), "executed twice: {twice:#?}");
     outcome
+}
+
+/// Runs `case` on the shared warehouse with the tables of its uninterrupted exact run (cases 2
+/// and 3), which the case's runs must reach.
+pub fn with_uninterrupted_tables<H: Harness>(
+    shared: &SharedWarehouse<H>,
+    case: impl FnOnce(&mut H, &[String], &(Rows, Rows)),
+) {
+    shared.with(|warehouse| {
+        warehouse.exact_run();
+        let (h, secrets, exact) = (
+            &mut warehouse.h,
+            &warehouse.secrets,
+            warehouse.exact.as_ref().unwrap(),
+        );
+        let expected = tables(h, &exact.project, PLACE);
+        case(h, secrets, &expected);
+    });
 }
 
 pub fn tables<H: Harness>(h: &mut H, project: &TempProject, place: &str) -> (Rows, Rows) {
