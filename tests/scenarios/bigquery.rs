@@ -528,7 +528,7 @@ impl super::network::Networked for BigQuery {
         },
         idempotency_key: |d| super::network::body_field(d, "requestId"),
     };
-    const FAULT_ONE_IN: u64 = 4;
+    const FAULT_ONE_IN: u64 = 2;
     const SEED: u64 = 0x5eed_b16a;
     const RANDOM_KILLS: usize = 1;
     const KILLED_DURING: fn(&str, &str, &str) -> bool = |method, target, body| {

@@ -13,13 +13,13 @@ use super::network::{Networked, Rows, relay_in_front, tables, with_uninterrupted
 use super::{NOW, SharedWarehouse, fixture, sigbatch};
 use crate::common::TempProject;
 
-/// The statement the run is killed during: the daily aggregates' insert, inside the window's
-/// transaction where there is one.
+/// The request the run is killed during: the one holding the daily aggregates' insert (a
+/// statement inside the window's transaction, or the script of that transaction).
 pub fn inserts_daily_aggregates(sql: &str) -> bool {
-    let first_line = sql.lines().next().unwrap_or_default().to_ascii_lowercase();
-    first_line.starts_with("insert into")
-        && (first_line.contains("_daily_aggregates\" (")
-            || first_line.contains("_daily_aggregates` ("))
+    sql.lines().map(str::to_ascii_lowercase).any(|line| {
+        line.starts_with("insert into")
+            && (line.contains("_daily_aggregates\" (") || line.contains("_daily_aggregates` ("))
+    })
 }
 
 /// None of `ended` is among the sessions the stand-in at `port` still has open.
