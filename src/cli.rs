@@ -71,6 +71,38 @@ pub struct ProjectFlags {
     pub vars: Option<String>,
 }
 
+/// Which projects a command works on: one project (`--project-dir`, as always), or a workspace
+/// of several run together (`--project-dir` repeated, `--workspace`, or a
+/// sigbatch_workspace.yml in the current directory), with the flags every project loads with.
+#[derive(Args, Debug, Clone)]
+pub struct ScopeFlags {
+    /// The project directory (holds sigbatch.yml); default the current directory. Repeat it to
+    /// run several projects together as a workspace.
+    #[arg(long, value_name = "DIR")]
+    pub project_dir: Vec<PathBuf>,
+
+    /// A workspace file listing projects to run together (sigbatch_workspace.yml, or the
+    /// directory holding it); default: sigbatch_workspace.yml in the current directory, if any.
+    #[arg(long, value_name = "FILE", conflicts_with = "project_dir")]
+    pub workspace: Option<PathBuf>,
+
+    /// Only these groups of the workspace, by project name (repeat, or list several).
+    #[arg(long, value_name = "NAME", num_args = 1..)]
+    pub select: Vec<String>,
+
+    /// Where profiles.yml is; else SIGBATCH_PROFILES_DIR, the project directory, ~/.dbt.
+    #[arg(long, value_name = "DIR")]
+    pub profiles_dir: Option<PathBuf>,
+
+    /// The profile target; else the project's `target`, else the profile's default.
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+
+    /// Vars overriding sigbatch.yml, as YAML or JSON: '{snowplow__start_date: "2025-01-01"}'.
+    #[arg(long, value_name = "YAML")]
+    pub vars: Option<String>,
+}
+
 /// How to reach Signals, as upstream's CLI reads it (options or the same environment variables).
 #[derive(Args, Debug, Clone)]
 pub struct SignalsFlags {
@@ -198,7 +230,7 @@ pub enum Command {
                             sigbatch run --project-dir my_project --full-refresh")]
     Run {
         #[command(flatten)]
-        project: ProjectFlags,
+        project: ScopeFlags,
 
         /// Rebuild every table from snowplow__start_date (refused on non-dev targets unless
         /// snowplow__allow_refresh is true).
@@ -242,7 +274,7 @@ pub enum Command {
                             sigbatch plan --project-dir my_project --until '2025-03-01 00:00:00' --json")]
     Plan {
         #[command(flatten)]
-        project: ProjectFlags,
+        project: ScopeFlags,
 
         /// Plan a --full-refresh run.
         #[arg(long)]
@@ -268,7 +300,7 @@ pub enum Command {
     )]
     Compile {
         #[command(flatten)]
-        project: ProjectFlags,
+        project: ScopeFlags,
 
         /// The warehouse whose SQL to render (a profile `type:`); else the target's type, else
         /// duckdb.
@@ -311,7 +343,7 @@ pub enum Command {
     )]
     Status {
         #[command(flatten)]
-        project: ProjectFlags,
+        project: ScopeFlags,
         /// Print one JSON object (watermark, pending keys, daily manifest, deferred dates, row
         /// counts) instead of text.
         #[arg(long)]
@@ -322,7 +354,7 @@ pub enum Command {
     #[command(after_help = "Example:\n  sigbatch validate --project-dir my_project")]
     Validate {
         #[command(flatten)]
-        project: ProjectFlags,
+        project: ScopeFlags,
     },
 
     /// Create a project from an attribute group file (the Signals API JSON), or from the groups
@@ -398,7 +430,7 @@ pub enum Command {
     )]
     Sync {
         #[command(flatten)]
-        project: ProjectFlags,
+        project: ScopeFlags,
 
         #[command(flatten)]
         signals: SignalsFlags,

@@ -95,6 +95,29 @@ pub enum Event<'a> {
         days: u64,
         duration: Duration,
     },
+    /// A workspace's group begins (the `index`-th of `count`): until it finishes, every line is
+    /// about it (text lines prefixed `[name]`, JSON lines carry `group`).
+    GroupStarted {
+        name: &'a str,
+        index: usize,
+        count: usize,
+        dir: &'a str,
+    },
+    /// The group ended: `status` as in run_results.json, with its exit code.
+    GroupFinished {
+        name: &'a str,
+        status: &'a str,
+        exit_code: u8,
+        duration: Duration,
+    },
+    /// Every selected group of a workspace ran (or a stop kept some from running).
+    WorkspaceFinished {
+        status: &'a str,
+        groups: usize,
+        succeeded: usize,
+        exit_code: u8,
+        duration: Duration,
+    },
     /// Anything else worth a line: lease waits, demo steps, warnings.
     Note {
         level: Level,
@@ -124,6 +147,9 @@ impl Event<'_> {
             Event::WindowCommitted { .. } => "window_committed",
             Event::NothingToDo { .. } => "nothing_to_do",
             Event::RunFinished { .. } => "run_finished",
+            Event::GroupStarted { .. } => "group_started",
+            Event::GroupFinished { .. } => "group_finished",
+            Event::WorkspaceFinished { .. } => "workspace_finished",
             Event::Note { .. } => "note",
             Event::Failed { .. } => "error",
         }
@@ -157,6 +183,8 @@ pub struct PrinterSettings {
 /// The binary's reporter: text or JSON lines on stderr.
 pub struct Printer {
     settings: PrinterSettings,
+    /// The workspace group being reported on, if any.
+    group: Option<String>,
     project: Option<String>,
     window: Option<String>,
     bar: Option<ProgressBar>,
@@ -166,14 +194,28 @@ impl Printer {
     pub fn new(settings: PrinterSettings) -> Printer {
         Printer {
             settings,
+            group: None,
             project: None,
             window: None,
             bar: None,
         }
     }
 
-    /// Writes one line, above the progress bar if one is drawn.
+    /// Writes one line (text lines of a group prefixed by its name), above the progress bar if
+    /// one is drawn.
     fn line(&self, text: &str) {
+        let prefixed;
+        let text = match (&self.group, self.settings.format) {
+            (Some(group), Format::Text) => {
+                prefixed = text
+                    .lines()
+                    .map(|line| format!("[{group}] {line}"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                &prefixed
+            }
+            _ => text,
+        };
         match &self.bar {
             Some(bar) => bar.println(text),
             None => {
@@ -271,6 +313,25 @@ impl Printer {
                 status.replace('_', " "),
                 duration.as_secs_f64()
             ),
+            Event::GroupStarted {
+                name,
+                index,
+                count,
+                dir,
+            } => format!("sigbatch: group `{name}` ({index}/{count}) in {dir}"),
+            // the run's own last line, or the error, says how it ended
+            Event::GroupFinished { .. } => return None,
+            Event::WorkspaceFinished {
+                status,
+                groups,
+                succeeded,
+                duration,
+                ..
+            } => format!(
+                "sigbatch: workspace {} in {:.2}s: {succeeded} of {groups} group(s) succeeded",
+                status.replace('_', " "),
+                duration.as_secs_f64()
+            ),
             Event::Note {
                 level: Level::Warn,
                 message,
@@ -294,6 +355,9 @@ impl Printer {
         );
         object.insert("level".into(), json!(event.level().as_str()));
         object.insert("event".into(), json!(event.name()));
+        if let Some(group) = &self.group {
+            object.insert("group".into(), json!(group));
+        }
         if let Some(project) = &self.project {
             object.insert("project".into(), json!(project));
         }
@@ -372,6 +436,36 @@ impl Printer {
                 put("days", json!(days));
                 put("duration_ms", millis(duration));
             }
+            Event::GroupStarted {
+                index, count, dir, ..
+            } => {
+                put("index", json!(index));
+                put("count", json!(count));
+                put("project_dir", json!(dir));
+            }
+            Event::GroupFinished {
+                status,
+                exit_code,
+                duration,
+                ..
+            } => {
+                put("status", json!(status));
+                put("exit_code", json!(exit_code));
+                put("duration_ms", millis(duration));
+            }
+            Event::WorkspaceFinished {
+                status,
+                groups,
+                succeeded,
+                exit_code,
+                duration,
+            } => {
+                put("status", json!(status));
+                put("groups", json!(groups));
+                put("succeeded", json!(succeeded));
+                put("exit_code", json!(exit_code));
+                put("duration_ms", millis(duration));
+            }
             Event::Failed { message, hint } => {
                 put("error", json!(message));
                 put("hint", json!(hint));
@@ -393,6 +487,11 @@ fn window_text(window: &LoadWindow) -> String {
 impl Reporter for Printer {
     fn report(&mut self, event: Event<'_>) {
         match &event {
+            Event::GroupStarted { name, .. } => {
+                self.group = Some(name.to_string());
+                self.project = None;
+                self.window = None;
+            }
             Event::RunStarted { project, .. } => self.project = Some(project.to_string()),
             Event::WindowStarted { window, .. } | Event::WindowCommitted { window, .. } => {
                 self.window = Some(window_text(window))
@@ -413,6 +512,11 @@ impl Reporter for Printer {
             self.track(&event);
         }
         if matches!(event, Event::WindowCommitted { .. }) {
+            self.window = None;
+        }
+        if matches!(event, Event::GroupFinished { .. }) {
+            self.group = None;
+            self.project = None;
             self.window = None;
         }
     }
