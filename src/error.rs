@@ -181,7 +181,9 @@ impl Error {
             | Error::Unsupported { .. }
             | Error::Locked { .. } => true,
             Error::Stage { user_fixable, .. } | Error::Remote { user_fixable, .. } => *user_fixable,
-            Error::Groups { exit_code: code, .. } => {
+            Error::Groups {
+                exit_code: code, ..
+            } => {
                 matches!(*code, exit_code::USER_ERROR | exit_code::LOCKED)
             }
             Error::Internal(_) | Error::Cancelled(_) | Error::TimedOut(_) => false,

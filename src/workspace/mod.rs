@@ -168,9 +168,7 @@ impl Probe {
             };
         };
         let tables = Plan::build(&project).ok().and_then(|plan| {
-            let target = project
-                .load_target(flags.profiles_dir, flags.target)
-                .ok()?;
+            let target = project.load_target(flags.profiles_dir, flags.target).ok()?;
             let dialect = target.output.kind().dialect();
             let tables = Tables::stored(&plan, dialect.as_ref(), target.output.schema());
             let locations = tables

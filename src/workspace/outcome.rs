@@ -108,7 +108,11 @@ mod tests {
         assert_eq!(worst_exit_code([3, 4, 2]), 4);
         assert_eq!(worst_exit_code([4, 124, 3]), 124);
         assert_eq!(worst_exit_code([124, 130]), 130);
-        assert_eq!(worst_exit_code([2, 7]), 7, "an unknown code ranks as a failure");
+        assert_eq!(
+            worst_exit_code([2, 7]),
+            7,
+            "an unknown code ranks as a failure"
+        );
     }
 
     #[test]

@@ -157,7 +157,8 @@ impl WorkspaceRecord {
     /// groups, or its own refusal before any group ran.
     pub fn finish(&self, error: Option<&Error>) -> WorkspaceResults {
         let statuses = || self.groups.iter().map(|g| g.status);
-        let stopped = statuses().find(|s| matches!(s, GroupStatus::Cancelled | GroupStatus::Timeout));
+        let stopped =
+            statuses().find(|s| matches!(s, GroupStatus::Cancelled | GroupStatus::Timeout));
         let status = match (error, stopped) {
             (_, Some(GroupStatus::Timeout)) => Status::Timeout,
             (_, Some(_)) => Status::Cancelled,

@@ -28,9 +28,7 @@ use super::ProjectArgs;
 use crate::cancel;
 use crate::error::{Error, Result, exit_code};
 use crate::report::{Event, Reporter};
-use crate::workspace::{
-    Group, GroupOutcome, LoadFlags, Scope, Source, Workspace, summary_error,
-};
+use crate::workspace::{Group, GroupOutcome, LoadFlags, Scope, Source, Workspace, summary_error};
 
 /// The project flags of `run`, `plan`, `status`, `compile`, `validate` and `sync`, as given.
 #[derive(Debug, Clone, Default)]
@@ -130,7 +128,13 @@ enum Heading {
     None,
 }
 
-fn heading(out: &mut dyn Write, style: Heading, index: usize, name: &str, dir: &Path) -> Result<()> {
+fn heading(
+    out: &mut dyn Write,
+    style: Heading,
+    index: usize,
+    name: &str,
+    dir: &Path,
+) -> Result<()> {
     let dir = dir.display();
     match style {
         Heading::Sql => writeln!(out, "-- group `{name}` ({dir})"),
@@ -166,7 +170,10 @@ fn for_each_group(
         let started = group_started(reporter, &group.name, &group.dir, index, count);
         heading(out, style, index, &group.name, &group.dir)?;
         let result = command(group, &args.project_args(&group.dir), out);
-        let code = result.as_ref().err().map_or(exit_code::SUCCESS, Error::exit_code);
+        let code = result
+            .as_ref()
+            .err()
+            .map_or(exit_code::SUCCESS, Error::exit_code);
         let status = if result.is_ok() { "success" } else { "error" };
         group_finished(reporter, &group.name, status, &result, started);
         outcomes.push(GroupOutcome {
@@ -212,7 +219,10 @@ fn group_finished(
     reporter.report(Event::GroupFinished {
         name,
         status,
-        exit_code: result.as_ref().err().map_or(exit_code::SUCCESS, Error::exit_code),
+        exit_code: result
+            .as_ref()
+            .err()
+            .map_or(exit_code::SUCCESS, Error::exit_code),
         duration: started.elapsed(),
     });
 }

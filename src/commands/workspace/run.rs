@@ -43,17 +43,20 @@ pub fn run_workspace(
         return result;
     }
     let results = record.finish(result.as_ref().err());
-    reporter.report(Event::WorkspaceFinished {
-        status: results.status.as_str(),
-        groups: results.groups.len(),
-        succeeded: results
-            .groups
-            .iter()
-            .filter(|g| matches!(g.status, GroupStatus::Success | GroupStatus::NothingToDo))
-            .count(),
-        exit_code: results.exit_code,
-        duration: started.elapsed(),
-    });
+    // a workspace refused before any group ran has only its error to say
+    if !results.groups.is_empty() {
+        reporter.report(Event::WorkspaceFinished {
+            status: results.status.as_str(),
+            groups: results.groups.len(),
+            succeeded: results
+                .groups
+                .iter()
+                .filter(|g| matches!(g.status, GroupStatus::Success | GroupStatus::NothingToDo))
+                .count(),
+            exit_code: results.exit_code,
+            duration: started.elapsed(),
+        });
+    }
     let dir = settings
         .artifacts_dir
         .clone()
@@ -114,7 +117,9 @@ fn run_groups(
             lineage: settings.lineage.clone(),
         };
         let mut printed = Vec::new();
-        let run = run_project(&run_settings, &mut printed, reporter, &|warehouse| warehouse);
+        let run = run_project(&run_settings, &mut printed, reporter, &|warehouse| {
+            warehouse
+        });
         let text = String::from_utf8_lossy(&printed);
         if settings.dry_run {
             writeln!(out, "-- group `{}` ({})", group.name, group.dir.display()).map_err(io)?;
@@ -129,9 +134,9 @@ fn run_groups(
             .as_ref()
             .err()
             .map_or(exit_code::SUCCESS, Error::exit_code);
-        let entry = run.results.map(|results| {
-            GroupResult::ran(&group.name, &group.dir, results, run.written, code)
-        });
+        let entry = run
+            .results
+            .map(|results| GroupResult::ran(&group.name, &group.dir, results, run.written, code));
         let status = match &entry {
             Some(entry) => entry.status.as_str(),
             // a dry run records nothing

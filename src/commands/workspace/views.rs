@@ -36,9 +36,14 @@ pub fn plan_workspace(
         });
     }
     let workspace = args.load()?;
-    for_each_group(&workspace, args, Heading::Text, out, reporter, |_, project, out| {
-        commands::plan(&settings(project), false, out)
-    })
+    for_each_group(
+        &workspace,
+        args,
+        Heading::Text,
+        out,
+        reporter,
+        |_, project, out| commands::plan(&settings(project), false, out),
+    )
 }
 
 /// `status` for every group.
@@ -52,9 +57,14 @@ pub fn status_workspace(
         return as_json(args, "status", out, reporter, status_report);
     }
     let workspace = args.load()?;
-    for_each_group(&workspace, args, Heading::Text, out, reporter, |_, project, out| {
-        commands::status(project, false, out)
-    })
+    for_each_group(
+        &workspace,
+        args,
+        Heading::Text,
+        out,
+        reporter,
+        |_, project, out| commands::status(project, false, out),
+    )
 }
 
 /// `compile` for every group, each group's statements under an SQL comment naming it.
@@ -67,17 +77,24 @@ pub fn compile_workspace(
     reporter: &mut dyn Reporter,
 ) -> Result<()> {
     let workspace = args.load()?;
-    for_each_group(&workspace, args, Heading::Sql, out, reporter, |_, project, out| {
-        commands::compile(
-            &CompileSettings {
-                project: project.clone(),
-                dialect: dialect.map(str::to_string),
-                full_refresh,
-                now,
-            },
-            out,
-        )
-    })
+    for_each_group(
+        &workspace,
+        args,
+        Heading::Sql,
+        out,
+        reporter,
+        |_, project, out| {
+            commands::compile(
+                &CompileSettings {
+                    project: project.clone(),
+                    dialect: dialect.map(str::to_string),
+                    full_refresh,
+                    now,
+                },
+                out,
+            )
+        },
+    )
 }
 
 /// `validate` for every group, then the workspace's own verdict: its groups are named apart
@@ -89,9 +106,14 @@ pub fn validate_workspace(
     reporter: &mut dyn Reporter,
 ) -> Result<()> {
     let workspace = args.load()?;
-    for_each_group(&workspace, args, Heading::Text, out, reporter, |_, project, out| {
-        commands::validate(project, now, out)
-    })?;
+    for_each_group(
+        &workspace,
+        args,
+        Heading::Text,
+        out,
+        reporter,
+        |_, project, out| commands::validate(project, now, out),
+    )?;
     writeln!(
         out,
         "\nok: {} group(s){}; no two write the same table",
@@ -111,17 +133,24 @@ pub fn sync_workspace(
     reporter: &mut dyn Reporter,
 ) -> Result<()> {
     let workspace = args.load()?;
-    for_each_group(&workspace, args, Heading::Text, out, reporter, |_, project, out| {
-        commands::sync(
-            &SyncSettings {
-                project: project.clone(),
-                credentials: credentials.clone(),
-                owner: owner.map(str::to_string),
-                dry_run,
-            },
-            out,
-        )
-    })
+    for_each_group(
+        &workspace,
+        args,
+        Heading::Text,
+        out,
+        reporter,
+        |_, project, out| {
+            commands::sync(
+                &SyncSettings {
+                    project: project.clone(),
+                    credentials: credentials.clone(),
+                    owner: owner.map(str::to_string),
+                    dry_run,
+                },
+                out,
+            )
+        },
+    )
 }
 
 fn origin(workspace: &Workspace) -> String {
@@ -142,24 +171,31 @@ fn as_json<T: Serialize>(
 ) -> Result<()> {
     let workspace = args.load()?;
     let mut groups: Vec<Value> = Vec::new();
-    let result = for_each_group(&workspace, args, Heading::None, out, reporter, |group, project, _| {
-        let mut entry = json!({
-            "name": group.name,
-            "project_dir": group.dir.display().to_string(),
-            key: null,
-            "error": null,
-        });
-        let result = answer(project).and_then(|value| {
-            entry[key] = serde_json::to_value(value)
-                .map_err(|e| Error::Internal(format!("{key} as json: {e}")))?;
-            Ok(())
-        });
-        if let Err(error) = &result {
-            entry["error"] = json!({ "message": error.to_string(), "hint": error.hint() });
-        }
-        groups.push(entry);
-        result
-    });
+    let result = for_each_group(
+        &workspace,
+        args,
+        Heading::None,
+        out,
+        reporter,
+        |group, project, _| {
+            let mut entry = json!({
+                "name": group.name,
+                "project_dir": group.dir.display().to_string(),
+                key: null,
+                "error": null,
+            });
+            let result = answer(project).and_then(|value| {
+                entry[key] = serde_json::to_value(value)
+                    .map_err(|e| Error::Internal(format!("{key} as json: {e}")))?;
+                Ok(())
+            });
+            if let Err(error) = &result {
+                entry["error"] = json!({ "message": error.to_string(), "hint": error.hint() });
+            }
+            groups.push(entry);
+            result
+        },
+    );
     let document = json!({
         "workspace": workspace.file.as_ref().map(|f| f.display().to_string()),
         "groups": groups,
