@@ -21,6 +21,8 @@ use sigbatch::project::profiles::WarehouseKind;
                   4    another run holds the project's lock or lease (retry later, or --lock-timeout)\n  \
                   124  stopped by --timeout (what was committed stands)\n  \
                   130  cancelled by SIGINT/SIGTERM (what was committed stands)\n\n\
+                  A workspace (several projects, --workspace or --project-dir repeated) exits with the worst of its \
+                  groups' codes, in the order 130, 124, 4, 3, 2, 0.\n\n\
                   Progress and logs go to stderr (--log-format json: one JSON object per line); data to stdout.",
     after_help = "Examples:\n  sigbatch demo\n  sigbatch init --attribute-group group.json --project-dir my_project\n  \
                   sigbatch run --project-dir my_project\n  sigbatch compile --project-dir my_project --dialect snowflake\n  \
@@ -227,7 +229,9 @@ pub enum Command {
     #[command(after_help = "Examples:\n  sigbatch run --project-dir my_project\n  \
                             sigbatch run --project-dir my_project --until '2025-03-01 00:00:00'\n  \
                             sigbatch run --project-dir my_project --dry-run\n  \
-                            sigbatch run --project-dir my_project --full-refresh")]
+                            sigbatch run --project-dir my_project --full-refresh\n  \
+                            sigbatch run --workspace deployment/sigbatch_workspace.yml\n  \
+                            sigbatch run --project-dir users --project-dir sessions --select users_1")]
     Run {
         #[command(flatten)]
         project: ScopeFlags,
@@ -255,7 +259,9 @@ pub enum Command {
         lock_timeout: u64,
 
         /// Where to write run_results.json (what the run did, also when it fails); default
-        /// target/ in the project directory. Not written by --dry-run.
+        /// target/ in the project directory. For a workspace, where the workspace's own goes
+        /// (default target/ beside the workspace file; each project still writes its own).
+        /// Not written by --dry-run.
         #[arg(long, value_name = "DIR")]
         artifacts_dir: Option<PathBuf>,
 
