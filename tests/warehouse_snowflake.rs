@@ -70,11 +70,7 @@ fn a_held_lease_refuses_or_waits_and_an_expired_one_is_taken_over() {
         .client
         .run(&format!("SELECT open_work FROM {LEASE}"))
         .unwrap();
-    assert_eq!(
-        open_work.rows,
-        vec![vec![None]],
-        "nothing open once released"
-    );
+    assert_eq!(open_work.rows, vec![vec![None]], "nothing open once released");
 
     hold_lease(database, chrono::TimeDelta::hours(1));
     let refused = sigbatch(&project, &["run"]);
