@@ -27,9 +27,9 @@ use sigbatch::lineage::{HttpTransport, LineageSettings, RunReference, Transport}
 fn project_args(flags: ProjectFlags) -> ProjectArgs {
     ProjectArgs {
         project_dir: flags.project_dir,
-        profiles_dir: flags.profiles_dir,
-        target: flags.target,
-        vars: flags.vars,
+        profiles_dir: flags.load.profiles_dir,
+        target: flags.load.target,
+        vars: flags.load.vars,
     }
 }
 
@@ -40,9 +40,9 @@ fn scoped(flags: ScopeFlags) -> Result<Scoped> {
         project_dirs: flags.project_dir,
         workspace: flags.workspace,
         select: flags.select,
-        profiles_dir: flags.profiles_dir,
-        target: flags.target,
-        vars: flags.vars,
+        profiles_dir: flags.load.profiles_dir,
+        target: flags.load.target,
+        vars: flags.load.vars,
     }
     .resolve(std::path::Path::new("."))
 }

@@ -543,6 +543,25 @@ fn plan_status_compile_and_validate_take_a_workspace() {
         );
     }
 
+    let output = deployment.sigbatch(&["sync", "--dry-run", "--api-url", "http://127.0.0.1:9"]);
+    assert_exit(&output, 0);
+    let text = stdout(&output);
+    for name in ["demo_users_1", "demo_sessions_1", "demo_customers_1"] {
+        let at = text.find(&format!("== group `{name}`")).unwrap();
+        assert!(
+            text[at..].contains(&format!("\"{name}_attributes\"")),
+            "{text}"
+        );
+    }
+
+    let output = deployment.sigbatch(&["run", "--dry-run", "--until", "2025-03-04 00:00:00"]);
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output).matches("-- group `demo_").count(), 3);
+    assert!(
+        !deployment.path().join("target").exists(),
+        "a dry run wrote an artifact"
+    );
+
     let output = deployment.sigbatch(&["plan", "--json", "--until", "2025-03-04 00:00:00"]);
     assert_exit(&output, 0);
     let plans: Value = serde_json::from_str(&stdout(&output)).unwrap();
