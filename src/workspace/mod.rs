@@ -272,3 +272,60 @@ fn check_apart(probes: &[Probe], origin: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_project_dir_is_a_project_and_anything_more_a_workspace() {
+        let cwd = tempfile::tempdir().unwrap();
+        let cwd = cwd.path();
+        let (a, b) = (PathBuf::from("a"), PathBuf::from("b"));
+        let resolve = |dirs: &[PathBuf], file: Option<&Path>, selecting: bool| {
+            Scope::resolve(dirs, file, selecting, cwd)
+        };
+        assert_eq!(
+            resolve(std::slice::from_ref(&a), None, false).unwrap(),
+            Scope::Project(a.clone())
+        );
+        let both = [a.clone(), b.clone()];
+        assert_eq!(
+            resolve(&both, None, false).unwrap(),
+            Scope::Workspace(Source::Dirs(both.to_vec()))
+        );
+        assert_eq!(
+            resolve(std::slice::from_ref(&a), None, true).unwrap(),
+            Scope::Workspace(Source::Dirs(vec![a.clone()]))
+        );
+        let file = Path::new("w.yml");
+        assert_eq!(
+            resolve(&[], Some(file), false).unwrap(),
+            Scope::Workspace(Source::File(file.to_path_buf()))
+        );
+        assert!(resolve(&[a], Some(file), false).is_err());
+    }
+
+    #[test]
+    fn without_flags_the_current_directory_decides() {
+        let cwd = tempfile::tempdir().unwrap();
+        let cwd = cwd.path();
+        let resolve = |selecting| Scope::resolve(&[], None, selecting, cwd);
+        assert_eq!(resolve(false).unwrap(), Scope::Project(cwd.to_path_buf()));
+        assert!(
+            resolve(true)
+                .unwrap_err()
+                .to_string()
+                .contains("no workspace")
+        );
+        std::fs::write(cwd.join(WORKSPACE_FILE), "projects: [a]\n").unwrap();
+        assert_eq!(
+            resolve(false).unwrap(),
+            Scope::Workspace(Source::File(cwd.join(WORKSPACE_FILE)))
+        );
+        std::fs::write(cwd.join(PROJECT_FILE), "attribute_group: g.json\n").unwrap();
+        let error = resolve(false).unwrap_err();
+        assert!(error.to_string().contains("holds both"), "{error}");
+        assert!(error.hint().unwrap().contains("--project-dir ."));
+    }
+}
