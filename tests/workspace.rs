@@ -286,8 +286,8 @@ fn a_workspace_gives_the_tables_of_separate_runs_in_both_modes() {
     assert_eq!(own["project"], "demo_sessions_1");
 }
 
-/// A bad attribute (exit 2), a missing events table (exit 2) and a held lock (exit 4) each fail
-/// their group alone: the good groups before and after them commit, the workspace exits 4 (the
+/// A bad attribute (exit 2), a missing events table (exit 2), a statement the warehouse refuses
+/// (exit 2) and a held lock (exit 4) each fail their group alone: the good groups before and after them commit, the workspace exits 4 (the
 /// worst), and its run_results.json says which group failed how.
 #[test]
 fn failing_groups_leave_the_others_committed_and_the_worst_code_wins() {
@@ -304,11 +304,28 @@ fn failing_groups_leave_the_others_committed_and_the_worst_code_wins() {
         VARS,
         "empty.duckdb",
     );
-    std::fs::copy(
-        deployment.path().join("events.duckdb"),
-        deployment.path().join("locked.duckdb"),
-    )
-    .unwrap();
+    for copy in ["locked.duckdb", "refused.duckdb"] {
+        std::fs::copy(
+            deployment.path().join("events.duckdb"),
+            deployment.path().join(copy),
+        )
+        .unwrap();
+    }
+    // a view where the group's setup would make a table: its first statement is refused
+    deployment
+        .connection("refused.duckdb")
+        .execute_batch(
+            "CREATE SCHEMA main_derived; \
+             CREATE VIEW main_derived.demo_refused_1_daily_aggregates AS SELECT 1 AS x",
+        )
+        .unwrap();
+    deployment.project_on(
+        "refused",
+        &group_json("demo_refused", "user_id", Some(4)),
+        "exact",
+        VARS,
+        "refused.duckdb",
+    );
     deployment.project_on(
         "locked",
         &group_json("demo_locked", "user_id", Some(4)),
@@ -320,7 +337,7 @@ fn failing_groups_leave_the_others_committed_and_the_worst_code_wins() {
         "sessions",
         &group_json("demo_sessions", "domain_sessionid", Some(6)),
     );
-    deployment.workspace_file("projects: [users, bad, empty, locked, sessions]\n");
+    deployment.workspace_file("projects: [users, bad, empty, refused, locked, sessions]\n");
     let holder = deployment.connection("locked.duckdb");
     let output = deployment.sigbatch(&["run", "--log-format", "json"]);
     drop(holder);
@@ -346,6 +363,7 @@ fn failing_groups_leave_the_others_committed_and_the_worst_code_wins() {
         ("demo_users_1", "success", 0),
         ("demo_bad_1", "error", 2),
         ("demo_empty_1", "error", 2),
+        ("demo_refused_1", "error", 2),
         ("demo_locked_1", "error", 4),
         ("demo_sessions_1", "success", 0),
     ];
@@ -355,11 +373,15 @@ fn failing_groups_leave_the_others_committed_and_the_worst_code_wins() {
         "{results}"
     );
     let message = results["error"]["message"].as_str().unwrap();
-    assert!(message.contains("3 of 5 group(s) failed"), "{message}");
+    assert!(message.contains("4 of 6 group(s) failed"), "{message}");
     let bad_error = results["groups"][1]["run"]["error"]["message"]
         .as_str()
         .unwrap();
     assert!(bad_error.contains("`nonsense`"), "{bad_error}");
+    let refused = results["groups"][3]["run"]["error"]["message"]
+        .as_str()
+        .unwrap();
+    assert!(refused.contains("stage `setup` failed"), "{refused}");
     for committed in ["demo_users_1", "demo_sessions_1"] {
         let rows: i64 = deployment
             .connection("events.duckdb")
@@ -383,7 +405,12 @@ fn failing_groups_leave_the_others_committed_and_the_worst_code_wins() {
         .collect();
     assert_eq!(
         failed_groups,
-        ["demo_bad_1", "demo_empty_1", "demo_locked_1"]
+        [
+            "demo_bad_1",
+            "demo_empty_1",
+            "demo_refused_1",
+            "demo_locked_1"
+        ]
     );
     assert!(
         lines
