@@ -501,6 +501,35 @@ fn select_runs_only_the_named_groups() {
     );
 }
 
+/// `--timeout` counts for the whole invocation: the group running when it strikes stops, the
+/// groups after it do not start, and the workspace exits 124 with status `timeout`.
+#[test]
+fn a_stop_leaves_the_remaining_groups_unstarted() {
+    let deployment = Deployment::with_three_groups();
+    deployment.workspace_file("projects: [users, sessions, customers]\n");
+    let output = deployment.sigbatch(&["run", "--timeout", "1ms", "-q"]);
+    assert_exit(&output, 124);
+    let results = deployment.workspace_results();
+    assert_eq!(
+        (&results["status"], &results["exit_code"]),
+        (&"timeout".into(), &124.into())
+    );
+    let groups = results["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 3, "{results}");
+    assert!(groups.iter().all(|g| g["status"] != "success"), "{results}");
+    let last = &groups[2];
+    assert_eq!(
+        (&last["status"], &last["exit_code"]),
+        (&"not_run".into(), &124.into())
+    );
+    assert!(last["run"].is_null() && last["run_results"].is_null());
+    assert!(
+        stderr(&output).contains("not run: `"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 /// A workspace file with an unknown key, or listing a directory without a project, and two
 /// projects that would write the same tables, are refused naming what is wrong; nothing runs.
 #[test]

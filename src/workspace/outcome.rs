@@ -40,9 +40,9 @@ pub fn worst_exit_code(codes: impl IntoIterator<Item = u8>) -> u8 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupOutcome {
     pub name: String,
-    /// 0 for success or nothing to do.
+    /// 0 for success or nothing to do; for a group not run, the stop's code (130 or 124).
     pub exit_code: u8,
-    /// Not started: an earlier group was stopped by a signal or `--timeout`.
+    /// Not started: a signal or `--timeout` stopped the invocation first.
     pub not_run: bool,
 }
 
@@ -51,13 +51,13 @@ pub struct GroupOutcome {
 pub fn summary_error(outcomes: &[GroupOutcome]) -> Option<Error> {
     let failed: Vec<&GroupOutcome> = outcomes
         .iter()
-        .filter(|o| o.exit_code != exit_code::SUCCESS)
+        .filter(|o| !o.not_run && o.exit_code != exit_code::SUCCESS)
         .collect();
     let not_run: Vec<&GroupOutcome> = outcomes.iter().filter(|o| o.not_run).collect();
     if failed.is_empty() && not_run.is_empty() {
         return None;
     }
-    let code = worst_exit_code(failed.iter().map(|o| o.exit_code));
+    let code = worst_exit_code(outcomes.iter().map(|o| o.exit_code));
     let mut message = format!(
         "{} of {} group(s) failed: {}",
         failed.len(),
@@ -134,8 +134,15 @@ mod tests {
         assert!(text.starts_with("2 of 3 group(s) failed"), "{text}");
         assert!(text.contains("`a` (exit 2)") && text.contains("`c` (exit 3)"));
         assert!(error.hint().unwrap().contains("--select"));
-        let stopped = summary_error(&[outcome("a", 130, false), outcome("b", 0, true)]).unwrap();
+        let stopped = summary_error(&[outcome("a", 130, false), outcome("b", 130, true)]).unwrap();
         assert_eq!(stopped.exit_code(), 130);
         assert!(stopped.to_string().contains("not run: `b`"), "{stopped}");
+        // a stop before the first group: nothing failed, and still the stop's code
+        let early = summary_error(&[outcome("a", 124, true), outcome("b", 124, true)]).unwrap();
+        assert_eq!(early.exit_code(), 124);
+        assert!(
+            early.to_string().starts_with("0 of 2 group(s) failed"),
+            "{early}"
+        );
     }
 }

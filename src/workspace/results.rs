@@ -88,13 +88,13 @@ impl GroupResult {
         }
     }
 
-    /// A group a stop kept from starting.
-    pub fn not_run(name: &str, dir: &Path) -> GroupResult {
+    /// A group a stop kept from starting, with the stop's exit code.
+    pub fn not_run(name: &str, dir: &Path, code: u8) -> GroupResult {
         GroupResult {
             name: name.to_string(),
             project_dir: dir.display().to_string(),
             status: GroupStatus::NotRun,
-            exit_code: exit_code::SUCCESS,
+            exit_code: code,
             run_results: None,
             run: None,
         }
@@ -156,21 +156,17 @@ impl WorkspaceRecord {
     /// The artifact of a workspace run that ended with `error`: the summary of its failed
     /// groups, or its own refusal before any group ran.
     pub fn finish(&self, error: Option<&Error>) -> WorkspaceResults {
-        let statuses = || self.groups.iter().map(|g| g.status);
-        let stopped =
-            statuses().find(|s| matches!(s, GroupStatus::Cancelled | GroupStatus::Timeout));
-        let status = match (error, stopped) {
-            (_, Some(GroupStatus::Timeout)) => Status::Timeout,
-            (_, Some(_)) => Status::Cancelled,
-            (Some(_), None) => Status::Error,
-            (None, None) if statuses().all(|s| s == GroupStatus::NothingToDo) => {
-                Status::NothingToDo
-            }
-            (None, None) => Status::Success,
-        };
         let code = match error {
             Some(error) => error.exit_code(),
             None => worst_exit_code(self.groups.iter().map(|g| g.exit_code)),
+        };
+        let nothing = |g: &GroupResult| g.status == GroupStatus::NothingToDo;
+        let status = match code {
+            exit_code::CANCELLED => Status::Cancelled,
+            exit_code::TIMED_OUT => Status::Timeout,
+            exit_code::SUCCESS if self.groups.iter().all(nothing) => Status::NothingToDo,
+            exit_code::SUCCESS => Status::Success,
+            _ => Status::Error,
         };
         WorkspaceResults {
             invocation_id: self.invocation_id.to_string(),

@@ -162,7 +162,7 @@ fn for_each_group(
         if cancel::requested() {
             outcomes.push(GroupOutcome {
                 name: group.name.clone(),
-                exit_code: exit_code::SUCCESS,
+                exit_code: stop_code(),
                 not_run: true,
             });
             continue;
@@ -183,6 +183,11 @@ fn for_each_group(
         });
     }
     summary_error(&outcomes).map_or(Ok(()), Err)
+}
+
+/// The exit code of the stop (signal or `--timeout`) that keeps a group from starting.
+fn stop_code() -> u8 {
+    cancel::stopped("").exit_code()
 }
 
 fn group_started(

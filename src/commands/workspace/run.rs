@@ -6,9 +6,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::{WorkspaceArgs, group_finished, group_started, io};
+use super::{WorkspaceArgs, group_finished, group_started, io, stop_code};
 use crate::artifacts;
-use crate::cancel;
 use crate::commands::{RunSettings, run_project};
 use crate::error::{Error, Result, exit_code};
 use crate::lineage::LineageSettings;
@@ -96,13 +95,14 @@ fn run_groups(
     }
     let mut outcomes = Vec::new();
     for (index, group) in workspace.groups.iter().enumerate() {
-        if cancel::requested() {
+        if crate::cancel::requested() {
+            let code = stop_code();
             record
                 .groups
-                .push(GroupResult::not_run(&group.name, &group.dir));
+                .push(GroupResult::not_run(&group.name, &group.dir, code));
             outcomes.push(GroupOutcome {
                 name: group.name.clone(),
-                exit_code: exit_code::SUCCESS,
+                exit_code: code,
                 not_run: true,
             });
             continue;
