@@ -530,6 +530,78 @@ fn a_stop_leaves_the_remaining_groups_unstarted() {
     );
 }
 
+/// Each group sends its own OpenLineage run, its job named after its project, and a job name
+/// given for all of them is refused (it would merge the groups' runs into one job).
+#[test]
+fn each_group_reports_its_own_lineage_run() {
+    let deployment = Deployment::with_three_groups();
+    deployment.workspace_file("projects: [users, sessions, customers]\n");
+    let file = deployment.path().join("lineage.jsonl");
+    let file = file.to_str().unwrap();
+    let output = deployment.sigbatch(&[
+        "run",
+        "--lineage-file",
+        file,
+        "--lineage-job-name",
+        "attributes",
+        "--until",
+        "2025-03-03 00:00:00",
+    ]);
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).contains("--lineage-job-name"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        !Path::new(file).exists(),
+        "a refused workspace sent lineage events"
+    );
+
+    let output = deployment.sigbatch(&[
+        "run",
+        "--lineage-file",
+        file,
+        "--select",
+        "demo_users_1",
+        "demo_customers_1",
+        "--until",
+        "2025-03-03 00:00:00",
+        "-q",
+    ]);
+    assert_exit(&output, 0);
+    let events: Vec<Value> = std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let runs: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["job"]["name"].as_str().unwrap(),
+                e["eventType"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("demo_users_1", "START"),
+            ("demo_users_1", "COMPLETE"),
+            ("demo_customers_1", "START"),
+            ("demo_customers_1", "COMPLETE"),
+        ]
+    );
+    assert_ne!(events[0]["run"]["runId"], events[2]["run"]["runId"]);
+    // a group's run id is the invocation id of its own run_results.json
+    let results = deployment.workspace_results();
+    assert_eq!(
+        results["groups"][1]["run"]["invocation_id"],
+        events[2]["run"]["runId"]
+    );
+}
+
 /// A workspace file with an unknown key, or listing a directory without a project, and two
 /// projects that would write the same tables, are refused naming what is wrong; nothing runs.
 #[test]
