@@ -618,6 +618,8 @@ fn a_wrong_workspace_is_refused_before_anything_runs() {
         let results = deployment.workspace_results();
         assert_eq!(results["groups"], serde_json::json!([]));
         assert_eq!(results["exit_code"], 2);
+        let file = results["workspace"].as_str().unwrap();
+        assert!(file.ends_with("sigbatch_workspace.yml"), "{results}");
     };
     deployment.workspace_file("projects: [users]\nshared_read: true\n");
     refused(&["sigbatch_workspace.yml", "`shared_read`"]);

@@ -55,18 +55,23 @@ impl Source {
         }
     }
 
-    /// Where the workspace's own `run_results.json` goes by default: `target/` beside the
-    /// workspace file (none for projects named by `--project-dir`: each writes its own).
-    pub fn artifacts_dir(&self) -> Option<PathBuf> {
+    /// The workspace file, when there is one (a directory given stands for the file in it).
+    pub fn file(&self) -> Option<PathBuf> {
         let Source::File(path) = self else {
             return None;
         };
-        let dir = if path.is_dir() {
-            path.as_path()
+        Some(if path.is_dir() {
+            path.join(WORKSPACE_FILE)
         } else {
-            path.parent().unwrap_or(Path::new("."))
-        };
-        Some(dir.join("target"))
+            path.clone()
+        })
+    }
+
+    /// Where the workspace's own `run_results.json` goes by default: `target/` beside the
+    /// workspace file (none for projects named by `--project-dir`: each writes its own).
+    pub fn artifacts_dir(&self) -> Option<PathBuf> {
+        let file = self.file()?;
+        Some(file.parent().unwrap_or(Path::new(".")).join("target"))
     }
 }
 

@@ -134,8 +134,7 @@ pub struct WorkspaceResults {
 pub struct WorkspaceRecord {
     invocation_id: uuid::Uuid,
     started_at: DateTime<Utc>,
-    /// The workspace file, once read.
-    pub file: Option<PathBuf>,
+    file: Option<PathBuf>,
     pub groups: Vec<GroupResult>,
 }
 

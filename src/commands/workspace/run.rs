@@ -36,7 +36,7 @@ pub fn run_workspace(
     reporter: &mut dyn Reporter,
 ) -> Result<()> {
     let started = Instant::now();
-    let mut record = WorkspaceRecord::start(None);
+    let mut record = WorkspaceRecord::start(settings.workspace.source.file().as_deref());
     let result = run_groups(settings, out, reporter, &mut record);
     if settings.dry_run {
         return result;
@@ -84,7 +84,6 @@ fn run_groups(
     record: &mut WorkspaceRecord,
 ) -> Result<()> {
     let workspace = settings.workspace.load()?;
-    record.file = workspace.file.clone();
     let count = workspace.groups.len();
     if settings.lineage.job_name.is_some() && count > 1 {
         return Err(Error::invalid(
