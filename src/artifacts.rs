@@ -192,11 +192,11 @@ fn window_result(report: &WindowReport) -> WindowResult {
     }
 }
 
-/// Writes `results` to `dir/run_results.json` atomically and durably (a temporary file, synced,
+/// Writes `results` (a run's [`RunResults`], or a workspace's) to `dir/run_results.json` atomically and durably (a temporary file, synced,
 /// renamed over it), so a reader never sees half a file, nor a crash an empty one; returns the
 /// path written. `dir` is created if its parent
 /// exists.
-pub fn write(dir: &Path, results: &RunResults) -> Result<PathBuf> {
+pub fn write(dir: &Path, results: &impl Serialize) -> Result<PathBuf> {
     let failed = |e: std::io::Error| {
         Error::file(dir, format!("cannot write {RUN_RESULTS}: {e}"))
             .with_hint("pass --artifacts-dir DIR with a directory sigbatch may write to")

@@ -90,6 +90,15 @@ pub enum Error {
     /// A bug: an invariant of the engine did not hold.
     #[error("internal error: {0}")]
     Internal(String),
+
+    /// Groups of a workspace failed, each reported as it failed; the process exits with the
+    /// worst of their codes (`workspace::worst_exit_code`).
+    #[error("{message}")]
+    Groups {
+        message: String,
+        hint: Option<String>,
+        exit_code: u8,
+    },
 }
 
 impl Error {
@@ -117,7 +126,8 @@ impl Error {
             | Error::Invalid { hint, .. }
             | Error::Stage { hint, .. }
             | Error::Remote { hint, .. }
-            | Error::Locked { hint, .. } => *hint = text,
+            | Error::Locked { hint, .. }
+            | Error::Groups { hint, .. } => *hint = text,
             Error::Unsupported { .. }
             | Error::Internal(_)
             | Error::Cancelled(_)
@@ -132,7 +142,8 @@ impl Error {
             | Error::Invalid { hint, .. }
             | Error::Stage { hint, .. }
             | Error::Remote { hint, .. }
-            | Error::Locked { hint, .. } => hint.as_deref(),
+            | Error::Locked { hint, .. }
+            | Error::Groups { hint, .. } => hint.as_deref(),
             Error::Unsupported { .. } => Some("compile for another dialect, or drop the attribute"),
             Error::Internal(_) => {
                 Some("this is a bug in sigbatch; please report it with the command you ran")
@@ -155,6 +166,7 @@ impl Error {
             Error::Cancelled(_) => exit_code::CANCELLED,
             Error::TimedOut(_) => exit_code::TIMED_OUT,
             Error::Locked { .. } => exit_code::LOCKED,
+            Error::Groups { exit_code, .. } => *exit_code,
             _ if self.is_user_error() => exit_code::USER_ERROR,
             _ => exit_code::FAILURE,
         }
@@ -169,6 +181,11 @@ impl Error {
             | Error::Unsupported { .. }
             | Error::Locked { .. } => true,
             Error::Stage { user_fixable, .. } | Error::Remote { user_fixable, .. } => *user_fixable,
+            Error::Groups {
+                exit_code: code, ..
+            } => {
+                matches!(*code, exit_code::USER_ERROR | exit_code::LOCKED)
+            }
             Error::Internal(_) | Error::Cancelled(_) | Error::TimedOut(_) => false,
         }
     }

@@ -26,5 +26,6 @@ pub mod signals;
 pub mod stage_csv;
 pub mod state;
 pub mod warehouse;
+pub mod workspace;
 
 pub use error::{Error, Result};

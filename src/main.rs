@@ -13,7 +13,7 @@ use chrono::NaiveDateTime;
 use clap::Parser;
 use sigbatch::commands::{
     self, CompileSettings, ConnectionChecks, DemoSettings, InitFromApiSettings, InitSettings,
-    PlanSettings, ProjectArgs, RunSettings, SyncSettings,
+    PlanSettings, ProjectArgs, RunSettings, ScopeArgs, Scoped, SyncSettings, WorkspaceRunSettings,
 };
 use sigbatch::load_window::WindowSettings;
 use sigbatch::report::{Event, Format, Printer, PrinterSettings, Reporter};
@@ -21,16 +21,30 @@ use sigbatch::secret::Secret;
 use sigbatch::signals::{AuthMode, Credentials, GroupSelection};
 use sigbatch::{Error, Result};
 
-use cli::{Cli, Command, LineageFlags, LogFormat, ProjectFlags, SignalsFlags};
+use cli::{Cli, Command, LineageFlags, LogFormat, ProjectFlags, ScopeFlags, SignalsFlags};
 use sigbatch::lineage::{HttpTransport, LineageSettings, RunReference, Transport};
 
 fn project_args(flags: ProjectFlags) -> ProjectArgs {
     ProjectArgs {
         project_dir: flags.project_dir,
-        profiles_dir: flags.profiles_dir,
-        target: flags.target,
-        vars: flags.vars,
+        profiles_dir: flags.load.profiles_dir,
+        target: flags.load.target,
+        vars: flags.load.vars,
     }
+}
+
+/// One project or a workspace, as the flags say (`--project-dir` once: that project, as always);
+/// a workspace file is looked for in the current directory.
+fn scoped(flags: ScopeFlags) -> Result<Scoped> {
+    ScopeArgs {
+        project_dirs: flags.project_dir,
+        workspace: flags.workspace,
+        select: flags.select,
+        profiles_dir: flags.load.profiles_dir,
+        target: flags.load.target,
+        vars: flags.load.vars,
+    }
+    .resolve(std::path::Path::new("."))
 }
 
 fn credentials(flags: SignalsFlags) -> Result<Credentials> {
@@ -183,17 +197,37 @@ fn dispatch(cli: Cli, printer: &mut Printer) -> Result<()> {
             if let Some(text) = timeout {
                 sigbatch::cancel::stop_after(parse_duration("--timeout", &text)?, text);
             }
-            let artifacts_dir = artifacts_dir
-                .unwrap_or_else(|| sigbatch::artifacts::default_dir(&project.project_dir));
-            let settings = RunSettings {
-                project: project_args(project),
-                windows: window_settings(full_refresh, until, max_windows)?,
-                dry_run,
-                lock_timeout: std::time::Duration::from_secs(lock_timeout),
-                artifacts_dir: Some(artifacts_dir),
-                lineage: lineage_settings(lineage)?,
-            };
-            commands::run(&settings, &mut out, printer)
+            let scope = scoped(project)?;
+            let windows = window_settings(full_refresh, until, max_windows)?;
+            let lineage = lineage_settings(lineage)?;
+            let lock_timeout = std::time::Duration::from_secs(lock_timeout);
+            match scope {
+                Scoped::Project(project) => {
+                    let artifacts_dir = artifacts_dir
+                        .unwrap_or_else(|| sigbatch::artifacts::default_dir(&project.project_dir));
+                    let settings = RunSettings {
+                        project,
+                        windows,
+                        dry_run,
+                        lock_timeout,
+                        artifacts_dir: Some(artifacts_dir),
+                        lineage,
+                    };
+                    commands::run(&settings, &mut out, printer)
+                }
+                Scoped::Workspace(workspace) => commands::run_workspace(
+                    &WorkspaceRunSettings {
+                        workspace,
+                        windows,
+                        dry_run,
+                        lock_timeout,
+                        artifacts_dir,
+                        lineage,
+                    },
+                    &mut out,
+                    printer,
+                ),
+            }
         }
         Command::Plan {
             project,
@@ -202,25 +236,40 @@ fn dispatch(cli: Cli, printer: &mut Printer) -> Result<()> {
             max_windows,
             json,
         } => {
-            let settings = PlanSettings {
-                project: project_args(project),
-                windows: window_settings(full_refresh, until, max_windows)?,
-            };
-            commands::plan(&settings, json, &mut out)
+            let scope = scoped(project)?;
+            let windows = window_settings(full_refresh, until, max_windows)?;
+            match scope {
+                Scoped::Project(project) => {
+                    commands::plan(&PlanSettings { project, windows }, json, &mut out)
+                }
+                Scoped::Workspace(workspace) => {
+                    commands::plan_workspace(&workspace, &windows, json, &mut out, printer)
+                }
+            }
         }
         Command::Compile {
             project,
             dialect,
             full_refresh,
-        } => {
-            let settings = CompileSettings {
-                project: project_args(project),
-                dialect,
+        } => match scoped(project)? {
+            Scoped::Project(project) => commands::compile(
+                &CompileSettings {
+                    project,
+                    dialect,
+                    full_refresh,
+                    now: now()?,
+                },
+                &mut out,
+            ),
+            Scoped::Workspace(workspace) => commands::compile_workspace(
+                &workspace,
+                dialect.as_deref(),
                 full_refresh,
-                now: now()?,
-            };
-            commands::compile(&settings, &mut out)
-        }
+                now()?,
+                &mut out,
+                printer,
+            ),
+        },
         Command::ExportDbt {
             project,
             out: out_dir,
@@ -235,12 +284,18 @@ fn dispatch(cli: Cli, printer: &mut Printer) -> Result<()> {
             },
             &mut out,
         ),
-        Command::Status { project, json } => {
-            commands::status(&project_args(project), json, &mut out)
-        }
-        Command::Validate { project } => {
-            commands::validate(&project_args(project), now()?, &mut out)
-        }
+        Command::Status { project, json } => match scoped(project)? {
+            Scoped::Project(project) => commands::status(&project, json, &mut out),
+            Scoped::Workspace(workspace) => {
+                commands::status_workspace(&workspace, json, &mut out, printer)
+            }
+        },
+        Command::Validate { project } => match scoped(project)? {
+            Scoped::Project(project) => commands::validate(&project, now()?, &mut out),
+            Scoped::Workspace(workspace) => {
+                commands::validate_workspace(&workspace, now()?, &mut out, printer)
+            }
+        },
         Command::Init {
             attribute_group: Some(attribute_group),
             project_dir,
@@ -290,15 +345,25 @@ fn dispatch(cli: Cli, printer: &mut Printer) -> Result<()> {
             signals,
             owner,
             dry_run,
-        } => commands::sync(
-            &SyncSettings {
-                project: project_args(project),
-                credentials: credentials(signals)?,
-                owner,
+        } => match scoped(project)? {
+            Scoped::Project(project) => commands::sync(
+                &SyncSettings {
+                    project,
+                    credentials: credentials(signals)?,
+                    owner,
+                    dry_run,
+                },
+                &mut out,
+            ),
+            Scoped::Workspace(workspace) => commands::sync_workspace(
+                &workspace,
+                &credentials(signals)?,
+                owner.as_deref(),
                 dry_run,
-            },
-            &mut out,
-        ),
+                &mut out,
+                printer,
+            ),
+        },
         Command::TestConnection {
             signals,
             no_check_auth,

@@ -9,6 +9,7 @@ mod run_plan;
 mod setup;
 mod signals;
 mod status;
+mod workspace;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,10 @@ pub use run_plan::{PlanSettings, RunPlan, plan, run_plan};
 pub use setup::{DemoSettings, InitSettings, demo, init, stage};
 pub use signals::{ConnectionChecks, SyncSettings, batch_source, sync, test_connection};
 pub use status::{StatusReport, status, status_report};
+pub use workspace::{
+    ScopeArgs, Scoped, WorkspaceArgs, WorkspaceRunSettings, compile_workspace, plan_workspace,
+    run_workspace, status_workspace, sync_workspace, validate_workspace,
+};
 
 use crate::artifacts::{self, RunRecord};
 use crate::dialect::Dialect;
@@ -98,6 +103,24 @@ pub fn run_with(
     reporter: &mut dyn Reporter,
     wrap: &dyn Fn(Box<dyn Warehouse>) -> Box<dyn Warehouse>,
 ) -> Result<()> {
+    run_project(settings, out, reporter, wrap).result
+}
+
+/// What one project's run did: how it ended, its `run_results.json` (none for a dry run), and
+/// where that was written.
+struct ProjectRun {
+    result: Result<()>,
+    results: Option<artifacts::RunResults>,
+    written: Option<PathBuf>,
+}
+
+/// `run_with`, keeping what the run recorded (a workspace reports every group's).
+fn run_project(
+    settings: &RunSettings,
+    out: &mut dyn Write,
+    reporter: &mut dyn Reporter,
+    wrap: &dyn Fn(Box<dyn Warehouse>) -> Box<dyn Warehouse>,
+) -> ProjectRun {
     let started = std::time::Instant::now();
     let mut record = RunRecord::start(&settings.project.project_dir);
     let off = LineageSettings::off();
@@ -110,38 +133,46 @@ pub fn run_with(
         record.invocation_id(),
     );
     let result = run_recorded(settings, out, reporter, wrap, &mut record, &mut lineage);
-    if !settings.dry_run {
-        let results = record.finish(result.as_ref().err());
-        lineage.end(&results, &settings.project.project_dir, reporter);
-        reporter.report(Event::RunFinished {
-            status: results.status.as_str(),
-            windows: record.windows.len(),
-            events: record.windows.iter().map(|w| w.events).sum(),
-            days: record.windows.iter().map(|w| w.days_processed).sum(),
-            duration: started.elapsed(),
-        });
+    if settings.dry_run {
+        return ProjectRun {
+            result,
+            results: None,
+            written: None,
+        };
     }
-    let Some(dir) = settings
-        .artifacts_dir
-        .as_deref()
-        .filter(|_| !settings.dry_run)
-    else {
-        return result;
+    let results = record.finish(result.as_ref().err());
+    lineage.end(&results, &settings.project.project_dir, reporter);
+    reporter.report(Event::RunFinished {
+        status: results.status.as_str(),
+        windows: record.windows.len(),
+        events: record.windows.iter().map(|w| w.events).sum(),
+        days: record.windows.iter().map(|w| w.days_processed).sum(),
+        duration: started.elapsed(),
+    });
+    let Some(dir) = settings.artifacts_dir.as_deref() else {
+        return ProjectRun {
+            result,
+            results: Some(results),
+            written: None,
+        };
     };
-    match (
-        artifacts::write(dir, &record.finish(result.as_ref().err())),
-        result,
-    ) {
-        (Ok(_), result) => result,
-        (Err(error), Ok(())) => Err(error),
+    let results = record.finish(result.as_ref().err());
+    let (result, written) = match (artifacts::write(dir, &results), result) {
+        (Ok(path), result) => (result, Some(path)),
+        (Err(error), Ok(())) => (Err(error), None),
         // the run's own failure is what the user needs to see
         (Err(error), Err(failure)) => {
             reporter.report(Event::Note {
                 level: Level::Warn,
                 message: &error.to_string(),
             });
-            Err(failure)
+            (Err(failure), None)
         }
+    };
+    ProjectRun {
+        result,
+        results: Some(results),
+        written,
     }
 }
 

@@ -60,6 +60,11 @@ struct RawProject {
     vars: Option<Mapping>,
 }
 
+/// A project's name unless `sigbatch.yml` sets one: `<group name>_<version>`.
+fn default_name(group: &str, version: impl std::fmt::Display) -> String {
+    format!("{group}_{version}")
+}
+
 impl Project {
     /// Loads `DIR/sigbatch.yml`; `cli_vars` (YAML or JSON, as dbt's `--vars`) override its vars.
     pub fn load(dir: &Path, cli_vars: Option<&str>) -> Result<Project> {
@@ -84,7 +89,7 @@ impl Project {
         };
         let name = raw
             .name
-            .unwrap_or_else(|| format!("{}_{}", group.name, group.version));
+            .unwrap_or_else(|| default_name(&group.name, group.version));
         if !property::is_identifier(&name) {
             return Err(
                 Error::file(&file, format!("`name: {name}` is not a plain identifier"))
@@ -118,6 +123,26 @@ impl Project {
             profile: raw.profile.unwrap_or_else(|| "sigbatch".into()),
             target: raw.target,
         })
+    }
+
+    /// The project's name as [`Project::load`] makes it, read leniently from `DIR/sigbatch.yml`
+    /// and its group file, for naming a project that does not load (a bad attribute, say) in a
+    /// workspace's reports; `None` when even that cannot be read.
+    pub fn peek_name(dir: &Path) -> Option<String> {
+        let text = std::fs::read_to_string(dir.join(PROJECT_FILE)).ok()?;
+        let raw: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).ok()?;
+        if let Some(name) = raw.get("name").and_then(serde_yaml_ng::Value::as_str) {
+            return Some(name.to_string());
+        }
+        let group_file = dir.join(raw.get("attribute_group")?.as_str()?);
+        let group: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(group_file).ok()?).ok()?;
+        let version = group.get("version")?;
+        let version = version
+            .as_u64()
+            .map(|n| n.to_string())
+            .or_else(|| version.as_str().map(str::to_string))?;
+        Some(default_name(group.get("name")?.as_str()?, version))
     }
 
     pub fn load_target(

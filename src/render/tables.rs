@@ -224,6 +224,14 @@ impl Tables {
         (schema, name)
     }
 
+    /// (schema, table) of every table, unquoted, in the catalog's order: what a workspace
+    /// compares to find two projects that would write the same tables.
+    pub fn locations(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.locations
+            .values()
+            .map(|(schema, name)| (schema.as_str(), name.as_str()))
+    }
+
     pub(crate) fn as_json(&self) -> Value {
         json!(self.names)
     }

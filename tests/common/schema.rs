@@ -97,3 +97,12 @@ fn violations_under(root: &Value, schema: &Value, value: &Value, path: &str) -> 
     check(root, schema, value, path, &mut found);
     found
 }
+
+/// Every way `value` breaks the definition at `pointer` in `schema` (e.g. `/$defs/workspace_run`),
+/// its `$ref`s resolved against the whole of `schema`.
+pub fn violations_at(schema: &Value, pointer: &str, value: &Value) -> Vec<String> {
+    let definition = schema
+        .pointer(pointer)
+        .unwrap_or_else(|| panic!("the schema has no {pointer}"));
+    violations_under(schema, definition, value, "$")
+}

@@ -73,6 +73,19 @@ impl Output {
         }
     }
 
+    /// What identifies the store the target's tables live in, so that a workspace can tell
+    /// whether two targets could write the same tables: the DuckDB file (canonical where it
+    /// exists, so `./w.duckdb` and `w.duckdb` are one), else the service and database.
+    pub fn store(&self) -> String {
+        match self {
+            Output::DuckDb { path, .. } => std::fs::canonicalize(path)
+                .unwrap_or_else(|_| path.clone())
+                .display()
+                .to_string(),
+            Output::Snowflake(_) | Output::BigQuery(_) | Output::Databricks(_) => self.location(),
+        }
+    }
+
     /// The OpenLineage dataset namespace of the data source (its naming spec, and what the
     /// Airflow provider and dbt integration send): `duckdb://{absolute file path}`,
     /// `snowflake://{account}` (lower case, without `.snowflakecomputing.com`), `bigquery`,

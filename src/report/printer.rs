@@ -1,10 +1,6 @@
-//! Progress and logs on stderr: what a run tells the person or scheduler watching it.
-//!
-//! The library reports typed [`Event`]s to a [`Reporter`]; it never formats a progress line
-//! itself. [`Printer`] is the one reporter the binary uses: plain lines (`--log-format text`,
-//! with a progress bar over a window's stages when stderr is a terminal) or one JSON object per
-//! line (`--log-format json`) carrying the project and window it is about. Data (compile output,
-//! status, dry-run SQL, plans) goes to stdout and never through here.
+//! The binary's one reporter: each event as a plain line on stderr (with a progress bar over a
+//! window's stages on a terminal; a workspace group's lines prefixed by its name) or as one JSON
+//! object per line carrying the group, project and window it is about.
 
 use std::io::Write;
 use std::time::Duration;
@@ -13,134 +9,8 @@ use chrono::{SecondsFormat, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Map, Value, json};
 
+use super::{Event, Format, Level, Reporter};
 use crate::render::LoadWindow;
-
-/// How events are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Format {
-    #[default]
-    Text,
-    /// One JSON object per line, for log collectors.
-    Json,
-}
-
-impl Format {
-    pub fn parse(text: &str) -> Option<Format> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "text" => Some(Format::Text),
-            "json" => Some(Format::Json),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    Info,
-    Warn,
-    Error,
-}
-
-impl Level {
-    fn as_str(self) -> &'static str {
-        match self {
-            Level::Info => "info",
-            Level::Warn => "warn",
-            Level::Error => "error",
-        }
-    }
-}
-
-/// Something a command has to say while it works.
-#[derive(Debug, Clone)]
-pub enum Event<'a> {
-    RunStarted {
-        project: &'a str,
-        mode: &'a str,
-        warehouse: &'a str,
-        target: &'a str,
-        location: &'a str,
-    },
-    /// A load window is about to run its `stages` stages (the `index`-th of the invocation).
-    WindowStarted {
-        index: usize,
-        window: LoadWindow,
-        label: &'a str,
-        stages: usize,
-    },
-    /// A stage of the current window finished its statements.
-    StageFinished {
-        stage: &'a str,
-        duration: Duration,
-        rows: Option<u64>,
-        bytes: Option<u64>,
-    },
-    /// The current window committed: `events` new events read, `days` event dates aggregated.
-    WindowCommitted {
-        index: usize,
-        window: LoadWindow,
-        events: u64,
-        days: u64,
-        stages: &'a [(&'a str, Duration)],
-        commit: Duration,
-        bytes: Option<u64>,
-    },
-    NothingToDo {
-        message: &'a str,
-    },
-    RunFinished {
-        status: &'a str,
-        windows: usize,
-        events: u64,
-        days: u64,
-        duration: Duration,
-    },
-    /// Anything else worth a line: lease waits, demo steps, warnings.
-    Note {
-        level: Level,
-        message: &'a str,
-    },
-    /// The command failed; `hint` says what the user can do.
-    Failed {
-        message: &'a str,
-        hint: Option<&'a str>,
-    },
-}
-
-impl Event<'_> {
-    fn level(&self) -> Level {
-        match self {
-            Event::Note { level, .. } => *level,
-            Event::Failed { .. } => Level::Error,
-            _ => Level::Info,
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        match self {
-            Event::RunStarted { .. } => "run_started",
-            Event::WindowStarted { .. } => "window_started",
-            Event::StageFinished { .. } => "stage_finished",
-            Event::WindowCommitted { .. } => "window_committed",
-            Event::NothingToDo { .. } => "nothing_to_do",
-            Event::RunFinished { .. } => "run_finished",
-            Event::Note { .. } => "note",
-            Event::Failed { .. } => "error",
-        }
-    }
-}
-
-/// Where commands send their events.
-pub trait Reporter {
-    fn report(&mut self, event: Event<'_>);
-}
-
-/// Reports nothing (library callers and tests that do not watch).
-pub struct Silent;
-
-impl Reporter for Silent {
-    fn report(&mut self, _event: Event<'_>) {}
-}
 
 /// How the binary's printer behaves, resolved from flags and the environment.
 #[derive(Debug, Clone, Copy, Default)]
@@ -157,6 +27,8 @@ pub struct PrinterSettings {
 /// The binary's reporter: text or JSON lines on stderr.
 pub struct Printer {
     settings: PrinterSettings,
+    /// The workspace group being reported on, if any.
+    group: Option<String>,
     project: Option<String>,
     window: Option<String>,
     bar: Option<ProgressBar>,
@@ -166,14 +38,28 @@ impl Printer {
     pub fn new(settings: PrinterSettings) -> Printer {
         Printer {
             settings,
+            group: None,
             project: None,
             window: None,
             bar: None,
         }
     }
 
-    /// Writes one line, above the progress bar if one is drawn.
+    /// Writes one line (text lines of a group prefixed by its name), above the progress bar if
+    /// one is drawn.
     fn line(&self, text: &str) {
+        let prefixed;
+        let text = match (&self.group, self.settings.format) {
+            (Some(group), Format::Text) => {
+                prefixed = text
+                    .lines()
+                    .map(|line| format!("[{group}] {line}"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                &prefixed
+            }
+            _ => text,
+        };
         match &self.bar {
             Some(bar) => bar.println(text),
             None => {
@@ -271,6 +157,25 @@ impl Printer {
                 status.replace('_', " "),
                 duration.as_secs_f64()
             ),
+            Event::GroupStarted {
+                name,
+                index,
+                count,
+                dir,
+            } => format!("sigbatch: group `{name}` ({index}/{count}) in {dir}"),
+            // the run's own last line, or the error, says how it ended
+            Event::GroupFinished { .. } => return None,
+            Event::WorkspaceFinished {
+                status,
+                groups,
+                succeeded,
+                duration,
+                ..
+            } => format!(
+                "sigbatch: workspace {} in {:.2}s: {succeeded} of {groups} group(s) succeeded",
+                status.replace('_', " "),
+                duration.as_secs_f64()
+            ),
             Event::Note {
                 level: Level::Warn,
                 message,
@@ -294,6 +199,9 @@ impl Printer {
         );
         object.insert("level".into(), json!(event.level().as_str()));
         object.insert("event".into(), json!(event.name()));
+        if let Some(group) = &self.group {
+            object.insert("group".into(), json!(group));
+        }
         if let Some(project) = &self.project {
             object.insert("project".into(), json!(project));
         }
@@ -372,6 +280,36 @@ impl Printer {
                 put("days", json!(days));
                 put("duration_ms", millis(duration));
             }
+            Event::GroupStarted {
+                index, count, dir, ..
+            } => {
+                put("index", json!(index));
+                put("count", json!(count));
+                put("project_dir", json!(dir));
+            }
+            Event::GroupFinished {
+                status,
+                exit_code,
+                duration,
+                ..
+            } => {
+                put("status", json!(status));
+                put("exit_code", json!(exit_code));
+                put("duration_ms", millis(duration));
+            }
+            Event::WorkspaceFinished {
+                status,
+                groups,
+                succeeded,
+                exit_code,
+                duration,
+            } => {
+                put("status", json!(status));
+                put("groups", json!(groups));
+                put("succeeded", json!(succeeded));
+                put("exit_code", json!(exit_code));
+                put("duration_ms", millis(duration));
+            }
             Event::Failed { message, hint } => {
                 put("error", json!(message));
                 put("hint", json!(hint));
@@ -393,6 +331,11 @@ fn window_text(window: &LoadWindow) -> String {
 impl Reporter for Printer {
     fn report(&mut self, event: Event<'_>) {
         match &event {
+            Event::GroupStarted { name, .. } => {
+                self.group = Some(name.to_string());
+                self.project = None;
+                self.window = None;
+            }
             Event::RunStarted { project, .. } => self.project = Some(project.to_string()),
             Event::WindowStarted { window, .. } | Event::WindowCommitted { window, .. } => {
                 self.window = Some(window_text(window))
@@ -413,6 +356,11 @@ impl Reporter for Printer {
             self.track(&event);
         }
         if matches!(event, Event::WindowCommitted { .. }) {
+            self.window = None;
+        }
+        if matches!(event, Event::GroupFinished { .. }) {
+            self.group = None;
+            self.project = None;
             self.window = None;
         }
     }

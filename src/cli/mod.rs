@@ -1,9 +1,14 @@
-//! Command-line flags (clap). Only `main.rs` uses this; the library never imports clap.
+//! Command-line flags (clap): the commands here, the flags they share in `flags.rs`. Only
+//! `main.rs` uses this; the library never imports clap.
+
+mod flags;
 
 use std::path::PathBuf;
 
+pub use flags::{LineageFlags, ProjectFlags, ScopeFlags, SignalsFlags};
+
 use clap::builder::PossibleValuesParser;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use sigbatch::project::profiles::WarehouseKind;
 
 #[derive(Parser, Debug)]
@@ -21,6 +26,8 @@ use sigbatch::project::profiles::WarehouseKind;
                   4    another run holds the project's lock or lease (retry later, or --lock-timeout)\n  \
                   124  stopped by --timeout (what was committed stands)\n  \
                   130  cancelled by SIGINT/SIGTERM (what was committed stands)\n\n\
+                  A workspace (several projects, --workspace or --project-dir repeated) exits with the worst of its \
+                  groups' codes, in the order 130, 124, 4, 3, 2, 0.\n\n\
                   Progress and logs go to stderr (--log-format json: one JSON object per line); data to stdout.",
     after_help = "Examples:\n  sigbatch demo\n  sigbatch init --attribute-group group.json --project-dir my_project\n  \
                   sigbatch run --project-dir my_project\n  sigbatch compile --project-dir my_project --dialect snowflake\n  \
@@ -52,153 +59,18 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Args, Debug, Clone)]
-pub struct ProjectFlags {
-    /// The project directory (holds sigbatch.yml).
-    #[arg(long, default_value = ".", value_name = "DIR")]
-    pub project_dir: PathBuf,
-
-    /// Where profiles.yml is; else SIGBATCH_PROFILES_DIR, the project directory, ~/.dbt.
-    #[arg(long, value_name = "DIR")]
-    pub profiles_dir: Option<PathBuf>,
-
-    /// The profile target; else the project's `target`, else the profile's default.
-    #[arg(long, value_name = "NAME")]
-    pub target: Option<String>,
-
-    /// Vars overriding sigbatch.yml, as YAML or JSON: '{snowplow__start_date: "2025-01-01"}'.
-    #[arg(long, value_name = "YAML")]
-    pub vars: Option<String>,
-}
-
-/// How to reach Signals, as upstream's CLI reads it (options or the same environment variables).
-#[derive(Args, Debug, Clone)]
-pub struct SignalsFlags {
-    /// The Signals API URL (Console: Signals, Overview).
-    #[arg(long, env = "SNOWPLOW_API_URL", value_name = "URL")]
-    pub api_url: Option<String>,
-
-    /// bdp: exchange an API key for a token at Console; sandbox: send a sandbox token.
-    #[arg(long, env = "SNOWPLOW_AUTH_MODE", default_value = "bdp", value_parser = ["bdp", "sandbox"])]
-    pub auth_mode: String,
-
-    /// The API key (bdp mode).
-    #[arg(
-        long,
-        env = "SNOWPLOW_API_KEY",
-        hide_env_values = true,
-        value_name = "KEY"
-    )]
-    pub api_key: Option<String>,
-
-    /// The API key's id (bdp mode).
-    #[arg(
-        long,
-        env = "SNOWPLOW_API_KEY_ID",
-        hide_env_values = true,
-        value_name = "ID"
-    )]
-    pub api_key_id: Option<String>,
-
-    /// The organization id (bdp mode).
-    #[arg(long, env = "SNOWPLOW_ORG_ID", value_name = "ID")]
-    pub org_id: Option<String>,
-
-    /// The sandbox token (sandbox mode).
-    #[arg(
-        long,
-        env = "SNOWPLOW_SANDBOX_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub sandbox_token: Option<String>,
-
-    /// The Console that issues tokens in bdp mode (default https://console.snowplowanalytics.com).
-    #[arg(long, env = "SNOWPLOW_CONSOLE_URL", value_name = "URL")]
-    pub console_url: Option<String>,
-}
-
-/// Where `run` sends OpenLineage run events (docs/lineage.md); the variables are the OpenLineage
-/// Python client's, so an Airflow worker's settings apply as they are.
-#[derive(Args, Debug, Clone)]
-#[command(next_help_heading = "OpenLineage")]
-pub struct LineageFlags {
-    /// Send OpenLineage run events to this collector's base URL (e.g. http://marquez:5000).
-    /// Off unless this or --lineage-file is set.
-    #[arg(long, env = "OPENLINEAGE_URL", value_name = "URL")]
-    pub openlineage_url: Option<String>,
-
-    /// The collector's path, joined to the URL (default api/v1/lineage).
-    #[arg(long, env = "OPENLINEAGE_ENDPOINT", value_name = "PATH")]
-    pub openlineage_endpoint: Option<String>,
-
-    /// Sent as a bearer token to the collector; never printed.
-    #[arg(
-        long,
-        env = "OPENLINEAGE_API_KEY",
-        hide_env_values = true,
-        value_name = "KEY"
-    )]
-    pub openlineage_api_key: Option<String>,
-
-    /// Append the events to this file instead, one JSON object per line.
-    #[arg(long, env = "SIGBATCH_LINEAGE_FILE", value_name = "FILE")]
-    pub lineage_file: Option<PathBuf>,
-
-    /// The job's namespace.
-    #[arg(
-        long,
-        env = "OPENLINEAGE_NAMESPACE",
-        default_value = "sigbatch",
-        value_name = "NAMESPACE"
-    )]
-    pub lineage_namespace: String,
-
-    /// The job's name (default: the project's name).
-    #[arg(long, env = "SIGBATCH_LINEAGE_JOB_NAME", value_name = "NAME")]
-    pub lineage_job_name: Option<String>,
-
-    /// The parent run, NAMESPACE/JOB_NAME/RUN_ID, as Airflow's
-    /// `{{ macros.OpenLineageProviderPlugin.lineage_parent_id(task_instance) }}` renders it.
-    #[arg(
-        long,
-        env = "OPENLINEAGE_PARENT_ID",
-        value_name = "NAMESPACE/JOB/RUN_ID"
-    )]
-    pub lineage_parent_id: Option<String>,
-
-    /// The root of the parent's hierarchy, as `lineage_root_parent_id(task_instance)` renders it.
-    #[arg(
-        long,
-        env = "OPENLINEAGE_ROOT_PARENT_ID",
-        value_name = "NAMESPACE/JOB/RUN_ID"
-    )]
-    pub lineage_root_parent_id: Option<String>,
-
-    /// How long one event may take to reach the collector before the run goes on without it.
-    #[arg(
-        long,
-        env = "SIGBATCH_LINEAGE_TIMEOUT",
-        default_value = "5s",
-        value_name = "DURATION"
-    )]
-    pub lineage_timeout: String,
-
-    /// Send no events, whatever else is set (OPENLINEAGE_DISABLED=true, as the Python client).
-    #[arg(long, env = "OPENLINEAGE_DISABLED", value_parser = clap::builder::FalseyValueParser::new())]
-    pub lineage_disabled: bool,
-}
-
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the pipeline: load windows until caught up, then rebuild the attributes table.
     #[command(after_help = "Examples:\n  sigbatch run --project-dir my_project\n  \
                             sigbatch run --project-dir my_project --until '2025-03-01 00:00:00'\n  \
                             sigbatch run --project-dir my_project --dry-run\n  \
-                            sigbatch run --project-dir my_project --full-refresh")]
+                            sigbatch run --project-dir my_project --full-refresh\n  \
+                            sigbatch run --workspace deployment/sigbatch_workspace.yml\n  \
+                            sigbatch run --project-dir users --project-dir sessions --select users_1")]
     Run {
         #[command(flatten)]
-        project: ProjectFlags,
+        project: ScopeFlags,
 
         /// Rebuild every table from snowplow__start_date (refused on non-dev targets unless
         /// snowplow__allow_refresh is true).
@@ -223,7 +95,9 @@ pub enum Command {
         lock_timeout: u64,
 
         /// Where to write run_results.json (what the run did, also when it fails); default
-        /// target/ in the project directory. Not written by --dry-run.
+        /// target/ in the project directory. For a workspace, where the workspace's own goes
+        /// (default target/ beside the workspace file; each project still writes its own).
+        /// Not written by --dry-run.
         #[arg(long, value_name = "DIR")]
         artifacts_dir: Option<PathBuf>,
 
@@ -242,7 +116,7 @@ pub enum Command {
                             sigbatch plan --project-dir my_project --until '2025-03-01 00:00:00' --json")]
     Plan {
         #[command(flatten)]
-        project: ProjectFlags,
+        project: ScopeFlags,
 
         /// Plan a --full-refresh run.
         #[arg(long)]
@@ -268,7 +142,7 @@ pub enum Command {
     )]
     Compile {
         #[command(flatten)]
-        project: ProjectFlags,
+        project: ScopeFlags,
 
         /// The warehouse whose SQL to render (a profile `type:`); else the target's type, else
         /// duckdb.
@@ -311,7 +185,7 @@ pub enum Command {
     )]
     Status {
         #[command(flatten)]
-        project: ProjectFlags,
+        project: ScopeFlags,
         /// Print one JSON object (watermark, pending keys, daily manifest, deferred dates, row
         /// counts) instead of text.
         #[arg(long)]
@@ -322,7 +196,7 @@ pub enum Command {
     #[command(after_help = "Example:\n  sigbatch validate --project-dir my_project")]
     Validate {
         #[command(flatten)]
-        project: ProjectFlags,
+        project: ScopeFlags,
     },
 
     /// Create a project from an attribute group file (the Signals API JSON), or from the groups
@@ -398,7 +272,7 @@ pub enum Command {
     )]
     Sync {
         #[command(flatten)]
-        project: ProjectFlags,
+        project: ScopeFlags,
 
         #[command(flatten)]
         signals: SignalsFlags,
