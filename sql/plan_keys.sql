@@ -20,5 +20,9 @@ FROM (
   UNION ALL
   SELECT daily.attribute_key FROM {{ t.daily_aggregates }} AS daily WHERE {{ moved_dates }}
 {%- endif %}
+{%- for keys in time_keys %}
+  UNION ALL
+  {{ keys }}
+{%- endfor %}
 ) AS changed
 WHERE changed.attribute_key IS NOT NULL

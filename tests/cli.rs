@@ -897,3 +897,45 @@ fn plan_shows_the_windows_and_dates_the_next_run_processes() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("nothing to do"), "{text}");
 }
+
+#[test]
+fn plan_counts_the_keys_whose_time_since_values_moved() {
+    // the current model's group over the fixture: `minutes_since_last_event` moves with "now"
+    let group = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/current-model/attribute_group.json"),
+    )
+    .unwrap();
+    let vars = FIXTURE_VARS.replace("backfill_limit_days: 3", "backfill_limit_days: 30");
+    let project = TempProject::staged("exact", &group, &vars);
+    let (now, later) = ("2026-06-01 00:00:00", "2026-06-01 01:30:00");
+    common::succeed_on(&project, &["run"], now, &[]);
+    let updated = |project: &TempProject| {
+        common::rows(
+            &project.connection(),
+            "SELECT * FROM main_derived.current_model_1_attributes ORDER BY 1",
+        )
+        .1
+    };
+    let before = updated(&project);
+    // no new events, "now" 90 minutes on: the plan counts the keys the run will recompute
+    let plan = common::sigbatch_on(&project, &["plan", "--json"], later, &[]);
+    assert!(
+        plan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    common::succeed_on(&project, &["run"], later, &[]);
+    let moved = before
+        .iter()
+        .zip(updated(&project))
+        .filter(|(was, is)| **was != *is)
+        .count();
+    assert!(moved > 0, "no row moved: the test wants some");
+    assert_eq!(
+        plan["keys_to_recompute"].as_u64(),
+        Some(moved as u64),
+        "{plan:#}"
+    );
+}

@@ -150,6 +150,7 @@ pub fn run_plan(settings: &PlanSettings) -> Result<RunPlan> {
         tables: &tables,
         windows: &windows.iter().map(|(w, _)| *w).collect::<Vec<_>>(),
         today: cursor.today,
+        now: options.windows.now,
         full_refresh,
         stored_events: warehouse.table_exists(schema, name)?,
     };

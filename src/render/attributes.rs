@@ -334,7 +334,7 @@ fn exact_attributes(w: &mut StageWriter<'_>) -> Result<()> {
 /// output, those whose stored value differs from the one its stored timestamp gives now; for
 /// a windowed one, every key with a timestamp in the period (the refresh then rewrites only
 /// the rows whose values changed).
-fn time_keys(w: &StageWriter<'_>) -> Vec<String> {
+pub(super) fn time_keys(w: &StageWriter<'_>) -> Vec<String> {
     let d = w.dialect;
     let now = d.timestamp_literal(w.spec.now);
     let periods = Periods {

@@ -4,7 +4,7 @@
 //! windows: an event's first load (the row the run's dedup keeps) falls in the window that
 //! reads it, since every later window leaves out the events stored before it.
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::{Value, json};
 
 use super::attributes::moved_dates;
@@ -26,6 +26,8 @@ pub struct Preview<'a> {
     /// The planned windows, in order, each starting where the one before ended.
     pub windows: &'a [LoadWindow],
     pub today: NaiveDate,
+    /// The run's "now", which `time_since_*` outputs count to.
+    pub now: NaiveDateTime,
     /// The first window rebuilds every table: nothing stored counts.
     pub full_refresh: bool,
     /// Whether the stored `filtered_events` table exists (read-only: nothing is created).
@@ -33,16 +35,20 @@ pub struct Preview<'a> {
 }
 
 impl Preview<'_> {
+    /// The planned windows as one.
+    fn window(&self) -> Result<LoadWindow> {
+        match (self.windows.first(), self.windows.last()) {
+            (Some(first), Some(last)) => Ok(LoadWindow {
+                lower: first.lower,
+                upper: last.upper,
+            }),
+            _ => Err(Error::Internal("a preview of no windows".into())),
+        }
+    }
+
     fn render(&self, template: &str, stage: Stage, extra: Value) -> Result<String> {
-        let (first, last) = match (self.windows.first(), self.windows.last()) {
-            (Some(first), Some(last)) => (first, last),
-            _ => return Err(Error::Internal("a preview of no windows".into())),
-        };
-        let window = LoadWindow {
-            lower: first.lower,
-            upper: last.upper,
-        };
-        let spec = RunSpec::rebuild(window, self.full_refresh, last.upper, self.today);
+        let window = self.window()?;
+        let spec = RunSpec::rebuild(window, self.full_refresh, window.upper, self.today);
         let mut writer = StageWriter::new(self.plan, self.dialect, self.tables, &spec, stage);
         let mut context = base_events_context(&writer, true)?;
         merge_context(
@@ -84,7 +90,8 @@ impl Preview<'_> {
     /// with events on the dates each window aggregates (`processed[i]` for window `i`), the keys
     /// with stored events on the dates aggregated whole (`whole`: events had been deferred on
     /// them), the pending keys, and the keys on dates that entered or left an attribute period
-    /// since `stored_period_end`; `None` there means every key is computed.
+    /// since `stored_period_end`, and the keys whose `time_since_*` values "now" moves; `None`
+    /// there means every key is computed.
     pub fn keys_sql(
         &self,
         processed: &[Vec<NaiveDate>],
@@ -117,6 +124,11 @@ impl Preview<'_> {
             }
             None => String::new(),
         };
+        let time_keys = if refreshing_changed_keys {
+            self.time_keys()?
+        } else {
+            Vec::new()
+        };
         self.render(
             "plan_keys.sql",
             Stage::Attributes,
@@ -131,7 +143,22 @@ impl Preview<'_> {
                 // no stored window end: the refresh computes every stored key
                 "all_daily": self.stored_events && !self.full_refresh && !refreshing_changed_keys,
                 "moved_dates": moved,
+                "time_keys": time_keys,
             }),
         )
+    }
+
+    /// The queries of the keys whose `time_since_*` values differ at the run's "now", as the
+    /// attributes stage finds them.
+    fn time_keys(&self) -> Result<Vec<String>> {
+        let spec = RunSpec::rebuild(self.window()?, self.full_refresh, self.now, self.today);
+        let writer = StageWriter::new(
+            self.plan,
+            self.dialect,
+            self.tables,
+            &spec,
+            Stage::Attributes,
+        );
+        Ok(super::attributes::time_keys(&writer))
     }
 }
