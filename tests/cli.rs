@@ -899,7 +899,7 @@ fn plan_shows_the_windows_and_dates_the_next_run_processes() {
 }
 
 #[test]
-fn plan_counts_the_keys_whose_time_since_values_moved() {
+fn plan_and_status_see_what_the_current_model_keeps_and_recomputes() {
     // the current model's group over the fixture: `minutes_since_last_event` moves with "now"
     let group = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -938,4 +938,21 @@ fn plan_counts_the_keys_whose_time_since_values_moved() {
         Some(moved as u64),
         "{plan:#}"
     );
+    // status lists the value-count tables the group's counted outputs keep, with their rows
+    let status = common::sigbatch_on(&project, &["status", "--json"], later, &[]);
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    for table in ["value_counts", "lifetime_value_counts"] {
+        let listed = status["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["table"] == table)
+            .unwrap_or_else(|| panic!("status does not list {table}: {status:#}"));
+        assert!(listed["rows"].as_u64().unwrap() > 0, "{listed}");
+    }
 }

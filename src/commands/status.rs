@@ -101,7 +101,16 @@ pub fn status_report(args: &ProjectArgs) -> Result<StatusReport> {
         });
         report.deferred = deferred_dates(warehouse, &tables)?;
     }
-    for table in ["filtered_events", "daily_aggregates", "attributes"] {
+    // the value counts behind most_frequent, least_frequent and category_count, where kept
+    let counted = if plan.counted.is_empty() {
+        &[]
+    } else {
+        crate::render::COUNTED_PERSISTENT
+    };
+    for table in ["filtered_events", "daily_aggregates", "attributes"]
+        .iter()
+        .chain(counted)
+    {
         report
             .tables
             .push(count_rows(warehouse, dialect.as_ref(), &tables, table)?);
