@@ -528,9 +528,9 @@ impl super::network::Networked for BigQuery {
         },
         idempotency_key: |d| super::network::body_field(d, "requestId"),
     };
-    const FAULT_ONE_IN: u64 = 2;
+    const FAULT_ONE_IN: u64 = 3;
     const SEED: u64 = 0x5eed_b16a;
-    const RANDOM_KILLS: usize = 1;
+    const RANDOM_KILLS: usize = 0;
     const KILLED_DURING: fn(&str, &str, &str) -> bool = |method, target, body| {
         method == "POST"
             && target.ends_with("/queries")
