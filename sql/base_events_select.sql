@@ -41,34 +41,7 @@ LEFT JOIN (
   SELECT event_id AS sigbatch_stored_event_id FROM {{ t.filtered_events }}
 ) AS stored ON stored.sigbatch_stored_event_id = events.event_id
 {%- endif %}
-WHERE TRUE
-{%- if window %}
-  AND events.load_tstamp {{ lower_operator }} {{ lower }}
-  AND events.load_tstamp < {{ upper }}
-{%- endif %}
-{%- if app_ids %}
-  AND events.app_id IN ({{ app_ids | join(", ") }})
-{%- endif %}
-{%- if events_to_include %}
-  AND events.event_name IN ({{ events_to_include | join(", ") }})
-{%- endif %}
-{%- if custom_filter %}
-  AND ({{ custom_filter }})
-{%- endif %}
-{%- if exact %}
-  AND events.event_id IS NOT NULL
-  AND {{ key_value }} IS NOT NULL
-  AND {{ event_date }} >= {{ start_date }}
-{%- if backfill_since %}
-  AND events.derived_tstamp >= {{ backfill_since }}
-{%- endif %}
-{%- if event_types %}
-  AND ({{ event_types }})
-{%- endif %}
-{%- if stored_filter %}
-  AND stored.sigbatch_stored_event_id IS NULL
-{%- endif %}
-{%- endif %}
+WHERE {% include "base_events_where.sql" %}
 {%- if ordered_dedup %}
 ), duplicated AS (
   SELECT sigbatch_dedup_id FROM candidates GROUP BY sigbatch_dedup_id HAVING COUNT(*) > 1

@@ -37,29 +37,12 @@ pub fn check_events_table(
         return Err(Error::invalid("events table", format!("`{schema}.{table}` does not exist"))
             .with_hint("load Snowplow events there, or point snowplow__atomic_schema / snowplow__events_table at them"));
     }
-    let mut needed: Vec<(&str, String)> = REQUIRED_EVENT_COLUMNS
-        .iter()
-        .map(|c| (*c, "the engine".to_string()))
-        .collect();
-    let mut self_describing = Vec::new();
-    match &plan.key_property {
-        None => needed.push((&plan.key_column, "the attribute key".into())),
-        Some(path) if path.is_atomic() => needed.push((&path.column, "the attribute key".into())),
-        Some(path) => self_describing.push((&path.column, "the attribute key".into())),
-    }
-    for property in &plan.properties {
-        for leaf in property.property.leaves() {
-            let user = format!("property `{}`", leaf.path.raw);
-            if leaf.path.is_atomic() {
-                needed.push((&leaf.path.column, user));
-            } else {
-                self_describing.push((&leaf.path.column, user));
-            }
-        }
-    }
+    let (needed, self_describing): (Vec<ColumnRead>, Vec<ColumnRead>) = columns_read(plan)
+        .into_iter()
+        .partition(|c| !c.self_describing);
     // any schema version of a self-describing column will do (BigQuery stores one per version)
-    for (column, user) in self_describing {
-        if dialect.versions_of(column, &columns).is_empty() {
+    for ColumnRead { column, user, .. } in self_describing {
+        if dialect.versions_of(&column, &columns).is_empty() {
             return Err(Error::invalid(
                 "events table",
                 format!("`{schema}.{table}` has no column for `{column}` in any schema version (needed by {user})"),
@@ -67,7 +50,7 @@ pub fn check_events_table(
             .with_hint("self-describing columns are named by schema version, e.g. contexts_nl_basjes_yauaa_context_1 (contexts_nl_basjes_yauaa_context_1_0_0 on BigQuery)"));
         }
     }
-    for (column, user) in needed {
+    for ColumnRead { column, user, .. } in needed {
         if !columns.iter().any(|c| c == &column.to_lowercase()) {
             return Err(Error::invalid(
                 "events table",
@@ -79,6 +62,77 @@ pub fn check_events_table(
         }
     }
     Ok(columns)
+}
+
+/// An events-table column a plan reads, and what reads it.
+struct ColumnRead {
+    column: String,
+    /// A `contexts_*`/`unstruct_event_*` column, named by schema version.
+    self_describing: bool,
+    user: String,
+}
+
+/// Every events-table column `plan` reads but those of its custom filter.
+fn columns_read(plan: &Plan) -> Vec<ColumnRead> {
+    let read = |column: &str, self_describing: bool, user: String| ColumnRead {
+        column: column.to_string(),
+        self_describing,
+        user,
+    };
+    let mut columns: Vec<ColumnRead> = REQUIRED_EVENT_COLUMNS
+        .iter()
+        .map(|c| read(c, false, "the engine".into()))
+        .collect();
+    match &plan.key_property {
+        None => columns.push(read(&plan.key_column, false, "the attribute key".into())),
+        Some(path) => columns.push(read(
+            &path.column,
+            !path.is_atomic(),
+            "the attribute key".into(),
+        )),
+    }
+    for property in &plan.properties {
+        for leaf in property.property.leaves() {
+            let user = format!("property `{}`", leaf.path.raw);
+            columns.push(read(&leaf.path.column, !leaf.path.is_atomic(), user));
+        }
+    }
+    columns
+}
+
+/// The columns of the events table (`available`, lower case, as `check_events_table` returns
+/// them) that `plan`'s base events read: every schema version of a self-describing column, and
+/// the custom filter's columns. What a shared read must keep for the plan.
+pub fn events_columns_read(
+    plan: &Plan,
+    dialect: &dyn Dialect,
+    available: &[String],
+) -> Vec<String> {
+    let mut columns: Vec<String> = Vec::new();
+    let mut add = |column: String| {
+        if available.contains(&column) && !columns.contains(&column) {
+            columns.push(column);
+        }
+    };
+    for ColumnRead {
+        column,
+        self_describing,
+        ..
+    } in columns_read(plan)
+    {
+        if self_describing {
+            dialect
+                .versions_of(&column, available)
+                .into_iter()
+                .for_each(&mut add);
+        } else {
+            add(column.to_lowercase());
+        }
+    }
+    if let Some(filter) = &plan.vars.custom_filter {
+        filter.columns().into_iter().for_each(add);
+    }
+    columns
 }
 
 fn guard_full_refresh(project: &Project, options: &RunOptions) -> Result<()> {

@@ -103,7 +103,7 @@ pub fn run_with(
     reporter: &mut dyn Reporter,
     wrap: &dyn Fn(Box<dyn Warehouse>) -> Box<dyn Warehouse>,
 ) -> Result<()> {
-    run_project(settings, out, reporter, wrap).result
+    run_project(settings, out, reporter, wrap, None).result
 }
 
 /// What one project's run did: how it ended, its `run_results.json` (none for a dry run), and
@@ -114,12 +114,14 @@ struct ProjectRun {
     written: Option<PathBuf>,
 }
 
-/// `run_with`, keeping what the run recorded (a workspace reports every group's).
+/// `run_with`, keeping what the run recorded (a workspace reports every group's), its windows
+/// reading a workspace's `shared` read of the events where it holds theirs.
 fn run_project(
     settings: &RunSettings,
     out: &mut dyn Write,
     reporter: &mut dyn Reporter,
     wrap: &dyn Fn(Box<dyn Warehouse>) -> Box<dyn Warehouse>,
+    shared: Option<&render::SharedEvents>,
 ) -> ProjectRun {
     let started = std::time::Instant::now();
     let mut record = RunRecord::start(&settings.project.project_dir);
@@ -132,7 +134,15 @@ fn run_project(
         },
         record.invocation_id(),
     );
-    let result = run_recorded(settings, out, reporter, wrap, &mut record, &mut lineage);
+    let result = run_recorded(
+        settings,
+        out,
+        reporter,
+        wrap,
+        shared,
+        &mut record,
+        &mut lineage,
+    );
     if settings.dry_run {
         return ProjectRun {
             result,
@@ -182,6 +192,7 @@ fn run_recorded(
     out: &mut dyn Write,
     reporter: &mut dyn Reporter,
     wrap: &dyn Fn(Box<dyn Warehouse>) -> Box<dyn Warehouse>,
+    shared: Option<&render::SharedEvents>,
     record: &mut RunRecord,
     lineage: &mut LineageRun<'_>,
 ) -> Result<()> {
@@ -215,6 +226,7 @@ fn run_recorded(
         target_name: target.name.clone(),
         mode,
         fence: None,
+        shared_events: shared.cloned(),
     };
     reporter.report(Event::RunStarted {
         project: &project.name,

@@ -98,6 +98,7 @@ pub fn run_plan(settings: &PlanSettings) -> Result<RunPlan> {
         target_name: target.name.clone(),
         mode: Mode::Execute,
         fence: None,
+        shared_events: None,
     };
     let stored = preflight::check_run(
         &project,

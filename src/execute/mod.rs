@@ -124,7 +124,7 @@ pub fn run_into(
             }
             Step::Done => break,
         };
-        let spec = windows.run_spec(&next, &stored);
+        let spec = windows.run_spec(&next, &stored, options);
         let (window, label, last) = (next.window, next.label, next.last);
         let statements = render::render_run(plan, dialect, tables, &spec)?;
         let window_plan = render::window_plan(

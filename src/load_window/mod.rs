@@ -40,6 +40,8 @@ pub struct RunOptions {
     /// The run lease's check before each window writes its run state, where a lease keeps
     /// runs apart.
     pub fence: Option<crate::lease::Fence>,
+    /// A workspace's shared read of the events: windows inside its range read from it.
+    pub shared_events: Option<crate::render::SharedEvents>,
 }
 
 /// Whether statements that write are executed or only printed.
@@ -114,6 +116,45 @@ impl LoadWindows {
         };
         windows.next_lower = windows.watermark(stored);
         windows
+    }
+
+    /// Where the invocation's first window starts (its lower bound, exclusive in compat mode):
+    /// what a workspace compares to find the groups that read the same events.
+    pub fn first_lower(&self, stored: &StoredState, plan: &Plan) -> NaiveDateTime {
+        match plan.semantics {
+            Semantics::Compat => {
+                compat_window(stored, plan, self.full_refresh, self.cap)
+                    .0
+                    .lower
+            }
+            Semantics::Exact => self.next_lower,
+        }
+    }
+
+    /// Whether the invocation's first window reads events at all: compat mode's always does;
+    /// exact mode's not when nothing was loaded since the watermark (the same question `next`
+    /// asks first).
+    pub fn reads_events(
+        &self,
+        warehouse: &mut dyn Warehouse,
+        queries: &Queries<'_>,
+        stored: &StoredState,
+        plan: &Plan,
+    ) -> Result<bool> {
+        if plan.semantics == Semantics::Compat || self.full_refresh {
+            return Ok(true);
+        }
+        match (stored.watermark, stored.watermark_events) {
+            (Some(watermark), Some(rows_at)) => Ok(!bounds::nothing_new(
+                warehouse, queries, watermark, rows_at, self.cap,
+            )?),
+            _ => Ok(true),
+        }
+    }
+
+    /// Windows end before this: the earlier of `--until` (inclusive) and now.
+    pub fn cap(&self) -> NaiveDateTime {
+        self.cap
     }
 
     /// Exact mode: the highest load read so far (nothing after a full refresh's wipe).
@@ -201,8 +242,14 @@ impl LoadWindows {
         }))
     }
 
-    /// What `next`'s statements are rendered for, given the run state the window before left.
-    pub fn run_spec(&self, next: &NextWindow, stored: &StoredState) -> RunSpec {
+    /// What `next`'s statements are rendered for, given the run state the window before left
+    /// (reading a workspace's shared read where it holds the window's events).
+    pub fn run_spec(
+        &self,
+        next: &NextWindow,
+        stored: &StoredState,
+        options: &RunOptions,
+    ) -> RunSpec {
         let mut spec = RunSpec::rebuild(next.window, self.full_refresh, self.now, self.today);
         spec.watermark = self.watermark(stored);
         spec.upsert_filtered_events = next.upsert;
@@ -213,6 +260,11 @@ impl LoadWindows {
         }
         spec.attributes_only = next.attributes_only;
         spec.lifetime_unchanged = next.attributes_only && stored.pending_keys == 0;
+        spec.events_source = options
+            .shared_events
+            .as_ref()
+            .filter(|shared| !next.attributes_only && shared.covers(&next.window))
+            .map(|shared| shared.relation.clone());
         spec
     }
 }

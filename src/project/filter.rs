@@ -188,11 +188,43 @@ impl CustomFilter {
     pub fn to_sql(&self) -> String {
         self.expression.to_string()
     }
+
+    /// The events-table columns the predicate names (lower case; the last part of a qualified
+    /// name), each once.
+    pub fn columns(&self) -> Vec<String> {
+        let mut columns: Vec<String> = Vec::new();
+        let _ = sqlparser::ast::visit_expressions(&self.expression, |expr| {
+            let name = match expr {
+                Expr::Identifier(ident) => Some(ident),
+                Expr::CompoundIdentifier(parts) => parts.last(),
+                _ => None,
+            };
+            if let Some(name) = name.map(|n| n.value.to_lowercase())
+                && !columns.contains(&name)
+            {
+                columns.push(name);
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+        columns
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_columns_a_filter_names_are_listed_once() {
+        let filter = CustomFilter::parse(
+            "lower(App_Id) = 'web' AND (event_name IN ('a', 'b') OR app_id IS NULL) AND cast(br_viewwidth AS int) > 2",
+        )
+        .unwrap();
+        assert_eq!(
+            filter.columns(),
+            ["app_id", "event_name", "br_viewwidth"].map(String::from)
+        );
+    }
 
     #[test]
     fn predicates_pass_and_are_reprinted() {

@@ -95,6 +95,7 @@ pub(super) fn base_events_context(w: &StageWriter<'_>, window: bool) -> Result<V
         .map(|(name, _, expr)| json!({"name": name, "expr": expr}))
         .collect();
     Ok(json!({
+        "events": w.events_read(),
         "columns": columns,
         "key_value": key_value(w)?,
         "backfill_since": w.plan.backfill_since.map(|at| d.timestamp_literal(at)),

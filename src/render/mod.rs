@@ -10,7 +10,8 @@
 //! (expressions), `context` (the template contexts several stages share), `lifetime` and
 //! `attributes` (exact mode's partials, the per-key fold), `stages` (one function per stage),
 //! `transaction` (what runs before a window's transaction), `preview` and `queries` (the
-//! read-only SQL of `plan`, the run state and the window loop).
+//! read-only SQL of `plan`, the run state and the window loop), `shared_read` (a workspace's one
+//! read of the events for several groups).
 
 mod attributes;
 mod context;
@@ -18,6 +19,7 @@ mod expr;
 mod lifetime;
 mod preview;
 mod queries;
+mod shared_read;
 mod spec;
 mod stages;
 mod tables;
@@ -27,6 +29,7 @@ mod writer;
 
 pub use preview::Preview;
 pub use queries::Queries;
+pub use shared_read::{SharedEvents, drop_shared_sql, shared_read_sql, shared_rows_sql};
 pub use spec::{LoadWindow, RunSpec};
 pub use tables::{COUNTED_PERSISTENT, PERSISTENT, Tables, tracked_model_names};
 pub(crate) use tables::{DERIVED, MANIFEST, SCRATCH};

@@ -51,6 +51,10 @@ pub struct RunSpec {
     /// (an attributes-only window with no pending keys), so the attributes stage copies the
     /// lifetime outputs from the stored rows instead of reading the partials.
     pub lifetime_unchanged: bool,
+    /// The relation this window's base events are read from instead of the events table: a
+    /// workspace's shared read (`render::SharedRead`), which holds every row of the window this
+    /// group's filters keep, with the columns it reads.
+    pub events_source: Option<String>,
 }
 
 impl RunSpec {
@@ -76,6 +80,7 @@ impl RunSpec {
             stored_tables_exist: false,
             attributes_only: false,
             lifetime_unchanged: false,
+            events_source: None,
         }
     }
 }

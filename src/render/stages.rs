@@ -243,9 +243,11 @@ fn incremental_manifest(w: &mut StageWriter<'_>) -> Result<()> {
         )?;
     }
     let window = w.spec.window;
+    // read from where the base events came: a shared read holds only the rows some group keeps,
+    // so its newest load may be older than the events table's, and the next run re-reads from it
     let watermark = format!(
         "COALESCE((SELECT MAX(load_tstamp) FROM {} WHERE load_tstamp >= {} AND load_tstamp < {}), {})",
-        w.tables.events,
+        w.events_read(),
         d.timestamp_literal(window.lower),
         d.timestamp_literal(window.upper),
         d.timestamp_literal(w.spec.watermark)

@@ -86,6 +86,8 @@ fn environment() -> &'static Environment<'static> {
             "create_filtered_events.sql",
             "run_limits.sql",
             "base_events_select.sql",
+            "base_events_where.sql",
+            "shared_events.sql",
             "base_events_this_run.sql",
             "filtered_events_this_run.sql",
             "filtered_events_delete.sql",
@@ -178,6 +180,14 @@ impl<'a> StageWriter<'a> {
             stage,
             out: Vec::new(),
         }
+    }
+
+    /// Where this window's base events come from: the events table, or a shared read of it.
+    pub fn events_read(&self) -> &str {
+        self.spec
+            .events_source
+            .as_deref()
+            .unwrap_or(&self.tables.events)
     }
 
     /// The statements written so far.

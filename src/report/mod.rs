@@ -94,6 +94,14 @@ pub enum Event<'a> {
         days: u64,
         duration: Duration,
     },
+    /// A workspace read the events of `window` once for `groups` (before any of them ran).
+    SharedRead {
+        groups: &'a [String],
+        window: LoadWindow,
+        events: u64,
+        duration: Duration,
+        bytes: Option<u64>,
+    },
     /// A workspace's group begins (the `index`-th of `count`): until it finishes, every line is
     /// about it (text lines prefixed `[name]`, JSON lines carry `group`).
     GroupStarted {
@@ -146,6 +154,7 @@ impl Event<'_> {
             Event::WindowCommitted { .. } => "window_committed",
             Event::NothingToDo { .. } => "nothing_to_do",
             Event::RunFinished { .. } => "run_finished",
+            Event::SharedRead { .. } => "shared_read",
             Event::GroupStarted { .. } => "group_started",
             Event::GroupFinished { .. } => "group_finished",
             Event::WorkspaceFinished { .. } => "workspace_finished",

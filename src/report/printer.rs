@@ -157,6 +157,18 @@ impl Printer {
                 status.replace('_', " "),
                 duration.as_secs_f64()
             ),
+            Event::SharedRead {
+                groups,
+                window,
+                events,
+                duration,
+                ..
+            } => format!(
+                "sigbatch: read {events} events of {} once for group(s) {} in {:.2}s",
+                window_text(window),
+                groups.join(", "),
+                duration.as_secs_f64()
+            ),
             Event::GroupStarted {
                 name,
                 index,
@@ -279,6 +291,19 @@ impl Printer {
                 put("rows", json!(events));
                 put("days", json!(days));
                 put("duration_ms", millis(duration));
+            }
+            Event::SharedRead {
+                groups,
+                window,
+                events,
+                duration,
+                bytes,
+            } => {
+                put("groups", json!(groups));
+                put("window", json!(window_text(window)));
+                put("rows", json!(events));
+                put("duration_ms", millis(duration));
+                put("bytes", json!(bytes));
             }
             Event::GroupStarted {
                 index, count, dir, ..

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 pub use file::{Members, WORKSPACE_FILE};
 pub use outcome::{GroupOutcome, summary_error, worst_exit_code};
-pub use results::{GroupResult, GroupStatus, WorkspaceRecord, WorkspaceResults};
+pub use results::{GroupResult, GroupStatus, SharedReadResult, WorkspaceRecord, WorkspaceResults};
 
 use crate::error::{Error, Result};
 use crate::plan::Plan;

@@ -109,6 +109,21 @@ impl GroupResult {
     }
 }
 
+/// A shared read of the events (`commands::workspace` runs it before the groups): which groups
+/// could read it, its load range, and what it cost once.
+#[derive(Debug, Clone, Serialize)]
+pub struct SharedReadResult {
+    pub groups: Vec<String>,
+    /// UTC, lower inclusive, upper exclusive.
+    pub lower: String,
+    pub upper: String,
+    /// Rows copied: the range's events that some group keeps.
+    pub events: u64,
+    pub duration_seconds: f64,
+    pub bytes_processed: Option<u64>,
+    pub bytes_billed: Option<u64>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkspaceResults {
     pub invocation_id: String,
@@ -127,6 +142,8 @@ pub struct WorkspaceResults {
     pub error: Option<ErrorInfo>,
     /// The groups selected, in order.
     pub groups: Vec<GroupResult>,
+    /// The reads of the events several groups shared, each paid once.
+    pub shared_reads: Vec<SharedReadResult>,
 }
 
 /// What a workspace run has done so far.
@@ -136,6 +153,7 @@ pub struct WorkspaceRecord {
     started_at: DateTime<Utc>,
     file: Option<PathBuf>,
     pub groups: Vec<GroupResult>,
+    pub shared_reads: Vec<SharedReadResult>,
 }
 
 impl WorkspaceRecord {
@@ -145,7 +163,13 @@ impl WorkspaceRecord {
             started_at: Utc::now(),
             file: file.map(Path::to_path_buf),
             groups: Vec::new(),
+            shared_reads: Vec::new(),
         }
+    }
+
+    /// The workspace run's id (also what names its shared reads' tables).
+    pub fn invocation_id(&self) -> uuid::Uuid {
+        self.invocation_id
     }
 
     pub fn outcomes(&self) -> Vec<GroupOutcome> {
@@ -180,6 +204,7 @@ impl WorkspaceRecord {
                 hint: error.hint().map(str::to_string),
             }),
             groups: self.groups.clone(),
+            shared_reads: self.shared_reads.clone(),
         }
     }
 }

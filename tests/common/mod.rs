@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod collector;
+pub mod deployment;
 pub mod faults;
 pub mod relay;
 pub mod schema;

@@ -8,11 +8,12 @@
 //! group runs; the command then fails with the worst exit code (`workspace::worst_exit_code`).
 //! Only a stop (SIGINT/SIGTERM, `--timeout`) keeps the remaining groups from starting.
 //!
-//! The groups run one after another. The shared read of the events (issue 25, item 2) is not
-//! built: it will run the groups that can share a load window together, where `run.rs` now
-//! loops over them.
+//! The groups run one after another. Before them, `run` reads once the events that several
+//! groups on one warehouse would each read (`shared.rs`); each group's windows inside that
+//! read's range take their base events from it.
 
 mod run;
+mod shared;
 mod views;
 
 use std::io::Write;

@@ -1,12 +1,13 @@
-//! `run` on a workspace: every selected group's project run in turn, each writing its own
-//! `target/run_results.json` as a single run does, and the workspace's `run_results.json` (one
-//! entry per group, the overall status and the worst exit code) beside the workspace file.
+//! `run` on a workspace: the shared reads of the events first (`shared.rs`), then every
+//! selected group's project run in turn, each writing its own `target/run_results.json` as a
+//! single run does, and the workspace's `run_results.json` (one entry per group, each shared
+//! read once, the overall status and the worst exit code) beside the workspace file.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::{WorkspaceArgs, group_finished, group_started, io, stop_code};
+use super::{WorkspaceArgs, group_finished, group_started, io, shared, stop_code};
 use crate::artifacts;
 use crate::commands::{RunSettings, run_project};
 use crate::error::{Error, Result, exit_code};
@@ -92,6 +93,13 @@ fn run_groups(
         )
         .with_hint("unset it: each group's job is named after its project"));
     }
+    let shared = if settings.dry_run {
+        Vec::new()
+    } else {
+        let suffix = record.invocation_id().simple().to_string();
+        shared::prepare(&workspace, settings, &suffix[..12], reporter)
+    };
+    record.shared_reads = shared.iter().map(|read| read.result.clone()).collect();
     let mut outcomes = Vec::new();
     for (index, group) in workspace.groups.iter().enumerate() {
         if crate::cancel::requested() {
@@ -116,9 +124,17 @@ fn run_groups(
             lineage: settings.lineage.clone(),
         };
         let mut printed = Vec::new();
-        let run = run_project(&run_settings, &mut printed, reporter, &|warehouse| {
-            warehouse
-        });
+        let shared_events = shared
+            .iter()
+            .find(|read| read.members.contains(&index))
+            .map(|read| &read.events);
+        let run = run_project(
+            &run_settings,
+            &mut printed,
+            reporter,
+            &|warehouse| warehouse,
+            shared_events,
+        );
         let text = String::from_utf8_lossy(&printed);
         if settings.dry_run {
             writeln!(out, "-- group `{}` ({})", group.name, group.dir.display()).map_err(io)?;
@@ -150,5 +166,6 @@ fn run_groups(
         });
         record.groups.extend(entry);
     }
+    shared::drop_all(&shared, settings, reporter);
     summary_error(&outcomes).map_or(Ok(()), Err)
 }

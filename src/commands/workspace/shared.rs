@@ -1,0 +1,258 @@
+//! A workspace run's shared reads of the events (issue 25, item 2; docs/operations.md,
+//! "Workspaces"): before any group runs, the groups that read the same events table on the same
+//! warehouse in the same mode are asked where their first load window starts; where two or more
+//! start at the same load, the events from there to the run's cap are read once
+//! (`render::shared_read_sql`) into a scratch table of this invocation's own. Each group then
+//! runs exactly as alone (own connection, lock or lease, transactions, state), its windows
+//! inside that range reading their base events from the table; a group behind the others
+//! catches up from the events table until its windows reach the range. After the last group the
+//! table is dropped.
+//!
+//! A shared read is an optimisation and never a reason to fail: whatever goes wrong while
+//! making it (a group that does not load, a refused statement, a lock held elsewhere) is a
+//! warning, and the groups read the events each on their own.
+
+use std::time::{Duration, Instant};
+
+use super::WorkspaceRunSettings;
+use crate::artifacts::iso;
+use crate::error::{Error, Result};
+use crate::load_window::LoadWindows;
+use crate::plan::Plan;
+use crate::preflight::{check_events_table, events_columns_read};
+use crate::project::profiles::Target;
+use crate::render::{self, LoadWindow, Queries, SharedEvents, Tables};
+use crate::report::{Event, Level, Reporter};
+use crate::state;
+use crate::warehouse::{self, Access, number_cell};
+use crate::workspace::{SharedReadResult, Workspace};
+
+/// A shared read made: its table, the groups (by index in the workspace) that may read it,
+/// and what it cost.
+pub(super) struct SharedRead {
+    pub events: SharedEvents,
+    pub members: Vec<usize>,
+    pub result: SharedReadResult,
+    target: Target,
+}
+
+/// A selected group as the shared read sees it.
+struct Candidate {
+    index: usize,
+    name: String,
+    plan: Plan,
+    target: Target,
+    tables: Tables,
+}
+
+/// Makes the shared reads of a workspace run; the table names end in `suffix` (from the
+/// invocation id), so two invocations never share one.
+pub(super) fn prepare(
+    workspace: &Workspace,
+    settings: &WorkspaceRunSettings,
+    suffix: &str,
+    reporter: &mut dyn Reporter,
+) -> Vec<SharedRead> {
+    let mut clusters: Vec<Vec<Candidate>> = Vec::new();
+    for candidate in candidates(workspace, settings) {
+        let same = |other: &Candidate| {
+            other.target.output.store() == candidate.target.output.store()
+                && other.tables.events == candidate.tables.events
+                && other.plan.semantics == candidate.plan.semantics
+        };
+        match clusters.iter_mut().find(|cluster| same(&cluster[0])) {
+            Some(cluster) => cluster.push(candidate),
+            None => clusters.push(vec![candidate]),
+        }
+    }
+    let mut reads = Vec::new();
+    for cluster in clusters.iter().filter(|cluster| cluster.len() > 1) {
+        let name = format!("sigbatch_shared_events_{suffix}_{}", reads.len() + 1);
+        match read_once(cluster, &name, settings) {
+            Ok(Some(read)) => {
+                reporter.report(Event::SharedRead {
+                    groups: &read.result.groups,
+                    window: read.events.range,
+                    events: read.result.events,
+                    duration: Duration::from_secs_f64(read.result.duration_seconds),
+                    bytes: read.result.bytes_processed,
+                });
+                reads.push(read);
+            }
+            Ok(None) => {}
+            Err(error) => {
+                let names: Vec<&str> = cluster.iter().map(|c| c.name.as_str()).collect();
+                reporter.report(Event::Note {
+                    level: Level::Warn,
+                    message: &format!(
+                        "groups {} read the events each on their own: the shared read failed: {error}",
+                        names.join(", ")
+                    ),
+                });
+            }
+        }
+    }
+    reads
+}
+
+/// The selected groups whose project and target load (the others fail in their own run).
+fn candidates(workspace: &Workspace, settings: &WorkspaceRunSettings) -> Vec<Candidate> {
+    let mut candidates = Vec::new();
+    for (index, group) in workspace.groups.iter().enumerate() {
+        let args = settings.workspace.project_args(&group.dir);
+        let Ok((project, plan)) = args.load() else {
+            continue;
+        };
+        let Ok(mut target) = args.target(&project) else {
+            continue;
+        };
+        if let Some(tag) = &plan.vars.query_tag {
+            target.output.set_query_tag(tag);
+        }
+        let dialect = target.output.kind().dialect();
+        let tables = Tables::new(&plan, dialect.as_ref(), target.output.schema());
+        candidates.push(Candidate {
+            index,
+            name: group.name.clone(),
+            plan,
+            target,
+            tables,
+        });
+    }
+    candidates
+}
+
+/// The shared read of `cluster`'s groups, if two or more of them start reading at the same
+/// load; `None` when they do not, or when no group has events to read.
+fn read_once(
+    cluster: &[Candidate],
+    name: &str,
+    settings: &WorkspaceRunSettings,
+) -> Result<Option<SharedRead>> {
+    let target = &cluster[0].target;
+    let kind = target.output.kind();
+    let mut warehouse = warehouse::connect(
+        target,
+        Access::ReadWrite {
+            lock_timeout: settings.lock_timeout,
+        },
+    )?;
+    let warehouse = warehouse.as_mut();
+    let mut starts = Vec::new();
+    let mut columns: Vec<String> = Vec::new();
+    let mut dialect = kind.dialect();
+    let mut cap = None;
+    for candidate in cluster {
+        let (plan, tables) = (&candidate.plan, &candidate.tables);
+        // a group whose events table lacks a column it reads fails in its own run, saying so
+        let Ok(available) = check_events_table(warehouse, plan, tables, kind.dialect().as_ref())
+        else {
+            continue;
+        };
+        dialect = kind.events_dialect(&available);
+        let stored = state::read(warehouse, dialect.as_ref(), plan, tables)?;
+        let windows = LoadWindows::new(&stored, plan, &settings.windows);
+        let queries = Queries {
+            dialect: dialect.as_ref(),
+            tables,
+        };
+        if !windows.reads_events(warehouse, &queries, &stored, plan)? {
+            continue;
+        }
+        starts.push((candidate, windows.first_lower(&stored, plan)));
+        cap = Some(windows.cap());
+        for column in events_columns_read(plan, dialect.as_ref(), &available) {
+            if !columns.contains(&column) {
+                columns.push(column);
+            }
+        }
+    }
+    let (Some(lower), Some(upper)) = (common_start(&starts), cap) else {
+        return Ok(None);
+    };
+    if lower >= upper {
+        return Ok(None);
+    }
+    let members: Vec<&Candidate> = starts.iter().map(|(candidate, _)| *candidate).collect();
+    let groups: Vec<(&Plan, &Tables)> = members.iter().map(|c| (&c.plan, &c.tables)).collect();
+    let (schema, _) = members[0].tables.location("base_events_this_run");
+    let range = LoadWindow { lower, upper };
+    let (events, statements) =
+        render::shared_read_sql(&groups, dialect.as_ref(), &columns, (schema, name), range)?;
+    let started = Instant::now();
+    let (mut processed, mut billed) = (None, None);
+    for statement in &statements {
+        warehouse.execute(&statement.sql).map_err(|error| {
+            Error::Internal(format!(
+                "making the shared read {}: {error}",
+                events.relation
+            ))
+        })?;
+        let stats = warehouse.last_statement_stats();
+        processed = add(processed, stats.bytes_processed);
+        billed = add(billed, stats.bytes_billed);
+    }
+    let duration = started.elapsed();
+    let rows = warehouse.query(&render::shared_rows_sql(dialect.as_ref(), &events)?)?;
+    Ok(Some(SharedRead {
+        result: SharedReadResult {
+            groups: members.iter().map(|c| c.name.clone()).collect(),
+            lower: iso(range.lower),
+            upper: iso(range.upper),
+            events: number_cell(rows.first(), 0),
+            duration_seconds: duration.as_secs_f64(),
+            bytes_processed: processed,
+            bytes_billed: billed,
+        },
+        members: members.iter().map(|c| c.index).collect(),
+        events,
+        target: target.clone(),
+    }))
+}
+
+/// The load most groups' first windows start from (the latest on a tie), if two or more do.
+fn common_start(starts: &[(&Candidate, chrono::NaiveDateTime)]) -> Option<chrono::NaiveDateTime> {
+    let count = |at: chrono::NaiveDateTime| starts.iter().filter(|(_, s)| *s == at).count();
+    starts
+        .iter()
+        .map(|(_, at)| (count(*at), *at))
+        .filter(|(n, _)| *n > 1)
+        .max()
+        .map(|(_, at)| at)
+}
+
+fn add(total: Option<u64>, more: Option<u64>) -> Option<u64> {
+    match (total, more) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Drops the shared reads' tables; one that cannot be dropped is a warning naming it.
+pub(super) fn drop_all(
+    reads: &[SharedRead],
+    settings: &WorkspaceRunSettings,
+    reporter: &mut dyn Reporter,
+) {
+    for read in reads {
+        let dropped = warehouse::connect(
+            &read.target,
+            Access::ReadWrite {
+                lock_timeout: settings.lock_timeout,
+            },
+        )
+        .and_then(|mut warehouse| {
+            let dialect = read.target.output.kind().dialect();
+            warehouse.execute(&render::drop_shared_sql(dialect.as_ref(), &read.events)?)
+        });
+        if let Err(error) = dropped {
+            reporter.report(Event::Note {
+                level: Level::Warn,
+                message: &format!(
+                    "the shared read {} is left behind (drop it at leisure): {error}",
+                    read.events.relation
+                ),
+            });
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! A workspace's shared read: the events of one load range that several groups on the same
+//! warehouse read, copied once into a table of its own with the columns any of them reads and
+//! the rows any of them keeps (each group's own conditions, `base_events_where.sql`, OR-ed).
+//! A group whose load window lies inside the range then reads its base events from that table
+//! (`RunSpec::events_source`) with its own filter, deduplication and stored-event check, as it
+//! would from the events table, so it gets the same rows.
+
+use serde_json::json;
+
+use super::context::base_events_context;
+use super::writer::{StageWriter, merge_context};
+use super::{LoadWindow, RunSpec, Statement, Tables};
+use crate::dag::Stage;
+use crate::dialect::Dialect;
+use crate::error::Result;
+use crate::plan::Plan;
+
+/// The table a shared read fills, and the load range it holds: `lower <= load_tstamp < upper`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedEvents {
+    /// Quoted for the dialect.
+    pub relation: String,
+    pub range: LoadWindow,
+}
+
+impl SharedEvents {
+    /// Whether every event of `window` (either mode's bounds) is in the range.
+    pub fn covers(&self, window: &LoadWindow) -> bool {
+        self.range.lower <= window.lower && window.upper <= self.range.upper
+    }
+}
+
+/// The statements of a shared read for `groups` (each with its tables): its schema, then the
+/// table. `columns` are the events-table columns any group reads (unquoted, lower case);
+/// `schema` is where the table goes (unquoted), `name` its name there.
+pub fn shared_read_sql(
+    groups: &[(&Plan, &Tables)],
+    dialect: &dyn Dialect,
+    columns: &[String],
+    (schema, name): (&str, &str),
+    range: LoadWindow,
+) -> Result<(SharedEvents, Vec<Statement>)> {
+    let Some((first, first_tables)) = groups.first() else {
+        return Err(crate::error::Error::Internal(
+            "a shared read of no groups".into(),
+        ));
+    };
+    let spec = RunSpec::rebuild(range, false, range.upper, first.vars.today(range.upper));
+    let mut conditions = Vec::new();
+    for (plan, tables) in groups {
+        let writer = StageWriter::new(plan, dialect, tables, &spec, Stage::BaseEventsThisRun);
+        let mut context = base_events_context(&writer, false)?;
+        merge_context(&mut context, json!({"stored_filter": false}));
+        conditions.push(writer.fragment("base_events_where.sql", context)?);
+    }
+    let shared = SharedEvents {
+        relation: dialect.relation(&[schema, name]),
+        range,
+    };
+    let mut writer = StageWriter::new(
+        first,
+        dialect,
+        first_tables,
+        &spec,
+        Stage::BaseEventsThisRun,
+    );
+    writer.emit("setup_schema.sql", json!({"schema": dialect.ident(schema)}))?;
+    let columns: Vec<String> = columns
+        .iter()
+        .map(|c| format!("events.{}", dialect.ident(c)))
+        .collect();
+    writer.emit(
+        "shared_events.sql",
+        json!({
+            "relation": shared.relation,
+            "format": dialect.table_format(),
+            "columns": columns,
+            "lower": dialect.timestamp_literal(range.lower),
+            "upper": dialect.timestamp_literal(range.upper),
+            "conditions": conditions,
+        }),
+    )?;
+    Ok((shared, writer.into_statements()))
+}
+
+/// Drops the table of a shared read.
+pub fn drop_shared_sql(dialect: &dyn Dialect, shared: &SharedEvents) -> Result<String> {
+    super::writer::render_checked(
+        dialect,
+        "shared read",
+        "drop_table.sql",
+        &json!({"table": shared.relation}),
+    )
+}
+
+/// Counts the rows a shared read copied.
+pub fn shared_rows_sql(dialect: &dyn Dialect, shared: &SharedEvents) -> Result<String> {
+    super::writer::render_checked(
+        dialect,
+        "shared read",
+        "count_rows.sql",
+        &json!({"table": shared.relation}),
+    )
+}
