@@ -1,0 +1,273 @@
+//! What a workspace of five groups costs next to running their five projects one after another
+//! (issue 25): `cargo bench --bench workspace` (or `-- <events>`, 1M by default) builds in
+//! release, generates the pipeline bench's events (`pipeline/dataset.rs`) into two identical
+//! DuckDB files, and on five groups of different keys and attributes (the fixture's 22-attribute
+//! group by `domain_userid`, and four groups of the demo's attributes that the bench's columns
+//! hold, keyed by `domain_userid`, `domain_sessionid` and `network_userid`) times, with the real
+//! binary in a process of its own:
+//!
+//! - the full refresh over the 60 load days, the +1 load day (N/60 events appended on the 61st),
+//!   and a run with no new events;
+//! - each as one workspace run (`sigbatch run --workspace`) on one file, and as the five projects
+//!   run one after another on the other, and the fixture's group alone (its time among the five).
+//!
+//! It prints a Markdown table with the workspace's and the five runs' ratios to the one group's
+//! time, and the shared reads the workspace made (from its run_results.json). It checks that
+//! both files end with the same attributes tables, and never fails on a number.
+
+#[path = "pipeline/dataset.rs"]
+mod dataset;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use serde_json::Value;
+
+const FIXTURE_GROUP: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/upstream-0.4/attribute_group.snowflake.json"
+);
+
+/// (directory, group name, key, which of the demo's attributes; none: the fixture's group)
+const GROUPS: [(&str, &str, &str, Option<&[&str]>); 5] = [
+    ("fixture", "", "domain_userid", None),
+    (
+        "users",
+        "bench_users",
+        "domain_userid",
+        Some(&[
+            "page_views_last_7_days",
+            "pricing_page_views_last_7_days",
+            "de_fr_page_views",
+            "first_mkt_source",
+            "last_geo_country",
+            "countries",
+            "active_days",
+            "most_viewed_page",
+            "page_views_by_weekday",
+            "hours_since_first_visit",
+        ]),
+    ),
+    (
+        "sessions",
+        "bench_sessions",
+        "domain_sessionid",
+        Some(&[
+            "page_views_last_7_days",
+            "first_refr_source",
+            "last_operating_system",
+            "distinct_pages_viewed",
+            "operating_systems_last_7_days",
+        ]),
+    ),
+    (
+        "networks",
+        "bench_networks",
+        "network_userid",
+        Some(&[
+            "page_views_last_7_days",
+            "min_order_value",
+            "max_order_value_last_7_days",
+            "mean_order_value",
+            "countries",
+        ]),
+    ),
+    (
+        "buyers",
+        "bench_buyers",
+        "domain_userid",
+        Some(&[
+            "min_order_value",
+            "max_order_value_last_7_days",
+            "mean_order_value",
+            "rarest_operating_system_last_7_days",
+            "first_mkt_source",
+        ]),
+    ),
+];
+
+const STEPS: [(&str, &str); 3] = [
+    ("full refresh", "2025-03-02 01:00:00"),
+    ("+1 load day", "2025-03-03 01:00:00"),
+    ("no new events", "2025-03-03 01:00:00"),
+];
+
+fn main() {
+    let n: u64 = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.replace('_', "").parse().ok())
+        .next()
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (together, apart) = (dir.path().join("together"), dir.path().join("apart"));
+    eprintln!("generating {n} events ...");
+    for root in [&together, &apart] {
+        std::fs::create_dir_all(root).expect("a directory");
+        let connection = open(&root.join("events.duckdb"));
+        dataset::create(&connection, n).expect("generating the events");
+        for (name, group_name, key, attributes) in GROUPS {
+            write_project(root, name, &group(group_name, key, attributes));
+        }
+        let list: Vec<String> = GROUPS.iter().map(|g| format!("  - {}\n", g.0)).collect();
+        std::fs::write(
+            root.join("sigbatch_workspace.yml"),
+            format!("projects:\n{}", list.concat()),
+        )
+        .expect("writing the workspace file");
+    }
+    println!(
+        "| events | step | workspace s | five runs s | fixture group alone s | workspace / one group | five runs / one group |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|---:|");
+    let mut notes = Vec::new();
+    for (step, now) in STEPS {
+        if step == "+1 load day" {
+            for root in [&together, &apart] {
+                dataset::append_load_day(&open(&root.join("events.duckdb")), n)
+                    .expect("appending the 61st load day");
+            }
+        }
+        let full = step == "full refresh";
+        let workspace = time(&together, now, &["--workspace", "."], full);
+        let mut alone = Vec::new();
+        for (name, ..) in GROUPS {
+            alone.push(time(&apart, now, &["--project-dir", name], full));
+        }
+        let five: f64 = alone.iter().sum();
+        println!(
+            "| {n} | {step} | {workspace:.2} | {five:.2} | {:.2} | {:.2}x | {:.2}x |",
+            alone[0],
+            workspace / alone[0],
+            five / alone[0]
+        );
+        let results: Value = serde_json::from_str(
+            &std::fs::read_to_string(together.join("target/run_results.json"))
+                .expect("the workspace's run_results.json"),
+        )
+        .expect("JSON");
+        for read in results["shared_reads"].as_array().into_iter().flatten() {
+            notes.push(format!(
+                "- {step}: one shared read of {} events ({} .. {}) for {} groups in {:.2} s",
+                read["events"],
+                read["lower"],
+                read["upper"],
+                read["groups"].as_array().map_or(0, Vec::len),
+                read["duration_seconds"].as_f64().unwrap_or_default()
+            ));
+        }
+        assert_same_attributes(&together, &apart);
+    }
+    println!();
+    for note in notes {
+        println!("{note}");
+    }
+}
+
+/// One invocation's wall time in seconds; it must succeed.
+fn time(root: &Path, now: &str, scope: &[&str], full_refresh: bool) -> f64 {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sigbatch"));
+    command
+        .current_dir(root)
+        .env("SIGBATCH_NOW", now)
+        .arg("run")
+        .args(scope);
+    if full_refresh {
+        command.arg("--full-refresh");
+    }
+    let started = Instant::now();
+    let output = command.output().expect("starting sigbatch");
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(
+        output.status.success(),
+        "sigbatch run {scope:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    seconds
+}
+
+/// The fixture's group, or the demo's `attributes` as group `name` keyed by `key`.
+fn group(name: &str, key: &str, attributes: Option<&[&str]>) -> String {
+    let Some(attributes) = attributes else {
+        return std::fs::read_to_string(FIXTURE_GROUP).expect("the fixture's group");
+    };
+    let mut group: Value =
+        serde_json::from_str(sigbatch::demo::DEMO_ATTRIBUTE_GROUP_JSON).expect("the demo group");
+    group["name"] = name.into();
+    group["attribute_key_or_name"] = key.into();
+    group["attribute_key"]["name"] = key.into();
+    group["attributes"]
+        .as_array_mut()
+        .expect("attributes")
+        .retain(|a| attributes.contains(&a["name"].as_str().unwrap_or_default()));
+    group.to_string()
+}
+
+fn write_project(root: &Path, name: &str, group: &str) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).expect("a project dir");
+    std::fs::write(dir.join("attribute_group.json"), group).expect("writing the group");
+    std::fs::write(
+        dir.join("sigbatch.yml"),
+        "attribute_group: attribute_group.json\nsemantics: exact\nprofile: bench\nvars:\n  \
+         snowplow__start_date: '2025-01-01'\n  snowplow__backfill_limit_days: 100\n  \
+         snowplow__late_event_lookback_days: 5\n",
+    )
+    .expect("writing sigbatch.yml");
+    std::fs::write(
+        dir.join("profiles.yml"),
+        format!(
+            "bench:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: '{}'\n",
+            root.join("events.duckdb").display()
+        ),
+    )
+    .expect("writing profiles.yml");
+    dir
+}
+
+/// Both files' attributes tables hold the same rows (`updated_at` aside).
+fn assert_same_attributes(together: &Path, apart: &Path) {
+    let connection = open(&together.join("events.duckdb"));
+    connection
+        .execute_batch(&format!(
+            "ATTACH '{}' AS apart (READ_ONLY)",
+            apart.join("events.duckdb").display()
+        ))
+        .expect("attaching");
+    let tables: Vec<String> = {
+        let mut statement = connection
+            .prepare(
+                "SELECT table_name FROM information_schema.tables \
+                 WHERE table_catalog = 'events' AND table_name LIKE '%\\_attributes' ESCAPE '\\'",
+            )
+            .expect("listing");
+        statement
+            .query_map([], |row| row.get(0))
+            .expect("listing")
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(tables.len(), GROUPS.len(), "{tables:?}");
+    for table in tables {
+        let differing: i64 = connection
+            .query_row(
+                &format!(
+                    "SELECT (SELECT COUNT(*) FROM (SELECT * EXCLUDE (updated_at) FROM main_derived.{table} \
+                     EXCEPT ALL SELECT * EXCLUDE (updated_at) FROM apart.main_derived.{table})) \
+                     + (SELECT COUNT(*) FROM (SELECT * EXCLUDE (updated_at) FROM apart.main_derived.{table} \
+                     EXCEPT ALL SELECT * EXCLUDE (updated_at) FROM main_derived.{table}))"
+                ),
+                [],
+                |row| row.get(0),
+            )
+            .expect("comparing");
+        assert_eq!(
+            differing, 0,
+            "{table}: the workspace's differs from the separate runs'"
+        );
+    }
+}
+
+fn open(database: &Path) -> duckdb::Connection {
+    duckdb::Connection::open(database).expect("opening the database")
+}
