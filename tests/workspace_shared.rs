@@ -1,8 +1,8 @@
 //! A workspace's shared read of the events on DuckDB, with the real binary: groups of
 //! different keys, filters and states over one events table read each load range once, and
 //! after every run of a stream of loads every group's tables are exactly those of its separate
-//! runs, in both modes; a group added late catches up on its own and then joins the shared
-//! read; a workspace run killed at random moments and rerun reaches the same tables; the shared
+//! runs, in both modes; `plan` names the shared read a run makes; a group added late catches up
+//! on its own and then joins the shared read; a workspace run killed at random moments and rerun reaches the same tables; the shared
 //! read's table is dropped at the end and a dead run's leftover harms nothing.
 
 mod common;
@@ -83,6 +83,13 @@ fn groups_sharing_reads_give_the_tables_of_separate_runs_after_every_run_of_a_st
     for (run, until) in UNTILS.iter().enumerate() {
         let groups = if run < 3 { 3 } else { 4 };
         together.workspace_file(&workspace(groups));
+        let members: Vec<&str> = GROUPS[..groups].iter().map(|g| g.1).collect();
+        let named: Vec<String> = members.iter().map(|m| format!("{m}_1")).collect();
+        // `plan` names the shared read the run then makes
+        let plan = together.sigbatch(&["plan", "--json", "--until", until]);
+        assert_exit(&plan, 0);
+        let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+        assert_eq!(plan["shared_reads"][0]["groups"], json!(named), "{plan}");
         let output = together.sigbatch(&["run", "--until", until]);
         assert_exit(&output, 0);
         let results = together.workspace_results();
@@ -90,8 +97,6 @@ fn groups_sharing_reads_give_the_tables_of_separate_runs_after_every_run_of_a_st
         assert_eq!(shared.len(), 1, "run {run}: {results}");
         let read = &shared[0];
         assert!(read["events"].as_u64().unwrap() > 0, "{read}");
-        let members: Vec<&str> = GROUPS[..groups].iter().map(|g| g.1).collect();
-        let named: Vec<String> = members.iter().map(|m| format!("{m}_1")).collect();
         assert_eq!(read["groups"], json!(named), "run {run}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("once for group(s)"), "{stderr}");

@@ -14,17 +14,19 @@
 
 use std::time::{Duration, Instant};
 
-use super::WorkspaceRunSettings;
+use serde::Serialize;
+
+use super::{WorkspaceArgs, WorkspaceRunSettings};
 use crate::artifacts::iso;
 use crate::error::{Error, Result};
-use crate::load_window::LoadWindows;
+use crate::load_window::{LoadWindows, WindowSettings};
 use crate::plan::Plan;
 use crate::preflight::{check_events_table, events_columns_read};
 use crate::project::profiles::Target;
-use crate::render::{self, LoadWindow, Queries, SharedEvents, Tables};
+use crate::render::{self, LoadWindow, Queries, SharedEvents, Statement, Tables};
 use crate::report::{Event, Level, Reporter};
 use crate::state;
-use crate::warehouse::{self, Access, number_cell};
+use crate::warehouse::{self, Access, Warehouse, number_cell};
 use crate::workspace::{SharedReadResult, Workspace};
 
 /// A shared read made: its table, the groups (by index in the workspace) that may read it,
@@ -53,22 +55,13 @@ pub(super) fn prepare(
     suffix: &str,
     reporter: &mut dyn Reporter,
 ) -> Vec<SharedRead> {
-    let mut clusters: Vec<Vec<Candidate>> = Vec::new();
-    for candidate in candidates(workspace, settings) {
-        let same = |other: &Candidate| {
-            other.target.output.store() == candidate.target.output.store()
-                && other.tables.events == candidate.tables.events
-                && other.plan.semantics == candidate.plan.semantics
-        };
-        match clusters.iter_mut().find(|cluster| same(&cluster[0])) {
-            Some(cluster) => cluster.push(candidate),
-            None => clusters.push(vec![candidate]),
-        }
-    }
+    let access = Access::ReadWrite {
+        lock_timeout: settings.lock_timeout,
+    };
     let mut reads = Vec::new();
-    for cluster in clusters.iter().filter(|cluster| cluster.len() > 1) {
+    for cluster in clusters(workspace, &settings.workspace) {
         let name = format!("sigbatch_shared_events_{suffix}_{}", reads.len() + 1);
-        match read_once(cluster, &name, settings) {
+        match read_once(&cluster, &name, &settings.windows, access) {
             Ok(Some(read)) => {
                 reporter.report(Event::SharedRead {
                     groups: &read.result.groups,
@@ -95,11 +88,70 @@ pub(super) fn prepare(
     reads
 }
 
+/// A shared read the next run would make, as `plan` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct PlannedRead {
+    pub groups: Vec<String>,
+    pub lower: String,
+    pub upper: String,
+    /// What the warehouse estimates the read would process (BigQuery's dry run), else `None`.
+    pub estimated_bytes: Option<u64>,
+}
+
+/// The shared reads the next run would make, read-only.
+pub(super) fn preview(args: &WorkspaceArgs, windows: &WindowSettings) -> Result<Vec<PlannedRead>> {
+    let workspace = args.load()?;
+    let mut planned = Vec::new();
+    for cluster in clusters(&workspace, args) {
+        let mut warehouse = warehouse::connect(&cluster[0].target, Access::ReadOnly)?;
+        let Some(read) = plan_read(
+            &cluster,
+            "sigbatch_shared_events",
+            windows,
+            warehouse.as_mut(),
+        )?
+        else {
+            continue;
+        };
+        // the read's schema may not exist yet: estimate the table's statement alone
+        let estimated_bytes = match read.statements.last() {
+            Some(statement) => warehouse.estimate_bytes(&statement.sql).unwrap_or(None),
+            None => None,
+        };
+        planned.push(PlannedRead {
+            groups: read.members.iter().map(|c| c.name.clone()).collect(),
+            lower: iso(read.events.range.lower),
+            upper: iso(read.events.range.upper),
+            estimated_bytes,
+        });
+    }
+    Ok(planned)
+}
+
+/// The selected groups that could share a read: over the same events table on the same
+/// warehouse, in the same mode; sets of two or more.
+fn clusters(workspace: &Workspace, args: &WorkspaceArgs) -> Vec<Vec<Candidate>> {
+    let mut clusters: Vec<Vec<Candidate>> = Vec::new();
+    for candidate in candidates(workspace, args) {
+        let same = |other: &Candidate| {
+            other.target.output.store() == candidate.target.output.store()
+                && other.tables.events == candidate.tables.events
+                && other.plan.semantics == candidate.plan.semantics
+        };
+        match clusters.iter_mut().find(|cluster| same(&cluster[0])) {
+            Some(cluster) => cluster.push(candidate),
+            None => clusters.push(vec![candidate]),
+        }
+    }
+    clusters.retain(|cluster| cluster.len() > 1);
+    clusters
+}
+
 /// The selected groups whose project and target load (the others fail in their own run).
-fn candidates(workspace: &Workspace, settings: &WorkspaceRunSettings) -> Vec<Candidate> {
+fn candidates(workspace: &Workspace, args: &WorkspaceArgs) -> Vec<Candidate> {
     let mut candidates = Vec::new();
     for (index, group) in workspace.groups.iter().enumerate() {
-        let args = settings.workspace.project_args(&group.dir);
+        let args = args.project_args(&group.dir);
         let Ok((project, plan)) = args.load() else {
             continue;
         };
@@ -122,22 +174,22 @@ fn candidates(workspace: &Workspace, settings: &WorkspaceRunSettings) -> Vec<Can
     candidates
 }
 
+/// A shared read planned: its table, its statements and the groups that may read it.
+struct Planned<'a> {
+    events: SharedEvents,
+    statements: Vec<Statement>,
+    members: Vec<&'a Candidate>,
+}
+
 /// The shared read of `cluster`'s groups, if two or more of them start reading at the same
-/// load; `None` when they do not, or when no group has events to read.
-fn read_once(
-    cluster: &[Candidate],
+/// load; `None` when they do not, or when no group has events to read. Reads only.
+fn plan_read<'a>(
+    cluster: &'a [Candidate],
     name: &str,
-    settings: &WorkspaceRunSettings,
-) -> Result<Option<SharedRead>> {
-    let target = &cluster[0].target;
-    let kind = target.output.kind();
-    let mut warehouse = warehouse::connect(
-        target,
-        Access::ReadWrite {
-            lock_timeout: settings.lock_timeout,
-        },
-    )?;
-    let warehouse = warehouse.as_mut();
+    windows: &WindowSettings,
+    warehouse: &mut dyn Warehouse,
+) -> Result<Option<Planned<'a>>> {
+    let kind = cluster[0].target.output.kind();
     let mut starts = Vec::new();
     let mut columns: Vec<String> = Vec::new();
     let mut dialect = kind.dialect();
@@ -151,16 +203,16 @@ fn read_once(
         };
         dialect = kind.events_dialect(&available);
         let stored = state::read(warehouse, dialect.as_ref(), plan, tables)?;
-        let windows = LoadWindows::new(&stored, plan, &settings.windows);
+        let group_windows = LoadWindows::new(&stored, plan, windows);
         let queries = Queries {
             dialect: dialect.as_ref(),
             tables,
         };
-        if !windows.reads_events(warehouse, &queries, &stored, plan)? {
+        if !group_windows.reads_events(warehouse, &queries, &stored, plan)? {
             continue;
         }
-        starts.push((candidate, windows.first_lower(&stored, plan)));
-        cap = Some(windows.cap());
+        starts.push((candidate, group_windows.first_lower(&stored, plan)));
+        cap = Some(group_windows.cap());
         for column in events_columns_read(plan, dialect.as_ref(), &available) {
             if !columns.contains(&column) {
                 columns.push(column);
@@ -179,6 +231,31 @@ fn read_once(
     let range = LoadWindow { lower, upper };
     let (events, statements) =
         render::shared_read_sql(&groups, dialect.as_ref(), &columns, (schema, name), range)?;
+    Ok(Some(Planned {
+        events,
+        statements,
+        members,
+    }))
+}
+
+/// Plans and makes the shared read of `cluster` on a connection of its own.
+fn read_once(
+    cluster: &[Candidate],
+    name: &str,
+    windows: &WindowSettings,
+    access: Access,
+) -> Result<Option<SharedRead>> {
+    let target = &cluster[0].target;
+    let mut warehouse = warehouse::connect(target, access)?;
+    let warehouse = warehouse.as_mut();
+    let Some(Planned {
+        events,
+        statements,
+        members,
+    }) = plan_read(cluster, name, windows, warehouse)?
+    else {
+        return Ok(None);
+    };
     let started = Instant::now();
     let (mut processed, mut billed) = (None, None);
     for statement in &statements {
@@ -193,12 +270,13 @@ fn read_once(
         billed = add(billed, stats.bytes_billed);
     }
     let duration = started.elapsed();
+    let dialect = target.output.kind().dialect();
     let rows = warehouse.query(&render::shared_rows_sql(dialect.as_ref(), &events)?)?;
     Ok(Some(SharedRead {
         result: SharedReadResult {
             groups: members.iter().map(|c| c.name.clone()).collect(),
-            lower: iso(range.lower),
-            upper: iso(range.upper),
+            lower: iso(events.range.lower),
+            upper: iso(events.range.upper),
             events: number_cell(rows.first(), 0),
             duration_seconds: duration.as_secs_f64(),
             bytes_processed: processed,

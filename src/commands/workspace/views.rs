@@ -1,6 +1,7 @@
 //! `plan`, `status`, `compile`, `validate` and `sync` on a workspace: the single-project command
 //! on each group under a heading (`-- group` for SQL, `== group ==` for text), or, with
-//! `--json`, one object holding every group's answer or error.
+//! `--json`, one object holding every group's answer or error; `plan` adds the shared reads the
+//! next run would make (`shared::preview`).
 
 use std::io::Write;
 
@@ -8,13 +9,14 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::shared::{self, PlannedRead};
 use super::{Heading, WorkspaceArgs, for_each_group, io};
 use crate::commands::{
     self, CompileSettings, PlanSettings, ProjectArgs, SyncSettings, run_plan, status_report,
 };
 use crate::error::{Error, Result};
 use crate::load_window::WindowSettings;
-use crate::report::Reporter;
+use crate::report::{Event, Level, Reporter};
 use crate::signals::Credentials;
 use crate::workspace::Workspace;
 
@@ -31,19 +33,63 @@ pub fn plan_workspace(
         windows: windows.clone(),
     };
     if json {
-        return as_json(args, "plan", out, reporter, |project| {
-            run_plan(&settings(project))
-        });
+        let planned = json!(shared_reads(args, windows, reporter));
+        return as_json(
+            args,
+            "plan",
+            Some(("shared_reads", planned)),
+            out,
+            reporter,
+            |project| run_plan(&settings(project)),
+        );
     }
     let workspace = args.load()?;
-    for_each_group(
+    let result = for_each_group(
         &workspace,
         args,
         Heading::Text,
         out,
         reporter,
         |_, project, out| commands::plan(&settings(project), false, out),
-    )
+    );
+    writeln!(out, "\n== shared reads ==").map_err(io)?;
+    let planned = shared_reads(args, windows, reporter);
+    if planned.is_empty() {
+        writeln!(
+            out,
+            "none: no two groups over one events table start reading at the same load"
+        )
+        .map_err(io)?;
+    }
+    for read in planned {
+        let estimate = read.estimated_bytes.map_or(String::new(), |bytes| {
+            format!("; estimated bytes processed: {bytes}")
+        });
+        writeln!(
+            out,
+            "groups {}: the events loaded from {} to {} read once{estimate}",
+            read.groups.join(", "),
+            read.lower,
+            read.upper
+        )
+        .map_err(io)?;
+    }
+    result
+}
+
+/// The shared reads the next run would make; none, with a warning, where that cannot be told.
+fn shared_reads(
+    args: &WorkspaceArgs,
+    windows: &WindowSettings,
+    reporter: &mut dyn Reporter,
+) -> Vec<PlannedRead> {
+    shared::preview(args, windows).unwrap_or_else(|error| {
+        reporter.report(Event::Note {
+            level: Level::Warn,
+            message: &format!("the shared reads of the next run are unknown: {error}"),
+        });
+        Vec::new()
+    })
 }
 
 /// `status` for every group.
@@ -54,7 +100,7 @@ pub fn status_workspace(
     reporter: &mut dyn Reporter,
 ) -> Result<()> {
     if json {
-        return as_json(args, "status", out, reporter, status_report);
+        return as_json(args, "status", None, out, reporter, status_report);
     }
     let workspace = args.load()?;
     for_each_group(
@@ -161,10 +207,12 @@ fn origin(workspace: &Workspace) -> String {
 }
 
 /// One JSON object, `{"workspace": FILE, "groups": [{"name", "project_dir", KEY, "error"}]}`,
-/// with each group's `answer` under `key` (null when it failed, its error then under `error`).
+/// with each group's `answer` under `key` (null when it failed, its error then under `error`),
+/// and the workspace's own `extra` entry.
 fn as_json<T: Serialize>(
     args: &WorkspaceArgs,
     key: &str,
+    extra: Option<(&str, Value)>,
     out: &mut dyn Write,
     reporter: &mut dyn Reporter,
     mut answer: impl FnMut(&ProjectArgs) -> Result<T>,
@@ -196,10 +244,13 @@ fn as_json<T: Serialize>(
             result
         },
     );
-    let document = json!({
+    let mut document = json!({
         "workspace": workspace.file.as_ref().map(|f| f.display().to_string()),
         "groups": groups,
     });
+    if let Some((name, value)) = extra {
+        document[name] = value;
+    }
     let text = serde_json::to_string_pretty(&document)
         .map_err(|e| Error::Internal(format!("{key} as json: {e}")))?;
     writeln!(out, "{text}").map_err(io)?;
