@@ -9,7 +9,21 @@ use crate::error::{Error, Result};
 /// What a failed HTTP exchange was: worth retrying, or final.
 pub enum Failure {
     Transient(String),
+    /// Worth retrying, and no connection was made at all ([`never_sent`]): when it lasts, the
+    /// address in the profile is the likelier cause (exit 2) than the network (exit 3).
+    NoConnection(String),
     Final(Error),
+}
+
+impl Failure {
+    /// The error a failure that lasted gives where no client words it its own way.
+    pub fn into_error(self) -> Error {
+        match self {
+            Failure::Final(error) => error,
+            Failure::Transient(message) => Error::Internal(message),
+            Failure::NoConnection(message) => Error::Internal(format!("no connection: {message}")),
+        }
+    }
 }
 
 /// Runs `attempt` until it succeeds, fails for good, or has been retried `retries` times,
@@ -19,30 +33,41 @@ pub fn retrying<T>(
     what: &str,
     retries: u32,
     backoff: Duration,
-    mut attempt: impl FnMut() -> std::result::Result<T, Failure>,
+    attempt: impl FnMut() -> std::result::Result<T, Failure>,
 ) -> Result<T> {
+    retry(what, retries, backoff, attempt).map_err(Failure::into_error)
+}
+
+/// [`retrying`], giving the failure that lasted as it was (its message saying how often it was
+/// retried), for a client to word as it words its own.
+pub fn retry<T>(
+    what: &str,
+    retries: u32,
+    backoff: Duration,
+    mut attempt: impl FnMut() -> std::result::Result<T, Failure>,
+) -> std::result::Result<T, Failure> {
     let mut backoff = backoff;
     let mut retried = 0;
     loop {
-        match attempt() {
+        let (message, lasted): (String, fn(String) -> Failure) = match attempt() {
             Ok(value) => return Ok(value),
-            Err(Failure::Transient(message)) if retried < retries => {
-                retried += 1;
-                if crate::cancel::requested() {
-                    return Err(crate::cancel::stopped(format!(
-                        "interrupted while retrying {what} ({message})"
-                    )));
-                }
-                std::thread::sleep(backoff);
-                backoff *= 2;
-            }
-            Err(Failure::Transient(message)) => {
-                return Err(Error::Internal(format!(
-                    "{what} failed after {retried} retries: {message}"
-                )));
-            }
-            Err(Failure::Final(error)) => return Err(error),
+            Err(Failure::Final(error)) => return Err(Failure::Final(error)),
+            Err(Failure::Transient(message)) => (message, Failure::Transient),
+            Err(Failure::NoConnection(message)) => (message, Failure::NoConnection),
+        };
+        if retried == retries {
+            return Err(lasted(format!(
+                "{what} failed after {retried} retries: {message}"
+            )));
         }
+        retried += 1;
+        if crate::cancel::requested() {
+            return Err(Failure::Final(crate::cancel::stopped(format!(
+                "interrupted while retrying {what} ({message})"
+            ))));
+        }
+        std::thread::sleep(backoff);
+        backoff *= 2;
     }
 }
 

@@ -424,7 +424,9 @@ fn job_error(status: u16, error: &Value) -> JobError {
 pub(super) fn final_error(failure: Failure) -> Error {
     match failure {
         Failure::Final(error) => error,
-        Failure::Transient(message) => Error::Internal(format!("bigquery: {message}")),
+        Failure::Transient(message) | Failure::NoConnection(message) => {
+            Error::Internal(format!("bigquery: {message}"))
+        }
     }
 }
 

@@ -223,7 +223,7 @@ impl Client {
         };
         let base = self.settings.base_url.clone();
         let agent = self.agent.clone();
-        let result = http::retrying(&what, self.settings.retries, self.poll_interval, || {
+        let result = http::retry(&what, self.settings.retries, self.poll_interval, || {
             let authorization = format!("Bearer {}", token.expose());
             let response = match call {
                 Call::Submit(body, _) => agent
@@ -243,11 +243,9 @@ impl Client {
             // a statement that may run twice is sent again like a read
             answer(response, matches!(call, Call::Submit(_, false)))
         });
-        result.map_err(|e| match e {
-            Error::Internal(message) if message.contains("unreachable") => {
-                self.unreachable(message)
-            }
-            other => other,
+        result.map_err(|failure| match failure {
+            Failure::NoConnection(message) => self.unreachable(message),
+            other => other.into_error(),
         })
     }
 }
@@ -295,10 +293,8 @@ fn answer(
                 "the connection to databricks broke while submitting a statement (not resent: it may have run): {e}"
             ))));
         }
-        // "unreachable" (the profile's to fix) only when no connection was made
-        Err(e) if http::never_sent(&e) => {
-            return Err(Failure::Transient(format!("unreachable: {e}")));
-        }
+        // unreachable (the profile's to fix) only when no connection was made
+        Err(e) if http::never_sent(&e) => return Err(Failure::NoConnection(e.to_string())),
         Err(e) => return Err(Failure::Transient(format!("connection broke: {e}"))),
     };
     let status = response.status().as_u16();

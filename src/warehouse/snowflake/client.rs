@@ -46,9 +46,6 @@ fn json_results() -> serde_json::Map<String, Value> {
 /// with Snowflake's error naming the blocking transaction, rather than hanging.
 const LOCK_TIMEOUT_SECONDS: u64 = 600;
 
-/// How a failure that made no connection starts (`Client::unreachable` tells it apart).
-const NO_CONNECTION: &str = "no connection:";
-
 /// Statement still running: poll `getResultUrl`.
 const STILL_RUNNING: &[&str] = &["333333", "333334"];
 /// The session token expired: renew it and send the request again.
@@ -164,9 +161,9 @@ impl Client {
     fn unreachable(&self, failure: Failure) -> Error {
         match failure {
             Failure::Final(error) => error,
-            Failure::Transient(message) if message.starts_with(NO_CONNECTION) => Error::invalid(
+            Failure::NoConnection(message) => Error::invalid(
                 format!("snowflake at `{}`", self.settings.base_url),
-                format!("unreachable: {message}"),
+                format!("unreachable: no connection: {message}"),
             )
             .with_hint(
                 "check `account` (or `host`/`port`/`protocol`) in profiles.yml and the network",
@@ -423,7 +420,7 @@ fn answer(
     response: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> std::result::Result<Value, Failure> {
     let response = response.map_err(|e| match http::never_sent(&e) {
-        true => Failure::Transient(format!("{NO_CONNECTION} {e}")),
+        true => Failure::NoConnection(e.to_string()),
         false => Failure::Transient(e.to_string()),
     })?;
     let status = response.status();
