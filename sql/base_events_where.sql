@@ -1,6 +1,9 @@
 {#- the conditions an events row must meet to be read (the load window's bounds among them when
     `window`); also OR-ed over the groups of a shared read (`shared_events.sql`) -#}
 TRUE
+{%- if shared %}
+  AND events.sigbatch_kept
+{%- endif %}
 {%- if window %}
   AND events.load_tstamp {{ lower_operator }} {{ lower }}
   AND events.load_tstamp < {{ upper }}

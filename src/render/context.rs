@@ -96,6 +96,8 @@ pub(super) fn base_events_context(w: &StageWriter<'_>, window: bool) -> Result<V
         .collect();
     Ok(json!({
         "events": w.events_read(),
+        // a shared read holds every event's load, and the rest only of the rows some group keeps
+        "shared": w.spec.events_source.is_some(),
         "columns": columns,
         "key_value": key_value(w)?,
         "backfill_since": w.plan.backfill_since.map(|at| d.timestamp_literal(at)),

@@ -1,9 +1,11 @@
 //! A workspace's shared read: the events of one load range that several groups on the same
-//! warehouse read, copied once into a table of its own with the columns any of them reads and
-//! the rows any of them keeps (each group's own conditions, `base_events_where.sql`, OR-ed).
-//! A group whose load window lies inside the range then reads its base events from that table
+//! warehouse read, copied once into a table of its own: every event's load time, whether some
+//! group keeps it (`sigbatch_kept`: each group's own conditions, `base_events_where.sql`, OR-ed),
+//! and the columns any group reads, filled only where some group keeps the row. A group whose
+//! load window lies inside the range then reads its base events from that table
 //! (`RunSpec::events_source`) with its own filter, deduplication and stored-event check, as it
-//! would from the events table, so it gets the same rows.
+//! would from the events table, so it gets the same rows, and its window's watermark (the
+//! newest load in the window) is the one the events table gives.
 
 use serde_json::json;
 
@@ -67,7 +69,8 @@ pub fn shared_read_sql(
     writer.emit("setup_schema.sql", json!({"schema": dialect.ident(schema)}))?;
     let columns: Vec<String> = columns
         .iter()
-        .map(|c| format!("events.{}", dialect.ident(c)))
+        .filter(|c| *c != "load_tstamp")
+        .map(|c| dialect.ident(c))
         .collect();
     writer.emit(
         "shared_events.sql",

@@ -243,8 +243,7 @@ fn incremental_manifest(w: &mut StageWriter<'_>) -> Result<()> {
         )?;
     }
     let window = w.spec.window;
-    // read from where the base events came: a shared read holds only the rows some group keeps,
-    // so its newest load may be older than the events table's, and the next run re-reads from it
+    // read from where the base events came (a shared read holds every event's load time)
     let watermark = format!(
         "COALESCE((SELECT MAX(load_tstamp) FROM {} WHERE load_tstamp >= {} AND load_tstamp < {}), {})",
         w.events_read(),
