@@ -241,6 +241,15 @@ impl Database {
         )
     }
 
+    /// Every query request the stand-in received so far, in order (`GET /sigbatch/requests`:
+    /// session, request id, statements, the query ids it gave, the start of its text).
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        let mut answer = ureq::get(&format!("{}/sigbatch/requests", self.server.url()))
+            .call()
+            .unwrap();
+        serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap()
+    }
+
     /// A `profiles.yml` output for this database, with the password from an environment variable.
     pub fn profile_yaml(&self, schema: &str) -> String {
         profile_yaml(&self.name, self.server.port, schema)
