@@ -417,3 +417,32 @@ impl Drop for Lease {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialect::{BigQuery, Databricks, DuckDb, Snowflake};
+
+    /// The fence's failing query parses in every dialect a lease is kept in (a run renders it
+    /// when it takes its lease).
+    #[test]
+    fn the_fence_query_renders_in_every_dialect() {
+        let dialects: [Box<dyn Dialect>; 4] = [
+            Box::new(Snowflake),
+            Box::new(BigQuery::default()),
+            Box::new(Databricks),
+            Box::new(DuckDb),
+        ];
+        for dialect in dialects {
+            let d = dialect.as_ref();
+            let context = json!({
+                "t": {"lease": d.relation(&["manifest", "lease"])},
+                "holder": d.string_literal("sigbatch 1@host:2"),
+                "integer": d.type_name(ValueType::Integer),
+                "lock_name": d.string_literal("project"),
+            });
+            let sql = render_checked(d, "lease", "lease_fence.sql", &context).unwrap();
+            assert!(sql.contains("CAST(COALESCE(MAX("), "{sql}");
+        }
+    }
+}

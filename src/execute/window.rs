@@ -253,3 +253,43 @@ fn in_stage(statement: &Statement, error: Error) -> Error {
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dag::Stage;
+    use crate::render::StatementKind;
+
+    #[test]
+    fn the_fence_goes_before_the_last_statement_and_maps_back() {
+        let statements: Vec<Statement> = ["INSERT a", "INSERT b", "INSERT state"]
+            .map(|sql| Statement {
+                stage: Stage::Attributes,
+                sql: sql.into(),
+                kind: StatementKind::Dml,
+            })
+            .to_vec();
+        let fence = Fence {
+            renew: "UPDATE lease".into(),
+            read: "SELECT holder".into(),
+            assert: "SELECT CAST".into(),
+            holder: "me".into(),
+        };
+        let script = Script::new(&statements, Some(&fence));
+        assert_eq!(
+            script.sql,
+            [
+                "INSERT a",
+                "INSERT b",
+                "UPDATE lease",
+                "SELECT CAST",
+                "INSERT state"
+            ]
+        );
+        let mapped: Vec<Option<usize>> = (0..6).map(|at| script.statement_at(at)).collect();
+        assert_eq!(mapped, [Some(0), Some(1), None, None, Some(2), Some(2)]);
+        let plain = Script::new(&statements, None);
+        assert_eq!(plain.sql, ["INSERT a", "INSERT b", "INSERT state"]);
+        assert_eq!(plain.statement_at(2), Some(2));
+    }
+}
