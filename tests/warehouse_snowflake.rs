@@ -388,10 +388,12 @@ fn a_run_reports_its_lineage_with_snowflake_names() {
 fn a_load_day_window_takes_at_most_five_requests() {
     let mut snowflake = Snowflake::start();
     let project = scenarios::fixture(&mut snowflake, "exact", 3, PLACE, true);
-    succeed(&project, &["run", "--until", "2025-01-07 00:00:00"]);
+    // a daily run: "now" just after the load day
+    let day = |now: &str, args: &[&str]| common::succeed_on(&project, args, now, &[PASSWORD]);
+    day("2025-01-07 00:00:00", &["run", "--until", "2025-01-07 00:00:00"]);
     let first_run = artifact(&project);
     let seen = snowflake.database(PLACE).requests().len();
-    succeed(&project, &["run"]);
+    day("2025-01-08 00:00:00", &["run"]);
     let received = snowflake.database(PLACE).requests().split_off(seen);
     let run = artifact(&project);
     let windows = run["windows"].as_array().unwrap();
