@@ -390,7 +390,10 @@ fn a_load_day_window_takes_at_most_five_requests() {
     let project = scenarios::fixture(&mut snowflake, "exact", 3, PLACE, true);
     // a daily run: "now" just after the load day
     let day = |now: &str, args: &[&str]| common::succeed_on(&project, args, now, &[PASSWORD]);
-    day("2025-01-07 00:00:00", &["run", "--until", "2025-01-07 00:00:00"]);
+    day(
+        "2025-01-07 00:00:00",
+        &["run", "--until", "2025-01-07 00:00:00"],
+    );
     let first_run = artifact(&project);
     let seen = snowflake.database(PLACE).requests().len();
     day("2025-01-08 00:00:00", &["run"]);
