@@ -62,10 +62,16 @@ pub struct Lease {
 /// its transaction: the lease renewed where it is still this run's, then read back. A run that
 /// lost its lease (a stall outlived it, another run took it over) finds another holder, rolls
 /// back and stops; one whose renewal conflicts with a takeover fails at the commit instead.
+///
+/// Where the window's transaction goes as one script (`Warehouse::execute_script`), nothing can
+/// look at the read-back between two statements, so the script carries `renew` and then
+/// `assert`, a query that fails (a cast of text to a number) unless this run holds the lease:
+/// the script stops there, before its COMMIT, and its transaction rolls back.
 #[derive(Debug, Clone)]
 pub struct Fence {
     pub renew: String,
     pub read: String,
+    pub assert: String,
     pub holder: String,
 }
 
@@ -73,6 +79,22 @@ impl Fence {
     /// Runs the fence on `warehouse`; an error naming the new holder when the lease is lost.
     pub fn check(&self, warehouse: &mut dyn Warehouse) -> Result<()> {
         warehouse.execute(&self.renew)?;
+        self.holder_check(warehouse)
+    }
+
+    /// The statements a script runs for the fence, in order.
+    pub fn statements(&self) -> [&str; 2] {
+        [&self.renew, &self.assert]
+    }
+
+    /// After a script stopped at `assert` with `error`: the error naming who holds the lease
+    /// now, or `error` itself where the lease still reads as this run's (it failed otherwise).
+    pub fn lost(&self, warehouse: &mut dyn Warehouse, error: Error) -> Error {
+        self.holder_check(warehouse).err().unwrap_or(error)
+    }
+
+    /// Reads the lease back; an error naming the holder unless it is this run.
+    fn holder_check(&self, warehouse: &mut dyn Warehouse) -> Result<()> {
         let rows = warehouse.query(&self.read)?;
         let cell = |i: usize| rows.first().and_then(|row| row.get(i).cloned().flatten());
         match cell(0) {
@@ -218,6 +240,7 @@ impl Lease {
         let fence = Fence {
             renew: sql.render("lease_renew.sql")?,
             read: sql.render("lease_read.sql")?,
+            assert: sql.render("lease_fence.sql")?,
             holder: holder.clone(),
         };
         let renew = fence.renew.clone();
@@ -391,6 +414,35 @@ impl Drop for Lease {
         drop(self.stop.take());
         if let Some(heartbeat) = self.heartbeat.take() {
             let _ = heartbeat.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialect::{BigQuery, Databricks, DuckDb, Snowflake};
+
+    /// The fence's failing query parses in every dialect a lease is kept in (a run renders it
+    /// when it takes its lease).
+    #[test]
+    fn the_fence_query_renders_in_every_dialect() {
+        let dialects: [Box<dyn Dialect>; 4] = [
+            Box::new(Snowflake),
+            Box::new(BigQuery::default()),
+            Box::new(Databricks),
+            Box::new(DuckDb),
+        ];
+        for dialect in dialects {
+            let d = dialect.as_ref();
+            let context = json!({
+                "t": {"lease": d.relation(&["manifest", "lease"])},
+                "holder": d.string_literal("sigbatch 1@host:2"),
+                "integer": d.type_name(ValueType::Integer),
+                "lock_name": d.string_literal("project"),
+            });
+            let sql = render_checked(d, "lease", "lease_fence.sql", &context).unwrap();
+            assert!(sql.contains("CAST(COALESCE(MAX("), "{sql}");
         }
     }
 }

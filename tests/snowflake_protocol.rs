@@ -469,3 +469,86 @@ fn a_cut_or_garbled_arrow_chunk_is_an_error_with_a_hint() {
     );
     assert_eq!(error.exit_code(), 3);
 }
+
+/// A window's part as one multi-statement request, in Snowflake's words (its docs' example of a
+/// failed statement): `MULTI_STATEMENT_COUNT` is the request's statement count, BEGIN and COMMIT
+/// included; a failing child is named by the line it starts on and becomes a failure at that
+/// statement, Snowflake's procedure trace cut off, user-fixable where it did not compile, and
+/// a ROLLBACK follows; a request that ran gives each statement its child's id and the time the
+/// session's query history gives it.
+#[test]
+fn a_multi_statement_request_maps_children_to_statements() {
+    use sigbatch::warehouse::Warehouse;
+    use sigbatch::warehouse::snowflake::SnowflakeWarehouse;
+
+    let statements = [
+        "INSERT INTO \"S\".\"A\"\nSELECT 1",
+        "INSERT INTO \"S\".\"B\" SELECT 2",
+    ];
+    let failed = "JavaScript execution error: Uncaught Execution of multiple statements failed on \
+                  statement \"INSERT INTO \\\"S\\\".\\\"B\\\" SELECT 2\" (at line 4, position 0).\n\
+                  SQL compilation error:\nObject 'S.B' does not exist or not authorized. in \
+                  SYSTEM$MULTISTMT at '    throw `Execution of multiple statements failed on \
+                  statement {0} (at line {1}, position {2}).`.replace('{1}', LINES[i])' position 4\n\
+                  stackstrace: \nSYSTEM$MULTISTMT line: 10";
+    let failed = failed.to_string();
+    let (port, log) = serve(move |request, _| {
+        let body: Value = serde_json::from_str(&request.body).unwrap_or_default();
+        match (request.path(), body["sqlText"].as_str().unwrap_or_default()) {
+            ("/session/v1/login-request", _) => login_ok("t1"),
+            (_, "ROLLBACK") => result(json!([]), json!({"queryId": "q-rollback"})),
+            (_, sql) if sql.starts_with("BEGIN TRANSACTION;\n") => json_reply(json!({
+                "success": false, "code": "100132", "message": failed,
+                "data": {"sqlState": "P0000", "queryId": "parent-1"}
+            })),
+            (_, sql) if sql.contains("QUERY_HISTORY_BY_SESSION") => result(
+                json!([["child-1", "40"], ["child-2", "1500"]]),
+                json!({"rowtype": [{"name": "QUERY_ID", "type": "text"},
+                                   {"name": "TOTAL_ELAPSED_TIME", "type": "fixed"}]}),
+            ),
+            _ => json_reply(json!({"success": true, "data": {
+                "queryId": "parent-2", "rowtype": [{"name": "multiple statement execution", "type": "text"}],
+                "rowset": [["Multiple statements executed successfully."]], "queryResultFormat": "json",
+                "resultIds": "child-1,child-2"
+            }})),
+        }
+    });
+    let mut warehouse = SnowflakeWarehouse::connect(settings(port)).unwrap();
+    let failure = match warehouse.execute_script(&statements, true) {
+        Some(Err(failure)) => failure,
+        other => panic!("expected a failed script, got {other:?}"),
+    };
+    assert_eq!(failure.at, 1, "the statement starting on line 4");
+    let text = failure.error.to_string();
+    assert!(text.contains("Object 'S.B' does not exist"), "{text}");
+    assert!(!text.contains("stackstrace"), "{text}");
+    assert!(failure.error.is_user_error(), "{:?}", failure.error);
+    let bodies: Vec<Value> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.path() == "/queries/v1/query-request")
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect();
+    assert_eq!(bodies[0]["parameters"]["MULTI_STATEMENT_COUNT"], "4");
+    assert_eq!(
+        bodies[0]["sqlText"],
+        "BEGIN TRANSACTION;\nINSERT INTO \"S\".\"A\"\nSELECT 1;\nINSERT INTO \"S\".\"B\" SELECT 2;\nCOMMIT;\n"
+    );
+    assert_eq!(bodies[1]["sqlText"], "ROLLBACK", "then a rollback");
+
+    let run = match warehouse.execute_script(&statements, false) {
+        Some(Ok(run)) => run,
+        other => panic!("expected a script that ran, got {other:?}"),
+    };
+    assert_eq!(run.requests, 2);
+    let ids: Vec<Option<&str>> = run.steps.iter().map(|s| s.stats.id.as_deref()).collect();
+    assert_eq!(ids, [Some("child-1"), Some("child-2")]);
+    assert_eq!(run.steps[0].took, Duration::from_millis(40));
+    assert_eq!(run.steps[1].took, Duration::from_millis(1500));
+    let history = log.lock().unwrap().last().unwrap().body.clone();
+    assert!(
+        history.contains("'child-1', 'child-2'"),
+        "the history is asked for the children: {history}"
+    );
+}

@@ -118,8 +118,20 @@ fn a_held_lease_refuses_or_waits_and_an_expired_one_is_taken_over() {
     assert!(text.contains("took over"), "{text}");
 }
 
+/// Statements one by one: the fence reads the lease back between two of them.
 #[test]
 fn a_run_that_lost_its_lease_mid_window_commits_nothing() {
+    lost_lease_commits_nothing(false);
+}
+
+/// The window as multi-statement requests: the lease is taken over before the transaction's
+/// request is sent, and the fence's failing statement stops it before its COMMIT.
+#[test]
+fn a_run_that_lost_its_lease_before_its_transaction_script_commits_nothing() {
+    lost_lease_commits_nothing(true);
+}
+
+fn lost_lease_commits_nothing(in_scripts: bool) {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
 
@@ -143,13 +155,17 @@ fn a_run_that_lost_its_lease_mid_window_commits_nothing() {
             }
         }))
     };
-    let (result, _) = common::faults::run_hooked(
-        &project,
-        usize::MAX,
-        common::faults::Rules::Native,
-        NOW,
-        &hook,
-    );
+    let (result, _) = if in_scripts {
+        common::faults::run_hooked_in_scripts(&project, NOW, &hook)
+    } else {
+        common::faults::run_hooked(
+            &project,
+            usize::MAX,
+            common::faults::Rules::Native,
+            NOW,
+            &hook,
+        )
+    };
     assert!(
         taken.load(Ordering::SeqCst),
         "the window never wrote its attributes"
@@ -360,4 +376,86 @@ fn a_run_reports_its_lineage_with_snowflake_names() {
         .as_str()
         .unwrap();
     assert!(message.contains("does not exist"), "{message}");
+}
+
+/// A +1 load day window (a run caught up to the day before, then one more day of loads) takes
+/// at most five requests, counted by the stand-in on the run's session from the request holding
+/// the window's first statement: the statements before its transaction and the transaction,
+/// each one multi-statement request and one read of their times, and the count of what it
+/// read. run_results.json says as many, and each statement id it lists is a query the stand-in
+/// ran in them.
+#[test]
+fn a_load_day_window_takes_at_most_five_requests() {
+    let mut snowflake = Snowflake::start();
+    let project = scenarios::fixture(&mut snowflake, "exact", 3, PLACE, true);
+    // a daily run: "now" just after the load day
+    let day = |now: &str, args: &[&str]| common::succeed_on(&project, args, now, &[PASSWORD]);
+    day(
+        "2025-01-07 00:00:00",
+        &["run", "--until", "2025-01-07 00:00:00"],
+    );
+    let first_run = artifact(&project);
+    let seen = snowflake.database(PLACE).requests().len();
+    day("2025-01-08 00:00:00", &["run"]);
+    let received = snowflake.database(PLACE).requests().split_off(seen);
+    let run = artifact(&project);
+    let windows = run["windows"].as_array().unwrap();
+    assert_eq!(windows.len(), 1, "one window, the last load day: {run}");
+    let window = &windows[0];
+    let statement_ids: Vec<&str> = window["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|stage| stage["statement_ids"].as_array().unwrap())
+        .map(|id| id.as_str().unwrap())
+        .collect();
+    let ran = |request: &serde_json::Value, id: &str| {
+        request["query_ids"]
+            .as_array()
+            .is_some_and(|ids| ids.iter().any(|i| i == id))
+    };
+    let start = received
+        .iter()
+        .position(|request| ran(request, statement_ids[0]))
+        .expect("the stand-in ran the window's first statement");
+    let session = &received[start]["session"];
+    let in_window: Vec<&serde_json::Value> = received[start..]
+        .iter()
+        .filter(|request| &request["session"] == session)
+        .collect();
+    let texts: Vec<&str> = in_window
+        .iter()
+        .map(|request| request["sql"].as_str().unwrap_or_default())
+        .collect();
+    assert!(
+        in_window.len() <= 5,
+        "{} requests: {texts:#?}",
+        in_window.len()
+    );
+    assert_eq!(
+        window["requests"].as_u64(),
+        Some(in_window.len() as u64),
+        "run_results.json counts otherwise than the stand-in: {texts:#?}"
+    );
+    for id in &statement_ids {
+        assert!(
+            in_window.iter().any(|request| ran(request, id)),
+            "statement {id} is no query of the window's requests"
+        );
+    }
+    let per_window: Vec<&serde_json::Value> = first_run["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| &w["requests"])
+        .collect();
+    eprintln!(
+        "snowflake requests: +1 load day window {} (stand-in), first run's windows {per_window:?} (run_results.json)",
+        in_window.len()
+    );
+}
+
+fn artifact(project: &TempProject) -> serde_json::Value {
+    let text = std::fs::read_to_string(project.path().join("target/run_results.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
 }

@@ -21,6 +21,18 @@ impl Snowflake {
         )
     }
 
+    /// Each of the queries `ids` of this session and its time in milliseconds, from the
+    /// session's query history (the latest 1,000 queries: a window's two scripts hold about 40).
+    pub fn query_history_query(&self, ids: &[String]) -> String {
+        let ids: Vec<String> = ids.iter().map(|id| self.string_literal(id)).collect();
+        format!(
+            "SELECT QUERY_ID, TOTAL_ELAPSED_TIME FROM \
+             TABLE(INFORMATION_SCHEMA.QUERY_HISTORY_BY_SESSION(RESULT_LIMIT => 1000)) \
+             WHERE QUERY_ID IN ({})",
+            ids.join(", ")
+        )
+    }
+
     /// The value at `path` as the events table stores it: a column, or a VARIANT from a path.
     fn stored_value(&self, path: &PropertyPath) -> String {
         let column = format!("events.{}", self.ident(&path.column));

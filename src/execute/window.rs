@@ -1,8 +1,8 @@
 //! One window's statements on the warehouse: those before its transaction (committed each on
 //! its own, or together where DDL is transactional), then its transaction. Where the warehouse
-//! runs several statements in one request (`Warehouse::execute_script`: BigQuery), each part is
-//! one request; elsewhere, and wherever the lease fence must run between two statements, they
-//! go one by one. Either way each statement's time and statistics go to its stage's report.
+//! runs several statements in one request (`Warehouse::execute_script`: BigQuery's scripts,
+//! Snowflake's multi-statement requests), each part is one request; elsewhere they go one by
+//! one. Either way each statement's time and statistics go to its stage's report.
 //!
 //! Where DDL is transactional the statements before the window's transaction (setup: schemas,
 //! and the stored tables: dropped on a full refresh, created if missing) commit in a transaction
@@ -14,7 +14,9 @@
 //!
 //! The fence (the run lease's check) runs inside the window's transaction just before its last
 //! statement, which writes the run state: a run that lost its lease writes no state, and where
-//! there are transactions commits nothing.
+//! there are transactions commits nothing. In a script the fence is two statements of it, the
+//! second failing unless the lease is still this run's (`lease::Fence`), so the script stops
+//! before its COMMIT and its transaction rolls back; the lease is then read to name the holder.
 
 use std::time::{Duration, Instant};
 
@@ -32,7 +34,8 @@ pub struct WindowRun {
     /// Wall time of the commits sent on their own.
     pub commit_time: Duration,
     /// Requests sent: one per statement, BEGIN and COMMIT (where there are transactions) and
-    /// fence statement, or one per script.
+    /// fence statement, or what each script took (the script, and reading its statements'
+    /// statistics).
     pub requests: usize,
 }
 
@@ -72,11 +75,9 @@ impl Parts<'_> {
             return Ok(());
         };
         stop_if_requested(first)?;
-        if fence.is_none() {
-            let sql: Vec<&str> = statements.iter().map(|s| s.sql.as_str()).collect();
-            if let Some(outcome) = self.warehouse.execute_script(&sql, transaction) {
-                return self.record_script(statements, outcome);
-            }
+        let script = Script::new(statements, fence);
+        if let Some(outcome) = self.warehouse.execute_script(&script.sql, transaction) {
+            return self.record_script(statements, &script, outcome);
         }
         if !transaction {
             return self.one_by_one(statements, None);
@@ -122,11 +123,17 @@ impl Parts<'_> {
     fn record_script(
         &mut self,
         statements: &[Statement],
+        script: &Script,
         outcome: std::result::Result<ScriptRun, ScriptFailure>,
     ) -> Result<()> {
         match outcome {
             Ok(ScriptRun { steps, requests }) => {
                 self.run.requests += requests;
+                let steps = steps
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(at, _)| script.statement_at(*at).is_some())
+                    .map(|(_, step)| step);
                 for (position, (statement, step)) in statements.iter().zip(steps).enumerate() {
                     self.add(statement, step);
                     self.report_if_stage_ends(statements, position);
@@ -135,8 +142,14 @@ impl Parts<'_> {
             }
             Err(ScriptFailure { at, error }) => {
                 self.run.requests += 1;
-                let failed = &statements[at.min(statements.len() - 1)];
-                Err(in_stage(failed, error))
+                match (script.statement_at(at), script.fence) {
+                    (Some(index), _) => Err(in_stage(&statements[index], error)),
+                    (None, Some(fence)) if at == script.fence_at + 1 => {
+                        self.run.requests += 1;
+                        Err(fence.lost(self.warehouse, error))
+                    }
+                    (None, _) => Err(in_stage(&statements[statements.len() - 1], error)),
+                }
             }
         }
     }
@@ -174,6 +187,45 @@ impl Parts<'_> {
     }
 }
 
+/// A part's statements as one script: where a fence guards the part, its statements go just
+/// before the last one (which writes the run state), so the script stops there when the lease
+/// was lost.
+struct Script<'a> {
+    sql: Vec<&'a str>,
+    fence: Option<&'a Fence>,
+    /// Where the fence's statements start in `sql` (past the end without a fence).
+    fence_at: usize,
+}
+
+impl<'a> Script<'a> {
+    fn new(statements: &'a [Statement], fence: Option<&'a Fence>) -> Script<'a> {
+        let mut sql: Vec<&str> = statements.iter().map(|s| s.sql.as_str()).collect();
+        let fence_at = match fence {
+            Some(fence) => {
+                let at = sql.len() - 1;
+                sql.splice(at..at, fence.statements());
+                at
+            }
+            None => sql.len(),
+        };
+        Script {
+            sql,
+            fence,
+            fence_at,
+        }
+    }
+
+    /// Which of the part's statements the script's statement `at` is (`None`: the fence's).
+    fn statement_at(&self, at: usize) -> Option<usize> {
+        let fence_length = if self.fence.is_some() { 2 } else { 0 };
+        match at {
+            at if at < self.fence_at => Some(at),
+            at if at < self.fence_at + fence_length => None,
+            at => Some((at - fence_length).min(self.sql.len() - fence_length - 1)),
+        }
+    }
+}
+
 fn stop_if_requested(next: &Statement) -> Result<()> {
     if crate::cancel::requested() {
         return Err(crate::cancel::stopped(format!(
@@ -199,5 +251,45 @@ fn in_stage(statement: &Statement, error: Error) -> Error {
             user_fixable,
         },
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dag::Stage;
+    use crate::render::StatementKind;
+
+    #[test]
+    fn the_fence_goes_before_the_last_statement_and_maps_back() {
+        let statements: Vec<Statement> = ["INSERT a", "INSERT b", "INSERT state"]
+            .map(|sql| Statement {
+                stage: Stage::Attributes,
+                sql: sql.into(),
+                kind: StatementKind::Dml,
+            })
+            .to_vec();
+        let fence = Fence {
+            renew: "UPDATE lease".into(),
+            read: "SELECT holder".into(),
+            assert: "SELECT CAST".into(),
+            holder: "me".into(),
+        };
+        let script = Script::new(&statements, Some(&fence));
+        assert_eq!(
+            script.sql,
+            [
+                "INSERT a",
+                "INSERT b",
+                "UPDATE lease",
+                "SELECT CAST",
+                "INSERT state"
+            ]
+        );
+        let mapped: Vec<Option<usize>> = (0..6).map(|at| script.statement_at(at)).collect();
+        assert_eq!(mapped, [Some(0), Some(1), None, None, Some(2), Some(2)]);
+        let plain = Script::new(&statements, None);
+        assert_eq!(plain.sql, ["INSERT a", "INSERT b", "INSERT state"]);
+        assert_eq!(plain.statement_at(2), Some(2));
     }
 }

@@ -122,6 +122,7 @@ fn environment() -> &'static Environment<'static> {
             "lease_seed.sql",
             "lease_take.sql",
             "lease_renew.sql",
+            "lease_fence.sql",
             "lease_release.sql",
             "lease_read.sql",
             "lease_open_work.sql",

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sigbatch::Error;
-use sigbatch::warehouse::{Row, StatementStats, Warehouse};
+use sigbatch::warehouse::{Row, ScriptFailure, ScriptRun, StatementStats, Warehouse};
 
 /// Which transaction rules the wrapped warehouse shows the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,9 @@ pub struct Faulty {
     in_transaction: AtomicBool,
     /// Called with each statement before it runs (what else happens on the warehouse then).
     before: Option<Hook>,
+    /// Whether scripts go to the wrapped warehouse (`execute_script`), each statement's hook
+    /// called before the script is sent; else statements go one by one.
+    scripts: bool,
 }
 
 pub type Hook = Box<dyn Fn(&str) + Send>;
@@ -47,7 +50,14 @@ impl Faulty {
             rules,
             in_transaction: AtomicBool::new(false),
             before: None,
+            scripts: false,
         }
+    }
+
+    /// Passes scripts through to the wrapped warehouse (only where it runs them).
+    pub fn with_scripts(mut self) -> Faulty {
+        self.scripts = true;
+        self
     }
 
     /// Runs `hook` with each statement before it is executed.
@@ -86,6 +96,25 @@ impl Warehouse for Faulty {
 
     fn query(&mut self, sql: &str) -> sigbatch::Result<Vec<Row>> {
         self.inner.query(sql)
+    }
+
+    fn execute_script(
+        &mut self,
+        statements: &[&str],
+        transaction: bool,
+    ) -> Option<Result<ScriptRun, ScriptFailure>> {
+        if !self.scripts {
+            return None;
+        }
+        self.in_transaction.store(transaction, Ordering::SeqCst);
+        for (at, sql) in statements.iter().enumerate() {
+            if let Err(error) = self.step(sql) {
+                self.in_transaction.store(false, Ordering::SeqCst);
+                return Some(Err(ScriptFailure { at, error }));
+            }
+        }
+        self.in_transaction.store(false, Ordering::SeqCst);
+        self.inner.execute_script(statements, transaction)
     }
 
     fn transactional_ddl(&self) -> bool {
@@ -175,6 +204,27 @@ pub fn run_hooked(
     now: &str,
     hook: &dyn Fn() -> Option<Hook>,
 ) -> (sigbatch::Result<String>, usize) {
+    run_wrapped(project, allowed, rules, now, hook, false)
+}
+
+/// `run_hooked` running every statement, in scripts where the warehouse runs them (the hook
+/// sees each statement of a script before the script is sent).
+pub fn run_hooked_in_scripts(
+    project: &super::TempProject,
+    now: &str,
+    hook: &dyn Fn() -> Option<Hook>,
+) -> (sigbatch::Result<String>, usize) {
+    run_wrapped(project, usize::MAX, Rules::Native, now, hook, true)
+}
+
+fn run_wrapped(
+    project: &super::TempProject,
+    allowed: usize,
+    rules: Rules,
+    now: &str,
+    hook: &dyn Fn() -> Option<Hook>,
+    scripts: bool,
+) -> (sigbatch::Result<String>, usize) {
     let allowed = Arc::new(AtomicUsize::new(allowed));
     let executed = Arc::new(AtomicUsize::new(0));
     let settings = sigbatch::commands::RunSettings {
@@ -193,6 +243,11 @@ pub fn run_hooked(
     let mut out = Vec::new();
     let wrap = |inner: Box<dyn Warehouse>| -> Box<dyn Warehouse> {
         let faulty = Faulty::new(inner, Arc::clone(&allowed), Arc::clone(&executed), rules);
+        let faulty = if scripts {
+            faulty.with_scripts()
+        } else {
+            faulty
+        };
         Box::new(match hook() {
             Some(hook) => faulty.before_each(hook),
             None => faulty,

@@ -216,11 +216,15 @@ fn executed_twice(deliveries: &[Delivery], wire: &Wire) -> Vec<String> {
         .collect()
 }
 
+/// Whether `sql` (one statement, or a script of several, each starting on a line of its own)
+/// changes data.
 fn changes_data(sql: &str) -> bool {
-    let start = sql.trim_start().to_ascii_uppercase();
-    ["INSERT", "UPDATE", "DELETE", "MERGE"]
-        .iter()
-        .any(|verb| start.starts_with(verb))
+    sql.lines().any(|line| {
+        let start = line.trim_start().to_ascii_uppercase();
+        ["INSERT", "UPDATE", "DELETE", "MERGE"]
+            .iter()
+            .any(|verb| start.starts_with(verb))
+    })
 }
 
 /// The JSON field `field` of a request's body, as text.

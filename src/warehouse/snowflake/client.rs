@@ -1,5 +1,5 @@
 //! Snowflake's REST protocol, as its drivers speak it: a login gives a session token; each
-//! statement is one `query-request`; a statement still running after ~45 s answers `333334`
+//! statement is one `query-request` (or several in one, `script.rs`); a statement still running after ~45 s answers `333334`
 //! with a `getResultUrl` to poll; large results come in chunks, downloaded separately; an
 //! expired session token is renewed with the master token (or by logging in again).
 //!
@@ -33,7 +33,7 @@ const JSON_RESULTS: &[&str] = &[
     "GO_QUERY_RESULT_FORMAT",
 ];
 
-fn json_results() -> serde_json::Map<String, Value> {
+pub(super) fn json_results() -> serde_json::Map<String, Value> {
     JSON_RESULTS
         .iter()
         .map(|name| (name.to_string(), json!("JSON")))
@@ -187,24 +187,8 @@ impl Client {
 
     /// Runs one statement and returns its result set.
     pub fn run(&mut self, sql: &str) -> Result<ResultSet> {
-        self.sequence += 1;
-        let request_id = uuid::Uuid::new_v4().to_string();
-        let body = json!({
-            "sqlText": sql,
-            "asyncExec": false,
-            "sequenceId": self.sequence,
-            "querySubmissionTime": chrono::Utc::now().timestamp_millis(),
-            "parameters": json_results(),
-        });
-        let in_flight = self.register_cancel(&request_id, sql);
-        self.last_query_id = None;
-        let answer = self.run_request(&request_id, &body);
-        drop(in_flight);
-        let answer = answer?;
+        let answer = self.submit(sql, json_results())?;
         let data = &answer["data"];
-        if answer["success"] != json!(true) {
-            return Err(statement_error(&answer));
-        }
         let mut result = rows::decode(data)?;
         for (index, chunk) in data["chunks"].as_array().into_iter().flatten().enumerate() {
             let url = chunk["url"].as_str().ok_or_else(|| {
@@ -214,6 +198,33 @@ impl Client {
             result.append_chunk(&body, index, chunk["rowCount"].as_u64())?;
         }
         Ok(result)
+    }
+
+    /// Sends `sql` with the statement `parameters` as one query request (under one request id,
+    /// however often it is resent) and returns Snowflake's answer once it succeeded.
+    pub(super) fn submit(
+        &mut self,
+        sql: &str,
+        parameters: serde_json::Map<String, Value>,
+    ) -> Result<Value> {
+        self.sequence += 1;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let body = json!({
+            "sqlText": sql,
+            "asyncExec": false,
+            "sequenceId": self.sequence,
+            "querySubmissionTime": chrono::Utc::now().timestamp_millis(),
+            "parameters": parameters,
+        });
+        let in_flight = self.register_cancel(&request_id, sql);
+        self.last_query_id = None;
+        let answer = self.run_request(&request_id, &body);
+        drop(in_flight);
+        let answer = answer?;
+        if answer["success"] != json!(true) {
+            return Err(statement_error(&answer));
+        }
+        Ok(answer)
     }
 
     /// Sends the query request, renewing an expired session and polling a running statement.
@@ -447,14 +458,22 @@ fn answer(
 
 /// A statement Snowflake refused: the message and SQL state, user-fixable when it is about the
 /// SQL or the objects it names (SQL state class 42: syntax error, missing object or column).
+/// A statement of a multi-statement request failing comes as error 100132 (state P0000), its
+/// own message after Snowflake's line naming it, and a trace of the procedure that ran it,
+/// which is cut off; it is the user's to fix where the statement did not compile.
 fn statement_error(answer: &Value) -> Error {
     let message = answer["message"].as_str().unwrap_or("no message");
+    let message = message
+        .split_once(" in SYSTEM$MULTISTMT at ")
+        .map_or(message, |(before, _)| before);
     let code = answer["code"].as_str().unwrap_or("none");
     let state = answer["data"]["sqlState"].as_str().unwrap_or("");
     Error::Stage {
         stage: String::new(),
         message: format!("snowflake error {code} (SQL state {state}): {message}"),
         hint: None,
-        user_fixable: state.starts_with("42") || state.starts_with("22"),
+        user_fixable: state.starts_with("42")
+            || state.starts_with("22")
+            || (state == "P0000" && message.contains("\nSQL compilation error")),
     }
 }

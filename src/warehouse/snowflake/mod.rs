@@ -1,7 +1,8 @@
 //! Snowflake over its REST API (`client.rs`), behind the `Warehouse` trait.
 //!
 //! DDL commits on its own there, so `transactional_ddl` is false and a window runs its DDL
-//! before its transaction (`render::window_plan`). Names are looked up in upper case, which is
+//! before its transaction (`render::window_plan`). Each part of a window goes as one
+//! multi-statement request (`script.rs`). Names are looked up in upper case, which is
 //! how the Snowflake dialect writes every name (`Dialect::stored_name`).
 
 mod arrow_rows;
@@ -9,13 +10,14 @@ mod auth;
 mod cells;
 mod client;
 mod rows;
+mod script;
 
 pub use client::Client;
 
 use crate::dialect::Snowflake;
 use crate::error::{Error, Result};
 use crate::project::profiles::snowflake::SnowflakeSettings;
-use crate::warehouse::{Row, StatementStats, Warehouse};
+use crate::warehouse::{Row, ScriptFailure, ScriptRun, StatementStats, Warehouse};
 
 pub struct SnowflakeWarehouse {
     client: Client,
@@ -51,6 +53,39 @@ impl Warehouse for SnowflakeWarehouse {
             id: self.client.last_query_id().map(str::to_string),
             ..StatementStats::default()
         }
+    }
+
+    /// One multi-statement request (`script.rs`), then one read of the query history for each
+    /// statement's time; query ids from the request's answer.
+    fn execute_script(
+        &mut self,
+        statements: &[&str],
+        transaction: bool,
+    ) -> Option<std::result::Result<ScriptRun, ScriptFailure>> {
+        if statements.len() < 2 {
+            return None;
+        }
+        let script = script::Script::new(statements, transaction);
+        let started = std::time::Instant::now();
+        let children = match self.client.run_script(&script) {
+            Ok(children) => children,
+            Err(error) => {
+                // Snowflake rolls back what the request began; this ends it should a failure
+                // of the connection have left it open
+                if transaction {
+                    let _ = self.rollback();
+                }
+                let at = script.failed_statement(&error.to_string());
+                return Some(Err(ScriptFailure { at, error }));
+            }
+        };
+        let took = started.elapsed();
+        let parent = self.client.last_query_id().map(str::to_string);
+        let elapsed = self.client.elapsed(&children);
+        Some(Ok(ScriptRun {
+            steps: script.steps(&children, &elapsed, parent, took),
+            requests: 2,
+        }))
     }
 
     fn lease_connection(&self) -> Result<Option<Box<dyn Warehouse + Send>>> {

@@ -25,9 +25,18 @@ session as Snowflake ends it: its open transaction rolls back and its token stop
 requestId was answered before gets that answer again without running anything, as Snowflake
 runs a resent request once (fakesnow would run it again).
 
+Multi-statement requests (`MULTI_STATEMENT_COUNT`, which fakesnow refuses with HTTP 500) run
+as Snowflake runs them, and `TABLE(INFORMATION_SCHEMA.QUERY_HISTORY_BY_SESSION(...))` reads the
+session's queries: multistatement.py says how. A child's answer is kept for
+`GET /queries/{id}/result`, as Snowflake's connectors fetch it. `GET /sigbatch/requests` lists
+every query request the stand-in received (resends included), with its session, requestId, how
+many statements it held, the query ids it gave and the start of its text: what a test counts a
+window's requests by.
+
 Usage: python serve.py DIR PASSWORD [arrow]   (a stand-in as tests/standins/standin.py describes)
 """
 
+import collections
 import contextvars
 import datetime
 import decimal
@@ -37,13 +46,17 @@ import pathlib
 import itertools
 import re
 import sys
+import uuid
 from base64 import b64encode
 
 from starlette.responses import JSONResponse, Response, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route, request_response
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import standin  # noqa: E402
+import multistatement  # noqa: E402
 
 import fakesnow.server as server
 
@@ -212,16 +225,105 @@ async def query_request(request):
     return response
 
 
+history = multistatement.History()
+# query id -> a child's answer, for GET /queries/{id}/result (the latest few thousand)
+child_answers = collections.OrderedDict()
+# every query request received, for GET /sigbatch/requests
+received = []
+
+
+def session_of(request):
+    """The session id of the request's token (None when it has none)."""
+    token = request.headers.get("Authorization", "")[17:-1]
+    return next((i for i, t in session_tokens.items() if t == token), None)
+
+
+async def rollback(token):
+    conn = server.sessions.get(token)
+    if conn is not None:
+        await run_in_threadpool(conn.cursor().execute, "ROLLBACK")
+
+
+async def statements_request(request):
+    """One statement as fakesnow runs it, or several as Snowflake runs a multi-statement
+    request (multistatement.py), each recorded in the session's query history."""
+    body = json.loads(await request.body())
+    token = request.headers.get("Authorization", "")[17:-1]
+    session_id = session_of(request)
+    statements = multistatement.split(body.get("sqlText", ""))
+    desired = multistatement.desired_count(body)
+    if token in server.sessions and len(statements) > 1 and desired not in (0, len(statements)):
+        return JSONResponse(multistatement.mismatch(len(statements), desired)), []
+    if len(statements) <= 1 or token not in server.sessions:
+        body["sqlText"] = history.rewrite(body.get("sqlText", ""), session_id)
+        request._body = json.dumps(body).encode()
+        started = multistatement.now()
+        response = await query_request(request)
+        query_id = (json.loads(response.body).get("data") or {}).get("queryId")
+        history.record(session_id, query_id, started, multistatement.now(), "SUCCESS")
+        return response, [query_id]
+    parent = str(uuid.uuid4())
+    parent_started = multistatement.now()
+    ids, types, transaction_open = [], [], False
+    for text, line, position in statements:
+        child = dict(body, sqlText=history.rewrite(text, session_id))
+        child.get("parameters", {}).pop("MULTI_STATEMENT_COUNT", None)
+        request._body = json.dumps(child).encode()
+        started = multistatement.now()
+        response = await query_request(request)
+        answer = json.loads(response.body)
+        query_id = (answer.get("data") or {}).get("queryId") or str(uuid.uuid4())
+        succeeded = response.status_code == 200 and answer.get("success")
+        history.record(session_id, query_id, started, multistatement.now(),
+                       "SUCCESS" if succeeded else "FAILED_WITH_ERROR")
+        if not succeeded:
+            # the statements after it do not run; the transaction it began rolls back
+            if transaction_open:
+                await rollback(token)
+            history.record(session_id, parent, parent_started, multistatement.now(), "FAILED_WITH_ERROR")
+            failed = multistatement.failure(text, line, position, answer.get("message"), parent)
+            return JSONResponse(failed), ids + [query_id]
+        child_answers[query_id] = response.body
+        while len(child_answers) > 5000:
+            child_answers.popitem(last=False)
+        ids.append(query_id)
+        types.append(answer["data"].get("statementTypeId"))
+        verb = multistatement.transaction_verb(text)
+        transaction_open = verb == "begin" or (transaction_open and verb != "end")
+    history.record(session_id, parent, parent_started, multistatement.now(), "SUCCESS")
+    if transaction_open:
+        await rollback(token)
+        return JSONResponse(multistatement.left_open(parent)), ids
+    conn = server.sessions.get(token)
+    answer = multistatement.success(parent, ids, types, conn.database, conn.schema)
+    return JSONResponse(answer), ids
+
+
+async def child_result(request):
+    """A child statement's answer by its query id, as the connectors fetch it."""
+    query_id = request.path_params["query_id"]
+    received.append({"session": session_of(request), "result_of": query_id})
+    body = child_answers.get(query_id)
+    if body is None or request.headers.get("Authorization", "")[17:-1] not in server.sessions:
+        return JSONResponse({"data": None, "code": "000709", "success": False,
+                             "message": f"Statement {query_id} not found"})
+    return Response(body, media_type="application/json")
+
+
 # requestId -> the answer: Snowflake runs a resent request (the same requestId) once
 answered_requests = {}
 
 
 async def query_request_once(request):
     request_id = request.query_params.get("requestId")
+    sql = json.loads(await request.body()).get("sqlText", "")
+    entry = {"session": session_of(request), "request_id": request_id, "sql": sql[:200],
+             "statements": len(multistatement.split(sql)), "resent": request_id in answered_requests}
+    received.append(entry)
     if request_id in answered_requests:
         body, status = answered_requests[request_id]
         return Response(body, status_code=status, media_type="application/json")
-    response = await query_request(request)
+    response, entry["query_ids"] = await statements_request(request)
     if request_id:
         answered_requests[request_id] = (response.body, response.status_code)
     return response
@@ -280,6 +382,9 @@ replace_route("/session/v1/login-request", login_request)
 server.app.router.routes.append(Route("/chunks/{n}", chunk, methods=["GET"]))
 server.app.router.routes.append(
     Route("/sigbatch/arrow-answers", lambda _: JSONResponse(arrow_answers), methods=["GET"]))
+server.app.router.routes.append(Route("/queries/{query_id}/result", child_result, methods=["GET"]))
+server.app.router.routes.append(
+    Route("/sigbatch/requests", lambda _: JSONResponse(received), methods=["GET"]))
 server.app.router.routes.append(Route("/sigbatch/sessions", lambda _: JSONResponse(
     [i for i, token in session_tokens.items() if token in server.sessions]), methods=["GET"]))
 
