@@ -287,10 +287,32 @@ fn assert_same_attributes(together: &Path, apart: &Path) {
                 |row| row.get(0),
             )
             .expect("comparing");
-        assert_eq!(
-            differing, 0,
-            "{table}: the workspace's differs from the separate runs'"
-        );
+        if differing > 0 {
+            let sample: Vec<String> = {
+                let sql = format!(
+                    "SELECT 'workspace' AS side, * FROM ({} EXCEPT ALL {}) UNION ALL \
+                     SELECT 'separate', * FROM ({} EXCEPT ALL {}) ORDER BY 2, 1 LIMIT 6",
+                    select(""),
+                    select("apart."),
+                    select("apart."),
+                    select("")
+                );
+                let mut statement = connection.prepare(&sql).expect("sampling");
+                let mut rows = statement.query([]).expect("sampling");
+                let mut sample = Vec::new();
+                while let Some(row) = rows.next().expect("a row") {
+                    let cells: Vec<String> = (0..row.as_ref().column_count())
+                        .map(|i| format!("{:?}", row.get_ref(i).expect("a cell")))
+                        .collect();
+                    sample.push(cells.join(" | "));
+                }
+                sample
+            };
+            panic!(
+                "{table}: the workspace's differs from the separate runs' in {differing} rows:\n{}",
+                sample.join("\n")
+            );
+        }
     }
 }
 

@@ -2,7 +2,7 @@
     groups keeps it (each group's conditions OR-ed); the other columns any group reads only for
     the rows some group keeps. A window's watermark, read from here, is what the events table
     would give. -#}
-CREATE OR REPLACE TABLE {{ relation }}{{ format }} AS
+CREATE OR REPLACE {{ kind }} {{ relation }}{{ format }} AS
 SELECT
 {%- for column in columns %}
   CASE WHEN events.sigbatch_kept THEN events.{{ column }} END AS {{ column }},

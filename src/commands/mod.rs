@@ -114,14 +114,22 @@ struct ProjectRun {
     written: Option<PathBuf>,
 }
 
+/// What a workspace lends a group's run: its shared read of the events, and, where the read's
+/// table lives and dies with its connection (`Dialect::temporary_scratch`), that connection,
+/// which the run then uses as its own.
+struct Lent<'a> {
+    events: &'a render::SharedEvents,
+    connection: Option<&'a mut (dyn Warehouse + 'static)>,
+}
+
 /// `run_with`, keeping what the run recorded (a workspace reports every group's), its windows
-/// reading a workspace's `shared` read of the events where it holds theirs.
+/// reading a workspace's shared read of the events where it holds theirs.
 fn run_project(
     settings: &RunSettings,
     out: &mut dyn Write,
     reporter: &mut dyn Reporter,
     wrap: &dyn Fn(Box<dyn Warehouse>) -> Box<dyn Warehouse>,
-    shared: Option<&render::SharedEvents>,
+    shared: Option<Lent<'_>>,
 ) -> ProjectRun {
     let started = std::time::Instant::now();
     let mut record = RunRecord::start(&settings.project.project_dir);
@@ -192,7 +200,7 @@ fn run_recorded(
     out: &mut dyn Write,
     reporter: &mut dyn Reporter,
     wrap: &dyn Fn(Box<dyn Warehouse>) -> Box<dyn Warehouse>,
-    shared: Option<&render::SharedEvents>,
+    shared: Option<Lent<'_>>,
     record: &mut RunRecord,
     lineage: &mut LineageRun<'_>,
 ) -> Result<()> {
@@ -220,13 +228,23 @@ fn run_recorded(
             lock_timeout: settings.lock_timeout,
         },
     };
-    let mut warehouse = wrap(warehouse::connect(&target, access)?);
+    let (shared_events, lent) = match shared {
+        Some(Lent { events, connection }) => (Some(events.clone()), connection),
+        None => (None, None),
+    };
+    let mut own = None;
+    let warehouse: &mut dyn Warehouse = match lent {
+        Some(connection) => connection,
+        None => own
+            .insert(wrap(warehouse::connect(&target, access)?))
+            .as_mut(),
+    };
     let mut options = RunOptions {
         windows: settings.windows.clone(),
         target_name: target.name.clone(),
         mode,
         fence: None,
-        shared_events: shared.cloned(),
+        shared_events,
     };
     reporter.report(Event::RunStarted {
         project: &project.name,
@@ -236,7 +254,7 @@ fn run_recorded(
         location: &target.output.location(),
     });
     // a project that cannot run writes nothing, not even its lease
-    let dialect = dialect_reading_events(warehouse.as_mut(), &plan, &tables, kind)?;
+    let dialect = dialect_reading_events(warehouse, &plan, &tables, kind)?;
     // where nothing else keeps two runs apart, a lease row in the warehouse does
     let lease = match (mode, warehouse.lease_connection()?) {
         (Mode::Execute, Some(connection)) => Some(Lease::acquire(
@@ -256,7 +274,7 @@ fn run_recorded(
     execute::run_into(
         &project,
         &plan,
-        warehouse.as_mut(),
+        warehouse,
         dialect.as_ref(),
         &tables,
         &options,

@@ -34,12 +34,14 @@ impl SharedEvents {
 
 /// The statements of a shared read for `groups` (each with its tables): its schema, then the
 /// table. `columns` are the events-table columns any group reads (unquoted, lower case);
-/// `schema` is where the table goes (unquoted), `name` its name there.
+/// `schema` is where the table goes (unquoted), `name` its name there; a `temporary` table
+/// (where scratch tables are, `Dialect::temporary_scratch`) lives with the connection instead.
 pub fn shared_read_sql(
     groups: &[(&Plan, &Tables)],
     dialect: &dyn Dialect,
     columns: &[String],
     (schema, name): (&str, &str),
+    temporary: bool,
     range: LoadWindow,
 ) -> Result<(SharedEvents, Vec<Statement>)> {
     let Some((first, first_tables)) = groups.first() else {
@@ -56,7 +58,11 @@ pub fn shared_read_sql(
         conditions.push(writer.fragment("base_events_where.sql", context)?);
     }
     let shared = SharedEvents {
-        relation: dialect.relation(&[schema, name]),
+        relation: if temporary {
+            dialect.relation(&["temp", "main", name])
+        } else {
+            dialect.relation(&[schema, name])
+        },
         range,
     };
     let mut writer = StageWriter::new(
@@ -66,7 +72,9 @@ pub fn shared_read_sql(
         &spec,
         Stage::BaseEventsThisRun,
     );
-    writer.emit("setup_schema.sql", json!({"schema": dialect.ident(schema)}))?;
+    if !temporary {
+        writer.emit("setup_schema.sql", json!({"schema": dialect.ident(schema)}))?;
+    }
     let columns: Vec<String> = columns
         .iter()
         .filter(|c| *c != "load_tstamp")
@@ -76,6 +84,7 @@ pub fn shared_read_sql(
         "shared_events.sql",
         json!({
             "relation": shared.relation,
+            "kind": if temporary { "TEMP TABLE" } else { "TABLE" },
             "format": dialect.table_format(),
             "columns": columns,
             "lower": dialect.timestamp_literal(range.lower),

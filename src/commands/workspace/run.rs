@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::{WorkspaceArgs, group_finished, group_started, io, shared, stop_code};
 use crate::artifacts;
-use crate::commands::{RunSettings, run_project};
+use crate::commands::{Lent, RunSettings, run_project};
 use crate::error::{Error, Result, exit_code};
 use crate::lineage::LineageSettings;
 use crate::load_window::WindowSettings;
@@ -93,7 +93,7 @@ fn run_groups(
         )
         .with_hint("unset it: each group's job is named after its project"));
     }
-    let shared = if settings.dry_run {
+    let mut shared = if settings.dry_run {
         Vec::new()
     } else {
         let suffix = record.invocation_id().simple().to_string();
@@ -124,16 +124,19 @@ fn run_groups(
             lineage: settings.lineage.clone(),
         };
         let mut printed = Vec::new();
-        let shared_events = shared
-            .iter()
+        let lent = shared
+            .iter_mut()
             .find(|read| read.members.contains(&index))
-            .map(|read| &read.events);
+            .map(|read| Lent {
+                events: &read.events,
+                connection: read.connection.as_deref_mut(),
+            });
         let run = run_project(
             &run_settings,
             &mut printed,
             reporter,
             &|warehouse| warehouse,
-            shared_events,
+            lent,
         );
         let text = String::from_utf8_lossy(&printed);
         if settings.dry_run {
@@ -166,6 +169,6 @@ fn run_groups(
         });
         record.groups.extend(entry);
     }
-    shared::drop_all(&shared, settings, reporter);
+    shared::drop_all(shared, settings, reporter);
     summary_error(&outcomes).map_or(Ok(()), Err)
 }

@@ -30,11 +30,13 @@ use crate::warehouse::{self, Access, Warehouse, number_cell};
 use crate::workspace::{SharedReadResult, Workspace};
 
 /// A shared read made: its table, the groups (by index in the workspace) that may read it,
-/// and what it cost.
+/// and what it cost; where its table is temporary, the connection it lives on, which the
+/// groups then run on.
 pub(super) struct SharedRead {
     pub events: SharedEvents,
     pub members: Vec<usize>,
     pub result: SharedReadResult,
+    pub connection: Option<Box<dyn Warehouse>>,
     target: Target,
 }
 
@@ -229,8 +231,14 @@ fn plan_read<'a>(
     let groups: Vec<(&Plan, &Tables)> = members.iter().map(|c| (&c.plan, &c.tables)).collect();
     let (schema, _) = members[0].tables.location("base_events_this_run");
     let range = LoadWindow { lower, upper };
-    let (events, statements) =
-        render::shared_read_sql(&groups, dialect.as_ref(), &columns, (schema, name), range)?;
+    let (events, statements) = render::shared_read_sql(
+        &groups,
+        dialect.as_ref(),
+        &columns,
+        (schema, name),
+        dialect.temporary_scratch(),
+        range,
+    )?;
     Ok(Some(Planned {
         events,
         statements,
@@ -238,7 +246,8 @@ fn plan_read<'a>(
     }))
 }
 
-/// Plans and makes the shared read of `cluster` on a connection of its own.
+/// Plans and makes the shared read of `cluster` on a connection of its own, kept open for the
+/// groups where the read's table is temporary.
 fn read_once(
     cluster: &[Candidate],
     name: &str,
@@ -246,8 +255,8 @@ fn read_once(
     access: Access,
 ) -> Result<Option<SharedRead>> {
     let target = &cluster[0].target;
-    let mut warehouse = warehouse::connect(target, access)?;
-    let warehouse = warehouse.as_mut();
+    let mut connection = warehouse::connect(target, access)?;
+    let warehouse = connection.as_mut();
     let Some(Planned {
         events,
         statements,
@@ -284,6 +293,7 @@ fn read_once(
         },
         members: members.iter().map(|c| c.index).collect(),
         events,
+        connection: dialect.temporary_scratch().then_some(connection),
         target: target.clone(),
     }))
 }
@@ -306,13 +316,17 @@ fn add(total: Option<u64>, more: Option<u64>) -> Option<u64> {
     }
 }
 
-/// Drops the shared reads' tables; one that cannot be dropped is a warning naming it.
+/// Drops the shared reads' tables (a temporary one goes with its connection); one that cannot
+/// be dropped is a warning naming it.
 pub(super) fn drop_all(
-    reads: &[SharedRead],
+    reads: Vec<SharedRead>,
     settings: &WorkspaceRunSettings,
     reporter: &mut dyn Reporter,
 ) {
     for read in reads {
+        if read.connection.is_some() {
+            continue;
+        }
         let dropped = warehouse::connect(
             &read.target,
             Access::ReadWrite {
