@@ -2,8 +2,8 @@
 //! different keys, filters and states over one events table read each load range once, and
 //! after every run of a stream of loads every group's tables are exactly those of its separate
 //! runs, in both modes; `plan` names the shared read a run makes; a group added late catches up
-//! on its own and then joins the shared read; a workspace run killed at random moments and rerun reaches the same tables; the shared
-//! read's table is dropped at the end and a dead run's leftover harms nothing.
+//! on its own and then joins the shared read; a workspace run killed at random moments and rerun
+//! reaches the same tables; the shared read's table (temporary on DuckDB) never outlives its run.
 
 mod common;
 
