@@ -112,7 +112,7 @@ fn main() {
         let list: Vec<String> = GROUPS.iter().map(|g| format!("  - {}\n", g.0)).collect();
         std::fs::write(
             root.join("sigbatch_workspace.yml"),
-            format!("projects:\n{}", list.concat()),
+            format!("projects:\n{}shared_read: true\n", list.concat()),
         )
         .expect("writing the workspace file");
     }

@@ -62,7 +62,8 @@ fn workspace(groups: usize) -> String {
         .iter()
         .map(|(dir, ..)| format!("  - {dir}\n"))
         .collect();
-    format!("projects:\n{}", dirs.concat())
+    // a local file meters no read: DuckDB shares only when the file says so
+    format!("projects:\n{}shared_read: true\n", dirs.concat())
 }
 
 /// The shared read tables left in `database`.
@@ -159,7 +160,7 @@ fn compat_groups_share_their_window_and_keep_upstreams_tables() {
             );
         }
     }
-    together.workspace_file("projects:\n  - users\n  - sessions\n");
+    together.workspace_file("projects:\n  - users\n  - sessions\nshared_read: true\n");
     let names = [
         "ecommerce_transaction_interactions_features_1",
         "fixture_sessions_1",

@@ -30,6 +30,10 @@ impl Dialect for DuckDb {
         true
     }
 
+    fn metered_reads(&self) -> bool {
+        false
+    }
+
     fn ordered_dedup(&self) -> bool {
         true
     }

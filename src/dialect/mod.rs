@@ -190,6 +190,15 @@ pub trait Dialect: Send + Sync {
         false
     }
 
+    /// Whether each read of the events table is billed or metered on its own (bytes scanned,
+    /// warehouse time, a remote scan), so that a workspace reading it once for several groups
+    /// (its shared read) pays for the copy it makes. A local file (DuckDB) reads its columns
+    /// for less than the copy costs: there the shared read is off unless the workspace file
+    /// turns it on.
+    fn metered_reads(&self) -> bool {
+        true
+    }
+
     /// Whether a table's rows stay in the order they were inserted, so inserting the daily rows
     /// by `event_date` keeps each date together and a later run's delete and read of
     /// recent dates touch few blocks (DuckDB's row groups, Snowflake's micro-partitions, Delta's

@@ -13,12 +13,15 @@ use crate::project::PROJECT_FILE;
 /// or a workspace.
 pub const WORKSPACE_FILE: &str = "sigbatch_workspace.yml";
 
-/// The file's keys. Only `projects` for now; the shared read of the events (issue 25, item 2)
-/// will add its settings here, so unknown keys are refused rather than ignored.
+/// The file's keys; unknown keys are refused rather than ignored.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawWorkspace {
     projects: Vec<String>,
+    /// Whether groups over one events table read it once (`commands::workspace`'s shared
+    /// read); unset, where the warehouse meters each read (`Dialect::metered_reads`).
+    #[serde(default)]
+    shared_read: Option<bool>,
 }
 
 /// Where a workspace's projects are, in the order they run.
@@ -29,6 +32,8 @@ pub struct Members {
     pub file: Option<PathBuf>,
     /// Each project's directory, as listed (joined to the file's directory).
     pub dirs: Vec<PathBuf>,
+    /// The file's `shared_read:`, if it says.
+    pub shared_read: Option<bool>,
 }
 
 impl Members {
@@ -46,8 +51,8 @@ impl Members {
         })?;
         let raw: RawWorkspace = serde_yaml_ng::from_str(&text).map_err(|e| {
             Error::file(&file, format!("malformed workspace file: {e}")).with_hint(
-                "a workspace file has one key, `projects:`, the list of project directories \
-                 relative to it",
+                "a workspace file has `projects:`, the list of project directories relative to \
+                 it, and optionally `shared_read: true` or `false`",
             )
         })?;
         if raw.projects.is_empty() {
@@ -75,6 +80,7 @@ impl Members {
         Ok(Members {
             file: Some(file),
             dirs,
+            shared_read: raw.shared_read,
         })
     }
 
@@ -92,6 +98,7 @@ impl Members {
         Ok(Members {
             file: None,
             dirs: dirs.to_vec(),
+            shared_read: None,
         })
     }
 }
@@ -114,6 +121,12 @@ mod tests {
         std::fs::write(&file, "projects:\n  - users\n  - sessions\n").unwrap();
         let members = Members::read(root.path()).unwrap();
         assert_eq!(members.file.as_deref(), Some(file.as_path()));
+        assert_eq!(members.shared_read, None);
+        std::fs::write(&file, "projects: [users]\nshared_read: false\n").unwrap();
+        assert_eq!(Members::read(&file).unwrap().shared_read, Some(false));
+        std::fs::write(&file, "projects: [users]\nshared_read: sometimes\n").unwrap();
+        let error = Members::read(&file).unwrap_err().to_string();
+        assert!(error.contains("shared_read"), "{error}");
         assert_eq!(
             members.dirs,
             vec![root.path().join("users"), root.path().join("sessions")]
@@ -131,9 +144,9 @@ mod tests {
     fn an_unknown_key_or_an_empty_list_is_refused() {
         let root = tempfile::tempdir().unwrap();
         let file = root.path().join(WORKSPACE_FILE);
-        std::fs::write(&file, "projects: []\nshared_read: true\n").unwrap();
+        std::fs::write(&file, "projects: []\nshare: true\n").unwrap();
         let error = Members::read(&file).unwrap_err();
-        assert!(error.to_string().contains("`shared_read`"), "{error}");
+        assert!(error.to_string().contains("`share`"), "{error}");
         assert!(error.hint().unwrap().contains("projects"));
         std::fs::write(&file, "projects: []\n").unwrap();
         let error = Members::read(&file).unwrap_err().to_string();

@@ -138,6 +138,8 @@ pub struct Workspace {
     pub file: Option<PathBuf>,
     /// The selected groups, in the order listed.
     pub groups: Vec<Group>,
+    /// The workspace file's `shared_read:`; unset, each warehouse's default.
+    pub shared_read: Option<bool>,
 }
 
 /// One attribute group of a workspace: a project directory and the name it goes by.
@@ -230,6 +232,7 @@ impl Workspace {
         Ok(Workspace {
             file: members.file.clone(),
             groups,
+            shared_read: members.shared_read,
         })
     }
 }

@@ -131,7 +131,8 @@ pub(super) fn preview(args: &WorkspaceArgs, windows: &WindowSettings) -> Result<
 }
 
 /// The selected groups that could share a read: over the same events table on the same
-/// warehouse, in the same mode; sets of two or more.
+/// warehouse, in the same mode; sets of two or more, where the workspace file's `shared_read:`
+/// (else the warehouse: `Dialect::metered_reads`) says to share.
 fn clusters(workspace: &Workspace, args: &WorkspaceArgs) -> Vec<Vec<Candidate>> {
     let mut clusters: Vec<Vec<Candidate>> = Vec::new();
     for candidate in candidates(workspace, args) {
@@ -145,7 +146,10 @@ fn clusters(workspace: &Workspace, args: &WorkspaceArgs) -> Vec<Vec<Candidate>> 
             None => clusters.push(vec![candidate]),
         }
     }
-    clusters.retain(|cluster| cluster.len() > 1);
+    clusters.retain(|cluster| {
+        let metered = cluster[0].target.output.kind().dialect().metered_reads();
+        cluster.len() > 1 && workspace.shared_read.unwrap_or(metered)
+    });
     clusters
 }
 
