@@ -30,6 +30,21 @@ impl SharedEvents {
     pub fn covers(&self, window: &LoadWindow) -> bool {
         self.range.lower <= window.lower && window.upper <= self.range.upper
     }
+
+    /// Drops the table.
+    pub fn drop_sql(&self, dialect: &dyn Dialect) -> Result<String> {
+        self.on_table(dialect, "drop_table.sql")
+    }
+
+    /// Counts the rows the read copied.
+    pub fn count_sql(&self, dialect: &dyn Dialect) -> Result<String> {
+        self.on_table(dialect, "count_rows.sql")
+    }
+
+    fn on_table(&self, dialect: &dyn Dialect, template: &str) -> Result<String> {
+        let context = json!({"table": self.relation});
+        super::writer::render_checked(dialect, "shared read", template, &context)
+    }
 }
 
 /// The statements of a shared read for `groups` (each with its tables): its schema, then the
@@ -93,24 +108,4 @@ pub fn shared_read_sql(
         }),
     )?;
     Ok((shared, writer.into_statements()))
-}
-
-/// Drops the table of a shared read.
-pub fn drop_shared_sql(dialect: &dyn Dialect, shared: &SharedEvents) -> Result<String> {
-    super::writer::render_checked(
-        dialect,
-        "shared read",
-        "drop_table.sql",
-        &json!({"table": shared.relation}),
-    )
-}
-
-/// Counts the rows a shared read copied.
-pub fn shared_rows_sql(dialect: &dyn Dialect, shared: &SharedEvents) -> Result<String> {
-    super::writer::render_checked(
-        dialect,
-        "shared read",
-        "count_rows.sql",
-        &json!({"table": shared.relation}),
-    )
 }

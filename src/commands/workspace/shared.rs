@@ -284,7 +284,7 @@ fn read_once(
     }
     let duration = started.elapsed();
     let dialect = target.output.kind().dialect();
-    let rows = warehouse.query(&render::shared_rows_sql(dialect.as_ref(), &events)?)?;
+    let rows = warehouse.query(&events.count_sql(dialect.as_ref())?)?;
     Ok(Some(SharedRead {
         result: SharedReadResult {
             groups: members.iter().map(|c| c.name.clone()).collect(),
@@ -339,7 +339,7 @@ pub(super) fn drop_all(
         )
         .and_then(|mut warehouse| {
             let dialect = read.target.output.kind().dialect();
-            warehouse.execute(&render::drop_shared_sql(dialect.as_ref(), &read.events)?)
+            warehouse.execute(&read.events.drop_sql(dialect.as_ref())?)
         });
         if let Err(error) = dropped {
             reporter.report(Event::Note {
