@@ -217,13 +217,14 @@ fn executed_twice(deliveries: &[Delivery], wire: &Wire) -> Vec<String> {
 }
 
 /// Whether `sql` (one statement, or a script of several, each starting on a line of its own)
-/// changes data.
+/// changes data: a line whose first word is a data-changing verb (not a column such as
+/// `updated_at`).
 fn changes_data(sql: &str) -> bool {
     sql.lines().any(|line| {
-        let start = line.trim_start().to_ascii_uppercase();
+        let first = line.split_whitespace().next().unwrap_or_default();
         ["INSERT", "UPDATE", "DELETE", "MERGE"]
             .iter()
-            .any(|verb| start.starts_with(verb))
+            .any(|verb| first.eq_ignore_ascii_case(verb))
     })
 }
 
