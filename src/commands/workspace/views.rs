@@ -57,7 +57,8 @@ pub fn plan_workspace(
     if planned.is_empty() {
         writeln!(
             out,
-            "none: no two groups over one events table start reading at the same load"
+            "none: no two groups over one events table start reading at the same load, or \
+             `shared_read` is off (DuckDB's default; `shared_read: true` in the workspace file)"
         )
         .map_err(io)?;
     }
