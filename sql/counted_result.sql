@@ -20,7 +20,7 @@
   FROM {{ source }} AS counts
   WHERE {{ condition }}
 {%- if changed_keys_only %}
-    AND counts.attribute_key IN (SELECT attribute_key FROM {{ t.attributes_keys }})
+    AND counts.attribute_key IN (SELECT attribute_key FROM {{ t.attributes_keys }}{% if pending_only %} WHERE pending = 1{% endif %})
 {%- endif %}
 {%- if not per_value %}
   GROUP BY counts.attribute_key, counts.value

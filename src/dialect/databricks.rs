@@ -114,6 +114,10 @@ impl Dialect for Databricks {
         false
     }
 
+    fn update_from(&self) -> bool {
+        false
+    }
+
     /// Contexts are arrays of structs (`get` gives NULL past the end), unstruct events structs;
     /// fields in snake_case, as the Databricks loader names them.
     fn property(&self, path: &PropertyPath, value_type: ValueType) -> Result<String> {

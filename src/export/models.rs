@@ -5,7 +5,8 @@
 //! SELECT ... FROM s` is an incremental model whose body is the select, with a unique key when
 //! the statement before it deletes `x`'s rows by a key read from `s` (dbt's delete+insert or
 //! merge), a pre-hook holding that DELETE when it deletes by anything else, and a table model
-//! when it empties `x` first. The setup stage becomes the `on-run-start` hook.
+//! when it empties `x` first. An `UPDATE` becomes a post-hook of the model before it. The setup
+//! stage becomes the `on-run-start` hook.
 
 use crate::dag::Stage;
 use crate::error::{Error, Result};
@@ -86,6 +87,12 @@ pub fn convert(
                 .unwrap_or_default()
                 .to_string();
             pending_delete = Some((table_of(&name, sql)?, sql.to_string()));
+        } else if sql.starts_with("UPDATE ") {
+            // values set in rows the model before it wrote (`time_since_*` moved by "now")
+            if let Some((table, delete)) = pending_delete.take() {
+                attach_post_hook(&mut converted, &table, delete)?;
+            }
+            attach_post_hook(&mut converted, "an updated table", sql.to_string())?;
         } else if let Some(rest) = sql.strip_prefix("INSERT INTO ") {
             let (target_name, rest) = split_once(rest, " (", sql)?;
             let (_, body) = split_once(rest, "\n", sql)?;
