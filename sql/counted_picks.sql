@@ -27,7 +27,9 @@ FROM (
 {%- endif %}
   FROM {{ source }} AS counts
   WHERE counts.slot IN ({{ slots }}) AND {{ condition }}
+{%- if changed_keys_only %}
     AND counts.attribute_key IN (SELECT attribute_key FROM {{ t.attributes_keys }}{% if pending_only %} WHERE pending = 1{% endif %})
+{%- endif %}
 {%- if not per_value %}
   GROUP BY counts.attribute_key, counts.slot, counts.value
 {%- endif %}

@@ -209,6 +209,7 @@ pub(super) fn picks(
             "per_value": per_value,
             "slots": slots.join(", "),
             "condition": periods.condition_on(d, "counts.event_date", period_days, true),
+            "changed_keys_only": w.spec.stored_period_end.is_some(),
             // a lifetime output of a key whose counts did not change is copied from its row
             "pending_only": per_value,
             "last_load": last_load,
