@@ -26,8 +26,8 @@
   GROUP BY counts.attribute_key, counts.value
 {%- endif %}
 {%- endset -%}
-{%- if map %}
-SELECT counted.attribute_key, {{ count_map }} AS result
+{%- if map or distinct %}
+SELECT counted.attribute_key, {% if map %}{{ count_map }}{% else %}COUNT(*){% endif %} AS result
 FROM (
 {{ grouped }}
 ) AS counted

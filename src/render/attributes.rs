@@ -70,10 +70,10 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Result<Folds> {
                 // the refresh picks every most/least frequent value of a period in one pass
                 let alias = picks_alias(d, output.period_days);
                 let column = d.ident(&format!("pick{position}"));
-                let value = expr::declared_type(d, output, format!("{alias}.{column}"));
+                let value = expr::declared_type(d, output, counted_value(output, &alias, &column));
                 let pick = value_counts::Pick {
                     slot,
-                    least: output.aggregation == Aggregation::LeastFrequent,
+                    aggregation: output.aggregation,
                     column,
                 };
                 match picks
@@ -91,7 +91,7 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Result<Folds> {
             let alias = d.ident(&format!("counted{position}"));
             let source = value_counts::result(w, output, slot, lifetime)?;
             folds.counted.push(json!({"alias": alias, "sql": source}));
-            let value = expr::declared_type(d, output, format!("{alias}.result"));
+            let value = expr::declared_type(d, output, counted_value(output, &alias, "result"));
             folds
                 .outputs
                 .push(json!({"name": name, "expr": expr::with_default(d, output, value)}));
@@ -145,7 +145,7 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Result<Folds> {
                     ),
                 )
             }
-            (Aggregation::UniqueList | Aggregation::ApproxCountDistinct, _) => {
+            (Aggregation::UniqueList, _) => {
                 // upstream's windowed unique_list has no upper bound
                 let when = periods.condition(d, output.period_days, !compat);
                 let merged = group(
@@ -153,8 +153,9 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Result<Folds> {
                     &output.daily,
                     d.unique_list_merge(&daily(&output.daily), &when),
                 );
-                if output.aggregation == Aggregation::ApproxCountDistinct {
-                    d.distinct_size(&merged)
+                if from_state {
+                    // the stored partial is the finished list (`lifetime.rs`)
+                    merged
                 } else {
                     d.unique_list_finish(&merged)
                 }
@@ -246,6 +247,15 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Result<Folds> {
     Ok(folds)
 }
 
+/// A counted output's value from its column of the counted results joined as `alias`: a key
+/// without counted values has none, or 0 distinct values.
+fn counted_value(output: &OutputColumn, alias: &str, column: &str) -> String {
+    match output.aggregation {
+        Aggregation::ApproxCountDistinct => format!("COALESCE({alias}.{column}, 0)"),
+        _ => format!("{alias}.{column}"),
+    }
+}
+
 /// The alias of the most/least frequent values of one period (`value_counts::picks`).
 fn picks_alias(d: &dyn Dialect, period_days: Option<u32>) -> String {
     d.ident(&match period_days {
@@ -326,7 +336,7 @@ fn exact_attributes(w: &mut StageWriter<'_>) -> Result<()> {
             "source": format!("{} AS {alias}", w.tables.get(table)),
             "source_key": source_key,
             "changed_keys_only": incremental,
-            "join_previous": lifetime == Lifetime::Partials,
+            "join_previous": incremental && lifetime == Lifetime::Partials,
             "changed": if incremental { changed_condition(w, lifetime, &folds) } else { String::new() },
             "grouped": folds.grouped,
             "counted": folds.counted,
@@ -359,7 +369,7 @@ fn exact_attributes(w: &mut StageWriter<'_>) -> Result<()> {
 
 /// A refreshed key whose daily rows did not change since the last refresh (`keys.pending`, from
 /// `attributes_pending`) has the lifetime outputs of its stored row: they are copied, not
-/// computed (nor compared), and the counted ones read only the pending keys' counts.
+/// computed, and the counted ones read only the pending keys' counts.
 fn copy_unless_pending(w: &StageWriter<'_>, folds: &mut Folds) {
     let d = w.dialect;
     for (output, column) in w.plan.outputs.iter().zip(folds.outputs.iter_mut()) {
@@ -371,7 +381,6 @@ fn copy_unless_pending(w: &StageWriter<'_>, folds: &mut Folds) {
             "CASE WHEN keys.pending = 1 THEN {computed} ELSE previous.{} END",
             d.ident(&output.name)
         ));
-        column["computed"] = json!(computed);
     }
 }
 
@@ -382,18 +391,12 @@ fn changed_condition(w: &StageWriter<'_>, lifetime: Lifetime, folds: &Folds) -> 
     let mut changed = Vec::new();
     if lifetime == Lifetime::Partials {
         changed.push(format!("previous.{} IS NULL", d.ident(&w.plan.key_column)));
+        // (a lifetime output of a key that is not pending is its stored value: not distinct)
     }
     for (output, column) in w.plan.outputs.iter().zip(&folds.outputs) {
         if lifetime == Lifetime::Partials || output.period_days.is_some() {
-            // a lifetime output copied unless pending differs only where it is computed
-            let (computed, guard) = match column.get("computed") {
-                Some(computed) => (computed, "keys.pending = 1 AND "),
-                None => (&column["expr"], ""),
-            };
-            let (computed, stored) = (
-                format!("({})", computed.as_str().unwrap_or_default()),
-                format!("previous.{}", d.ident(&output.name)),
-            );
+            let name = column["name"].as_str().unwrap_or_default();
+            let (computed, stored) = (format!("fresh.{name}"), format!("previous.{name}"));
             let differs = if matches!(
                 output.aggregation,
                 Aggregation::UniqueList | Aggregation::CategoryCount
@@ -407,11 +410,7 @@ fn changed_condition(w: &StageWriter<'_>, lifetime: Lifetime, folds: &Folds) -> 
             } else {
                 format!("{computed} IS DISTINCT FROM {stored}")
             };
-            changed.push(if guard.is_empty() {
-                differs
-            } else {
-                format!("({guard}{differs})")
-            });
+            changed.push(differs);
         }
     }
     if changed.is_empty() {

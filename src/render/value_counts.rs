@@ -150,21 +150,22 @@ pub(super) fn result(
         "last_event_id": last_event_id,
         "per_value": per_value,
         "map": output.aggregation == Aggregation::CategoryCount,
+        "distinct": output.aggregation == Aggregation::ApproxCountDistinct,
         "most": output.aggregation == Aggregation::MostFrequent,
         "count_map": d.count_map("counted.value", "counted.n"),
     });
     w.fragment("counted_result.sql", context)
 }
 
-/// One most/least frequent output of [`picks`]: its slot, whether the fewest count wins, and
-/// the (quoted) column it is given.
+/// One most/least frequent or approx_count_distinct output of [`picks`]: its slot, its
+/// aggregation and the (quoted) column it is given.
 pub(super) struct Pick {
     pub slot: usize,
-    pub least: bool,
+    pub aggregation: Aggregation,
     pub column: String,
 }
 
-/// The query giving the most/least frequent outputs over one period (`None`: the lifetime) per
+/// The query giving the most/least frequent and approx_count_distinct outputs over one period (`None`: the lifetime) per
 /// refreshed key, one column each, in one pass over the stored counts (`counted_picks.sql`).
 pub(super) fn picks(
     w: &StageWriter<'_>,
@@ -185,12 +186,18 @@ pub(super) fn picks(
     let columns: Vec<_> = picks
         .iter()
         .map(|pick| {
-            let rank = if pick.least { "-counts.n" } else { "counts.n" };
             let condition = format!("counts.slot = {}", pick.slot);
-            json!({
-                "name": pick.column,
-                "expr": d.value_at_highest_rank("counts.value", &condition, rank, &order),
-            })
+            let expr = match pick.aggregation {
+                // one row per distinct value of the slot
+                Aggregation::ApproxCountDistinct => {
+                    format!("COUNT(CASE WHEN {condition} THEN 1 END)")
+                }
+                Aggregation::LeastFrequent => {
+                    d.value_at_highest_rank("counts.value", &condition, "-counts.n", &order)
+                }
+                _ => d.value_at_highest_rank("counts.value", &condition, "counts.n", &order),
+            };
+            json!({"name": pick.column, "expr": expr})
         })
         .collect();
     let mut slots: Vec<usize> = picks.iter().map(|p| p.slot).collect();
