@@ -262,4 +262,30 @@ mod tests {
         );
         assert_eq!(converted.models[1].body, "SELECT k FROM \"n\"");
     }
+
+    #[test]
+    fn an_update_runs_after_the_model_before_it() {
+        let relation = |name: &str| Some(name.trim_matches('"').to_string());
+        let statements = [
+            statement(
+                Stage::Attributes,
+                "DELETE FROM \"a\"\nWHERE k IN (SELECT k FROM \"n\")",
+            ),
+            statement(
+                Stage::Attributes,
+                "INSERT INTO \"a\" (k)\nSELECT k FROM \"n\"",
+            ),
+            statement(
+                Stage::Attributes,
+                "UPDATE \"a\" AS previous\nSET v = 1\nFROM \"s\" AS state\nWHERE state.k = previous.k",
+            ),
+            statement(Stage::Attributes, "DELETE FROM \"q\" WHERE 1 = 1"),
+        ];
+        let converted = convert(&statements, &relation).unwrap();
+        assert_eq!(converted.models.len(), 1);
+        let hooks = &converted.models[0].post_hooks;
+        assert_eq!(hooks.len(), 2, "{hooks:?}");
+        assert!(hooks[0].starts_with("UPDATE \"a\""), "{hooks:?}");
+        assert_eq!(hooks[1], "DELETE FROM \"q\" WHERE 1 = 1");
+    }
 }
