@@ -143,10 +143,6 @@ impl Dialect for Databricks {
     }
 
     /// `size(NULL)` is -1 or NULL, depending on the session.
-    fn distinct_size(&self, merged: &str) -> String {
-        format!("CASE WHEN {merged} IS NULL THEN 0 ELSE size(array_distinct({merged})) END")
-    }
-
     /// Spark's `dayofweek` runs from Sunday (1) to Saturday (7).
     fn iso_weekday(&self, timestamp: &str) -> String {
         format!("(((dayofweek({timestamp}) + 5) % 7) + 1)")

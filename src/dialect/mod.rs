@@ -308,10 +308,6 @@ pub trait Dialect: Send + Sync {
         value.to_string()
     }
 
-    /// The number of distinct elements of a merged list (`unique_list_merge`), 0 for NULL:
-    /// `approx_count_distinct`'s exact count.
-    fn distinct_size(&self, merged: &str) -> String;
-
     /// The ISO day of the week of a timestamp: 1 (Monday) to 7 (Sunday).
     fn iso_weekday(&self, timestamp: &str) -> String;
 

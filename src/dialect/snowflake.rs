@@ -124,10 +124,6 @@ impl Dialect for Snowflake {
         "SYSDATE()".into()
     }
 
-    fn distinct_size(&self, merged: &str) -> String {
-        format!("COALESCE(ARRAY_SIZE(ARRAY_DISTINCT({merged})), 0)")
-    }
-
     fn iso_weekday(&self, timestamp: &str) -> String {
         format!("DAYOFWEEKISO({timestamp})")
     }
