@@ -1,8 +1,13 @@
 {#- lifetime outputs come from the stored partials (`state`), or, when no key's partials changed
     since the attributes table was built, from the key's stored row (`previous`); windowed ones
     are folded from their periods' days. With `changed`, the statement yields the next rows
-    directly: the keys whose values differ from their stored row, stamped `now`. #}
+    directly: the keys whose values differ from their stored row, stamped `now`; the values are
+    computed once, in `fresh`, and compared outside it. #}
 CREATE OR REPLACE {{ kind[into] }} {{ t[into] }}{{ layout[into] }} AS
+{%- if changed %}
+SELECT fresh.*
+FROM (
+{%- endif %}
 SELECT
   {{ source_key }} AS {{ key }}
 {%- for column in outputs %},
@@ -35,9 +40,11 @@ LEFT JOIN (
 {{ column.sql }}
 ) AS {{ column.alias }} ON {{ column.alias }}.attribute_key = {{ source_key }}
 {%- endfor %}
-{%- if changed %}
 {%- if join_previous %}
 LEFT JOIN {{ t.attributes }} AS previous ON previous.{{ key }} = {{ source_key }}
 {%- endif %}
+{%- if changed %}
+) AS fresh
+LEFT JOIN {{ t.attributes }} AS previous ON previous.{{ key }} = fresh.{{ key }}
 WHERE {{ changed }}
 {%- endif %}

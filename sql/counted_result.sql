@@ -20,14 +20,14 @@
   FROM {{ source }} AS counts
   WHERE {{ condition }}
 {%- if changed_keys_only %}
-    AND counts.attribute_key IN (SELECT attribute_key FROM {{ t.attributes_keys }})
+    AND counts.attribute_key IN (SELECT attribute_key FROM {{ t.attributes_keys }}{% if pending_only %} WHERE pending = 1{% endif %})
 {%- endif %}
 {%- if not per_value %}
   GROUP BY counts.attribute_key, counts.value
 {%- endif %}
 {%- endset -%}
-{%- if map %}
-SELECT counted.attribute_key, {{ count_map }} AS result
+{%- if map or distinct %}
+SELECT counted.attribute_key, {% if map %}{{ count_map }}{% else %}COUNT(*){% endif %} AS result
 FROM (
 {{ grouped }}
 ) AS counted

@@ -207,10 +207,6 @@ impl Dialect for BigQuery {
         format!("TO_JSON_STRING({value})")
     }
 
-    fn distinct_size(&self, merged: &str) -> String {
-        format!("(SELECT COUNT(DISTINCT element) FROM UNNEST({merged}) AS element)")
-    }
-
     /// BigQuery's `DAYOFWEEK` runs from Sunday (1) to Saturday (7).
     fn iso_weekday(&self, timestamp: &str) -> String {
         format!("(MOD(EXTRACT(DAYOFWEEK FROM {timestamp}) + 5, 7) + 1)")

@@ -114,6 +114,10 @@ impl Dialect for Databricks {
         false
     }
 
+    fn update_from(&self) -> bool {
+        false
+    }
+
     /// Contexts are arrays of structs (`get` gives NULL past the end), unstruct events structs;
     /// fields in snake_case, as the Databricks loader names them.
     fn property(&self, path: &PropertyPath, value_type: ValueType) -> Result<String> {
@@ -139,10 +143,6 @@ impl Dialect for Databricks {
     }
 
     /// `size(NULL)` is -1 or NULL, depending on the session.
-    fn distinct_size(&self, merged: &str) -> String {
-        format!("CASE WHEN {merged} IS NULL THEN 0 ELSE size(array_distinct({merged})) END")
-    }
-
     /// Spark's `dayofweek` runs from Sunday (1) to Saturday (7).
     fn iso_weekday(&self, timestamp: &str) -> String {
         format!("(((dayofweek({timestamp}) + 5) % 7) + 1)")

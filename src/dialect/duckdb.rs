@@ -128,10 +128,6 @@ impl Dialect for DuckDb {
         "make_timestamp(epoch_us(get_current_timestamp()))".into()
     }
 
-    fn distinct_size(&self, merged: &str) -> String {
-        format!("COALESCE(len(list_distinct({merged})), 0)")
-    }
-
     fn iso_weekday(&self, timestamp: &str) -> String {
         format!("CAST(EXTRACT(isodow FROM {timestamp}) AS BIGINT)")
     }

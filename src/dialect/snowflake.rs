@@ -136,10 +136,6 @@ impl Dialect for Snowflake {
         "SYSDATE()".into()
     }
 
-    fn distinct_size(&self, merged: &str) -> String {
-        format!("COALESCE(ARRAY_SIZE(ARRAY_DISTINCT({merged})), 0)")
-    }
-
     fn iso_weekday(&self, timestamp: &str) -> String {
         format!("DAYOFWEEKISO({timestamp})")
     }
@@ -196,6 +192,32 @@ impl Dialect for Snowflake {
                 .join(" || '|' || "),
         };
         super::value_by(function, value, condition, &key)
+    }
+
+    /// The rank as fixed-width digits (offset to be positive) ahead of the timestamps' text, so
+    /// that the text key orders as the tuple does.
+    fn value_at_highest_rank(
+        &self,
+        value: &str,
+        condition: &str,
+        rank: &str,
+        order: &OrderKey,
+    ) -> String {
+        let rank = format!(
+            "LPAD({}, 20, '0')",
+            self.cast_to_text(&format!("{rank} + 4611686018427387904"))
+        );
+        let key = std::iter::once(rank)
+            .chain(
+                order
+                    .timestamps
+                    .iter()
+                    .map(|t| format!("COALESCE(TO_CHAR({t}, 'YYYY-MM-DD HH24:MI:SS.FF9'), '')")),
+            )
+            .chain(order.tie_break.map(|t| format!("COALESCE({t}, '')")))
+            .collect::<Vec<_>>()
+            .join(" || '|' || ");
+        super::value_by("MAX_BY", value, condition, &key)
     }
 
     fn compat_delayed_rule(&self) -> DelayedRule {

@@ -5,7 +5,8 @@
 //! SELECT ... FROM s` is an incremental model whose body is the select, with a unique key when
 //! the statement before it deletes `x`'s rows by a key read from `s` (dbt's delete+insert or
 //! merge), a pre-hook holding that DELETE when it deletes by anything else, and a table model
-//! when it empties `x` first. The setup stage becomes the `on-run-start` hook.
+//! when it empties `x` first. An `UPDATE` becomes a post-hook of the model before it. The setup
+//! stage becomes the `on-run-start` hook.
 
 use crate::dag::Stage;
 use crate::error::{Error, Result};
@@ -86,6 +87,12 @@ pub fn convert(
                 .unwrap_or_default()
                 .to_string();
             pending_delete = Some((table_of(&name, sql)?, sql.to_string()));
+        } else if sql.starts_with("UPDATE ") {
+            // values set in rows the model before it wrote (`time_since_*` moved by "now")
+            if let Some((table, delete)) = pending_delete.take() {
+                attach_post_hook(&mut converted, &table, delete)?;
+            }
+            attach_post_hook(&mut converted, "an updated table", sql.to_string())?;
         } else if let Some(rest) = sql.strip_prefix("INSERT INTO ") {
             let (target_name, rest) = split_once(rest, " (", sql)?;
             let (_, body) = split_once(rest, "\n", sql)?;
@@ -254,5 +261,31 @@ mod tests {
             ]
         );
         assert_eq!(converted.models[1].body, "SELECT k FROM \"n\"");
+    }
+
+    #[test]
+    fn an_update_runs_after_the_model_before_it() {
+        let relation = |name: &str| Some(name.trim_matches('"').to_string());
+        let statements = [
+            statement(
+                Stage::Attributes,
+                "DELETE FROM \"a\"\nWHERE k IN (SELECT k FROM \"n\")",
+            ),
+            statement(
+                Stage::Attributes,
+                "INSERT INTO \"a\" (k)\nSELECT k FROM \"n\"",
+            ),
+            statement(
+                Stage::Attributes,
+                "UPDATE \"a\" AS previous\nSET v = 1\nFROM \"s\" AS state\nWHERE state.k = previous.k",
+            ),
+            statement(Stage::Attributes, "DELETE FROM \"q\" WHERE 1 = 1"),
+        ];
+        let converted = convert(&statements, &relation).unwrap();
+        assert_eq!(converted.models.len(), 1);
+        let hooks = &converted.models[0].post_hooks;
+        assert_eq!(hooks.len(), 2, "{hooks:?}");
+        assert!(hooks[0].starts_with("UPDATE \"a\""), "{hooks:?}");
+        assert_eq!(hooks[1], "DELETE FROM \"q\" WHERE 1 = 1");
     }
 }

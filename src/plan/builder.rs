@@ -298,14 +298,6 @@ impl Builder {
                     Some(self.daily_column(&base("value_count"), count)),
                 )
             }
-            Aggregation::ApproxCountDistinct => {
-                let partial = Partial::UniqueList {
-                    value: value_name()?,
-                    when,
-                    integers: false,
-                };
-                (self.daily_column(&base("values"), partial), None)
-            }
             Aggregation::TimeSinceFirst | Aggregation::TimeSinceLast => {
                 // with a property, only events where it has a value count
                 let when = match &value {
@@ -324,7 +316,11 @@ impl Builder {
                 };
                 (self.daily_column(&base(word), partial), None)
             }
-            Aggregation::MostFrequent | Aggregation::LeastFrequent | Aggregation::CategoryCount => {
+            // approx_count_distinct counts the values a key's counts hold
+            Aggregation::MostFrequent
+            | Aggregation::LeastFrequent
+            | Aggregation::CategoryCount
+            | Aggregation::ApproxCountDistinct => {
                 let counted = CountedValues {
                     value: value_name()?,
                     when,

@@ -8,13 +8,14 @@ use serde_json::{Value, json};
 
 use super::context::{Lifetime, base_events_context, daily_columns};
 use super::expr::{self, Periods};
+use super::time_since;
 use super::value_counts;
 use super::writer::{StageWriter, merge_context};
 use crate::dialect::{Dialect, OrderKey};
 use crate::error::Result;
 use crate::plan::{OutputColumn, Plan};
 use crate::project::Semantics;
-use crate::project::group::{Aggregation, Literal, Scalar, ValueType};
+use crate::project::group::{Aggregation, ValueType};
 
 /// The per-key fold of the daily rows (`attributes_exact.sql`, `attributes_compat.sql`,
 /// `one_scan.sql`):
@@ -43,6 +44,7 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Result<Folds> {
         counted: Vec::new(),
     };
     let now = d.timestamp_literal(w.spec.now);
+    let mut picks: Vec<(Option<u32>, Vec<value_counts::Pick>)> = Vec::new();
     for (position, output) in plan.outputs.iter().enumerate() {
         let name = d.ident(&output.name);
         if lifetime == Lifetime::StoredRow && output.period_days.is_none() {
@@ -64,13 +66,35 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Result<Folds> {
         };
         let helper = format!("a{position}");
         if let Some(slot) = output.counted {
+            if lifetime != Lifetime::Folded && output.aggregation != Aggregation::CategoryCount {
+                // the refresh picks every most/least frequent value of a period in one pass
+                let alias = picks_alias(d, output.period_days);
+                let column = d.ident(&format!("pick{position}"));
+                let value = expr::declared_type(d, output, counted_value(output, &alias, &column));
+                let pick = value_counts::Pick {
+                    slot,
+                    aggregation: output.aggregation,
+                    column,
+                };
+                match picks
+                    .iter_mut()
+                    .find(|(period, _)| *period == output.period_days)
+                {
+                    Some((_, of_period)) => of_period.push(pick),
+                    None => picks.push((output.period_days, vec![pick])),
+                }
+                folds
+                    .outputs
+                    .push(json!({"name": name, "expr": expr::with_default(d, output, value)}));
+                continue;
+            }
             let alias = d.ident(&format!("counted{position}"));
             let source = value_counts::result(w, output, slot, lifetime)?;
             folds.counted.push(json!({"alias": alias, "sql": source}));
-            let value = expr::declared_type(d, output, format!("{alias}.result"));
+            let value = expr::declared_type(d, output, counted_value(output, &alias, "result"));
             folds
                 .outputs
-                .push(json!({"name": name, "expr": with_default(d, output, value)}));
+                .push(json!({"name": name, "expr": expr::with_default(d, output, value)}));
             continue;
         }
         let folded = match (output.aggregation, compat) {
@@ -121,7 +145,7 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Result<Folds> {
                     ),
                 )
             }
-            (Aggregation::UniqueList | Aggregation::ApproxCountDistinct, _) => {
+            (Aggregation::UniqueList, _) => {
                 // upstream's windowed unique_list has no upper bound
                 let when = periods.condition(d, output.period_days, !compat);
                 let merged = group(
@@ -129,8 +153,9 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Result<Folds> {
                     &output.daily,
                     d.unique_list_merge(&daily(&output.daily), &when),
                 );
-                if output.aggregation == Aggregation::ApproxCountDistinct {
-                    d.distinct_size(&merged)
+                if from_state {
+                    // the stored partial is the finished list (`lifetime.rs`)
+                    merged
                 } else {
                     d.unique_list_finish(&merged)
                 }
@@ -209,11 +234,34 @@ fn folds(w: &StageWriter<'_>, lifetime: Lifetime) -> Result<Folds> {
         let value = if compat {
             compat_type(d, output, folded)
         } else {
-            with_default(d, output, expr::declared_type(d, output, folded))
+            expr::with_default(d, output, expr::declared_type(d, output, folded))
         };
         folds.outputs.push(json!({"name": name, "expr": value}));
     }
+    for (period, of_period) in &picks {
+        let sql = value_counts::picks(w, *period, of_period)?;
+        folds
+            .counted
+            .push(json!({"alias": picks_alias(d, *period), "sql": sql}));
+    }
     Ok(folds)
+}
+
+/// A counted output's value from its column of the counted results joined as `alias`: a key
+/// without counted values has none, or 0 distinct values.
+fn counted_value(output: &OutputColumn, alias: &str, column: &str) -> String {
+    match output.aggregation {
+        Aggregation::ApproxCountDistinct => format!("COALESCE({alias}.{column}, 0)"),
+        _ => format!("{alias}.{column}"),
+    }
+}
+
+/// The alias of the most/least frequent values of one period (`value_counts::picks`).
+fn picks_alias(d: &dyn Dialect, period_days: Option<u32>) -> String {
+    d.ident(&match period_days {
+        None => "picks".to_string(),
+        Some(days) => format!("picks_{days}"),
+    })
 }
 
 /// Compat mode keeps a chosen value as upstream shows it (semantics.md 6.6): min, max, first
@@ -223,24 +271,6 @@ fn compat_type(d: &dyn Dialect, output: &OutputColumn, folded: String) -> String
         Aggregation::Min | Aggregation::Max | Aggregation::First | Aggregation::Last => folded,
         _ => expr::declared_type(d, output, folded),
     }
-}
-
-/// The output's `default_value` where the aggregation gave NULL (exact mode; upstream ignored
-/// it). A list attribute's default is a list of the values' text.
-fn with_default(d: &dyn Dialect, output: &OutputColumn, value: String) -> String {
-    let Some(default) = &output.default_value else {
-        return value;
-    };
-    let literal = match (output.aggregation, default) {
-        (Aggregation::UniqueList, Literal::One(one)) => d.text_list_literal(&[one.python_str()]),
-        (Aggregation::UniqueList, Literal::List(items)) => {
-            let texts: Vec<String> = items.iter().map(Scalar::list_text).collect();
-            d.text_list_literal(&texts)
-        }
-        (_, Literal::One(one)) => d.scalar_literal(one),
-        (_, Literal::List(_)) => return value,
-    };
-    format!("COALESCE({value}, {literal})")
 }
 
 pub(super) fn attributes(w: &mut StageWriter<'_>) -> Result<()> {
@@ -273,19 +303,23 @@ fn exact_attributes(w: &mut StageWriter<'_>) -> Result<()> {
     let incremental = w.spec.stored_period_end.is_some();
     if let Some(built_for) = w.spec.stored_period_end {
         let moved_dates = moved_dates(w.plan, d, built_for, period_end_now);
-        let time_keys = time_keys(w);
+        // lifetime time_since values moved by "now" alone are set after the replace
+        let time_keys = time_since::keys(w, false);
         w.emit(
             "attributes_keys.sql",
             json!({"moved_dates": moved_dates, "time_keys": time_keys}),
         )?;
     }
-    // outputs counted to "now" change without new events: never copied from the stored row
-    let lifetime = if incremental && w.spec.lifetime_unchanged && !w.plan.reads_now() {
+    // lifetime outputs counted to "now" are copied too: `time_since::refresh` sets them after
+    let lifetime = if incremental && w.spec.lifetime_unchanged {
         Lifetime::StoredRow
     } else {
         Lifetime::Partials
     };
-    let folds = folds(w, lifetime)?;
+    let mut folds = folds(w, lifetime)?;
+    if incremental && lifetime == Lifetime::Partials {
+        copy_unless_pending(w, &mut folds);
+    }
     let key = d.ident(&w.plan.key_column);
     let (table, alias, source_key) = match lifetime {
         Lifetime::StoredRow => ("attributes", "previous", format!("previous.{key}")),
@@ -302,7 +336,7 @@ fn exact_attributes(w: &mut StageWriter<'_>) -> Result<()> {
             "source": format!("{} AS {alias}", w.tables.get(table)),
             "source_key": source_key,
             "changed_keys_only": incremental,
-            "join_previous": lifetime == Lifetime::Partials,
+            "join_previous": incremental && lifetime == Lifetime::Partials,
             "changed": if incremental { changed_condition(w, lifetime, &folds) } else { String::new() },
             "grouped": folds.grouped,
             "counted": folds.counted,
@@ -326,48 +360,28 @@ fn exact_attributes(w: &mut StageWriter<'_>) -> Result<()> {
     all_columns.push("updated_at".into());
     let all_columns: Vec<&str> = all_columns.iter().map(String::as_str).collect();
     w.replace_by_key(&target, &source, &w.plan.key_column, &all_columns)?;
+    if incremental {
+        time_since::refresh(w)?;
+    }
     let pending = w.tables.get("attributes_pending").to_string();
     w.emit("delete_all.sql", json!({"table": pending}))
 }
 
-/// The keys whose `time_since_*` outputs may have changed because "now" moved: for a lifetime
-/// output, those whose stored value differs from the one its stored timestamp gives now; for
-/// a windowed one, every key with a timestamp in the period (the refresh then rewrites only
-/// the rows whose values changed).
-pub(super) fn time_keys(w: &StageWriter<'_>) -> Vec<String> {
+/// A refreshed key whose daily rows did not change since the last refresh (`keys.pending`, from
+/// `attributes_pending`) has the lifetime outputs of its stored row: they are copied, not
+/// computed, and the counted ones read only the pending keys' counts.
+fn copy_unless_pending(w: &StageWriter<'_>, folds: &mut Folds) {
     let d = w.dialect;
-    let now = d.timestamp_literal(w.spec.now);
-    let periods = Periods {
-        end: w.plan.period_end(w.spec.today),
-    };
-    let key = d.ident(&w.plan.key_column);
-    w.plan
-        .outputs
-        .iter()
-        .filter_map(|output| {
-            let unit = output.time_unit?;
-            let column = d.ident(&output.daily);
-            Some(match output.period_days {
-                None => format!(
-                    "SELECT state.attribute_key FROM {} AS state JOIN {} AS previous ON previous.{key} = state.attribute_key WHERE {} IS DISTINCT FROM previous.{}",
-                    w.tables.get("lifetime_partials"),
-                    w.tables.get("attributes"),
-                    // as the stored row has it: with its default where there is no timestamp
-                    with_default(
-                        d,
-                        output,
-                        expr::whole_units_since(d, &format!("state.{column}"), &now, unit.seconds())
-                    ),
-                    d.ident(&output.name)
-                ),
-                Some(_) => format!(
-                    "SELECT daily.attribute_key FROM {} AS daily WHERE {} AND daily.{column} IS NOT NULL",
-                    w.tables.get("daily_aggregates"),
-                    periods.condition(d, output.period_days, true)
-                ),
-            })
-        })
-        .collect()
+    for (output, column) in w.plan.outputs.iter().zip(folds.outputs.iter_mut()) {
+        if output.period_days.is_some() {
+            continue;
+        }
+        let computed = column["expr"].as_str().unwrap_or_default().to_string();
+        column["expr"] = json!(format!(
+            "CASE WHEN keys.pending = 1 THEN {computed} ELSE previous.{} END",
+            d.ident(&output.name)
+        ));
+    }
 }
 
 /// The keys whose computed row differs from their stored row (`previous`): new keys, and any
@@ -377,28 +391,26 @@ fn changed_condition(w: &StageWriter<'_>, lifetime: Lifetime, folds: &Folds) -> 
     let mut changed = Vec::new();
     if lifetime == Lifetime::Partials {
         changed.push(format!("previous.{} IS NULL", d.ident(&w.plan.key_column)));
+        // (a lifetime output of a key that is not pending is its stored value: not distinct)
     }
     for (output, column) in w.plan.outputs.iter().zip(&folds.outputs) {
         if lifetime == Lifetime::Partials || output.period_days.is_some() {
-            let (computed, stored) = (
-                format!("({})", column["expr"].as_str().unwrap_or_default()),
-                format!("previous.{}", d.ident(&output.name)),
-            );
-            changed.push(
-                if matches!(
-                    output.aggregation,
-                    Aggregation::UniqueList | Aggregation::CategoryCount
-                ) {
-                    // lists and maps compare through the dialect (BigQuery cannot compare arrays)
-                    format!(
-                        "{} IS DISTINCT FROM {}",
-                        d.comparable_collection(&computed),
-                        d.comparable_collection(&stored)
-                    )
-                } else {
-                    format!("{computed} IS DISTINCT FROM {stored}")
-                },
-            );
+            let name = column["name"].as_str().unwrap_or_default();
+            let (computed, stored) = (format!("fresh.{name}"), format!("previous.{name}"));
+            let differs = if matches!(
+                output.aggregation,
+                Aggregation::UniqueList | Aggregation::CategoryCount
+            ) {
+                // lists and maps compare through the dialect (BigQuery cannot compare arrays)
+                format!(
+                    "{} IS DISTINCT FROM {}",
+                    d.comparable_collection(&computed),
+                    d.comparable_collection(&stored)
+                )
+            } else {
+                format!("{computed} IS DISTINCT FROM {stored}")
+            };
+            changed.push(differs);
         }
     }
     if changed.is_empty() {

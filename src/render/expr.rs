@@ -6,7 +6,7 @@ use crate::dialect::{Dialect, OrderKey};
 use crate::error::Result;
 use crate::plan::{OutputColumn, Partial, Predicate, Stored};
 use crate::project::group::{
-    Aggregation, DatePart, EventRef, Leaf, Operation, Property, ValueType,
+    Aggregation, DatePart, EventRef, Leaf, Literal, Operation, Property, Scalar, ValueType,
 };
 
 /// A property's value in the events row aliased `events`, as `value_type` (semantics.md, "Property objects"):
@@ -411,4 +411,22 @@ pub fn whole_units_since(d: &dyn Dialect, at: &str, now: &str, seconds_per_unit:
         seconds_per_unit * 1_000_000,
         d.type_name(ValueType::Integer)
     )
+}
+
+/// The output's `default_value` where the aggregation gave NULL (exact mode; upstream ignored
+/// it). A list attribute's default is a list of the values' text.
+pub fn with_default(d: &dyn Dialect, output: &OutputColumn, value: String) -> String {
+    let Some(default) = &output.default_value else {
+        return value;
+    };
+    let literal = match (output.aggregation, default) {
+        (Aggregation::UniqueList, Literal::One(one)) => d.text_list_literal(&[one.python_str()]),
+        (Aggregation::UniqueList, Literal::List(items)) => {
+            let texts: Vec<String> = items.iter().map(Scalar::list_text).collect();
+            d.text_list_literal(&texts)
+        }
+        (_, Literal::One(one)) => d.scalar_literal(one),
+        (_, Literal::List(_)) => return value,
+    };
+    format!("COALESCE({value}, {literal})")
 }

@@ -117,7 +117,7 @@ fn partials(plan: &Plan, d: &dyn Dialect) -> (Vec<Partial>, bool) {
                 push(&output.daily, fold, pick(&value));
                 push(tstamp_column, fold_at, pick(&tstamp));
             }
-            Aggregation::UniqueList | Aggregation::ApproxCountDistinct => {
+            Aggregation::UniqueList => {
                 let both = d.list_concat(&fresh, &state);
                 push(
                     &output.daily,
@@ -125,7 +125,10 @@ fn partials(plan: &Plan, d: &dyn Dialect) -> (Vec<Partial>, bool) {
                     d.unique_list_finish(&either_or_both(&fresh, &state, &both)),
                 );
             }
-            Aggregation::MostFrequent | Aggregation::LeastFrequent | Aggregation::CategoryCount => {
+            Aggregation::MostFrequent
+            | Aggregation::LeastFrequent
+            | Aggregation::CategoryCount
+            | Aggregation::ApproxCountDistinct => {
                 unreachable!("counted outputs are filtered out above")
             }
         }

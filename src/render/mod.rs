@@ -7,8 +7,9 @@
 //!
 //! Rooms, each importing only those listed before it: `tables` (the catalog), `spec` (what a
 //! window is rendered for), `writer` (templates, `StageWriter`, insert/replace helpers), `expr`
-//! (expressions), `context` (the template contexts several stages share), `lifetime` and
-//! `attributes` (exact mode's partials, the per-key fold), `stages` (one function per stage),
+//! (expressions), `context` (the template contexts several stages share), `lifetime`,
+//! `value_counts`, `time_since` and `attributes` (exact mode's partials, the counted outputs'
+//! counts, the refresh of values "now" moves, the per-key fold), `stages` (one function per stage),
 //! `transaction` (what runs before a window's transaction), `preview` and `queries` (the
 //! read-only SQL of `plan`, the run state and the window loop), `shared_read` (a workspace's one
 //! read of the events for several groups).
@@ -23,6 +24,7 @@ mod shared_read;
 mod spec;
 mod stages;
 mod tables;
+mod time_since;
 mod transaction;
 mod value_counts;
 mod writer;

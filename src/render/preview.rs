@@ -159,6 +159,6 @@ impl Preview<'_> {
             &spec,
             Stage::Attributes,
         );
-        Ok(super::attributes::time_keys(&writer))
+        Ok(super::time_since::keys(&writer, true))
     }
 }

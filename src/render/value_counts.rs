@@ -139,16 +139,88 @@ pub(super) fn result(
     };
     let (last_load, last_event_id) =
         last_occurrence(w, "counts", "last_derived", "last_load", "last_event_id");
+    let changed_keys_only = lifetime != Lifetime::Folded && w.spec.stored_period_end.is_some();
     let context = json!({
         "source": source,
         "condition": condition,
-        "changed_keys_only": lifetime != Lifetime::Folded && w.spec.stored_period_end.is_some(),
+        "changed_keys_only": changed_keys_only,
+        // a lifetime output of a key whose counts did not change is copied from its row
+        "pending_only": changed_keys_only && output.period_days.is_none(),
         "last_load": last_load,
         "last_event_id": last_event_id,
         "per_value": per_value,
         "map": output.aggregation == Aggregation::CategoryCount,
+        "distinct": output.aggregation == Aggregation::ApproxCountDistinct,
         "most": output.aggregation == Aggregation::MostFrequent,
         "count_map": d.count_map("counted.value", "counted.n"),
     });
     w.fragment("counted_result.sql", context)
+}
+
+/// One most/least frequent or approx_count_distinct output of [`picks`]: its slot, its
+/// aggregation and the (quoted) column it is given.
+pub(super) struct Pick {
+    pub slot: usize,
+    pub aggregation: Aggregation,
+    pub column: String,
+}
+
+/// The query giving the most/least frequent and approx_count_distinct outputs over one period (`None`: the lifetime) per
+/// refreshed key, one column each, in one pass over the stored counts (`counted_picks.sql`).
+pub(super) fn picks(
+    w: &StageWriter<'_>,
+    period_days: Option<u32>,
+    picks: &[Pick],
+) -> Result<String> {
+    let d = w.dialect;
+    let periods = Periods {
+        end: w.plan.period_end(w.spec.today),
+    };
+    let (last_load, last_event_id) =
+        last_occurrence(w, "counts", "last_derived", "last_load", "last_event_id");
+    let timestamps = ["counts.last_derived", "counts.last_load"];
+    let order = OrderKey {
+        timestamps: &timestamps,
+        tie_break: Some("counts.last_event_id"),
+    };
+    let columns: Vec<_> = picks
+        .iter()
+        .map(|pick| {
+            let condition = format!("counts.slot = {}", pick.slot);
+            let expr = match pick.aggregation {
+                // one row per distinct value of the slot
+                Aggregation::ApproxCountDistinct => {
+                    format!("COUNT(CASE WHEN {condition} THEN 1 END)")
+                }
+                Aggregation::LeastFrequent => {
+                    d.value_at_highest_rank("counts.value", &condition, "-counts.n", &order)
+                }
+                _ => d.value_at_highest_rank("counts.value", &condition, "counts.n", &order),
+            };
+            json!({"name": pick.column, "expr": expr})
+        })
+        .collect();
+    let mut slots: Vec<usize> = picks.iter().map(|p| p.slot).collect();
+    slots.sort_unstable();
+    slots.dedup();
+    let slots: Vec<String> = slots.iter().map(usize::to_string).collect();
+    let (source, per_value) = match period_days {
+        None => (w.tables.get("lifetime_value_counts"), true),
+        Some(_) => (w.tables.get("value_counts"), false),
+    };
+    w.fragment(
+        "counted_picks.sql",
+        json!({
+            "picks": columns,
+            "source": source,
+            "per_value": per_value,
+            "slots": slots.join(", "),
+            "condition": periods.condition_on(d, "counts.event_date", period_days, true),
+            "changed_keys_only": w.spec.stored_period_end.is_some(),
+            // a lifetime output of a key whose counts did not change is copied from its row
+            "pending_only": per_value,
+            "last_load": last_load,
+            "last_event_id": last_event_id,
+        }),
+    )
 }

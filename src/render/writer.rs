@@ -142,6 +142,8 @@ fn environment() -> &'static Environment<'static> {
             "value_counts_delete.sql",
             "lifetime_value_counts_delete.sql",
             "counted_result.sql",
+            "counted_picks.sql",
+            "attributes_time_refresh.sql",
         );
         env
     })
