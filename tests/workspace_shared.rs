@@ -133,6 +133,45 @@ fn groups_sharing_reads_give_the_tables_of_separate_runs_after_every_run_of_a_st
     assert_eq!(together.workspace_results()["shared_reads"], json!([]));
 }
 
+/// A group with nothing new to read, on the store of a shared read it takes no part in, still
+/// runs on the read's connection (DuckDB: one process opens the file once): its attributes,
+/// rewritten because "now" moved, are those of its separate runs.
+#[test]
+fn a_group_outside_the_shared_read_runs_on_its_connection() {
+    let (together, apart) = (deployment(), deployment());
+    let later = "2025-04-02 06:00:00";
+    for deployment in [&together, &apart] {
+        assert_exit(
+            &deployment.sigbatch(&["run", "--project-dir", "users", "--until", UNTILS[2]]),
+            0,
+        );
+    }
+    // users has nothing new, and "now" moved its time_since values; sessions and customers
+    // start from the start date together
+    together.workspace_file(&workspace(3));
+    let output = together.sigbatch_at(later, &["run", "--until", UNTILS[2]]);
+    assert_exit(&output, 0);
+    let results = together.workspace_results();
+    assert_eq!(
+        results["shared_reads"][0]["groups"],
+        json!(["demo_sessions_1", "demo_customers_1"]),
+        "{results}"
+    );
+    for dir in ["users", "sessions", "customers"] {
+        assert_exit(
+            &apart.sigbatch_at(later, &["run", "--project-dir", dir, "--until", UNTILS[2]]),
+            0,
+        );
+    }
+    for (_, name, ..) in &GROUPS[..3] {
+        let name = format!("{name}_1");
+        assert_same_tables(
+            together.tables_of("events.duckdb", &name),
+            apart.tables_of("events.duckdb", &name),
+        );
+    }
+}
+
 /// Two compat groups (the fixture's, and the same attributes keyed by session) on one events
 /// table share each run's calendar window.
 #[test]
@@ -232,6 +271,7 @@ fn a_workspace_run_killed_at_any_moment_and_rerun_reaches_the_same_tables() {
         if let Some(until) = until {
             command.args(["--until", until]);
         }
+        eprintln!("attempt {attempt}: killed after {delay:?}");
         let mut child = command.spawn().unwrap();
         std::thread::sleep(delay);
         let _ = child.kill();

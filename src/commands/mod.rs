@@ -114,11 +114,11 @@ struct ProjectRun {
     written: Option<PathBuf>,
 }
 
-/// What a workspace lends a group's run: its shared read of the events, and, where the read's
-/// table lives and dies with its connection (`Dialect::temporary_scratch`), that connection,
-/// which the run then uses as its own.
+/// What a workspace lends a group's run: the shared read of the events it may read, and, where
+/// a shared read's table lives and dies with its connection (`Dialect::temporary_scratch`), the
+/// connection to the group's store, which the run then uses as its own.
 struct Lent<'a> {
-    events: &'a render::SharedEvents,
+    events: Option<&'a render::SharedEvents>,
     connection: Option<&'a mut (dyn Warehouse + 'static)>,
 }
 
@@ -229,7 +229,7 @@ fn run_recorded(
         },
     };
     let (shared_events, lent) = match shared {
-        Some(Lent { events, connection }) => (Some(events.clone()), connection),
+        Some(Lent { events, connection }) => (events.cloned(), connection),
         None => (None, None),
     };
     let mut own = None;

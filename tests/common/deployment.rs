@@ -121,10 +121,15 @@ impl Deployment {
 
     /// The binary, run in the deployment's directory.
     pub fn sigbatch(&self, args: &[&str]) -> Output {
+        self.sigbatch_at(NOW, args)
+    }
+
+    /// The binary, run in the deployment's directory with `now` as its "now".
+    pub fn sigbatch_at(&self, now: &str, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_sigbatch"))
             .args(args)
             .current_dir(self.path())
-            .env("SIGBATCH_NOW", NOW)
+            .env("SIGBATCH_NOW", now)
             .env_remove("SIGBATCH_LOG_FORMAT")
             .output()
             .unwrap()

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::{WorkspaceArgs, group_finished, group_started, io, shared, stop_code};
 use crate::artifacts;
-use crate::commands::{Lent, RunSettings, run_project};
+use crate::commands::{RunSettings, run_project};
 use crate::error::{Error, Result, exit_code};
 use crate::lineage::LineageSettings;
 use crate::load_window::WindowSettings;
@@ -94,12 +94,16 @@ fn run_groups(
         .with_hint("unset it: each group's job is named after its project"));
     }
     let mut shared = if settings.dry_run {
-        Vec::new()
+        shared::SharedReads::default()
     } else {
         let suffix = record.invocation_id().simple().to_string();
         shared::prepare(&workspace, settings, &suffix[..12], reporter)
     };
-    record.shared_reads = shared.iter().map(|read| read.result.clone()).collect();
+    record.shared_reads = shared
+        .reads
+        .iter()
+        .map(|read| read.result.clone())
+        .collect();
     let mut outcomes = Vec::new();
     for (index, group) in workspace.groups.iter().enumerate() {
         if crate::cancel::requested() {
@@ -124,19 +128,12 @@ fn run_groups(
             lineage: settings.lineage.clone(),
         };
         let mut printed = Vec::new();
-        let lent = shared
-            .iter_mut()
-            .find(|read| read.members.contains(&index))
-            .map(|read| Lent {
-                events: &read.events,
-                connection: read.connection.as_deref_mut(),
-            });
         let run = run_project(
             &run_settings,
             &mut printed,
             reporter,
             &|warehouse| warehouse,
-            lent,
+            shared.lent(index),
         );
         let text = String::from_utf8_lossy(&printed);
         if settings.dry_run {

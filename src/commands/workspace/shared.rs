@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use super::{WorkspaceArgs, WorkspaceRunSettings};
 use crate::artifacts::iso;
+use crate::commands::Lent;
 use crate::error::{Error, Result};
 use crate::load_window::{LoadWindows, WindowSettings};
 use crate::plan::Plan;
@@ -30,14 +31,49 @@ use crate::warehouse::{self, Access, Warehouse, number_cell};
 use crate::workspace::{SharedReadResult, Workspace};
 
 /// A shared read made: its table, the groups (by index in the workspace) that may read it,
-/// and what it cost; where its table is temporary, the connection it lives on, which the
-/// groups then run on.
+/// and what it cost.
 pub(super) struct SharedRead {
     pub events: SharedEvents,
     pub members: Vec<usize>,
     pub result: SharedReadResult,
-    pub connection: Option<Box<dyn Warehouse>>,
+    /// The table lives with its connection (`Dialect::temporary_scratch`).
+    temporary: bool,
     target: Target,
+}
+
+/// A workspace run's shared reads, and the connections kept open for them: where a read's
+/// table is temporary (DuckDB) its connection stays open, and every group on the same store
+/// runs on it (one process must not open the file twice).
+#[derive(Default)]
+pub(super) struct SharedReads {
+    pub reads: Vec<SharedRead>,
+    /// (store, connection), one per store at most.
+    open: Vec<(String, Box<dyn Warehouse>)>,
+    /// (group index, its store) of every group that loads.
+    stores: Vec<(usize, String)>,
+}
+
+impl SharedReads {
+    /// What group `index` is lent: the shared read it may read, and the store's open
+    /// connection, if any.
+    pub fn lent(&mut self, index: usize) -> Option<Lent<'_>> {
+        let events = self
+            .reads
+            .iter()
+            .find(|read| read.members.contains(&index))
+            .map(|read| &read.events);
+        let store = self
+            .stores
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, s)| s);
+        let connection = self
+            .open
+            .iter_mut()
+            .find(|(open, _)| Some(open) == store)
+            .map(|(_, connection)| connection.as_mut());
+        (events.is_some() || connection.is_some()).then_some(Lent { events, connection })
+    }
 }
 
 /// A selected group as the shared read sees it.
@@ -56,14 +92,21 @@ pub(super) fn prepare(
     settings: &WorkspaceRunSettings,
     suffix: &str,
     reporter: &mut dyn Reporter,
-) -> Vec<SharedRead> {
+) -> SharedReads {
     let access = Access::ReadWrite {
         lock_timeout: settings.lock_timeout,
     };
-    let mut reads = Vec::new();
-    for cluster in clusters(workspace, &settings.workspace) {
-        let name = format!("sigbatch_shared_events_{suffix}_{}", reads.len() + 1);
-        match read_once(&cluster, &name, &settings.windows, access) {
+    let candidates = candidates(workspace, &settings.workspace);
+    let mut shared = SharedReads {
+        stores: candidates
+            .iter()
+            .map(|c| (c.index, c.target.output.store()))
+            .collect(),
+        ..SharedReads::default()
+    };
+    for cluster in clusters(candidates, workspace.shared_read) {
+        let name = format!("sigbatch_shared_events_{suffix}_{}", shared.reads.len() + 1);
+        match read_once(&cluster, &name, &settings.windows, access, &mut shared.open) {
             Ok(Some(read)) => {
                 reporter.report(Event::SharedRead {
                     groups: &read.result.groups,
@@ -72,7 +115,7 @@ pub(super) fn prepare(
                     duration: Duration::from_secs_f64(read.result.duration_seconds),
                     bytes: read.result.bytes_processed,
                 });
-                reads.push(read);
+                shared.reads.push(read);
             }
             Ok(None) => {}
             Err(error) => {
@@ -87,7 +130,7 @@ pub(super) fn prepare(
             }
         }
     }
-    reads
+    shared
 }
 
 /// A shared read the next run would make, as `plan` shows it.
@@ -104,7 +147,7 @@ pub(super) struct PlannedRead {
 pub(super) fn preview(args: &WorkspaceArgs, windows: &WindowSettings) -> Result<Vec<PlannedRead>> {
     let workspace = args.load()?;
     let mut planned = Vec::new();
-    for cluster in clusters(&workspace, args) {
+    for cluster in clusters(candidates(&workspace, args), workspace.shared_read) {
         let mut warehouse = warehouse::connect(&cluster[0].target, Access::ReadOnly)?;
         let Some(read) = plan_read(
             &cluster,
@@ -133,9 +176,9 @@ pub(super) fn preview(args: &WorkspaceArgs, windows: &WindowSettings) -> Result<
 /// The selected groups that could share a read: over the same events table on the same
 /// warehouse, in the same mode; sets of two or more, where the workspace file's `shared_read:`
 /// (else the warehouse: `Dialect::metered_reads`) says to share.
-fn clusters(workspace: &Workspace, args: &WorkspaceArgs) -> Vec<Vec<Candidate>> {
+fn clusters(candidates: Vec<Candidate>, shared_read: Option<bool>) -> Vec<Vec<Candidate>> {
     let mut clusters: Vec<Vec<Candidate>> = Vec::new();
-    for candidate in candidates(workspace, args) {
+    for candidate in candidates {
         let same = |other: &Candidate| {
             other.target.output.store() == candidate.target.output.store()
                 && other.tables.events == candidate.tables.events
@@ -148,7 +191,7 @@ fn clusters(workspace: &Workspace, args: &WorkspaceArgs) -> Vec<Vec<Candidate>> 
     }
     clusters.retain(|cluster| {
         let metered = cluster[0].target.output.kind().dialect().metered_reads();
-        cluster.len() > 1 && workspace.shared_read.unwrap_or(metered)
+        cluster.len() > 1 && shared_read.unwrap_or(metered)
     });
     clusters
 }
@@ -250,17 +293,25 @@ fn plan_read<'a>(
     }))
 }
 
-/// Plans and makes the shared read of `cluster` on a connection of its own, kept open for the
-/// groups where the read's table is temporary.
+/// Plans and makes the shared read of `cluster` on a connection of its own, or, where the
+/// read's table is temporary, on the store's connection in `open` (opened and kept there if
+/// there is none yet).
 fn read_once(
     cluster: &[Candidate],
     name: &str,
     windows: &WindowSettings,
     access: Access,
+    open: &mut Vec<(String, Box<dyn Warehouse>)>,
 ) -> Result<Option<SharedRead>> {
     let target = &cluster[0].target;
-    let mut connection = warehouse::connect(target, access)?;
-    let warehouse = connection.as_mut();
+    let dialect = target.output.kind().dialect();
+    let temporary = dialect.temporary_scratch();
+    let store = target.output.store();
+    let mut own = None;
+    let warehouse: &mut dyn Warehouse = match open.iter().position(|(s, _)| *s == store) {
+        Some(at) if temporary => open[at].1.as_mut(),
+        _ => own.insert(warehouse::connect(target, access)?).as_mut(),
+    };
     let Some(Planned {
         events,
         statements,
@@ -283,9 +334,8 @@ fn read_once(
         billed = add(billed, stats.bytes_billed);
     }
     let duration = started.elapsed();
-    let dialect = target.output.kind().dialect();
     let rows = warehouse.query(&events.count_sql(dialect.as_ref())?)?;
-    Ok(Some(SharedRead {
+    let read = SharedRead {
         result: SharedReadResult {
             groups: members.iter().map(|c| c.name.clone()).collect(),
             lower: iso(events.range.lower),
@@ -297,9 +347,13 @@ fn read_once(
         },
         members: members.iter().map(|c| c.index).collect(),
         events,
-        connection: dialect.temporary_scratch().then_some(connection),
+        temporary,
         target: target.clone(),
-    }))
+    };
+    if let (true, Some(connection)) = (temporary, own) {
+        open.push((store, connection));
+    }
+    Ok(Some(read))
 }
 
 /// The load most groups' first windows start from (the latest on a tie), if two or more do.
@@ -320,17 +374,15 @@ fn add(total: Option<u64>, more: Option<u64>) -> Option<u64> {
     }
 }
 
-/// Drops the shared reads' tables (a temporary one goes with its connection); one that cannot
-/// be dropped is a warning naming it.
+/// Drops the shared reads' tables, and closes the connections kept for them (a temporary
+/// table goes with its connection); a table that cannot be dropped is a warning naming it.
 pub(super) fn drop_all(
-    reads: Vec<SharedRead>,
+    shared: SharedReads,
     settings: &WorkspaceRunSettings,
     reporter: &mut dyn Reporter,
 ) {
-    for read in reads {
-        if read.connection.is_some() {
-            continue;
-        }
+    drop(shared.open);
+    for read in shared.reads.iter().filter(|read| !read.temporary) {
         let dropped = warehouse::connect(
             &read.target,
             Access::ReadWrite {
