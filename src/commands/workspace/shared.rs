@@ -3,10 +3,11 @@
 //! warehouse in the same mode are asked where their first load window starts; where two or more
 //! start at the same load, the events from there to the run's cap are read once
 //! (`render::shared_read_sql`) into a scratch table of this invocation's own. Each group then
-//! runs exactly as alone (own connection, lock or lease, transactions, state), its windows
-//! inside that range reading their base events from the table; a group behind the others
-//! catches up from the events table until its windows reach the range. After the last group the
-//! table is dropped.
+//! runs exactly as alone (own lock or lease, transactions, state), its windows inside that
+//! range reading their base events from the table; a group behind the others catches up from
+//! the events table until its windows reach the range. After the last group the table is
+//! dropped. Where the table is temporary (DuckDB), it lives on a connection kept open for its
+//! store, and every group on that store runs on that connection (`SharedReads::lent`).
 //!
 //! A shared read is an optimisation and never a reason to fail: whatever goes wrong while
 //! making it (a group that does not load, a refused statement, a lock held elsewhere) is a
