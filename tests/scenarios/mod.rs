@@ -27,8 +27,8 @@
 //!     killed with its work open on the warehouse, then full refreshes killed at random moments;
 //!     each next run ends what the dead one left open and reaches case 2's tables.
 //! 13. `a_workspace_reads_the_events_once_for_its_groups` (`workspace.rs`, not on DuckDB): two
-//!     compat groups over one place's events, run as a workspace, share each window's read and
-//!     each give the fixture's expected table.
+//!     groups over one place's events, run as a workspace, share each window's read and each
+//!     give the fixture's expected table (compat) or case 2's tables (exact).
 //!
 //! What only one warehouse has (a lease taken over, dry-run byte estimates, ...) is checked in its
 //! own file, beside the suite, or in the harness's hooks (`after_compat`, `after_exact`,
