@@ -142,6 +142,8 @@ pub(super) fn result(
     let changed_keys_only = lifetime != Lifetime::Folded && w.spec.stored_period_end.is_some();
     let context = json!({
         "source": source,
+        // one slot, which `condition` names
+        "slots": null,
         "condition": condition,
         "changed_keys_only": changed_keys_only,
         // a lifetime output of a key whose counts did not change is copied from its row

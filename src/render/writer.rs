@@ -141,6 +141,7 @@ fn environment() -> &'static Environment<'static> {
             "lifetime_value_counts_this_run.sql",
             "value_counts_delete.sql",
             "lifetime_value_counts_delete.sql",
+            "counted_values.sql",
             "counted_result.sql",
             "counted_picks.sql",
             "attributes_time_refresh.sql",

@@ -20,7 +20,9 @@ use serde::Serialize;
 use super::{WorkspaceArgs, WorkspaceRunSettings};
 use crate::artifacts::iso;
 use crate::commands::Lent;
+use crate::dag::Stage;
 use crate::error::{Error, Result};
+use crate::execute::StageReport;
 use crate::load_window::{LoadWindows, WindowSettings};
 use crate::plan::Plan;
 use crate::preflight::{check_events_table, events_columns_read};
@@ -321,20 +323,18 @@ fn read_once(
     else {
         return Ok(None);
     };
-    let started = Instant::now();
-    let (mut processed, mut billed) = (None, None);
+    // its statements' time and bytes, summed as a window's stage sums its own
+    let mut cost = StageReport::new(Stage::BaseEventsThisRun);
     for statement in &statements {
+        let started = Instant::now();
         warehouse.execute(&statement.sql).map_err(|error| {
             Error::Internal(format!(
                 "making the shared read {}: {error}",
                 events.relation
             ))
         })?;
-        let stats = warehouse.last_statement_stats();
-        processed = add(processed, stats.bytes_processed);
-        billed = add(billed, stats.bytes_billed);
+        cost.add(started.elapsed(), warehouse.last_statement_stats());
     }
-    let duration = started.elapsed();
     let rows = warehouse.query(&events.count_sql(dialect.as_ref())?)?;
     let read = SharedRead {
         result: SharedReadResult {
@@ -342,9 +342,9 @@ fn read_once(
             lower: iso(events.range.lower),
             upper: iso(events.range.upper),
             events: number_cell(rows.first(), 0),
-            duration_seconds: duration.as_secs_f64(),
-            bytes_processed: processed,
-            bytes_billed: billed,
+            duration_seconds: cost.duration.as_secs_f64(),
+            bytes_processed: cost.bytes_processed,
+            bytes_billed: cost.bytes_billed,
         },
         members: members.iter().map(|c| c.index).collect(),
         events,
@@ -366,13 +366,6 @@ fn common_start(starts: &[(&Candidate, chrono::NaiveDateTime)]) -> Option<chrono
         .filter(|(n, _)| *n > 1)
         .max()
         .map(|(_, at)| at)
-}
-
-fn add(total: Option<u64>, more: Option<u64>) -> Option<u64> {
-    match (total, more) {
-        (Some(a), Some(b)) => Some(a + b),
-        (a, b) => a.or(b),
-    }
 }
 
 /// Drops the shared reads' tables, and closes the connections kept for them (a temporary
