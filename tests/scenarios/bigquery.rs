@@ -211,22 +211,7 @@ impl Harness for BigQuery {
         );
         // each window is two scripts (and their child jobs read back) and a count: the
         // statements' job ids are the scripts' child jobs, one per statement
-        for window in artifact["windows"].as_array().unwrap() {
-            assert!(window["requests"].as_u64().unwrap() <= 5, "{window}");
-            for stage in window["stages"].as_array().unwrap() {
-                let ids = stage["statement_ids"].as_array().unwrap();
-                assert_eq!(
-                    ids.len() as u64,
-                    stage["statements"].as_u64().unwrap(),
-                    "{stage}"
-                );
-                assert!(
-                    ids.iter()
-                        .all(|id| id.as_str().unwrap().starts_with("script_job_")),
-                    "{stage}"
-                );
-            }
-        }
+        super::assert_windows_as_scripts(project, |id| id.starts_with("script_job_"));
     }
 
     /// Derived tables are partitioned by day and clustered by the key.

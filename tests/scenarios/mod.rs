@@ -198,6 +198,25 @@ pub fn succeed(secrets: &[String], project: &TempProject, args: &[&str]) -> Stri
     common::succeed_on(project, args, NOW, &secrets)
 }
 
+/// A project's `run_results.json`, where each window went as scripts: at most five requests
+/// a window, and one statement id per statement, each of which `id_is`.
+pub fn assert_windows_as_scripts(project: &TempProject, id_is: impl Fn(&str) -> bool) {
+    let artifact = std::fs::read_to_string(project.path().join("target/run_results.json")).unwrap();
+    let artifact: serde_json::Value = serde_json::from_str(&artifact).unwrap();
+    for window in artifact["windows"].as_array().unwrap() {
+        assert!(window["requests"].as_u64().unwrap() <= 5, "{window}");
+        for stage in window["stages"].as_array().unwrap() {
+            let ids = stage["statement_ids"].as_array().unwrap();
+            assert_eq!(
+                ids.len() as u64,
+                stage["statements"].as_u64().unwrap(),
+                "{stage}"
+            );
+            assert!(ids.iter().all(|id| id_is(id.as_str().unwrap())), "{stage}");
+        }
+    }
+}
+
 /// `table` in an in-memory DuckDB, to query with `common::rows`.
 pub fn scratch(name: &str, table: Table) -> duckdb::Connection {
     let connection = duckdb::Connection::open_in_memory().unwrap();

@@ -130,20 +130,7 @@ impl<const ARROW: bool> Harness for SnowflakeAnswering<ARROW> {
     /// a query-history read after each, the count), and every statement has its own query id;
     /// on the stand-in answering Arrow the run read Arrow, inline and in chunks.
     fn after_compat(&mut self, project: &TempProject, place: &str, _progress: &str) {
-        let artifact =
-            std::fs::read_to_string(project.path().join("target/run_results.json")).unwrap();
-        let artifact: serde_json::Value = serde_json::from_str(&artifact).unwrap();
-        for window in artifact["windows"].as_array().unwrap() {
-            assert!(window["requests"].as_u64().unwrap() <= 5, "{window}");
-            for stage in window["stages"].as_array().unwrap() {
-                let ids = stage["statement_ids"].as_array().unwrap();
-                assert_eq!(
-                    ids.len() as u64,
-                    stage["statements"].as_u64().unwrap(),
-                    "{stage}"
-                );
-            }
-        }
+        super::assert_windows_as_scripts(project, |id| !id.is_empty());
         if ARROW {
             let (inline, chunks) = self.database(place).arrow_answers();
             assert!(
