@@ -24,9 +24,13 @@
 //! figure against its target; it never fails on a number, only when a run errors. With
 //! `SIGBATCH_BENCH_KEEP=<dir>`, a copy of each size's database as the +1 load day run finds it is
 //! left in that directory (`plus-day-<N>.duckdb`), for profiling that run on its own.
+//!
+//! `-- --scale` runs the cost curve to 25M events under a memory limit instead (`pipeline/scale.rs`).
 
 #[path = "pipeline/dataset.rs"]
 mod dataset;
+#[path = "pipeline/scale.rs"]
+mod scale;
 #[path = "pipeline/step.rs"]
 mod step;
 
@@ -82,6 +86,9 @@ fn main() {
         .iter()
         .filter_map(|a| a.replace('_', "").parse().ok())
         .collect();
+    if args.iter().any(|a| a == "--scale") {
+        return scale::main(sizes);
+    }
     if sizes.is_empty() {
         sizes = vec![1_000_000, 5_000_000];
     }
@@ -117,7 +124,7 @@ fn bench(n: u64, compat: bool, limited: bool, rows: &mut Vec<Row>, notes: &mut V
     let database = dir.path().join("bench.duckdb");
     eprintln!("generating {} events ...", thousands(n));
     let started = Instant::now();
-    dataset::create(&open(&database), n).expect("generating the events");
+    dataset::create(&open(&database), n, 60).expect("generating the events");
     let generated = started.elapsed().as_secs_f64();
     let size_mib = std::fs::metadata(&database).map_or(0, |m| m.len()) as f64 / 1_048_576.0;
     let exact = write_project(dir.path(), "exact", &database, "");
@@ -180,7 +187,7 @@ fn bench(n: u64, compat: bool, limited: bool, rows: &mut Vec<Row>, notes: &mut V
     }
 
     let started = Instant::now();
-    dataset::append_load_day(&open(&database), n).expect("appending the 61st load day");
+    dataset::append_load_day(&open(&database), n, 60).expect("appending the 61st load day");
     let appended = started.elapsed().as_secs_f64();
     let count = |database: &Path, query: &str| -> u64 {
         let rows: i64 = open(database)

@@ -105,7 +105,7 @@ fn main() {
     for root in [&together, &apart] {
         std::fs::create_dir_all(root).expect("a directory");
         let connection = open(&root.join("events.duckdb"));
-        dataset::create(&connection, n).expect("generating the events");
+        dataset::create(&connection, n, 60).expect("generating the events");
         for (name, group_name, key, attributes) in GROUPS {
             write_project(root, name, &group(group_name, key, attributes));
         }
@@ -124,7 +124,7 @@ fn main() {
     for (step, now) in STEPS {
         if step == "+1 load day" {
             for root in [&together, &apart] {
-                dataset::append_load_day(&open(&root.join("events.duckdb")), n)
+                dataset::append_load_day(&open(&root.join("events.duckdb")), n, 60)
                     .expect("appending the 61st load day");
             }
         }

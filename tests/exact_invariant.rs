@@ -90,6 +90,7 @@ fn check_stream(
     moves: Vec<(u8, u64)>,
     lookback: u32,
     backfill: u32,
+    max_window_events: Option<u64>,
     include_today: bool,
 ) -> Result<(), TestCaseError> {
     let events = make_events(&raw);
@@ -125,8 +126,10 @@ fn check_stream(
     let vars = format!(
         "  snowplow__start_date: '{START}'\n  snowplow__app_id: ['web']\n  snowplow__mock_current_day: '{}'\n  \
          snowplow__late_event_lookback_days: {lookback}\n  snowplow__backfill_limit_days: {backfill}\n  \
-         snowplow__include_current_day_in_windows: {include_today}\n",
-        runs[0].today
+         snowplow__include_current_day_in_windows: {include_today}\n  \
+         sigbatch__max_window_events: {}\n",
+        runs[0].today,
+        max_window_events.map_or("unlimited".to_string(), |n| n.to_string())
     );
     let project = TempProject::new("exact", &group_json(&group), &vars);
     project.connection().execute_batch(EVENTS_DDL).unwrap();
@@ -246,9 +249,11 @@ proptest! {
         moves in proptest::collection::vec((0u8..4, 2u64..11), 18),
         lookback in 0u32..6,
         backfill in 1u32..4,
+        // windows also ended by their events (sigbatch__max_window_events), or only by days
+        max_window_events in proptest::option::of(1u64..40),
         include_today in any::<bool>(),
     ) {
-        check_stream(raw, group, cuts, repeats, first_today, moves, lookback, backfill, include_today)?;
+        check_stream(raw, group, cuts, repeats, first_today, moves, lookback, backfill, max_window_events, include_today)?;
     }
 }
 
@@ -265,8 +270,10 @@ proptest! {
         moves in proptest::collection::vec((0u8..4, 2u64..11), 18),
         lookback in 0u32..6,
         backfill in 1u32..4,
+        // windows also ended by their events (sigbatch__max_window_events), or only by days
+        max_window_events in proptest::option::of(1u64..40),
         include_today in any::<bool>(),
     ) {
-        check_stream(raw, group, cuts, repeats, first_today, moves, lookback, backfill, include_today)?;
+        check_stream(raw, group, cuts, repeats, first_today, moves, lookback, backfill, max_window_events, include_today)?;
     }
 }

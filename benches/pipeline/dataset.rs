@@ -2,9 +2,10 @@
 //!
 //! Every random choice is `hash(row, SEED, k)` scaled to [0, 1), so the same size always gives
 //! the same table and generation is one parallel `CREATE TABLE ... AS SELECT` (seconds, no data
-//! file checked in). Rows are numbered in load order: `n` rows spread evenly over the 60 load days
-//! 2025-01-01 .. 2025-03-01; rows `n .. n + n/60` fall on 2025-03-02 at the same rate and are
-//! appended later with [`append_load_day`], like a real day's load arriving after a run.
+//! file checked in). Rows are numbered in load order: `n` rows spread evenly over `days` load days
+//! from 2025-01-01 (60 in the main bench: 2025-01-01 .. 2025-03-01); rows `n .. n + n/days` fall
+//! on the next day at the same rate and are appended later with [`append_load_day`], like a real
+//! day's load arriving after a run.
 //!
 //! The shape: `n / 10` users with a skewed activity (user = floor(users * u^3), so a few users
 //! own many events); 5 % of events late (derived 1-3 days before load), the rest seconds to
@@ -21,29 +22,35 @@ const SEED: u64 = 20_250_301;
 
 /// Microseconds since the epoch of 2025-01-01 00:00:00 UTC.
 const START_MICROS: u64 = 1_735_689_600_000_000;
-const SIXTY_DAYS_MICROS: f64 = 60.0 * 86_400_000_000.0;
+const DAY_MICROS: f64 = 86_400_000_000.0;
 
-/// The 60-day table: `n` events into `atomic.events`.
-pub fn create(connection: &Connection, n: u64) -> duckdb::Result<()> {
+/// `n` events over `days` load days into `atomic.events`.
+pub fn create(connection: &Connection, n: u64, days: u64) -> duckdb::Result<()> {
     let into = "CREATE SCHEMA IF NOT EXISTS atomic;\nCREATE OR REPLACE TABLE atomic.events AS";
-    generate(connection, n, 0..n, into)
+    generate(connection, n, days, 0..n, into)
 }
 
-/// The 61st load day, 2025-03-02: `n / 60` more events.
-pub fn append_load_day(connection: &Connection, n: u64) -> duckdb::Result<()> {
-    generate(connection, n, n..n + n / 60, "INSERT INTO atomic.events")
+/// The next load day after the `days` of [`create`]: `n / days` more events.
+pub fn append_load_day(connection: &Connection, n: u64, days: u64) -> duckdb::Result<()> {
+    generate(connection, n, days, n..n + n / days, "INSERT INTO atomic.events")
 }
 
 /// Rows `rows` of the stream into `into`. The row numbers go into a table first: `range` is read
 /// by one thread, a table by all.
-fn generate(connection: &Connection, n: u64, rows: Range<u64>, into: &str) -> duckdb::Result<()> {
+fn generate(
+    connection: &Connection,
+    n: u64,
+    days: u64,
+    rows: Range<u64>,
+    into: &str,
+) -> duckdb::Result<()> {
     connection.execute_batch(&format!(
         "{}\nCREATE OR REPLACE TEMP TABLE bench_rows AS SELECT range AS i FROM range({}, {});\n\
          {into} {};\nDROP TABLE bench_rows;",
         macros(),
         rows.start,
         rows.end,
-        select_events(n)
+        select_events(n, days)
     ))
 }
 
@@ -56,10 +63,10 @@ fn macros() -> String {
         .replace("SEED", &SEED.to_string())
 }
 
-/// The events of rows `bench_rows` in the stream whose first `n` rows fill the 60 load days.
-fn select_events(n: u64) -> String {
+/// The events of rows `bench_rows` in the stream whose first `n` rows fill `days` load days.
+fn select_events(n: u64, days: u64) -> String {
     let users = (n / 10).max(1);
-    let micros_per_row = SIXTY_DAYS_MICROS / n as f64;
+    let micros_per_row = days as f64 * DAY_MICROS / n as f64;
     let sql = format!(
         "
 WITH rows AS (

@@ -34,6 +34,14 @@ impl Dialect for DuckDb {
         false
     }
 
+    /// DuckDB runs in sigbatch's own process, in this machine's memory: a full refresh of a long
+    /// history in one window holds every event's aggregation state at once (8.5 GB at 5M events
+    /// in the scale bench) and spills under a `memory_limit`. Windows of about a million events
+    /// keep a window's memory near 2 GB at no cost in time (docs/benchmarks.md, "At scale").
+    fn default_max_window_events(&self) -> Option<u64> {
+        Some(1_000_000)
+    }
+
     fn ordered_dedup(&self) -> bool {
         true
     }

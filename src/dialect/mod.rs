@@ -206,6 +206,14 @@ pub trait Dialect: Send + Sync {
         true
     }
 
+    /// How many loaded events an exact-mode window reads at most unless the project's
+    /// `sigbatch__max_window_events` says otherwise (semantics.md 2.1). `None`: only
+    /// `snowplow__backfill_limit_days` bounds a window, where the warehouse brings the memory
+    /// and every extra window costs requests and a read of its own.
+    fn default_max_window_events(&self) -> Option<u64> {
+        None
+    }
+
     /// Whether a table's rows stay in the order they were inserted, so inserting the daily rows
     /// by `event_date` keeps each date together and a later run's delete and read of
     /// recent dates touch few blocks (DuckDB's row groups, Snowflake's micro-partitions, Delta's

@@ -98,6 +98,53 @@ pub fn exact_window(
     }
 }
 
+/// Exact mode's window `window`, whose first load is on the day `first_load` starts, ended
+/// earlier where it would read more than `max_events` loaded events: at the end of the last whole
+/// load day that keeps it within them, never before the end of its first day (a day is not
+/// split). `None` when it already reads few enough, or spans only its first day; else one query
+/// counts its loads per day.
+pub fn within_events(
+    warehouse: &mut dyn Warehouse,
+    queries: &Queries<'_>,
+    window: LoadWindow,
+    first_load: NaiveDateTime,
+    max_events: u64,
+) -> Result<LoadWindow> {
+    let first_day_end = day_start(first_load) + Days::new(1);
+    if window.upper <= first_day_end {
+        return Ok(window);
+    }
+    let rows = warehouse.query(&queries.load_days(window.lower, window.upper)?)?;
+    let days: Vec<(NaiveDate, u64)> = rows
+        .iter()
+        .filter_map(|row| {
+            let day = row.first()?.as_deref()?.get(..10)?;
+            let day = NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
+            Some((day, number_cell(Some(row), 1)))
+        })
+        .collect();
+    Ok(LoadWindow {
+        lower: window.lower,
+        upper: last_day_within(&days, max_events)
+            .map_or(window.upper, |day| {
+                (start_of(day) + Days::new(1)).clamp(first_day_end, window.upper)
+            }),
+    })
+}
+
+/// The last of `days` (load days and their events, in order) up to which the events add up to
+/// at most `max_events`, but at least the first; `None` when all of them fit.
+fn last_day_within(days: &[(NaiveDate, u64)], max_events: u64) -> Option<NaiveDate> {
+    let mut total = 0u64;
+    for (index, &(day, events)) in days.iter().enumerate() {
+        total = total.saturating_add(events);
+        if total > max_events {
+            return Some(if index == 0 { day } else { days[index - 1].0 });
+        }
+    }
+    None
+}
+
 /// The first window of a run with nothing stored (what `compile` shows).
 pub fn first_window(plan: &Plan, now: NaiveDateTime) -> LoadWindow {
     let start = start_of(plan.vars.start_date);
@@ -134,4 +181,26 @@ pub fn next_load(
         .and_then(|r| r.first().cloned().flatten())
         .as_deref()
         .and_then(parse_timestamp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 3, d).expect("a day")
+    }
+
+    #[test]
+    fn a_window_ends_at_the_last_whole_day_within_the_events() {
+        let days = [(day(1), 400), (day(2), 500), (day(4), 300), (day(5), 100)];
+        // 400 + 500 fit in 1,000; with the 4th's 300 they would not
+        assert_eq!(last_day_within(&days, 1_000), Some(day(2)));
+        assert_eq!(last_day_within(&days, 900), Some(day(2)));
+        assert_eq!(last_day_within(&days, 1_200), Some(day(4)));
+        // a first day over the limit is still read whole, alone
+        assert_eq!(last_day_within(&days, 10), Some(day(1)));
+        assert_eq!(last_day_within(&days, 1_300), None);
+        assert_eq!(last_day_within(&[], 1), None);
+    }
 }

@@ -219,7 +219,16 @@ impl LoadWindows {
                     }));
                 }
                 let next = bounds::next_load(warehouse, &queries, self.next_lower, self.cap)?;
-                let window = exact_window(self.next_lower, next, plan, self.cap);
+                let mut window = exact_window(self.next_lower, next, plan, self.cap);
+                let max_events = plan
+                    .vars
+                    .max_window_events
+                    .resolve(dialect.default_max_window_events());
+                if let (Some(first_load), Some(max_events)) = (next, max_events) {
+                    window = bounds::within_events(
+                        warehouse, &queries, window, first_load, max_events,
+                    )?;
+                }
                 let label = if next.is_some() {
                     "catching up"
                 } else {

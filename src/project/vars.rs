@@ -31,6 +31,32 @@ pub struct Vars {
     pub upsert_lookback_days: u32,
     /// Snowflake: the `QUERY_TAG` of every statement (over the profile's `query_tag`).
     pub query_tag: Option<String>,
+    /// sigbatch's own var `sigbatch__max_window_events`: how many loaded events one exact-mode
+    /// window may read.
+    pub max_window_events: WindowEvents,
+}
+
+/// How many loaded events an exact-mode window may read (`sigbatch__max_window_events`), so a
+/// long history is read in windows whose memory follows the window (semantics.md 2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WindowEvents {
+    /// The warehouse's default (`Dialect::default_max_window_events`).
+    #[default]
+    WarehouseDefault,
+    AtMost(u64),
+    /// Only `snowplow__backfill_limit_days` bounds a window.
+    Unlimited,
+}
+
+impl WindowEvents {
+    /// The limit for a warehouse whose default is `warehouse_default`.
+    pub fn resolve(self, warehouse_default: Option<u64>) -> Option<u64> {
+        match self {
+            WindowEvents::WarehouseDefault => warehouse_default,
+            WindowEvents::AtMost(events) => Some(events),
+            WindowEvents::Unlimited => None,
+        }
+    }
 }
 
 impl Default for Vars {
@@ -53,6 +79,7 @@ impl Default for Vars {
             custom_filter: None,
             upsert_lookback_days: 30,
             query_tag: None,
+            max_window_events: WindowEvents::WarehouseDefault,
         }
     }
 }
@@ -159,6 +186,10 @@ impl Vars {
                 "snowplow__upsert_lookback_days" => {
                     self.upsert_lookback_days = whole(value).ok_or_else(|| bad("a whole number"))?
                 }
+                "sigbatch__max_window_events" => {
+                    self.max_window_events = window_events(value)
+                        .ok_or_else(|| bad("a whole number >= 1, `unlimited` or `default`"))?
+                }
                 other if ACCEPTED_WITHOUT_EFFECT.contains(&other) => {}
                 other => {
                     return Err(Error::invalid(source, format!("unknown var `{other}`")).with_hint(
@@ -201,6 +232,19 @@ fn whole(value: &Value) -> Option<u32> {
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
+}
+
+fn window_events(value: &Value) -> Option<WindowEvents> {
+    let events = match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => match s.trim() {
+            "unlimited" => return Some(WindowEvents::Unlimited),
+            "default" => return Some(WindowEvents::WarehouseDefault),
+            other => other.replace('_', "").parse().ok(),
+        },
+        _ => None,
+    }?;
+    (events >= 1).then_some(WindowEvents::AtMost(events))
 }
 
 fn boolean(value: &Value) -> Option<bool> {
@@ -267,5 +311,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(message.contains("`yesterday`"), "{message}");
+        for bad in ["0", "-5", "many", "1.5"] {
+            let message = apply(&format!("sigbatch__max_window_events: {bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                message.contains("sigbatch__max_window_events") && message.contains(bad),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn max_window_events_takes_a_count_unlimited_or_the_default() {
+        let limit = |yaml: &str| apply(yaml).unwrap().max_window_events;
+        assert_eq!(
+            limit("sigbatch__max_window_events: 500000\n"),
+            WindowEvents::AtMost(500_000)
+        );
+        assert_eq!(
+            limit("sigbatch__max_window_events: '2_000_000'\n"),
+            WindowEvents::AtMost(2_000_000)
+        );
+        assert_eq!(
+            limit("sigbatch__max_window_events: unlimited\n"),
+            WindowEvents::Unlimited
+        );
+        assert_eq!(limit("{}"), WindowEvents::WarehouseDefault);
+        assert_eq!(WindowEvents::WarehouseDefault.resolve(Some(7)), Some(7));
+        assert_eq!(WindowEvents::AtMost(3).resolve(Some(7)), Some(3));
+        assert_eq!(WindowEvents::Unlimited.resolve(Some(7)), None);
     }
 }

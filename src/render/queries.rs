@@ -107,6 +107,21 @@ impl Queries<'_> {
         )
     }
 
+    /// The loaded events of each load day (UTC) from `from` to before `to`, as
+    /// (day as text, events), in order of the day.
+    pub fn load_days(&self, from: NaiveDateTime, to: NaiveDateTime) -> Result<String> {
+        let d = self.dialect;
+        self.render(
+            "the loads per day",
+            "load_days.sql",
+            json!({
+                "day": d.cast_to_text(&d.date_of("load_tstamp")),
+                "from": d.timestamp_literal(from),
+                "to": d.timestamp_literal(to),
+            }),
+        )
+    }
+
     /// What a committed window read: its events, and the event dates it aggregated.
     pub fn window_counts(&self) -> Result<String> {
         self.render("the window's counts", "window_counts.sql", json!({}))

@@ -132,6 +132,7 @@ fn environment() -> &'static Environment<'static> {
             "count_rows.sql",
             "next_load.sql",
             "loads_since.sql",
+            "load_days.sql",
             "window_counts.sql",
             "demo_summary.sql",
             "demo_top.sql",
