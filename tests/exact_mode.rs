@@ -699,3 +699,55 @@ fn duckdb_stores_filtered_events_in_load_order_and_keeps_a_duplicates_first_copy
         .collect();
     assert_eq!(stored, expected, "filtered_events not in load order");
 }
+
+#[test]
+fn a_window_ends_where_it_would_read_more_than_max_window_events() {
+    // the demo stream over ten load days, in windows of up to 30 days: without a limit on
+    // events one window reads them all; with one, each window reads at most that many (a
+    // single load day over it is read whole, alone), and the tables are the same
+    let vars = |limit: &str| {
+        common::DEMO_VARS.replace("backfill_limit_days: 1", "backfill_limit_days: 30")
+            + &format!("  sigbatch__max_window_events: {limit}\n")
+    };
+    let windows_of = |project: &TempProject| -> Vec<(String, String, u64)> {
+        common::succeeded(common::demo_run(project.path(), &[]).output().unwrap());
+        let results: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(project.path().join("target/run_results.json")).unwrap(),
+        )
+        .unwrap();
+        results["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| {
+                let bound = |name: &str| w[name].as_str().unwrap().to_string();
+                (bound("lower"), bound("upper"), w["events"].as_u64().unwrap())
+            })
+            .collect()
+    };
+    let whole = TempProject::demo(&vars("unlimited"), 200, 10, 7);
+    let one = windows_of(&whole);
+    assert_eq!(one.len(), 1, "{one:?}");
+    let limit = one[0].2 / 4;
+    let split = TempProject::demo(&vars(&limit.to_string()), 200, 10, 7);
+    let windows = windows_of(&split);
+    assert!(windows.len() >= 4, "{windows:?}");
+    for (lower, upper, events) in &windows {
+        let one_day = chrono::DateTime::parse_from_rfc3339(upper).unwrap()
+            - chrono::DateTime::parse_from_rfc3339(lower).unwrap()
+            <= chrono::TimeDelta::days(1);
+        assert!(
+            *events <= limit || one_day,
+            "{lower} .. {upper} read {events} events, over {limit}: {windows:?}"
+        );
+    }
+    assert_eq!(
+        windows.iter().map(|w| w.2).sum::<u64>(),
+        one[0].2,
+        "{windows:?}"
+    );
+    assert_eq!(
+        common::demo_attributes(&split),
+        common::demo_attributes(&whole)
+    );
+}
