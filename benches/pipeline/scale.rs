@@ -28,7 +28,7 @@ const EVENTS_PER_DAY: u64 = 83_333;
 const MEMORY_LIMIT: &str = "2GB";
 
 const FULL_UNLIMITED: &str = "full refresh, no memory limit";
-const FULL_LIMITED: &str = "full refresh";
+const FULL_LIMITED: &str = "full refresh, memory_limit 2GB";
 const PLUS_DAY: &str = "+1 load day";
 const NO_NEW: &str = "no new events";
 
@@ -161,7 +161,7 @@ fn write_csv(path: &Path, rows: &[Row]) {
     for row in rows {
         writeln!(
             file,
-            "{},{},{},{:.3},{:.0}",
+            "{},{},\"{}\",{:.3},{:.0}",
             row.events, row.days, row.step, row.measure.seconds, row.measure.peak_rss_mib
         )
         .expect("writing the CSV");
