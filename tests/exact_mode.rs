@@ -721,7 +721,11 @@ fn a_window_ends_where_it_would_read_more_than_max_window_events() {
             .iter()
             .map(|w| {
                 let bound = |name: &str| w[name].as_str().unwrap().to_string();
-                (bound("lower"), bound("upper"), w["events"].as_u64().unwrap())
+                (
+                    bound("lower"),
+                    bound("upper"),
+                    w["events"].as_u64().unwrap(),
+                )
             })
             .collect()
     };

@@ -32,7 +32,13 @@ pub fn create(connection: &Connection, n: u64, days: u64) -> duckdb::Result<()> 
 
 /// The next load day after the `days` of [`create`]: `n / days` more events.
 pub fn append_load_day(connection: &Connection, n: u64, days: u64) -> duckdb::Result<()> {
-    generate(connection, n, days, n..n + n / days, "INSERT INTO atomic.events")
+    generate(
+        connection,
+        n,
+        days,
+        n..n + n / days,
+        "INSERT INTO atomic.events",
+    )
 }
 
 /// Rows `rows` of the stream into `into`. The row numbers go into a table first: `range` is read

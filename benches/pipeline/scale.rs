@@ -133,7 +133,9 @@ fn assert_same_attributes(limited: &Path, unlimited: &Path) {
         ))
         .expect("attaching the unlimited run's database");
     let side = |database: &str| {
-        format!("SELECT * EXCLUDE (updated_at, total_revenue_last_7_days) FROM {database}{ATTRIBUTES}")
+        format!(
+            "SELECT * EXCLUDE (updated_at, total_revenue_last_7_days) FROM {database}{ATTRIBUTES}"
+        )
     };
     let differing: i64 = connection
         .query_row(
@@ -155,8 +157,8 @@ fn assert_same_attributes(limited: &Path, unlimited: &Path) {
 }
 
 fn write_csv(path: &Path, rows: &[Row]) {
-    let mut file = std::fs::File::create(path)
-        .unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+    let mut file =
+        std::fs::File::create(path).unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
     writeln!(file, "events,load_days,step,seconds,peak_rss_mib").expect("writing the CSV");
     for row in rows {
         writeln!(

@@ -125,10 +125,9 @@ pub fn within_events(
         .collect();
     Ok(LoadWindow {
         lower: window.lower,
-        upper: last_day_within(&days, max_events)
-            .map_or(window.upper, |day| {
-                (start_of(day) + Days::new(1)).clamp(first_day_end, window.upper)
-            }),
+        upper: last_day_within(&days, max_events).map_or(window.upper, |day| {
+            (start_of(day) + Days::new(1)).clamp(first_day_end, window.upper)
+        }),
     })
 }
 

@@ -225,9 +225,8 @@ impl LoadWindows {
                     .max_window_events
                     .resolve(dialect.default_max_window_events());
                 if let (Some(first_load), Some(max_events)) = (next, max_events) {
-                    window = bounds::within_events(
-                        warehouse, &queries, window, first_load, max_events,
-                    )?;
+                    window =
+                        bounds::within_events(warehouse, &queries, window, first_load, max_events)?;
                 }
                 let label = if next.is_some() {
                     "catching up"
