@@ -6,7 +6,8 @@
 //!
 //! 1. `compat_mode_reproduces_the_upstream_fixture`: a full refresh, then two runs, give
 //!    tests/fixtures/upstream-0.4/expected_attributes.csv cell for cell.
-//! 2. `exact_mode_equals_duckdb`: the fixture's exact run equals the same run on DuckDB.
+//! 2. `exact_mode_equals_duckdb`: the fixture's exact run, in windows ended by their loaded
+//!    events (`sigbatch__max_window_events`), equals the same run on DuckDB in windows of days.
 //! 3. `a_rerun_does_nothing`: after it, `status` reads the state back and a rerun finds nothing
 //!    to do, leaving the table as it was (`updated_at` included). Cases 2 and 3 share one run,
 //!    and cases 2, 3, 6, 7, 8, 10, 11, 12 and 13 one warehouse, each in a place of its own.
@@ -322,7 +323,18 @@ impl<H: Harness> Warehouse<H> {
         let (h, secrets) = (&mut self.h, &self.secrets);
         self.exact.get_or_insert_with(|| {
             let project = fixture(h, "exact", 3, PLACE, true);
+            // windows also ended by their loaded events (semantics.md 2.1): the fixture's loads
+            // (6, 4, 15, 12, 12, 1, 2 a day) in five windows, where DuckDB's reference takes
+            // three, then the empty one up to now
+            let file = project.path().join("sigbatch.yml");
+            let text = std::fs::read_to_string(&file).unwrap();
+            std::fs::write(&file, text + "  sigbatch__max_window_events: 12\n").unwrap();
             succeed(secrets, &project, &["run"]);
+            let results: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(project.path().join("target/run_results.json")).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(results["windows"].as_array().unwrap().len(), 6, "{results:#}");
             let attributes = h.read(&project, PLACE, ATTRIBUTES);
             ExactRun {
                 project,
