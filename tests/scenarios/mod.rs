@@ -334,7 +334,11 @@ impl<H: Harness> Warehouse<H> {
                 &std::fs::read_to_string(project.path().join("target/run_results.json")).unwrap(),
             )
             .unwrap();
-            assert_eq!(results["windows"].as_array().unwrap().len(), 6, "{results:#}");
+            assert_eq!(
+                results["windows"].as_array().unwrap().len(),
+                6,
+                "{results:#}"
+            );
             let attributes = h.read(&project, PLACE, ATTRIBUTES);
             ExactRun {
                 project,
