@@ -157,6 +157,9 @@ fn assert_same_attributes(limited: &Path, unlimited: &Path) {
 }
 
 fn write_csv(path: &Path, rows: &[Row]) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("a directory for the CSV");
+    }
     let mut file =
         std::fs::File::create(path).unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
     writeln!(file, "events,load_days,step,seconds,peak_rss_mib").expect("writing the CSV");
