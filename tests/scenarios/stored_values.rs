@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use super::{Harness, SharedWarehouse, Table, scratch, succeed};
 use crate::common::{self, TempProject};
 
-/// Events streamed where the harness does not say fewer (`Harness::STORED_VALUE_EVENTS`).
+/// Events streamed, on every harness (`Harness::STORED_VALUE_EVENTS` would say fewer; none does).
 pub const EVENTS: usize = 100_000;
 const SEED: u64 = 26;
 /// The schema the stream is loaded into, beside the fixture's `atomic`.
