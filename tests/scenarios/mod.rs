@@ -110,8 +110,6 @@ pub trait Harness: Send + Sized + 'static {
     /// schema version) as `<schema>.events`, where a project at `place` with
     /// `snowplow__atomic_schema: <schema>` reads them, in this warehouse's layout.
     fn load_events_csv(&mut self, project: &TempProject, place: &str, csv: &Path, schema: &str);
-    /// How many events case 11 streams here (fewer where loading them is slow).
-    const STORED_VALUE_EVENTS: usize = stored_values::EVENTS;
     /// Whether the events table keeps self-describing data as JSON, each value of its own kind,
     /// so one field holds a string in one event and a number in another (semantics.md 6.6); a
     /// BigQuery or Databricks record gives a field one type.

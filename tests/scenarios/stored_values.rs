@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 use super::{Harness, SharedWarehouse, Table, scratch, succeed};
 use crate::common::{self, TempProject};
 
-/// Events streamed, on every harness (`Harness::STORED_VALUE_EVENTS` would say fewer; none does).
-pub const EVENTS: usize = 100_000;
+/// Events streamed, on every warehouse.
+const EVENTS: usize = 100_000;
 const SEED: u64 = 26;
 /// The schema the stream is loaded into, beside the fixture's `atomic`.
 const SCHEMA: &str = "stream";
@@ -43,7 +43,7 @@ pub fn compat_mode_orders_stored_values_as_upstream_at_scale<H: Harness>(
 ) {
     shared.with(|warehouse| {
         let (h, secrets) = (&mut warehouse.h, &warehouse.secrets);
-        let events = stream(H::STORED_VALUE_EVENTS, SEED, H::JSON_EVENTS);
+        let events = stream(EVENTS, SEED, H::JSON_EVENTS);
         let actual = run_compat(h, secrets, &events);
         check(H::KIND, &events, actual);
     });
