@@ -37,7 +37,8 @@ impl Dialect for DuckDb {
     /// DuckDB runs in sigbatch's own process, in this machine's memory: a full refresh of a long
     /// history in one window holds every event's aggregation state at once (8.5 GB at 5M events
     /// in the scale bench) and spills under a `memory_limit`. Windows of about a million events
-    /// keep a window's memory near 2 GB at no cost in time (docs/benchmarks.md, "At scale").
+    /// keep a window's memory near 2 GB; at 5M events they cost no more time than one window
+    /// (docs/benchmarks.md, "At scale").
     fn default_max_window_events(&self) -> Option<u64> {
         Some(1_000_000)
     }

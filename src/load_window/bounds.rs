@@ -101,8 +101,8 @@ pub fn exact_window(
 /// Exact mode's window `window`, whose first load is on the day `first_load` starts, ended
 /// earlier where it would read more than `max_events` loaded events: at the end of the last whole
 /// load day that keeps it within them, never before the end of its first day (a day is not
-/// split). `None` when it already reads few enough, or spans only its first day; else one query
-/// counts its loads per day.
+/// split). Unchanged when it already reads few enough, or spans only its first day; else one
+/// query counts its loads per day.
 pub fn within_events(
     warehouse: &mut dyn Warehouse,
     queries: &Queries<'_>,
