@@ -313,21 +313,30 @@ fn assert_floor_wrote_the_run(floor: &Path, run: &Path) {
         FLOOR_TABLES.attributes,
     ];
     for table in tables {
-        let differing: i64 = connection
-            .query_row(
-                &format!(
-                    "SELECT (SELECT COUNT(*) FROM (FROM {table} EXCEPT ALL FROM run.{table})) \
-                          + (SELECT COUNT(*) FROM (FROM run.{table} EXCEPT ALL FROM {table}))"
-                ),
-                [],
-                |row| row.get(0),
-            )
-            .expect("comparing the floor's table with the run's");
         assert_eq!(
-            differing, 0,
+            rows_differing(
+                &connection,
+                &format!("FROM {table}"),
+                &format!("FROM run.{table}")
+            ),
+            0,
             "the floor step's {table} differs from the run's"
         );
     }
+}
+
+/// The rows one query gives that the other does not, counted both ways (as multisets).
+fn rows_differing(connection: &duckdb::Connection, left: &str, right: &str) -> i64 {
+    connection
+        .query_row(
+            &format!(
+                "SELECT (SELECT COUNT(*) FROM ({left} EXCEPT ALL {right})) \
+                      + (SELECT COUNT(*) FROM ({right} EXCEPT ALL {left}))"
+            ),
+            [],
+            |row| row.get(0),
+        )
+        .expect("comparing two tables")
 }
 
 fn open(database: &Path) -> duckdb::Connection {

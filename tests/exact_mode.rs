@@ -711,11 +711,7 @@ fn a_window_ends_where_it_would_read_more_than_max_window_events() {
     };
     let windows_of = |project: &TempProject| -> Vec<(String, String, u64)> {
         common::succeeded(common::demo_run(project.path(), &[]).output().unwrap());
-        let results: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(project.path().join("target/run_results.json")).unwrap(),
-        )
-        .unwrap();
-        results["windows"]
+        project.run_results()["windows"]
             .as_array()
             .unwrap()
             .iter()

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use chrono::{Days, NaiveDate};
 
-use super::{ATTRIBUTES, dataset, open, step, thousands, write_project};
+use super::{ATTRIBUTES, dataset, open, rows_differing, step, thousands, write_project};
 
 /// The main bench's 5M events over 60 days.
 const EVENTS_PER_DAY: u64 = 83_333;
@@ -137,19 +137,7 @@ fn assert_same_attributes(limited: &Path, unlimited: &Path) {
             "SELECT * EXCLUDE (updated_at, total_revenue_last_7_days) FROM {database}{ATTRIBUTES}"
         )
     };
-    let differing: i64 = connection
-        .query_row(
-            &format!(
-                "SELECT (SELECT COUNT(*) FROM ({} EXCEPT ALL {})) + (SELECT COUNT(*) FROM ({} EXCEPT ALL {}))",
-                side(""),
-                side("unlimited."),
-                side("unlimited."),
-                side("")
-            ),
-            [],
-            |row| row.get(0),
-        )
-        .expect("comparing the two full refreshes");
+    let differing = rows_differing(&connection, &side(""), &side("unlimited."));
     assert_eq!(
         differing, 0,
         "the full refresh under the memory limit stored other attributes than without it"

@@ -116,6 +116,12 @@ impl TempProject {
         project
     }
 
+    /// The `run_results.json` the project's last run wrote (default artifacts directory).
+    pub fn run_results(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.path().join("target/run_results.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

@@ -200,9 +200,7 @@ pub fn succeed(secrets: &[String], project: &TempProject, args: &[&str]) -> Stri
 /// A project's `run_results.json`, where each window went as scripts: at most five requests
 /// a window, and one statement id per statement, each of which `id_is`.
 pub fn assert_windows_as_scripts(project: &TempProject, id_is: impl Fn(&str) -> bool) {
-    let artifact = std::fs::read_to_string(project.path().join("target/run_results.json")).unwrap();
-    let artifact: serde_json::Value = serde_json::from_str(&artifact).unwrap();
-    for window in artifact["windows"].as_array().unwrap() {
+    for window in project.run_results()["windows"].as_array().unwrap() {
         assert!(window["requests"].as_u64().unwrap() <= 5, "{window}");
         for stage in window["stages"].as_array().unwrap() {
             let ids = stage["statement_ids"].as_array().unwrap();
@@ -328,10 +326,7 @@ impl<H: Harness> Warehouse<H> {
             let text = std::fs::read_to_string(&file).unwrap();
             std::fs::write(&file, text + "  sigbatch__max_window_events: 12\n").unwrap();
             succeed(secrets, &project, &["run"]);
-            let results: serde_json::Value = serde_json::from_str(
-                &std::fs::read_to_string(project.path().join("target/run_results.json")).unwrap(),
-            )
-            .unwrap();
+            let results = project.run_results();
             assert_eq!(
                 results["windows"].as_array().unwrap().len(),
                 6,
