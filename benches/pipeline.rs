@@ -23,7 +23,8 @@
 //! process of its own (`pipeline/step.rs`) for its peak RSS. It prints a Markdown table and each
 //! figure against its target; it never fails on a number, only when a run errors. With
 //! `SIGBATCH_BENCH_KEEP=<dir>`, a copy of each size's database as the +1 load day run finds it is
-//! left in that directory (`plus-day-<N>.duckdb`), for profiling that run on its own.
+//! left in that directory (`plus-day-<N>.duckdb`, and `plus-day-current-<N>.duckdb` as the current
+//! model's finds it), for profiling that run on its own.
 //!
 //! `-- --scale` runs the cost curve to 25M events under a memory limit instead (`pipeline/scale.rs`).
 
@@ -204,14 +205,7 @@ fn bench(n: u64, compat: bool, limited: bool, rows: &mut Vec<Row>, notes: &mut V
     std::fs::File::open(&before)
         .and_then(|file| file.sync_all())
         .expect("syncing the copy");
-    if let Some(keep) = std::env::var_os("SIGBATCH_BENCH_KEEP") {
-        // for profiling that run on its own
-        std::fs::copy(
-            &before,
-            Path::new(&keep).join(format!("plus-day-{n}.duckdb")),
-        )
-        .expect("keeping a copy of the database");
-    }
+    keep_copy(&before, &format!("plus-day-{n}.duckdb"));
     let scan = step::one_scan(&exact, day(3, 3));
     emit(
         PLUS_DAY,
@@ -250,6 +244,7 @@ fn bench(n: u64, compat: bool, limited: bool, rows: &mut Vec<Row>, notes: &mut V
         );
     }
     if let Some(project) = &current {
+        keep_copy(&database, &format!("plus-day-current-{n}.duckdb"));
         emit(
             CURRENT_PLUS_DAY,
             step::run(project, day(3, 2), day(3, 3), false),
@@ -341,6 +336,14 @@ fn rows_differing(connection: &duckdb::Connection, left: &str, right: &str) -> i
 
 fn open(database: &Path) -> duckdb::Connection {
     duckdb::Connection::open(database).expect("opening the database")
+}
+
+/// With `SIGBATCH_BENCH_KEEP=<dir>`, a copy of `database` as `<dir>/<name>`, for profiling the
+/// next run on its own.
+fn keep_copy(database: &Path, name: &str) {
+    if let Some(keep) = std::env::var_os("SIGBATCH_BENCH_KEEP") {
+        std::fs::copy(database, Path::new(&keep).join(name)).expect("keeping a copy");
+    }
 }
 
 /// A project directory `<root>/<name>` on `database` with the fixture's group (the current

@@ -1,16 +1,18 @@
-{#- the lifetime counts of the (key, slot, value)s this window's recomputed pairs hold: the
-    stored count, plus the recomputed pairs, minus the rows they replace (counts only ever grow,
-    so none reaches 0; a row that would is dropped) #}
+{#- the lifetime counts of the (key, slot, value)s this window's recomputed pairs hold, in the
+    `slots` a lifetime output reads: the stored count, plus the recomputed pairs, minus the rows
+    they replace (counts only ever grow, so none reaches 0; a row that would is dropped) #}
 CREATE OR REPLACE {{ kind.lifetime_value_counts_this_run }} {{ t.lifetime_value_counts_this_run }}{{ layout.lifetime_value_counts_this_run }} AS
 WITH changed AS (
   SELECT fresh.attribute_key, fresh.slot, fresh.value, fresh.n, fresh.last_derived, fresh.last_load, fresh.last_event_id
   FROM {{ t.value_counts_this_run }} AS fresh
+  WHERE fresh.slot IN ({{ slots }})
   UNION ALL
   SELECT stored.attribute_key, stored.slot, stored.value, -stored.n, stored.last_derived, stored.last_load, stored.last_event_id
   FROM {{ t.value_counts }} AS stored
   JOIN {{ t.daily_aggregates_this_run }} AS pairs
     ON pairs.attribute_key = stored.attribute_key AND pairs.event_date = stored.event_date
   WHERE stored.event_date IN (SELECT event_date FROM {{ t.days_to_process }} WHERE process_now)
+    AND stored.slot IN ({{ slots }})
 )
 SELECT
   counts.attribute_key,

@@ -73,12 +73,6 @@ pub(super) fn refresh(w: &mut StageWriter<'_>) -> Result<()> {
         "value_counts_this_run.sql",
         json!({"slots": slots, "last_load": last_load, "last_event_id": last_event_id}),
     )?;
-    let (last_load, last_event_id) =
-        last_occurrence(w, "counts", "last_derived", "last_load", "last_event_id");
-    w.emit(
-        "lifetime_value_counts_this_run.sql",
-        json!({"last_load": last_load, "last_event_id": last_event_id}),
-    )?;
     let columns = [
         "attribute_key",
         "slot",
@@ -88,13 +82,33 @@ pub(super) fn refresh(w: &mut StageWriter<'_>) -> Result<()> {
         "last_load",
         "last_event_id",
     ];
-    // only the (key, slot, value)s the window's events hold are rewritten, not all of a key's
-    w.emit("lifetime_value_counts_delete.sql", json!({}))?;
-    let (target, source) = (
-        w.tables.get("lifetime_value_counts").to_string(),
-        w.tables.get("lifetime_value_counts_this_run").to_string(),
-    );
-    w.insert_all(&target, &source, &columns)?;
+    let lifetime_slots = lifetime_slots(w);
+    if !lifetime_slots.is_empty() {
+        let (last_load, last_event_id) =
+            last_occurrence(w, "counts", "last_derived", "last_load", "last_event_id");
+        w.emit(
+            "lifetime_value_counts_this_run.sql",
+            json!({
+                "last_load": last_load,
+                "last_event_id": last_event_id,
+                "slots": lifetime_slots.iter().map(usize::to_string).collect::<Vec<_>>().join(", "),
+            }),
+        )?;
+        // only the (key, slot, value)s the window's events hold are rewritten, not all of a key's
+        w.emit("lifetime_value_counts_delete.sql", json!({}))?;
+        let (target, source) = (
+            w.tables.get("lifetime_value_counts").to_string(),
+            w.tables.get("lifetime_value_counts_this_run").to_string(),
+        );
+        // a key's rows side by side: every read of them is by key, and a key's repeated text
+        // then compresses to little, which is most of what a scan of the table costs
+        w.insert_ordered(
+            &target,
+            &source,
+            &columns,
+            &["attribute_key", "slot", "value"],
+        )?;
+    }
     w.emit("value_counts_delete.sql", json!({}))?;
     let mut daily_columns = columns.to_vec();
     daily_columns.insert(1, "event_date");
@@ -103,6 +117,21 @@ pub(super) fn refresh(w: &mut StageWriter<'_>) -> Result<()> {
         w.tables.get("value_counts_this_run").to_string(),
     );
     w.insert_ordered(&target, &source, &daily_columns, &["event_date"])
+}
+
+/// The slots a lifetime output reads: only those have lifetime counts (a slot of windowed
+/// outputs alone is read from the daily counts).
+fn lifetime_slots(w: &StageWriter<'_>) -> Vec<usize> {
+    let mut slots: Vec<usize> = w
+        .plan
+        .outputs
+        .iter()
+        .filter(|output| output.period_days.is_none())
+        .filter_map(|output| output.counted)
+        .collect();
+    slots.sort_unstable();
+    slots.dedup();
+    slots
 }
 
 /// The query giving one counted output's value per key (`attribute_key`, `result`), from the
