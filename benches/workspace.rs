@@ -13,7 +13,9 @@
 //!
 //! It prints a Markdown table with the workspace's and the five runs' ratios to the one group's
 //! time, and the shared reads the workspace made (from its run_results.json). It checks that
-//! both files end with the same attributes tables, and never fails on a number.
+//! both files end with the same attributes tables, and never fails on a number. With
+//! `SIGBATCH_BENCH_KEEP=<dir>`, a copy of the workspace's database as its +1 load day run finds it
+//! is left there (`workspace-plus-day.duckdb`).
 
 #[path = "pipeline/dataset.rs"]
 mod dataset;
@@ -126,6 +128,11 @@ fn main() {
             for root in [&together, &apart] {
                 dataset::append_load_day(&open(&root.join("events.duckdb")), n, 60)
                     .expect("appending the 61st load day");
+            }
+            if let Some(keep) = std::env::var_os("SIGBATCH_BENCH_KEEP") {
+                // for profiling the +1 load day on its own
+                let copy = Path::new(&keep).join("workspace-plus-day.duckdb");
+                std::fs::copy(together.join("events.duckdb"), copy).expect("keeping a copy");
             }
         }
         let full = step == "full refresh";

@@ -13,6 +13,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::dialect::{Dialect, DuckDb};
+
 /// Columns typed other than VARCHAR, matching `demo::EVENTS_COLUMNS`.
 const TYPED_COLUMNS: &[(&str, &str)] = &[("domain_sessionidx", "INTEGER"), ("tr_total", "DOUBLE")];
 
@@ -64,7 +66,7 @@ pub fn stage_events_csv(
         })?;
     let source = format!(
         "read_csv({}, header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"')",
-        quote_literal(path_text)
+        DuckDb.string_literal(path_text)
     );
     let read_error = |source| StageError::Read {
         path: csv.to_owned(),
@@ -156,12 +158,9 @@ fn self_describing(column: &str) -> Option<(&str, u32, u32)> {
     (!name.ends_with('_') && major.parse::<u32>().is_ok()).then_some((rest, minor, patch))
 }
 
+/// Quoted as DuckDB quotes an identifier (the file's names are user text).
 fn quote_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
+    DuckDb.ident(name)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::columns::{self, COLUMNS};
+use crate::dialect::{Dialect, DuckDb};
 use super::events::Event;
 
 static NEXT_FILE: AtomicU64 = AtomicU64::new(0);
@@ -55,13 +56,14 @@ pub(crate) fn load_events(
 
     let definitions: Vec<String> = COLUMNS
         .iter()
-        .map(|(name, ty)| format!("{name} {ty}"))
+        .map(|(name, ty)| format!("{} {ty}", DuckDb.ident(name)))
         .collect();
     let csv_types: Vec<String> = COLUMNS
         .iter()
         .map(|&(name, ty)| {
             format!(
-                "'{name}': '{}'",
+                "{}: '{}'",
+                DuckDb.string_literal(name),
                 if ty == "TIMESTAMP" { "BIGINT" } else { ty }
             )
         })
@@ -69,21 +71,22 @@ pub(crate) fn load_events(
     let values: Vec<String> = COLUMNS
         .iter()
         .map(|&(name, ty)| {
+            let column = DuckDb.ident(name);
             if ty == "TIMESTAMP" {
-                format!("epoch_ms({name})")
+                format!("epoch_ms({column})")
             } else {
-                name.to_owned()
+                column
             }
         })
         .collect();
     conn.execute_batch(&format!(
         "CREATE SCHEMA IF NOT EXISTS atomic;\n\
          CREATE OR REPLACE TABLE atomic.events ({});\n\
-         INSERT INTO atomic.events SELECT {} FROM read_csv('{}', auto_detect = false, header = false, \
+         INSERT INTO atomic.events SELECT {} FROM read_csv({}, auto_detect = false, header = false, \
          delim = ',', quote = '\"', escape = '\"', allow_quoted_nulls = false, columns = {{{}}});",
         definitions.join(", "),
         values.join(", "),
-        path.replace('\'', "''"),
+        DuckDb.string_literal(path),
         csv_types.join(", ")
     ))
 }
