@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::columns::{self, COLUMNS};
-use crate::dialect::{Dialect, DuckDb};
 use super::events::Event;
+use crate::dialect::{Dialect, DuckDb};
 
 static NEXT_FILE: AtomicU64 = AtomicU64::new(0);
 
