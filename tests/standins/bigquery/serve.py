@@ -298,7 +298,7 @@ def _value_bytes(value, field, paths, depth):
     if field.mode == "REPEATED":
         item = f"item{depth}"
         inner = _value_bytes(item, field.replace(mode="NULLABLE"), paths, depth + 1)
-        return f"COALESCE(list_sum(list_transform({value}, {item} -> {inner})), 0)"
+        return f"COALESCE(list_sum(list_transform({value}, lambda {item}: {inner})), 0)"
     if field.type in ("RECORD", "STRUCT"):
         whole = not paths or () in paths
         parts = []
