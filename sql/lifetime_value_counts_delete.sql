@@ -1,5 +1,8 @@
 {#- the stored lifetime counts of the (key, slot, value)s this window recomputed #}
-{%- if subquery_predicates %}
+{%- if row_locator %}
+DELETE FROM {{ t.lifetime_value_counts }}
+WHERE {{ row_locator }} IN (SELECT stored_row FROM {{ t.lifetime_value_counts_this_run }} WHERE stored_row IS NOT NULL)
+{%- elif subquery_predicates %}
 DELETE FROM {{ t.lifetime_value_counts }} stored
 WHERE stored.attribute_key IN (SELECT attribute_key FROM {{ t.lifetime_value_counts_this_run }})
   AND EXISTS (

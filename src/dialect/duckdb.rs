@@ -47,6 +47,10 @@ impl Dialect for DuckDb {
         true
     }
 
+    fn row_locator(&self) -> Option<&'static str> {
+        Some("rowid")
+    }
+
     fn parser(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::DuckDbDialect {})
     }

@@ -163,6 +163,13 @@ pub trait Dialect: Send + Sync {
         true
     }
 
+    /// A column every stored row has that names it until the transaction's end (DuckDB's
+    /// `rowid`), so a statement can delete rows an earlier one found without finding them again;
+    /// `None` where there is none.
+    fn row_locator(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Whether `UPDATE target SET ... FROM source WHERE ...` joins another table; without it,
     /// `MERGE INTO target USING source ON ... WHEN MATCHED AND ... THEN UPDATE` says the same
     /// (Delta's UPDATE reads no other table).

@@ -92,10 +92,14 @@ pub(super) fn refresh(w: &mut StageWriter<'_>) -> Result<()> {
                 "last_load": last_load,
                 "last_event_id": last_event_id,
                 "slots": lifetime_slots.iter().map(usize::to_string).collect::<Vec<_>>().join(", "),
+                "row_locator": d.row_locator(),
             }),
         )?;
         // only the (key, slot, value)s the window's events hold are rewritten, not all of a key's
-        w.emit("lifetime_value_counts_delete.sql", json!({}))?;
+        w.emit(
+            "lifetime_value_counts_delete.sql",
+            json!({"row_locator": d.row_locator()}),
+        )?;
         let (target, source) = (
             w.tables.get("lifetime_value_counts").to_string(),
             w.tables.get("lifetime_value_counts_this_run").to_string(),
