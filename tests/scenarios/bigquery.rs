@@ -582,6 +582,9 @@ impl super::network::Networked for BigQuery {
     const FAULT_ONE_IN: u64 = 3;
     const SEED: u64 = 0x5eed_b16a;
     const RANDOM_KILLS: usize = 0;
+    /// A run of the emulator is seconds a window: one cutoff, and the last run killed once.
+    const WORKSPACE_CUTOFFS: usize = 1;
+    const WORKSPACE_KILLS: usize = 1;
     const KILLED_DURING: fn(&str, &str, &str) -> bool = |method, target, body| {
         method == "POST"
             && target.ends_with("/queries")
@@ -592,12 +595,41 @@ impl super::network::Networked for BigQuery {
             })
     };
 
-    fn lease_sql(&mut self, place: &str, sql: &str) -> Vec<Vec<Option<String>>> {
-        let lease = format!(
-            "`{place}_snowplow_manifest`.`ecommerce_transaction_interactions_features_1_sigbatch_lease`"
-        );
-        let sql = sql.replace("{lease}", &lease);
-        self.server.client(place).run(&sql).unwrap().rows
+    fn lease_of(place: &str, group: &str) -> String {
+        format!("`{place}_snowplow_manifest`.`{group}_sigbatch_lease`")
+    }
+
+    fn try_sql(&mut self, place: &str, sql: &str) -> Result<super::network::Rows, String> {
+        let result = self.server.client(place).run(sql);
+        result.map(|result| result.rows).map_err(|e| e.to_string())
+    }
+
+    /// The tables of the place's scratch dataset, as the REST API lists them (a dataset not
+    /// found lists none).
+    fn shared_read_tables(&mut self, place: &str) -> Vec<String> {
+        let answer = ureq::get(&format!(
+            "http://127.0.0.1:{}/bigquery/v2/projects/local/datasets/{place}_scratch/tables?maxResults=1000",
+            self.server.port
+        ))
+        .header("Authorization", &format!("Bearer {TOKEN}"))
+        .call();
+        let listed: Value = match answer {
+            Ok(mut answer) => {
+                serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap()
+            }
+            Err(ureq::Error::StatusCode(404)) => return Vec::new(),
+            Err(error) => panic!("listing the tables of {place}_scratch: {error}"),
+        };
+        let mut names: Vec<String> = listed["tables"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|table| table["tableReference"]["tableId"].as_str())
+            .map(str::to_lowercase)
+            .filter(|name| name.starts_with("sigbatch_shared_events"))
+            .collect();
+        names.sort();
+        names
     }
 
     /// The killed run's sessions are gone from the stand-in (their transactions rolled back).

@@ -195,15 +195,29 @@ impl super::network::Networked for Databricks {
     const KILLED_DURING: fn(&str, &str, &str) -> bool =
         |method, target, _| method == "GET" && target.starts_with("/api/2.0/sql/statements/");
 
-    fn lease_sql(&mut self, place: &str, sql: &str) -> Vec<Vec<Option<String>>> {
-        let lease = format!(
-            "`{place}_snowplow_manifest`.`ecommerce_transaction_interactions_features_1_sigbatch_lease`"
-        );
-        self.server
-            .client()
-            .run(&sql.replace("{lease}", &lease))
-            .unwrap()
-            .rows
+    fn lease_of(place: &str, group: &str) -> String {
+        format!("`{place}_snowplow_manifest`.`{group}_sigbatch_lease`")
+    }
+
+    fn try_sql(&mut self, _place: &str, sql: &str) -> Result<super::network::Rows, String> {
+        let result = self.server.client().run(sql);
+        result.map(|result| result.rows).map_err(|e| e.to_string())
+    }
+
+    /// `SHOW TABLES` of the place's scratch schema (database, name, temporary), the stand-in's
+    /// temporary views left out.
+    fn shared_read_tables(&mut self, place: &str) -> Vec<String> {
+        let shown = self.try_sql(place, &format!("SHOW TABLES IN `{place}_scratch`"));
+        let mut names: Vec<String> = shown
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|row| row.get(2).cloned().flatten().as_deref() == Some("false"))
+            .filter_map(|row| row.get(1).cloned().flatten())
+            .map(|name| name.to_lowercase())
+            .filter(|name| name.starts_with("sigbatch_shared_events"))
+            .collect();
+        names.sort();
+        names
     }
 
     /// Statements run at once here: the killed run's insert waits long enough to be left

@@ -10,7 +10,7 @@
 //!    events (`sigbatch__max_window_events`), equals the same run on DuckDB in windows of days.
 //! 3. `a_rerun_does_nothing`: after it, `status` reads the state back and a rerun finds nothing
 //!    to do, leaving the table as it was (`updated_at` included). Cases 2 and 3 share one run,
-//!    and cases 2, 3, 6, 7, 8, 10, 11, 12 and 13 one warehouse, each in a place of its own.
+//!    and cases 2, 3, 6, 7, 8, 10, 11, 12, 13 and 14 one warehouse, each in a place of its own.
 //! 4. `a_run_stopped_after_statements_then_rerun_reaches_the_uninterrupted_tables`.
 //! 5. `two_concurrent_runs_never_interleave`.
 //! 6. `a_missing_events_table_is_named_and_nothing_is_written`.
@@ -28,8 +28,13 @@
 //!     killed with its work open on the warehouse, then full refreshes killed at random moments;
 //!     each next run ends what the dead one left open and reaches case 2's tables.
 //! 13. `a_workspace_reads_the_events_once_for_its_groups` (`workspace.rs`, not on DuckDB): two
-//!     groups over one place's events, run as a workspace, share each window's read and each
-//!     give the fixture's expected table (compat) or case 2's tables (exact).
+//!     groups over one place's events, run as a workspace in compat mode, share each window's
+//!     read and each give the fixture's expected table.
+//! 14. `a_workspace_stream_killed_and_rerun_gives_the_tables_of_separate_runs`
+//!     (`workspace_stream.rs`, not on DuckDB): groups of different keys run as a workspace in
+//!     exact mode at seeded random cutoffs, the last runs first killed at seeded moments, give
+//!     after every run the tables of their separate runs (case 2's at the end); no shared read's
+//!     table is left but a killed run's own.
 //!
 //! What only one warehouse has (a lease taken over, dry-run byte estimates, ...) is checked in its
 //! own file, beside the suite, or in the harness's hooks (`after_compat`, `after_exact`,
@@ -52,6 +57,9 @@ pub mod stored_values;
 pub mod workspace;
 #[allow(unused_imports)]
 pub use workspace::a_workspace_reads_the_events_once_for_its_groups;
+pub mod workspace_stream;
+#[allow(unused_imports)]
+pub use workspace_stream::a_workspace_stream_killed_and_rerun_gives_the_tables_of_separate_runs;
 
 use std::path::Path;
 use std::process::Output;
@@ -593,7 +601,7 @@ fn dry_run<H: Harness>(h: &mut H, secrets: &[String]) {
 /// for a warehouse that has none to refuse.
 macro_rules! suite {
     ($harness:ty) => {
-        $crate::scenarios::suite!(@cases $harness, 10; refused_credentials_are_named_without_the_secret, faults_in_transit_leave_the_uninterrupted_tables, a_killed_runs_open_work_is_ended_by_the_next_run, a_workspace_reads_the_events_once_for_its_groups);
+        $crate::scenarios::suite!(@cases $harness, 11; refused_credentials_are_named_without_the_secret, faults_in_transit_leave_the_uninterrupted_tables, a_killed_runs_open_work_is_ended_by_the_next_run, a_workspace_reads_the_events_once_for_its_groups, a_workspace_stream_killed_and_rerun_gives_the_tables_of_separate_runs);
     };
     ($harness:ty, without credentials) => {
         $crate::scenarios::suite!(@cases $harness, 6;);

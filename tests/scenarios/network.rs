@@ -8,13 +8,15 @@
 use serde_json::Value;
 
 use super::{
-    ATTRIBUTES, DAILY, Harness, PLACE, SharedWarehouse, attributes_without_updated_at, fixture,
-    scratch, sigbatch,
+    Harness, PLACE, SharedWarehouse, attributes_without_updated_at, fixture, scratch, sigbatch,
 };
 use crate::common::relay::{Delivery, Fault, Relay};
 use crate::common::{self, TempProject};
 
 pub type Rows = Vec<Vec<Option<String>>>;
+
+/// The fixture group's full name, its tables' prefix.
+pub const FIXTURE_GROUP: &str = "ecommerce_transaction_interactions_features_1";
 
 /// What a warehouse's requests look like to the relay.
 pub struct Wire {
@@ -64,9 +66,28 @@ pub trait Networked: Harness {
     const KILLED_DURING: fn(&str, &str, &str) -> bool;
     /// How many full refreshes that case then kills at random moments.
     const RANDOM_KILLS: usize;
+    /// How many seeded random `--until` cutoffs the workspace stream of
+    /// tests/scenarios/workspace_stream.rs runs at before its last run
+    /// (`SIGBATCH_TEST_WORKSPACE_CUTOFFS` for a larger sweep).
+    const WORKSPACE_CUTOFFS: usize = 2;
+    /// How many of that stream's last runs are first killed (`SIGBATCH_TEST_WORKSPACE_KILLS`),
+    /// at most its cutoffs.
+    const WORKSPACE_KILLS: usize = 2;
 
+    /// The lease table of the group whose full name (`<name>_<version>`) is `group` at `place`,
+    /// quoted.
+    fn lease_of(place: &str, group: &str) -> String;
+    /// Runs `sql` at `place`: its rows, or the warehouse's error.
+    fn try_sql(&mut self, place: &str, sql: &str) -> Result<Rows, String>;
+    /// The shared reads' tables (`sigbatch_shared_events_*`, tests/scenarios/workspace.rs) left
+    /// at `place`, lower case and sorted (none where its scratch schema does not exist).
+    fn shared_read_tables(&mut self, place: &str) -> Vec<String>;
     /// Runs `sql` at `place`, `{lease}` standing for the fixture project's lease table there.
-    fn lease_sql(&mut self, place: &str, sql: &str) -> Vec<Vec<Option<String>>>;
+    fn lease_sql(&mut self, place: &str, sql: &str) -> Rows {
+        let lease = Self::lease_of(place, FIXTURE_GROUP);
+        self.try_sql(place, &sql.replace("{lease}", &lease))
+            .unwrap_or_else(|error| panic!("{sql}: {error}"))
+    }
     /// Makes statements containing `text` outlast a killed run, where they would not (the
     /// stand-in runs them slowly); `None`: no longer.
     fn slow_down(&mut self, _text: Option<&str>) {}
@@ -187,9 +208,22 @@ pub fn with_uninterrupted_tables<H: Harness>(
     });
 }
 
+/// The fixture group's attributes (without `updated_at`) and daily aggregates at `place`.
 pub fn tables<H: Harness>(h: &mut H, project: &TempProject, place: &str) -> (Rows, Rows) {
-    let attributes = attributes_without_updated_at(h.read(project, place, ATTRIBUTES));
-    let daily = scratch("daily", h.read(project, place, DAILY));
+    group_tables(h, project, place, FIXTURE_GROUP)
+}
+
+/// `tables` of the group whose full name is `group`.
+pub fn group_tables<H: Harness>(
+    h: &mut H,
+    project: &TempProject,
+    place: &str,
+    group: &str,
+) -> (Rows, Rows) {
+    let attributes =
+        attributes_without_updated_at(h.read(project, place, &format!("{group}_attributes")));
+    let daily = h.read(project, place, &format!("{group}_daily_aggregates"));
+    let daily = scratch("daily", daily);
     (
         attributes,
         common::rows(&daily, "SELECT * FROM daily ORDER BY ALL").1,

@@ -384,9 +384,30 @@ impl super::network::Networked for Snowflake {
             })
     };
 
-    fn lease_sql(&mut self, place: &str, sql: &str) -> Vec<Vec<Option<String>>> {
-        let sql = sql.replace("{lease}", LEASE);
-        self.database(place).client.run(&sql).unwrap().rows
+    fn lease_of(_place: &str, group: &str) -> String {
+        format!(
+            "\"ATOMIC_SNOWPLOW_MANIFEST\".\"{}_SIGBATCH_LEASE\"",
+            group.to_uppercase()
+        )
+    }
+
+    fn try_sql(&mut self, place: &str, sql: &str) -> Result<super::network::Rows, String> {
+        let result = self.database(place).client.run(sql);
+        result.map(|result| result.rows).map_err(|e| e.to_string())
+    }
+
+    fn shared_read_tables(&mut self, place: &str) -> Vec<String> {
+        let listed = self.try_sql(
+            place,
+            "SELECT LOWER(table_name) FROM information_schema.tables \
+             WHERE table_catalog = CURRENT_DATABASE() \
+             AND LOWER(table_name) LIKE 'sigbatch_shared_events%' ORDER BY 1",
+        );
+        listed
+            .unwrap()
+            .into_iter()
+            .filter_map(|row| row[0].clone())
+            .collect()
     }
 
     /// The killed run's sessions are gone from the stand-in (their transactions rolled back).
