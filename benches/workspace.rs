@@ -21,8 +21,9 @@
 //! BigQuery would bill: it starts the BigQuery stand-in (tests/standins/bigquery/serve.py, whose
 //! dry runs estimate the bytes of the columns a query reads over the partitions it keeps), loads
 //! the same generator's events in BigQuery's layout (contexts as REPEATED RECORD, `revenue`
-//! NUMERIC, partitioned by the day of `load_tstamp`; 100,000 by default, `-- --bigquery <events>`
-//! for another number), and for the full refresh and the +1 load day prints the bytes
+//! NUMERIC, partitioned by the day of `load_tstamp`; 1M as above unless `-- --bigquery <events>`
+//! says otherwise; about 5 minutes at 1M, most of it the workspace's full refresh), and for the
+//! full refresh and the +1 load day prints the bytes
 //! `plan --json` estimates for the workspace's shared read against the sum of the five groups'
 //! own estimates (each group's read were it run alone), the part of that sum that reads the
 //! events table (a group's estimate less its stored-event check, which it makes in a workspace
@@ -113,14 +114,14 @@ const STEPS: [(&str, &str); 3] = [
 ];
 
 fn main() {
-    let events: Option<u64> = std::env::args()
+    let n: u64 = std::env::args()
         .skip(1)
         .filter_map(|a| a.replace('_', "").parse().ok())
-        .next();
+        .next()
+        .unwrap_or(1_000_000);
     if std::env::args().any(|a| a == "--bigquery") {
-        return bigquery::bench(events.unwrap_or(100_000));
+        return bigquery::bench(n);
     }
-    let n = events.unwrap_or(1_000_000);
     let dir = tempfile::tempdir().expect("a temp dir");
     let (together, apart) = (dir.path().join("together"), dir.path().join("apart"));
     eprintln!("generating {n} events ...");
