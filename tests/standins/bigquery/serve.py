@@ -13,10 +13,17 @@ open, for the tests. A jobs.query whose `requestId` was
 answered before gets that answer again without running, as BigQuery runs a resent request once.
 A dry run answers the bytes BigQuery would bill (`estimated_bytes`: the stored bytes of the
 columns the query reads, over the partitions its WHERE clause keeps) where the emulator says 0.
+A query job that runs (jobs.query, jobs.insert) reports the same estimate, made on its own
+connection just before each statement runs (so a script's statement sees what the script's
+earlier statements wrote, and the session's temporary tables), as `totalBytesProcessed` of
+its statement, and as `totalBytesBilled` BigQuery's on-demand minimum (`billed_bytes`); a
+script's job reports the sums of its statements' (its child jobs').
 
 usage: serve.py DIR TOKEN   (a stand-in as tests/standins/standin.py describes; data in DIR/data)
 """
 
+import contextvars
+import datetime
 import json
 import pathlib
 import re
@@ -46,7 +53,7 @@ if not hasattr(duckdb.DuckDBPyRelation, "to_arrow_reader"):
 from fastapi.responses import JSONResponse, Response  # noqa: E402
 from local_bigquery import app  # noqa: E402  (after the bridges)
 from local_bigquery.engine import database, sessions  # noqa: E402
-from local_bigquery.jobs import runner  # noqa: E402
+from local_bigquery.jobs import query as query_jobs, runner  # noqa: E402
 from local_bigquery.grpc import server as grpc  # noqa: E402
 from local_bigquery.settings import settings  # noqa: E402
 from local_bigquery.catalog import names, tables  # noqa: E402
@@ -121,10 +128,21 @@ def estimated_bytes(project_id, dataset_id, sql):
     and MERGE, and any query sqlglot cannot qualify, count every column whose name appears
     anywhere in the statement, whole and without pruning; a table read twice is counted once,
     over the partitions any of its reads keeps; a bound that is not a constant (a subquery, a
-    parameter) prunes nothing, nor does partitioning by hour, month, year or integer range;
-    clustering and scripts (0, as the emulator answers) are not modelled."""
+    parameter, a script's variable) prunes nothing, nor does partitioning by hour, month, year
+    or integer range; clustering is not modelled; a table the catalog does not know
+    (INFORMATION_SCHEMA, a table not made yet) is read as empty; an unqualified name that is a
+    temporary table of the session is that table, even when the default dataset has one too.
+    A script's dry run answers no bytes (the emulator's SCRIPT); a script that runs reports
+    each statement's estimate (see `statement_with_bytes`)."""
+    return sum(bytes_per_table(project_id, dataset_id, parse(sql)).values())
+
+
+def bytes_per_table(project_id, dataset_id, trees):
+    """`estimated_bytes` of the statements `trees`, per base table read."""
+    # without a default dataset an unqualified name is a temporary table (or none)
+    dataset_id = dataset_id or NO_DATASET
     reads = {}  # table (project, dataset, name) -> {"paths": set, "ranges": list}
-    for tree in parse(sql):
+    for tree in trees:
         if isinstance(tree, (exp.Insert, exp.Create)) and isinstance(tree.expression, exp.Query):
             query = tree.expression
         elif isinstance(tree, exp.Query):
@@ -134,16 +152,46 @@ def estimated_bytes(project_id, dataset_id, sql):
             continue
         try:
             _read_by_scope(query, project_id, dataset_id, reads)
-        except sqlglot.errors.SqlglotError:
+        except Exception:  # sqlglot cannot qualify it
             _read_loosely(query, project_id, dataset_id, reads, target_read=False)
-    return sum(_table_bytes(table, read) for table, read in reads.items())
+    return {table: _table_bytes(table, read) for table, read in reads.items()}
+
+
+# Where a running statement's estimate reads: its job's cursor (which sees its session's
+# temporary tables and its transaction's writes) and the session's temporary tables' names
+# (casefolded); a dry run reads the committed tables on a connection of its own
+_reading = contextvars.ContextVar("reading", default=None)
+NO_DATASET = "_sigbatch_no_default_dataset"
+
+
+def _temporary(table):
+    reading = _reading.get()
+    return reading is not None and table[2].casefold() in reading[1]
+
+
+def _fetch(sql, params):
+    reading = _reading.get()
+    if reading is None:
+        return database.fetch(sql, params)
+    return reading[0].execute(sql, params).fetchall()
 
 
 def _table_fields(table):
+    if _temporary(table):
+        cursor = _reading.get()[0]
+        return query_jobs._fields(cursor.sql(f"SELECT * FROM {quote(table[2])} LIMIT 0"))
     try:
         return tables.fields(tables.load(*table))
     except Exception:  # a table that does not exist (yet) is read as empty
         return None
+
+
+def _day_partitioning(table):
+    """The column `table` is partitioned on by day, else None."""
+    if _temporary(table):
+        return None
+    partitioning = tables.load(*table).timePartitioning
+    return partitioning and partitioning.type == "DAY" and partitioning.field
 
 
 def _base_tables(query, project_id, dataset_id):
@@ -190,8 +238,7 @@ def _read_by_scope(query, project_id, dataset_id, reads):
                 used.add(alias)
         for alias in used:
             table = by_alias[alias]
-            partitioning = tables.load(*table).timePartitioning
-            field = partitioning and partitioning.type == "DAY" and partitioning.field
+            field = _day_partitioning(table)
             bounds = _bounds(scope.expression, alias, field) if field else (None, None)
             _read(reads, table)["ranges"].append((field, *bounds))
 
@@ -236,11 +283,19 @@ def _bounds(select, alias, field):
 
 
 def _constant(node):
-    """The text of a string literal, or of one cast to a TIMESTAMP or DATE; else None."""
+    """The text of a string literal, or of one cast to a TIMESTAMP or DATE, that reads as a
+    time (else it bounds nothing: an estimate that fails to cast would end the transaction of
+    the statement it is made for); else None."""
     if isinstance(node, exp.Cast) and node.to.is_type(
             *exp.DataType.TEMPORAL_TYPES) and isinstance(node.this, exp.Literal):
         node = node.this
-    return node.this if isinstance(node, exp.Literal) and node.is_string else None
+    if not (isinstance(node, exp.Literal) and node.is_string):
+        return None
+    try:
+        datetime.datetime.fromisoformat(node.this.strip().replace(" UTC", "+00:00"))
+    except ValueError:
+        return None
+    return node.this
 
 
 def _read_loosely(tree, project_id, dataset_id, reads, target_read):
@@ -288,8 +343,8 @@ def _table_bytes(table, read):
             conditions.append(" AND ".join(parts))
     where = " OR ".join(f"({c})" for c in conditions) if conditions else "TRUE"
     sums = " + ".join(f"COALESCE(SUM({size}), 0)" for size in sizes)
-    (total,) = database.fetch(
-        f"SELECT CAST({sums} AS BIGINT) FROM {tables.name(*table)} WHERE {where}", params)[0]
+    source = quote(table[2]) if _temporary(table) else tables.name(*table)
+    (total,) = _fetch(f"SELECT CAST({sums} AS BIGINT) FROM {source} WHERE {where}", params)[0]
     return int(total or 0)
 
 
@@ -339,6 +394,74 @@ def dry_run_with_bytes(project_id, configuration):
 runner._dry_run = dry_run_with_bytes
 
 
+# What a query that runs reports: each statement its estimate as `totalBytesProcessed` and, as
+# `totalBytesBilled`, what BigQuery's on-demand pricing bills for it: at least 10 MB per table
+# read (MB as BigQuery counts them, 2^20 bytes), the total rounded up to a whole MB; a
+# statement that reads nothing (DDL, a read of empty tables) bills nothing. A script's job
+# (and BigQuery's) reports the sums over its statements.
+MB = 1 << 20
+MINIMUM_PER_TABLE = 10 * MB
+
+
+def billed_bytes(per_table):
+    read = [size for size in per_table.values() if size > 0]
+    if not read:
+        return 0
+    total = sum(max(size, MINIMUM_PER_TABLE) for size in read)
+    return -(-total // MB) * MB
+
+
+_statement = query_jobs._statement
+
+
+def statement_with_bytes(cur, tree, context, destination, config, dry_run, isolated):
+    per_table = None
+    if not dry_run:
+        token = _reading.set((cur, set(context.temporary)))
+        try:
+            per_table = bytes_per_table(context.project_id, context.dataset_id, [tree.copy()])
+        except Exception as error:  # an estimate is never worth failing a statement
+            print(f"bytes not estimated: {error!r}", file=sys.stderr)
+        finally:
+            _reading.reset(token)
+    statistics = _statement(cur, tree, context, destination, config, dry_run, isolated)
+    if per_table is None:
+        return statistics
+    return statistics.replace(totalBytesProcessed=str(sum(per_table.values())),
+                              totalBytesBilled=str(billed_bytes(per_table)))
+
+
+query_jobs._statement = statement_with_bytes
+_execute_query = query_jobs.execute
+
+
+def execute_with_bytes(cur, project_id, job_id, config, dry_run=False, session=None):
+    statistics, children, destination = _execute_query(
+        cur, project_id, job_id, config, dry_run=dry_run, session=session)
+    if children and not dry_run:
+        statistics = statistics.replace(**{
+            field: str(sum(int(getattr(child, field) or 0) for child in children))
+            for field in ("totalBytesProcessed", "totalBytesBilled")})
+    return statistics, children, destination
+
+
+query_jobs.execute = execute_with_bytes
+_done = runner._done
+
+
+def done_with_bytes(job, statistics, error=None):
+    """The job's own `statistics.totalBytesProcessed` as its query's (the emulator's is 0)."""
+    job = _done(job, statistics, error)
+    query = job.statistics.query
+    if query is not None and query.totalBytesProcessed not in (None, "0"):
+        job = job.replace(statistics=job.statistics.replace(
+            totalBytesProcessed=query.totalBytesProcessed))
+    return job
+
+
+runner._done = done_with_bytes
+
+
 @app.get("/sigbatch/sessions")
 def open_sessions():
     return list(sessions._sessions)
@@ -354,6 +477,30 @@ async def bearer_token(request, call_next):
             "code": 401, "message": message, "status": "UNAUTHENTICATED",
             "errors": [{"message": message, "domain": "global", "reason": "unauthorized"}]}})
     return await call_next(request)
+
+
+@app.middleware("http")
+async def query_answer_bytes(request, call_next):
+    """A jobs.query or jobs.getQueryResults answer of a finished job says the job's bytes (the
+    emulator's answers say 0)."""
+    response = await call_next(request)
+    if "/queries" not in request.url.path or response.status_code != 200:
+        return response
+    content = b"".join([chunk async for chunk in response.body_iterator])
+    try:
+        answer = json.loads(content)
+        reference = answer.get("jobReference") or {}
+        if answer.get("jobComplete") and reference.get("jobId"):
+            job = runner.get(reference["projectId"], reference["jobId"])
+            query = job.statistics.query
+            if query is not None and query.totalBytesProcessed is not None:
+                answer["totalBytesProcessed"] = query.totalBytesProcessed
+                if request.method == "POST":
+                    answer["totalBytesBilled"] = query.totalBytesBilled or "0"
+                content = json.dumps(answer).encode()
+    except Exception as error:  # the answer as the emulator gave it
+        print(f"bytes not added to the answer: {error!r}", file=sys.stderr)
+    return Response(content, status_code=response.status_code, media_type="application/json")
 
 
 # requestId -> the answer: BigQuery runs a jobs.query resent with its requestId once (the
