@@ -585,6 +585,8 @@ impl super::network::Networked for BigQuery {
     /// A run of the emulator is seconds a window: one cutoff, and the last run killed once.
     const WORKSPACE_CUTOFFS: usize = 1;
     const WORKSPACE_KILLS: usize = 1;
+    /// The emulator commits one transaction at a time: one of two runs' fails to commit.
+    const CONCURRENT_PLACES: bool = false;
     const KILLED_DURING: fn(&str, &str, &str) -> bool = |method, target, body| {
         method == "POST"
             && target.ends_with("/queries")

@@ -73,6 +73,8 @@ pub trait Networked: Harness {
     /// How many of that stream's last runs are first killed (`SIGBATCH_TEST_WORKSPACE_KILLS`),
     /// at most its cutoffs.
     const WORKSPACE_KILLS: usize = 2;
+    /// Whether runs at two places may run at the same time.
+    const CONCURRENT_PLACES: bool = true;
 
     /// The lease table of the group whose full name (`<name>_<version>`) is `group` at `place`,
     /// quoted.

@@ -3,7 +3,8 @@
 //! and filters over the fixture's events (`stream_groups`) run in exact mode as a workspace at
 //! one place, at seeded random `--until` cutoffs over the fixture's loads
 //! (`Networked::WORKSPACE_CUTOFFS`), then without one; the same groups run as separate projects,
-//! with the same cutoffs, at another place (at the same time). After every run each group's
+//! with the same cutoffs, at another place (at the same time, where the stand-in allows:
+//! `Networked::CONCURRENT_PLACES`). After every run each group's
 //! tables (attributes without `updated_at`, daily aggregates) equal those of its separate runs,
 //! and at the end the fixture's group has case 2's tables. Each run not killed makes one shared
 //! read for both groups.
@@ -48,14 +49,20 @@ pub fn a_workspace_stream_killed_and_rerun_gives_the_tables_of_separate_runs<H: 
         for (run, until) in untils.iter().enumerate() {
             let args: Vec<&str> = until.iter().flat_map(|u| ["--until", u.as_str()]).collect();
             let kill = (run + kills).checked_sub(untils.len());
+            let separate_runs = || {
+                for project in &apart {
+                    let mut separate = vec!["run"];
+                    separate.extend(&args);
+                    succeed(secrets, project, &separate);
+                }
+            };
             let (results, took, killed) = std::thread::scope(|scope| {
-                let separate = scope.spawn(|| {
-                    for project in &apart {
-                        let mut separate = vec!["run"];
-                        separate.extend(&args);
-                        succeed(secrets, project, &separate);
-                    }
-                });
+                let separate = if H::CONCURRENT_PLACES {
+                    Some(scope.spawn(separate_runs))
+                } else {
+                    separate_runs();
+                    None
+                };
                 let killed = kill.map(|k| {
                     let workspace = Workspace {
                         place,
@@ -67,7 +74,7 @@ pub fn a_workspace_stream_killed_and_rerun_gives_the_tables_of_separate_runs<H: 
                 let started = Instant::now();
                 let (_, results) = run_workspace(secrets, &together, &args);
                 let took = started.elapsed();
-                if let Err(panic) = separate.join() {
+                if let Some(Err(panic)) = separate.map(|runs| runs.join()) {
                     std::panic::resume_unwind(panic);
                 }
                 (results, took, killed)
@@ -88,7 +95,7 @@ pub fn a_workspace_stream_killed_and_rerun_gives_the_tables_of_separate_runs<H: 
             assert_eq!(
                 h.shared_read_tables(place),
                 left,
-                "{at}: a run left its read"
+                "{at}: the shared reads' tables left are not only the killed runs' own"
             );
             for ((group, workspace), separate) in groups.iter().zip(&together).zip(&apart) {
                 let name = &group.full_name;
