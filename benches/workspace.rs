@@ -28,8 +28,12 @@
 //! own estimates (each group's read were it run alone), the part of that sum that reads the
 //! events table (a group's estimate less its stored-event check, which it makes in a workspace
 //! too), and the ratio of the shared read to that part. The workspace's full refresh runs on the
-//! stand-in between the two, so that the +1 load day is planned from its state. What the groups
-//! then read from the shared read's table is not counted.
+//! stand-in between the two, so that the +1 load day is planned from its state. Then it runs each
+//! step as the workspace and as the five projects one after another (their own dataset,
+//! `bench_apart`, over the same events table) and prints the bytes their run_results.json report
+//! (the stand-in's jobs report the same estimate per statement, and BigQuery's 10 MB minimum per
+//! table read as billed): the workspace's shared read, its groups' reads of the shared table and
+//! their other stages, against the five runs' reads of the events and their other stages.
 
 #[path = "pipeline/dataset.rs"]
 mod dataset;

@@ -1,5 +1,9 @@
 //! What BigQuery would bill (`-- --bigquery`): the bytes the stand-in's dry runs estimate for the
-//! workspace's shared read and for each group's own read of the events.
+//! workspace's shared read and for each group's own read of the events; then what the runs
+//! themselves report (the stand-in's jobs say the same estimate per statement, and BigQuery's
+//! 10 MB minimum per table read as billed), from their run_results.json: the workspace's full
+//! refresh and +1 load day against the five projects run one after another on a dataset of
+//! their own (`bench_apart`) over the same events table.
 
 use std::path::Path;
 use std::process::Command;
@@ -65,9 +69,15 @@ pub fn bench(n: u64) {
          dataset: bench\n      location: US\n      api_endpoint: {}\n",
         server.url()
     );
+    // the same five projects, run one after another, in a dataset of their own
+    let apart = root.join("apart");
     for (name, group_name, key, attributes) in GROUPS {
-        let project = write_project(root, name, &group(group_name, key, attributes));
+        let group = group(group_name, key, attributes);
+        let project = write_project(root, name, &group);
         std::fs::write(project.join("profiles.yml"), &profile).expect("writing profiles.yml");
+        let project = write_project(&apart, name, &group);
+        let own = profile.replace("dataset: bench\n", "dataset: bench_apart\n");
+        std::fs::write(project.join("profiles.yml"), own).expect("writing profiles.yml");
     }
     let list: Vec<String> = GROUPS.iter().map(|g| format!("  - {}\n", g.0)).collect();
     std::fs::write(
@@ -83,6 +93,7 @@ pub fn bench(n: u64) {
     );
     println!("|---:|---|---:|---:|---:|---:|");
     let mut notes = Vec::new();
+    let mut billed = Vec::new();
     for (step, now) in STEPS {
         let full = step == "full refresh";
         if !full {
@@ -130,12 +141,72 @@ pub fn bench(n: u64) {
                 read["groups"].as_array().map_or(0, Vec::len)
             ));
         }
-        if full {
-            let ran = Instant::now();
-            sigbatch(root, now, "run", true, &[]);
+        // the runs: the workspace, then the five projects one after another
+        let ran = Instant::now();
+        sigbatch(root, now, "run", full, &[]);
+        let together = Instant::now() - ran;
+        let workspace = read_json(&root.join("target/run_results.json"));
+        let mut shared = Bytes::default();
+        for read in workspace["shared_reads"].as_array().into_iter().flatten() {
+            shared.add(read);
+        }
+        let (mut own_read, mut rest) = (Bytes::default(), Bytes::default());
+        for g in workspace["groups"].as_array().expect("the groups' results") {
+            stages(&g["run"], &mut own_read, &mut rest);
+        }
+        let ran = Instant::now();
+        let (mut apart_read, mut apart_rest) = (Bytes::default(), Bytes::default());
+        for (name, ..) in GROUPS {
+            let dir = apart.join(name);
+            run_project(&dir, now, full);
+            let results = read_json(&dir.join("target/run_results.json"));
+            stages(&results, &mut apart_read, &mut apart_rest);
+        }
+        let separately = Instant::now() - ran;
+        billed.push((step, shared, own_read, rest, apart_read, apart_rest));
+        notes.push(format!(
+            "- {step}: the workspace run took {:.0} s, the five projects {:.0} s",
+            together.as_secs_f64(),
+            separately.as_secs_f64()
+        ));
+    }
+    println!();
+    println!(
+        "What the runs reported (run_results.json; the stand-in's per-statement estimate, so the \
+         same gaps). Processed / billed (billed: BigQuery's 10 MB minimum per table a statement \
+         reads, rounded up to a MB). \"reads\": the groups' base_events_this_run stage, which \
+         reads the shared read's table in the workspace and the events table when run alone."
+    );
+    println!();
+    println!(
+        "| events | step | bytes | workspace: shared read | its groups' reads | its groups' other stages | workspace total | five apart: reads of the events | their other stages | five apart total | workspace / five |"
+    );
+    println!("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (step, shared, own_read, rest, apart_read, apart_rest) in &billed {
+        for (kind, pick) in [
+            ("processed", (|b: &Bytes| b.processed) as fn(&Bytes) -> u64),
+            ("billed", |b: &Bytes| b.billed),
+        ] {
+            let together = pick(shared) + pick(own_read) + pick(rest);
+            let separately = pick(apart_read) + pick(apart_rest);
+            println!(
+                "| {n} | {step} | {kind} | {} | {} | {} | {together} | {} | {} | {separately} | {:.2} |",
+                pick(shared),
+                pick(own_read),
+                pick(rest),
+                pick(apart_read),
+                pick(apart_rest),
+                together as f64 / separately as f64
+            );
+        }
+        let unreported = shared.unreported
+            + own_read.unreported
+            + rest.unreported
+            + apart_read.unreported
+            + apart_rest.unreported;
+        if unreported > 0 {
             notes.push(format!(
-                "- the workspace's full refresh on the stand-in took {:.0} s",
-                ran.elapsed().as_secs_f64()
+                "- {step}: {unreported} stages or shared reads reported no bytes (counted as 0)"
             ));
         }
     }
@@ -146,6 +217,71 @@ pub fn bench(n: u64) {
     eprintln!(
         "the BigQuery bench took {:.0} s",
         started.elapsed().as_secs_f64()
+    );
+}
+
+/// Bytes processed and billed, summed over stages or shared reads (`unreported`: how many
+/// said `null`).
+#[derive(Default, Clone, Copy)]
+struct Bytes {
+    processed: u64,
+    billed: u64,
+    unreported: usize,
+}
+
+impl Bytes {
+    /// Adds an entry of run_results.json with `bytes_processed` and `bytes_billed`.
+    fn add(&mut self, entry: &Value) {
+        match (
+            entry["bytes_processed"].as_u64(),
+            entry["bytes_billed"].as_u64(),
+        ) {
+            (Some(processed), billed) => {
+                self.processed += processed;
+                self.billed += billed.unwrap_or(0);
+            }
+            _ => self.unreported += 1,
+        }
+    }
+}
+
+/// Adds the stages of a run's windows (a project's run_results.json, or a group's `run` in a
+/// workspace's) to `read` (its base_events_this_run stages) and `rest` (the others).
+fn stages(run: &Value, read: &mut Bytes, rest: &mut Bytes) {
+    for window in run["windows"].as_array().into_iter().flatten() {
+        for stage in window["stages"].as_array().into_iter().flatten() {
+            if stage["name"] == "base_events_this_run" {
+                read.add(stage);
+            } else {
+                rest.add(stage);
+            }
+        }
+    }
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
+    serde_json::from_str(&text).expect("run_results.json")
+}
+
+/// `sigbatch run --project-dir DIR` at `now`; it must succeed.
+fn run_project(dir: &Path, now: &str, full_refresh: bool) {
+    let mut invocation = Command::new(env!("CARGO_BIN_EXE_sigbatch"));
+    invocation
+        .env("SIGBATCH_NOW", now)
+        .args(["run", "--project-dir"])
+        .arg(dir)
+        .arg("-q");
+    if full_refresh {
+        invocation.arg("--full-refresh");
+    }
+    let output = invocation.output().expect("starting sigbatch");
+    assert!(
+        output.status.success(),
+        "sigbatch run --project-dir {} failed:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
     );
 }
 
