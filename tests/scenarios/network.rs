@@ -69,7 +69,7 @@ pub trait Networked: Harness {
     /// How many seeded random `--until` cutoffs the workspace stream of
     /// tests/scenarios/workspace_stream.rs runs at before its last run
     /// (`SIGBATCH_TEST_WORKSPACE_CUTOFFS` for a larger sweep).
-    const WORKSPACE_CUTOFFS: usize = 2;
+    const WORKSPACE_CUTOFFS: usize = 3;
     /// How many of that stream's last runs are first killed (`SIGBATCH_TEST_WORKSPACE_KILLS`),
     /// at most its cutoffs.
     const WORKSPACE_KILLS: usize = 2;
