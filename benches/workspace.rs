@@ -138,12 +138,7 @@ fn main() {
         for (name, group_name, key, attributes) in GROUPS {
             write_project(root, name, &group(group_name, key, attributes));
         }
-        let list: Vec<String> = GROUPS.iter().map(|g| format!("  - {}\n", g.0)).collect();
-        std::fs::write(
-            root.join("sigbatch_workspace.yml"),
-            format!("projects:\n{}shared_read: true\n", list.concat()),
-        )
-        .expect("writing the workspace file");
+        write_workspace_file(root);
     }
     println!(
         "| events | step | workspace s | five runs s | fixture group alone s | workspace / one group | five runs / one group |"
@@ -196,6 +191,16 @@ fn main() {
     for note in notes {
         println!("{note}");
     }
+}
+
+/// `<root>/sigbatch_workspace.yml` listing the five projects, with the shared read on.
+fn write_workspace_file(root: &Path) {
+    let list: Vec<String> = GROUPS.iter().map(|g| format!("  - {}\n", g.0)).collect();
+    std::fs::write(
+        root.join("sigbatch_workspace.yml"),
+        format!("projects:\n{}shared_read: true\n", list.concat()),
+    )
+    .expect("writing the workspace file");
 }
 
 /// One invocation's wall time in seconds; it must succeed.

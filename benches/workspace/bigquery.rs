@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{GROUPS, dataset, group, standin, write_project};
+use super::{GROUPS, dataset, group, standin, write_project, write_workspace_file};
 
 const TOKEN: &str = "ya29.bench-token";
 /// A context's field: its JSON key, its name on BigQuery, its BigQuery type.
@@ -79,12 +79,7 @@ pub fn bench(n: u64) {
         let own = profile.replace("dataset: bench\n", "dataset: bench_apart\n");
         std::fs::write(project.join("profiles.yml"), own).expect("writing profiles.yml");
     }
-    let list: Vec<String> = GROUPS.iter().map(|g| format!("  - {}\n", g.0)).collect();
-    std::fs::write(
-        root.join("sigbatch_workspace.yml"),
-        format!("projects:\n{}shared_read: true\n", list.concat()),
-    )
-    .expect("writing the workspace file");
+    write_workspace_file(root);
     // a group's own read, as `plan` estimates it, is its read of the events plus, after a
     // first run, its stored-event check (every event_id of its filtered_events, which it
     // makes in a workspace too): the events part is the estimate less that check's
