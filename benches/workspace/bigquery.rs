@@ -101,8 +101,13 @@ pub fn bench(n: u64) {
                 "load_tstamp >= '2025-03-02'",
             );
         }
-        let plan: Value = serde_json::from_slice(&sigbatch(root, now, "plan", full, &["--json"]))
-            .expect("plan --json");
+        let plan: Value = serde_json::from_slice(&sigbatch(
+            root,
+            now,
+            &["plan", "--workspace", ".", "--json"],
+            full,
+        ))
+        .expect("plan --json");
         let reads = plan["shared_reads"].as_array().cloned().unwrap_or_default();
         let shared: u64 = reads.iter().map(|r| bytes(&r["estimated_bytes"])).sum();
         let groups = plan["groups"].as_array().expect("the groups' plans");
@@ -138,7 +143,7 @@ pub fn bench(n: u64) {
         }
         // the runs: the workspace, then the five projects one after another
         let ran = Instant::now();
-        sigbatch(root, now, "run", full, &[]);
+        sigbatch(root, now, &["run", "--workspace", "."], full);
         let together = Instant::now() - ran;
         let workspace = read_json(&root.join("target/run_results.json"));
         let mut shared = Bytes::default();
@@ -153,7 +158,7 @@ pub fn bench(n: u64) {
         let (mut apart_read, mut apart_rest) = (Bytes::default(), Bytes::default());
         for (name, ..) in GROUPS {
             let dir = apart.join(name);
-            run_project(&dir, now, full);
+            sigbatch(&dir, now, &["run", "--project-dir", "."], full);
             let results = read_json(&dir.join("target/run_results.json"));
             stages(&results, &mut apart_read, &mut apart_rest);
         }
@@ -260,26 +265,6 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&text).expect("run_results.json")
 }
 
-/// `sigbatch run --project-dir DIR` at `now`; it must succeed.
-fn run_project(dir: &Path, now: &str, full_refresh: bool) {
-    let mut invocation = Command::new(env!("CARGO_BIN_EXE_sigbatch"));
-    invocation
-        .env("SIGBATCH_NOW", now)
-        .args(["run", "--project-dir"])
-        .arg(dir)
-        .arg("-q");
-    if full_refresh {
-        invocation.arg("--full-refresh");
-    }
-    let output = invocation.output().expect("starting sigbatch");
-    assert!(
-        output.status.success(),
-        "sigbatch run --project-dir {} failed:\n{}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// An estimate of `plan --json`; a missing one (the warehouse could not say) fails the bench.
 fn bytes(value: &Value) -> u64 {
     value
@@ -287,21 +272,23 @@ fn bytes(value: &Value) -> u64 {
         .unwrap_or_else(|| panic!("no byte estimate where one was expected: {value}"))
 }
 
-/// `sigbatch COMMAND --workspace .` in `root` at `now`; its stdout. It must succeed.
-fn sigbatch(root: &Path, now: &str, command: &str, full_refresh: bool, args: &[&str]) -> Vec<u8> {
+/// `sigbatch ARGS` in `dir` at `now` (with `--full-refresh` if asked); its stdout. It must
+/// succeed.
+fn sigbatch(dir: &Path, now: &str, args: &[&str], full_refresh: bool) -> Vec<u8> {
     let mut invocation = Command::new(env!("CARGO_BIN_EXE_sigbatch"));
     invocation
-        .current_dir(root)
+        .current_dir(dir)
         .env("SIGBATCH_NOW", now)
-        .args([command, "--workspace", ".", "-q"])
-        .args(args);
+        .args(args)
+        .arg("-q");
     if full_refresh {
         invocation.arg("--full-refresh");
     }
     let output = invocation.output().expect("starting sigbatch");
     assert!(
         output.status.success(),
-        "sigbatch {command} failed:\n{}",
+        "sigbatch {args:?} in {} failed:\n{}",
+        dir.display(),
         String::from_utf8_lossy(&output.stderr)
     );
     output.stdout
