@@ -73,11 +73,9 @@ pub fn bench(n: u64) {
     let apart = root.join("apart");
     for (name, group_name, key, attributes) in GROUPS {
         let group = group(group_name, key, attributes);
-        let project = write_project(root, name, &group);
-        std::fs::write(project.join("profiles.yml"), &profile).expect("writing profiles.yml");
-        let project = write_project(&apart, name, &group);
+        write_project(root, name, &group, &profile);
         let own = profile.replace("dataset: bench\n", "dataset: bench_apart\n");
-        std::fs::write(project.join("profiles.yml"), own).expect("writing profiles.yml");
+        write_project(&apart, name, &group, &own);
     }
     write_workspace_file(root);
     // a group's own read, as `plan` estimates it, is its read of the events plus, after a
