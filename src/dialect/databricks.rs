@@ -19,6 +19,11 @@ impl Databricks {
         format!("SELECT * FROM {} LIMIT 0", self.relation(parts))
     }
 
+    /// `SHOW TABLES` of `schema`: its rows are (schema, table name, whether temporary).
+    pub fn tables_query(&self, schema: &str) -> String {
+        format!("SHOW TABLES IN {}", self.ident(schema))
+    }
+
     /// The value at `path` as the events table stores it: a column, or a field of a struct.
     fn stored_value(&self, path: &PropertyPath) -> String {
         let mut expr = format!("events.{}", self.ident(&path.column));

@@ -21,6 +21,17 @@ impl Snowflake {
         )
     }
 
+    /// The tables of `schema` in the connection's database, as stored (upper case unless
+    /// created quoted otherwise).
+    pub fn tables_query(&self, schema: &str) -> String {
+        format!(
+            "SELECT table_name FROM information_schema.tables \
+             WHERE table_catalog = CURRENT_DATABASE() AND table_schema = {} \
+             AND table_type = 'BASE TABLE' ORDER BY 1",
+            self.string_literal(&self.stored_name(schema))
+        )
+    }
+
     /// Each of the queries `ids` of this session and its time in milliseconds, from the
     /// session's query history (the latest 1,000 queries: a window's two scripts hold about 40).
     pub fn query_history_query(&self, ids: &[String]) -> String {

@@ -31,7 +31,7 @@ mod writer;
 
 pub use preview::Preview;
 pub use queries::Queries;
-pub use shared_read::{SharedEvents, shared_read_sql};
+pub use shared_read::{SharedEvents, drop_table_sql, shared_read_sql};
 pub use spec::{LoadWindow, RunSpec};
 pub use tables::{COUNTED_PERSISTENT, PERSISTENT, Tables, tracked_model_names};
 pub(crate) use tables::{DERIVED, MANIFEST, SCRATCH};

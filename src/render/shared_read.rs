@@ -33,18 +33,23 @@ impl SharedEvents {
 
     /// Drops the table.
     pub fn drop_sql(&self, dialect: &dyn Dialect) -> Result<String> {
-        self.on_table(dialect, "drop_table.sql")
+        drop_table_sql(dialect, &self.relation)
     }
 
     /// Counts the rows the read copied.
     pub fn count_sql(&self, dialect: &dyn Dialect) -> Result<String> {
-        self.on_table(dialect, "count_rows.sql")
+        on_table(dialect, "count_rows.sql", &self.relation)
     }
+}
 
-    fn on_table(&self, dialect: &dyn Dialect, template: &str) -> Result<String> {
-        let context = json!({"table": self.relation});
-        super::writer::render_checked(dialect, "shared read", template, &context)
-    }
+/// Drops the shared read's table `relation` (quoted for the dialect), if it exists.
+pub fn drop_table_sql(dialect: &dyn Dialect, relation: &str) -> Result<String> {
+    on_table(dialect, "drop_table.sql", relation)
+}
+
+fn on_table(dialect: &dyn Dialect, template: &str, relation: &str) -> Result<String> {
+    let context = json!({"table": relation});
+    super::writer::render_checked(dialect, "shared read", template, &context)
 }
 
 /// The statements of a shared read for `groups` (each with its tables): its schema, then the

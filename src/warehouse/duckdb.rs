@@ -304,6 +304,21 @@ impl Warehouse for DuckDbWarehouse {
             Err(error) => Err(Error::Internal(format!("duckdb: {error}"))),
         }
     }
+
+    fn tables(&mut self, schema: &str) -> Result<Vec<String>> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT table_name FROM duckdb_tables() \
+                 WHERE database_name = current_database() AND schema_name = ? AND NOT temporary \
+                 ORDER BY 1",
+            )
+            .map_err(|e| Error::Internal(format!("duckdb: {e}")))?;
+        statement
+            .query_map([schema], |row| row.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| Error::Internal(format!("duckdb: listing the tables of `{schema}`: {e}")))
+    }
 }
 
 #[cfg(test)]
@@ -316,6 +331,20 @@ mod tests {
             DuckDb.string_literal(name)
         );
         warehouse.query(&sql).unwrap()[0][0].clone().unwrap()
+    }
+
+    #[test]
+    fn a_schema_lists_its_stored_tables_only() {
+        let mut warehouse = DuckDbWarehouse::in_memory().unwrap();
+        warehouse
+            .execute(
+                "CREATE SCHEMA s; CREATE TABLE s.b (x INT); CREATE TABLE s.a (x INT); \
+                 CREATE TABLE main.c (x INT); CREATE TEMP TABLE t (x INT)",
+            )
+            .unwrap();
+        assert_eq!(warehouse.tables("s").unwrap(), ["a", "b"]);
+        assert_eq!(warehouse.tables("main").unwrap(), ["c"]);
+        assert!(warehouse.tables("nowhere").unwrap().is_empty());
     }
 
     #[test]

@@ -158,6 +158,11 @@ pub trait Warehouse {
 
     /// Column names of `schema.table`, lower case; empty when it does not exist.
     fn columns(&mut self, schema: &str, table: &str) -> Result<Vec<String>>;
+
+    /// The names of the stored tables in `schema` (not temporary ones), as the warehouse spells
+    /// them; empty when the schema does not exist. For the sweep of the scratch tables killed
+    /// runs left behind.
+    fn tables(&mut self, schema: &str) -> Result<Vec<String>>;
 }
 
 /// Whether a command only reads (`status`, `--dry-run`) or runs.

@@ -172,6 +172,11 @@ impl WorkspaceRecord {
         self.invocation_id
     }
 
+    /// When the workspace run started (also in its shared reads' table names).
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.started_at
+    }
+
     pub fn outcomes(&self) -> Vec<GroupOutcome> {
         self.groups.iter().map(GroupResult::outcome).collect()
     }

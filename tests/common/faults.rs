@@ -98,6 +98,10 @@ impl Warehouse for Faulty {
         self.inner.query(sql)
     }
 
+    fn tables(&mut self, schema: &str) -> sigbatch::Result<Vec<String>> {
+        self.inner.tables(schema)
+    }
+
     fn execute_script(
         &mut self,
         statements: &[&str],

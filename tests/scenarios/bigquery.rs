@@ -607,6 +607,10 @@ impl super::network::Networked for BigQuery {
             })
     };
 
+    fn scratch_schema(place: &str) -> String {
+        format!("`{place}_scratch`")
+    }
+
     fn lease_of(place: &str, group: &str) -> String {
         format!("`{place}_snowplow_manifest`.`{group}_sigbatch_lease`")
     }

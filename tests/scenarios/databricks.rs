@@ -195,6 +195,10 @@ impl super::network::Networked for Databricks {
     const KILLED_DURING: fn(&str, &str, &str) -> bool =
         |method, target, _| method == "GET" && target.starts_with("/api/2.0/sql/statements/");
 
+    fn scratch_schema(place: &str) -> String {
+        format!("`{place}_scratch`")
+    }
+
     fn lease_of(place: &str, group: &str) -> String {
         format!("`{place}_snowplow_manifest`.`{group}_sigbatch_lease`")
     }

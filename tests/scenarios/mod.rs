@@ -29,7 +29,8 @@
 //!     each next run ends what the dead one left open and reaches case 2's tables.
 //! 13. `a_workspace_reads_the_events_once_for_its_groups` (`workspace.rs`, not on DuckDB): two
 //!     groups over one place's events, run as a workspace in compat mode, share each window's
-//!     read and each give the fixture's expected table.
+//!     read and each give the fixture's expected table; a shared read's table left by a run
+//!     killed two days earlier is dropped, one left an hour earlier kept.
 //! 14. `a_workspace_stream_killed_and_rerun_gives_the_tables_of_separate_runs`
 //!     (`workspace_stream.rs`, not on DuckDB): groups of different keys run as a workspace in
 //!     exact mode at seeded random cutoffs, the last runs first killed at seeded moments, give

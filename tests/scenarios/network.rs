@@ -81,6 +81,8 @@ pub trait Networked: Harness {
     fn lease_of(place: &str, group: &str) -> String;
     /// Runs `sql` at `place`: its rows, or the warehouse's error.
     fn try_sql(&mut self, place: &str, sql: &str) -> Result<Rows, String>;
+    /// The scratch schema of the projects at `place` (where shared reads' tables go), quoted.
+    fn scratch_schema(place: &str) -> String;
     /// The shared reads' tables (`sigbatch_shared_events_*`, tests/scenarios/workspace.rs) left
     /// at `place`, lower case and sorted (none where its scratch schema does not exist).
     fn shared_read_tables(&mut self, place: &str) -> Vec<String>;

@@ -384,6 +384,10 @@ impl super::network::Networked for Snowflake {
             })
     };
 
+    fn scratch_schema(_place: &str) -> String {
+        "\"ATOMIC_SCRATCH\"".to_string()
+    }
+
     fn lease_of(_place: &str, group: &str) -> String {
         format!(
             "\"ATOMIC_SNOWPLOW_MANIFEST\".\"{}_SIGBATCH_LEASE\"",

@@ -8,10 +8,11 @@
 
 use serde_json::Value;
 
-use super::{ATTRIBUTES, Harness, SharedWarehouse, fixture, fixture_group, scratch, succeed};
+use super::network::Networked;
+use super::{ATTRIBUTES, SharedWarehouse, fixture, fixture_group, scratch, succeed};
 use crate::common::{self, TempProject};
 
-pub fn a_workspace_reads_the_events_once_for_its_groups<H: Harness>(shared: &SharedWarehouse<H>) {
+pub fn a_workspace_reads_the_events_once_for_its_groups<H: Networked>(shared: &SharedWarehouse<H>) {
     shared.with(|warehouse| {
         let (h, secrets) = (&mut warehouse.h, &warehouse.secrets);
         let place = "workspace_compat";
@@ -37,8 +38,10 @@ const COPY_ATTRIBUTES: &str = "fixture_copy_1_attributes";
 
 /// The fixture's group and its copy under another name at `place` (the events loaded once), in
 /// compat mode, run as a workspace once per entry of `full_refreshes`; each run must make one
-/// shared read for both.
-fn workspace_of_two<H: Harness>(
+/// shared read for both. Before the second run, two tables are left in the scratch schema as
+/// killed runs would leave them: the second run must drop the one whose run started two days
+/// ago, and keep the one whose run started an hour ago (it may still be running).
+fn workspace_of_two<H: Networked>(
     h: &mut H,
     secrets: &[String],
     place: &str,
@@ -51,14 +54,27 @@ fn workspace_of_two<H: Harness>(
     let profile = h.profile(&copy, place);
     std::fs::write(copy.path().join("profiles.yml"), profile).unwrap();
     let projects = [first, copy];
-    for full_refresh in full_refreshes {
+    let mut left = None;
+    for (run, full_refresh) in full_refreshes.iter().enumerate() {
         let args: &[&str] = if *full_refresh {
             &["--full-refresh"]
         } else {
             &[]
         };
+        if run == 1 {
+            left = Some(leave_tables(h, place));
+        }
         let (progress, results) = run_workspace(secrets, &projects, args);
         assert!(progress.contains("once for group(s)"), "{progress}");
+        if let Some([old, recent]) = left.take() {
+            let tables = h.shared_read_tables(place);
+            assert!(!tables.contains(&old), "{old} is left: {tables:?}");
+            assert!(tables.contains(&recent), "{recent} was dropped: {tables:?}");
+            let told = progress.to_lowercase();
+            assert!(told.contains(&old), "the drop is not told: {progress}");
+            let drop = format!("DROP TABLE {}.{recent}", H::scratch_schema(place));
+            h.try_sql(place, &drop).unwrap();
+        }
         let read = &results["shared_reads"][0];
         assert_eq!(
             read["groups"].as_array().map(Vec::len),
@@ -68,6 +84,22 @@ fn workspace_of_two<H: Harness>(
         assert!(read["events"].as_u64().unwrap() > 0, "{results}");
     }
     projects
+}
+
+/// Two tables in `place`'s scratch schema named as shared reads' tables of runs that started
+/// two days and one hour ago, lower case.
+fn leave_tables<H: Networked>(h: &mut H, place: &str) -> [String; 2] {
+    let now = chrono::Utc::now();
+    [chrono::TimeDelta::days(2), chrono::TimeDelta::hours(1)].map(|ago| {
+        let stamp = (now - ago).format("%Y%m%dt%H%M%Sz");
+        let name = format!("sigbatch_shared_events_{stamp}_0123456789ab_1");
+        let create = format!(
+            "CREATE TABLE {}.{name} AS SELECT 1 AS x",
+            H::scratch_schema(place)
+        );
+        h.try_sql(place, &create).unwrap();
+        name
+    })
 }
 
 /// The arguments that run `projects` as one workspace (named by `--project-dir`, `projects[0]`

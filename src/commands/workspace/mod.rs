@@ -12,6 +12,7 @@
 //! groups on one warehouse would each read (`shared.rs`); each group's windows inside that
 //! read's range take their base events from it.
 
+mod leftovers;
 mod run;
 mod shared;
 mod views;

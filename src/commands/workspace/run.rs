@@ -96,8 +96,11 @@ fn run_groups(
     let mut shared = if settings.dry_run {
         shared::SharedReads::default()
     } else {
-        let suffix = record.invocation_id().simple().to_string();
-        shared::prepare(&workspace, settings, &suffix[..12], reporter)
+        let invocation = shared::Invocation {
+            started: record.started_at(),
+            id: record.invocation_id().simple().to_string()[..12].to_string(),
+        };
+        shared::prepare(&workspace, settings, &invocation, reporter)
     };
     record.shared_reads = shared
         .reads

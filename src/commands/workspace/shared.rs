@@ -15,9 +15,10 @@
 
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{WorkspaceArgs, WorkspaceRunSettings};
+use super::{WorkspaceArgs, WorkspaceRunSettings, leftovers};
 use crate::artifacts::iso;
 use crate::commands::Lent;
 use crate::dag::Stage;
@@ -88,12 +89,19 @@ struct Candidate {
     tables: Tables,
 }
 
-/// Makes the shared reads of a workspace run; the table names end in `suffix` (from the
-/// invocation id), so two invocations never share one.
+/// When a workspace run started and its invocation id, which name its shared reads' tables
+/// (`leftovers::table_name`), so two invocations never share one.
+pub(super) struct Invocation {
+    pub started: DateTime<Utc>,
+    pub id: String,
+}
+
+/// Makes the shared reads of a workspace run, first dropping on each warehouse the tables that
+/// killed runs left (`leftovers::sweep`).
 pub(super) fn prepare(
     workspace: &Workspace,
     settings: &WorkspaceRunSettings,
-    suffix: &str,
+    invocation: &Invocation,
     reporter: &mut dyn Reporter,
 ) -> SharedReads {
     let access = Access::ReadWrite {
@@ -108,8 +116,20 @@ pub(super) fn prepare(
         ..SharedReads::default()
     };
     for cluster in clusters(candidates, workspace.shared_read) {
-        let name = format!("sigbatch_shared_events_{suffix}_{}", shared.reads.len() + 1);
-        match read_once(&cluster, &name, &settings.windows, access, &mut shared.open) {
+        let name =
+            leftovers::table_name(invocation.started, &invocation.id, shared.reads.len() + 1);
+        let connection = Connection {
+            access,
+            now: invocation.started,
+        };
+        match read_once(
+            &cluster,
+            &name,
+            &settings.windows,
+            connection,
+            &mut shared.open,
+            reporter,
+        ) {
             Ok(Some(read)) => {
                 reporter.report(Event::SharedRead {
                     groups: &read.result.groups,
@@ -154,7 +174,7 @@ pub(super) fn preview(args: &WorkspaceArgs, windows: &WindowSettings) -> Result<
         let mut warehouse = warehouse::connect(&cluster[0].target, Access::ReadOnly)?;
         let Some(read) = plan_read(
             &cluster,
-            "sigbatch_shared_events",
+            leftovers::PREFIX.trim_end_matches('_'),
             windows,
             warehouse.as_mut(),
         )?
@@ -296,15 +316,24 @@ fn plan_read<'a>(
     }))
 }
 
+/// How `read_once` connects, and the run's start, against which left tables are aged.
+#[derive(Clone, Copy)]
+struct Connection {
+    access: Access,
+    now: DateTime<Utc>,
+}
+
 /// Plans and makes the shared read of `cluster` on a connection of its own, or, where the
 /// read's table is temporary, on the store's connection in `open` (opened and kept there if
-/// there is none yet).
+/// there is none yet). Where it is not, the tables killed runs left in the cluster's scratch
+/// schemas are dropped first, each noted.
 fn read_once(
     cluster: &[Candidate],
     name: &str,
     windows: &WindowSettings,
-    access: Access,
+    connection: Connection,
     open: &mut Vec<(String, Box<dyn Warehouse>)>,
+    reporter: &mut dyn Reporter,
 ) -> Result<Option<SharedRead>> {
     let target = &cluster[0].target;
     let dialect = target.output.kind().dialect();
@@ -313,8 +342,13 @@ fn read_once(
     let mut own = None;
     let warehouse: &mut dyn Warehouse = match open.iter().position(|(s, _)| *s == store) {
         Some(at) if temporary => open[at].1.as_mut(),
-        _ => own.insert(warehouse::connect(target, access)?).as_mut(),
+        _ => own
+            .insert(warehouse::connect(target, connection.access)?)
+            .as_mut(),
     };
+    if !temporary {
+        sweep_left_tables(cluster, warehouse, connection.now, reporter);
+    }
     let Some(Planned {
         events,
         statements,
@@ -355,6 +389,48 @@ fn read_once(
         open.push((store, connection));
     }
     Ok(Some(read))
+}
+
+/// Drops what killed runs left in the scratch schemas of `cluster`'s groups, saying so; a
+/// sweep that fails is a warning, and the shared read goes on.
+fn sweep_left_tables(
+    cluster: &[Candidate],
+    warehouse: &mut dyn Warehouse,
+    now: DateTime<Utc>,
+    reporter: &mut dyn Reporter,
+) {
+    let dialect = cluster[0].target.output.kind().dialect();
+    let mut schemas: Vec<&str> = cluster
+        .iter()
+        .map(|c| c.tables.location("base_events_this_run").0)
+        .collect();
+    schemas.sort_unstable();
+    schemas.dedup();
+    for schema in schemas {
+        let (level, message) = match leftovers::sweep(warehouse, dialect.as_ref(), schema, now) {
+            Ok(dropped) if dropped.is_empty() => continue,
+            Ok(dropped) => (
+                Level::Info,
+                format!(
+                    "dropped {} shared read table(s) that runs killed over {} hours ago left in \
+                     `{schema}`: {}",
+                    dropped.len(),
+                    leftovers::LEFT_AFTER.num_hours(),
+                    dropped.join(", ")
+                ),
+            ),
+            Err(error) => (
+                Level::Warn,
+                format!(
+                    "could not drop the shared read tables killed runs left in `{schema}`: {error}"
+                ),
+            ),
+        };
+        reporter.report(Event::Note {
+            level,
+            message: &message,
+        });
+    }
 }
 
 /// The load most groups' first windows start from (the latest on a tie), if two or more do.

@@ -112,6 +112,41 @@ impl Client {
         }
     }
 
+    /// The tables of `dataset` (not views), every page of `tables.list`; none when the
+    /// dataset does not exist.
+    pub fn tables(&mut self, dataset: &str) -> Result<Vec<String>> {
+        let path = format!(
+            "/projects/{}/datasets/{dataset}/tables",
+            self.settings.project
+        );
+        let mut names = Vec::new();
+        let mut page: Option<String> = None;
+        loop {
+            let mut query = vec![("maxResults", "1000".to_string())];
+            query.extend(page.take().map(|token| ("pageToken", token)));
+            let answer = match self.send(Verb::Get, &path, &query, None) {
+                Ok(answer) => answer,
+                Err(Failure::Final(Error::Stage { message, .. }))
+                    if message.contains("notFound") =>
+                {
+                    return Ok(names);
+                }
+                Err(failure) => return Err(final_error(failure)),
+            };
+            let listed = answer["tables"].as_array().into_iter().flatten();
+            names.extend(
+                listed
+                    .filter(|table| table["type"].as_str().is_none_or(|kind| kind == "TABLE"))
+                    .filter_map(|table| table["tableReference"]["tableId"].as_str())
+                    .map(str::to_string),
+            );
+            match answer["nextPageToken"].as_str() {
+                Some(token) => page = Some(token.to_string()),
+                None => return Ok(names),
+            }
+        }
+    }
+
     /// One job from start to rows; `Transient` when BigQuery failed it for a passing reason.
     fn run_job(&mut self, sql: &str) -> std::result::Result<ResultSet, Failure> {
         let project = self.settings.project.clone();

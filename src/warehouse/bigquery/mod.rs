@@ -148,4 +148,8 @@ impl Warehouse for BigQueryWarehouse {
             Err(other) => Err(other),
         }
     }
+
+    fn tables(&mut self, schema: &str) -> Result<Vec<String>> {
+        self.client.tables(schema)
+    }
 }

@@ -90,6 +90,23 @@ impl Warehouse for DatabricksWarehouse {
         self.events_columns(None, schema, table)
     }
 
+    fn tables(&mut self, schema: &str) -> Result<Vec<String>> {
+        match self.client.run(&Databricks.tables_query(schema)) {
+            Ok(result) => Ok(result
+                .rows
+                .into_iter()
+                .filter(|row| row.get(2).cloned().flatten().as_deref() != Some("true"))
+                .filter_map(|row| row.get(1).cloned().flatten())
+                .collect()),
+            Err(Error::Stage { message, .. })
+                if message.contains("NOT_FOUND") || message.contains("not found") =>
+            {
+                Ok(Vec::new())
+            }
+            Err(other) => Err(other),
+        }
+    }
+
     /// The columns of an empty read (the result manifest names them); none where the table
     /// does not exist.
     fn events_columns(

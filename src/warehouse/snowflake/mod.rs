@@ -121,10 +121,25 @@ impl Warehouse for SnowflakeWarehouse {
                 )),
                 other => other,
             })
-            .map(|rows| {
-                rows.into_iter()
-                    .filter_map(|r| r.into_iter().next().flatten())
-                    .collect()
-            })
+            .map(first_cells)
     }
+
+    fn tables(&mut self, schema: &str) -> Result<Vec<String>> {
+        let sql = Snowflake.tables_query(schema);
+        self.query(&sql)
+            .map_err(|e| match e {
+                Error::Stage { message, .. } => {
+                    Error::Internal(format!("listing the tables of `{schema}`: {message}"))
+                }
+                other => other,
+            })
+            .map(first_cells)
+    }
+}
+
+/// The first cell of every row that has one.
+fn first_cells(rows: Vec<Row>) -> Vec<String> {
+    rows.into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect()
 }
