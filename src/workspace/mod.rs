@@ -7,11 +7,9 @@
 //! runs: which flags mean a workspace rather than one project ([`Scope`]), each group's name
 //! (its project's, even when the project does not load), `--select`, and the refusal of two
 //! projects that would write the same tables. How the groups' outcomes combine into one exit
-//! code and one `run_results.json` is `outcome.rs` and `results.rs`.
-//!
-//! Not built yet (issue 25): the events read once per load window for every group whose state
-//! allows it, and the bench. The groups are a list so that the shared read can later partition
-//! them by warehouse and watermark without changing what a group is.
+//! code and one `run_results.json` is `outcome.rs` and `results.rs`; the one read of the events
+//! for several groups is `commands::workspace::shared`, which partitions this list by warehouse
+//! and watermark without changing what a group is.
 
 mod file;
 mod outcome;
