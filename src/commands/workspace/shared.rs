@@ -118,15 +118,11 @@ pub(super) fn prepare(
     for cluster in clusters(candidates, workspace.shared_read) {
         let name =
             leftovers::table_name(invocation.started, &invocation.id, shared.reads.len() + 1);
-        let connection = Connection {
-            access,
-            now: invocation.started,
-        };
         match read_once(
             &cluster,
             &name,
             &settings.windows,
-            connection,
+            (access, invocation.started),
             &mut shared.open,
             reporter,
         ) {
@@ -316,22 +312,15 @@ fn plan_read<'a>(
     }))
 }
 
-/// How `read_once` connects, and the run's start, against which left tables are aged.
-#[derive(Clone, Copy)]
-struct Connection {
-    access: Access,
-    now: DateTime<Utc>,
-}
-
 /// Plans and makes the shared read of `cluster` on a connection of its own, or, where the
 /// read's table is temporary, on the store's connection in `open` (opened and kept there if
 /// there is none yet). Where it is not, the tables killed runs left in the cluster's scratch
-/// schemas are dropped first, each noted.
+/// schemas are dropped first (their age taken at `now`, the run's start), each noted.
 fn read_once(
     cluster: &[Candidate],
     name: &str,
     windows: &WindowSettings,
-    connection: Connection,
+    (access, now): (Access, DateTime<Utc>),
     open: &mut Vec<(String, Box<dyn Warehouse>)>,
     reporter: &mut dyn Reporter,
 ) -> Result<Option<SharedRead>> {
@@ -342,12 +331,10 @@ fn read_once(
     let mut own = None;
     let warehouse: &mut dyn Warehouse = match open.iter().position(|(s, _)| *s == store) {
         Some(at) if temporary => open[at].1.as_mut(),
-        _ => own
-            .insert(warehouse::connect(target, connection.access)?)
-            .as_mut(),
+        _ => own.insert(warehouse::connect(target, access)?).as_mut(),
     };
     if !temporary {
-        sweep_left_tables(cluster, warehouse, connection.now, reporter);
+        sweep_left_tables(cluster, warehouse, now, reporter);
     }
     let Some(Planned {
         events,

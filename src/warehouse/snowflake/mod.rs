@@ -25,6 +25,19 @@ pub struct SnowflakeWarehouse {
 }
 
 impl SnowflakeWarehouse {
+    /// The names a catalog query `sql` lists (its first column); a refusal is an internal error
+    /// saying `what` was asked.
+    fn catalog_names(&mut self, sql: &str, what: &str) -> Result<Vec<String>> {
+        let rows = self.query(sql).map_err(|e| match e {
+            Error::Stage { message, .. } => Error::Internal(format!("{what}: {message}")),
+            other => other,
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect())
+    }
+
     pub fn connect(settings: SnowflakeSettings) -> Result<SnowflakeWarehouse> {
         Ok(SnowflakeWarehouse {
             client: Client::login(settings.clone())?,
@@ -114,32 +127,11 @@ impl Warehouse for SnowflakeWarehouse {
 
     fn columns(&mut self, schema: &str, table: &str) -> Result<Vec<String>> {
         let sql = Snowflake.columns_query(schema, table);
-        self.query(&sql)
-            .map_err(|e| match e {
-                Error::Stage { message, .. } => Error::Internal(format!(
-                    "reading the columns of `{schema}.{table}`: {message}"
-                )),
-                other => other,
-            })
-            .map(first_cells)
+        self.catalog_names(&sql, &format!("reading the columns of `{schema}.{table}`"))
     }
 
     fn tables(&mut self, schema: &str) -> Result<Vec<String>> {
         let sql = Snowflake.tables_query(schema);
-        self.query(&sql)
-            .map_err(|e| match e {
-                Error::Stage { message, .. } => {
-                    Error::Internal(format!("listing the tables of `{schema}`: {message}"))
-                }
-                other => other,
-            })
-            .map(first_cells)
+        self.catalog_names(&sql, &format!("listing the tables of `{schema}`"))
     }
-}
-
-/// The first cell of every row that has one.
-fn first_cells(rows: Vec<Row>) -> Vec<String> {
-    rows.into_iter()
-        .filter_map(|r| r.into_iter().next().flatten())
-        .collect()
 }
