@@ -100,16 +100,22 @@ impl Client {
         Ok(number(&answer["statistics"]["totalBytesProcessed"]).unwrap_or(0))
     }
 
-    /// The location of `dataset`, `None` when it does not exist.
-    pub fn dataset_location(&mut self, dataset: &str) -> Result<Option<String>> {
-        let path = format!("/projects/{}/datasets/{}", self.settings.project, dataset);
-        match self.send(Verb::Get, &path, &[], None) {
-            Ok(answer) => Ok(answer["location"].as_str().map(str::to_string)),
+    /// The answer to a GET of `path`, `None` when what it names does not exist.
+    fn get_if_found(&mut self, path: &str, query: &[(&str, String)]) -> Result<Option<Value>> {
+        match self.send(Verb::Get, path, query, None) {
+            Ok(answer) => Ok(Some(answer)),
             Err(Failure::Final(Error::Stage { message, .. })) if message.contains("notFound") => {
                 Ok(None)
             }
             Err(failure) => Err(final_error(failure)),
         }
+    }
+
+    /// The location of `dataset`, `None` when it does not exist.
+    pub fn dataset_location(&mut self, dataset: &str) -> Result<Option<String>> {
+        let path = format!("/projects/{}/datasets/{}", self.settings.project, dataset);
+        let answer = self.get_if_found(&path, &[])?;
+        Ok(answer.and_then(|answer| answer["location"].as_str().map(str::to_string)))
     }
 
     /// The tables of `dataset` (not views), every page of `tables.list`; none when the
@@ -124,14 +130,8 @@ impl Client {
         loop {
             let mut query = vec![("maxResults", "1000".to_string())];
             query.extend(page.take().map(|token| ("pageToken", token)));
-            let answer = match self.send(Verb::Get, &path, &query, None) {
-                Ok(answer) => answer,
-                Err(Failure::Final(Error::Stage { message, .. }))
-                    if message.contains("notFound") =>
-                {
-                    return Ok(names);
-                }
-                Err(failure) => return Err(final_error(failure)),
+            let Some(answer) = self.get_if_found(&path, &query)? else {
+                return Ok(names);
             };
             let listed = answer["tables"].as_array().into_iter().flatten();
             names.extend(

@@ -98,11 +98,7 @@ impl Warehouse for DatabricksWarehouse {
                 .filter(|row| row.get(2).cloned().flatten().as_deref() != Some("true"))
                 .filter_map(|row| row.get(1).cloned().flatten())
                 .collect()),
-            Err(Error::Stage { message, .. })
-                if message.contains("NOT_FOUND") || message.contains("not found") =>
-            {
-                Ok(Vec::new())
-            }
+            Err(error) if is_missing(&error) => Ok(Vec::new()),
             Err(other) => Err(other),
         }
     }
@@ -119,12 +115,14 @@ impl Warehouse for DatabricksWarehouse {
         let sql = Databricks.columns_query(&parts);
         match self.client.run(&sql) {
             Ok(result) => Ok(result.columns.iter().map(|c| c.to_lowercase()).collect()),
-            Err(Error::Stage { message, .. })
-                if message.contains("NOT_FOUND") || message.contains("not found") =>
-            {
-                Ok(Vec::new())
-            }
+            Err(error) if is_missing(&error) => Ok(Vec::new()),
             Err(other) => Err(other),
         }
     }
+}
+
+/// Whether Databricks refused a statement because the table or schema it names does not exist.
+fn is_missing(error: &Error) -> bool {
+    matches!(error, Error::Stage { message, .. }
+        if message.contains("NOT_FOUND") || message.contains("not found"))
 }
