@@ -1,4 +1,5 @@
-{#- the counts of the (key, date) pairs this window recomputes, from all their stored events #}
+{#- the counts of the (key, date) pairs this window recomputes, from all their stored events
+    (`pair_events_this_run`) #}
 CREATE OR REPLACE {{ kind.value_counts_this_run }} {{ t.value_counts_this_run }}{{ layout.value_counts_this_run }} AS
 {%- for slot in slots %}
 {%- if not loop.first %}
@@ -13,11 +14,8 @@ SELECT
   MAX(events.derived_tstamp) AS last_derived,
   {{ last_load }} AS last_load,
   {{ last_event_id }} AS last_event_id
-FROM {{ t.filtered_events }} AS events
-JOIN {{ t.daily_aggregates_this_run }} AS pairs
-  ON pairs.attribute_key = events.attribute_key AND pairs.event_date = events.event_date
-WHERE events.event_date IN (SELECT event_date FROM {{ t.days_to_process }} WHERE process_now)
-  AND ({{ slot.when }})
+FROM {{ t.pair_events_this_run }} AS events
+WHERE ({{ slot.when }})
   AND events.{{ slot.value }} IS NOT NULL
 GROUP BY events.attribute_key, events.event_date, events.{{ slot.value }}
 {%- endfor %}

@@ -87,7 +87,12 @@ fn setup(w: &mut StageWriter<'_>) -> Result<()> {
     let (window_columns, daily_columns) = daily_columns(w);
     w.emit(
         "create_daily_aggregates.sql",
-        json!({"window_columns": window_columns, "daily_columns": daily_columns, "shape_only": true}),
+        json!({
+            "window_columns": window_columns,
+            "daily_columns": daily_columns,
+            "shape_only": true,
+            "pair_events": false,
+        }),
     )?;
     if w.plan.semantics == Semantics::Exact {
         lifetime::create(w)?;
@@ -184,10 +189,20 @@ fn days_to_process(w: &mut StageWriter<'_>) -> Result<()> {
 }
 
 fn daily_aggregates_this_run(w: &mut StageWriter<'_>) -> Result<()> {
+    // the value counts read the same events: found once, not once per counted slot
+    let pair_events = !w.plan.counted.is_empty();
+    if pair_events {
+        w.emit("pair_events_this_run.sql", json!({"shape_only": false}))?;
+    }
     let (window_columns, columns) = daily_columns(w);
     w.emit(
         "daily_aggregates_this_run.sql",
-        json!({"window_columns": window_columns, "daily_columns": columns, "shape_only": false}),
+        json!({
+            "window_columns": window_columns,
+            "daily_columns": columns,
+            "shape_only": false,
+            "pair_events": pair_events,
+        }),
     )
 }
 

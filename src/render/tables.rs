@@ -35,6 +35,7 @@ pub(crate) const SCRATCH: &[&str] = &[
     "base_events_this_run",
     "filtered_events_this_run",
     "days_to_process",
+    "pair_events_this_run",
     "daily_aggregates_this_run",
     "lifetime_partials_this_run",
     "daily_aggregation_manifest_this_run",

@@ -95,6 +95,8 @@ fn environment() -> &'static Environment<'static> {
             "days_to_process_compat.sql",
             "days_to_process_exact.sql",
             "daily_select.sql",
+            "pair_events_from.sql",
+            "pair_events_this_run.sql",
             "daily_from_stored_events.sql",
             "daily_aggregates_this_run.sql",
             "create_daily_aggregates.sql",
