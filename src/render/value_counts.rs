@@ -65,7 +65,14 @@ pub(super) fn refresh(w: &mut StageWriter<'_>) -> Result<()> {
         .plan
         .counted
         .iter()
-        .map(|c| json!({"value": d.ident(&c.value), "when": expr::predicate(d, &c.when, "events")}))
+        .enumerate()
+        .map(|(slot, c)| {
+            json!({
+                "value": d.ident(&c.value),
+                "when": expr::predicate(d, &c.when, "events"),
+                "ranked": ranked(w, slot),
+            })
+        })
         .collect();
     let (last_load, last_event_id) =
         last_occurrence(w, "events", "derived_tstamp", "load_tstamp", "event_id");
@@ -121,6 +128,18 @@ pub(super) fn refresh(w: &mut StageWriter<'_>) -> Result<()> {
         w.tables.get("value_counts_this_run").to_string(),
     );
     w.insert_ordered(&target, &source, &daily_columns, &["event_date"])
+}
+
+/// Whether a most/least frequent output reads `slot`, and so breaks ties by its values' last
+/// occurrence; the other counted outputs (maps, counts of values) read the counts alone.
+fn ranked(w: &StageWriter<'_>, slot: usize) -> bool {
+    w.plan.outputs.iter().any(|output| {
+        output.counted == Some(slot)
+            && matches!(
+                output.aggregation,
+                Aggregation::MostFrequent | Aggregation::LeastFrequent
+            )
+    })
 }
 
 /// The slots a lifetime output reads: only those have lifetime counts (a slot of windowed
