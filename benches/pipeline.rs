@@ -18,8 +18,11 @@
 //! and day from one scan of the events, folded per key) as `CREATE TABLE AS`. At the smallest
 //! size compat mode's full refresh and +1 load day are timed too, and so are those of a group of
 //! the current Signals model (`tests/fixtures/current-model`'s attributes over the same key,
-//! `domain_userid`: value counts, date parts, calculated properties, time since); at the largest, the full
-//! refresh on a fresh copy with `memory_limit: 1GB` and 2 threads. Every step runs in a child
+//! `domain_userid`: value counts, date parts, calculated properties, time since), and then both
+//! groups' +1 load day on two more load days (2025-03-03 and 03-04): the median of the three days
+//! is what issue 23's target compares, since one day's run may happen to rewrite a whole row
+//! group at DuckDB's checkpoint (the median rows show the 61st day's one-scan); at the largest,
+//! the full refresh on a fresh copy with `memory_limit: 1GB` and 2 threads. Every step runs in a child
 //! process of its own (`pipeline/step.rs`) for its peak RSS. It prints a Markdown table and each
 //! figure against its target; it never fails on a number, only when a run errors. With
 //! `SIGBATCH_BENCH_KEEP=<dir>`, a copy of each size's database as the +1 load day run finds it is
@@ -56,6 +59,10 @@ const COMPAT_PLUS_DAY: &str = "+1 load day, compat";
 const LIMITED: &str = "full refresh, memory_limit 1GB, threads 2";
 const CURRENT_FULL: &str = "full refresh, current model";
 const CURRENT_PLUS_DAY: &str = "+1 load day, current model";
+const PLUS_DAYS: &str = "+1 load day, median of 3 days";
+const CURRENT_PLUS_DAYS: &str = "+1 load day, current model, median of 3 days";
+/// Load days the +1 load day medians take (the 61st and the next ones).
+const LATER_DAYS: u64 = 3;
 /// The current model's attributes (tests/fixtures/current-model), keyed by `domain_userid` as the
 /// fixture's group is, with no backfill start: the same events read for another group.
 const CURRENT_GROUP: &str = concat!(
@@ -207,11 +214,9 @@ fn bench(n: u64, compat: bool, limited: bool, rows: &mut Vec<Row>, notes: &mut V
         .expect("syncing the copy");
     keep_copy(&before, &format!("plus-day-{n}.duckdb"));
     let scan = step::one_scan(&exact, day(3, 3));
-    emit(
-        PLUS_DAY,
-        step::run(&exact, day(3, 2), day(3, 3), false),
-        scan,
-    );
+    let fixture_first = step::run(&exact, day(3, 2), day(3, 3), false);
+    emit(PLUS_DAY, fixture_first, scan);
+    let plus_day_scan = scan;
     assert_same_table(&database, PLUS_DAY);
     let new_events = count(&database, &events) - events_before;
     let changed_attributes = count(
@@ -243,13 +248,15 @@ fn bench(n: u64, compat: bool, limited: bool, rows: &mut Vec<Row>, notes: &mut V
             scan,
         );
     }
+    let mut current_first = None;
     if let Some(project) = &current {
         keep_copy(&database, &format!("plus-day-current-{n}.duckdb"));
-        emit(
-            CURRENT_PLUS_DAY,
+        let (run, current_scan) = (
             step::run(project, day(3, 2), day(3, 3), false),
             step::one_scan(project, day(3, 3)),
         );
+        emit(CURRENT_PLUS_DAY, run, current_scan);
+        current_first = Some((run, current_scan));
     }
     emit(NO_NEW, step::run(&exact, day(3, 2), day(3, 3), false), scan);
     let scan = step::one_scan(&exact, day(3, 4));
@@ -259,6 +266,27 @@ fn bench(n: u64, compat: bool, limited: bool, rows: &mut Vec<Row>, notes: &mut V
         scan,
     );
     assert_same_table(&database, TODAY_MOVED);
+    if let (Some(project), Some((current_run, current_scan))) = (&current, current_first) {
+        // one load day's run is at the mercy of DuckDB's checkpoint: where the table's last row
+        // groups lie, it may rewrite a whole row group of the events (benchmarks.md)
+        let (fixture_runs, current_runs) =
+            later_load_days(&database, n, &exact, project, fixture_first, current_run);
+        emit(PLUS_DAYS, median(&fixture_runs), plus_day_scan);
+        emit(CURRENT_PLUS_DAYS, median(&current_runs), current_scan);
+        let seconds = |runs: &[Measure]| {
+            runs.iter()
+                .map(|run| format!("{:.2}", run.seconds))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        notes.push(format!(
+            "{} events, +1 load day on {LATER_DAYS} load days in a row: the fixture's group {} s, \
+             the current model's {} s.",
+            thousands(n),
+            seconds(&fixture_runs),
+            seconds(&current_runs)
+        ));
+    }
 
     notes.push(format!(
         "{} events: generated in {generated:.1} s ({size_mib:.0} MiB database, {} users), \
@@ -267,6 +295,36 @@ fn bench(n: u64, compat: bool, limited: bool, rows: &mut Vec<Row>, notes: &mut V
         thousands((n / 10).max(1)),
         thousands(n / 60)
     ));
+}
+
+/// The +1 load day of the fixture's group and of the current model's on [`LATER_DAYS`] load days
+/// in a row: the 61st day's runs (`first`), then each later day appended and both groups run up
+/// to it. After the other steps, so they find the tables those left.
+fn later_load_days(
+    database: &Path,
+    n: u64,
+    exact: &Path,
+    current: &Path,
+    fixture_first: Measure,
+    current_first: Measure,
+) -> (Vec<Measure>, Vec<Measure>) {
+    let (mut fixture, mut current_runs) = (vec![fixture_first], vec![current_first]);
+    for later in 2..=LATER_DAYS {
+        dataset::append_later_load_day(&open(database), n, 60, later)
+            .expect("appending a later load day");
+        // the load day ends on March `later + 1`, and the next day is "today"
+        let (until, today) = (day(3, later as u32 + 1), day(3, later as u32 + 2));
+        fixture.push(step::run(exact, until, today, false));
+        current_runs.push(step::run(current, until, today, false));
+    }
+    (fixture, current_runs)
+}
+
+/// The run of median time among `runs` (an odd number of them).
+fn median(runs: &[Measure]) -> Measure {
+    let mut sorted = runs.to_vec();
+    sorted.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    sorted[sorted.len() / 2]
 }
 
 /// The exact run's attributes table and the one-scan table of the same step hold the same rows
@@ -409,19 +467,30 @@ fn targets(rows: &[Row]) -> Vec<String> {
             NO_NEW => (row.sigbatch.seconds, 0.2, " s"),
             TODAY_MOVED if small => (row.sigbatch.seconds, 0.5, " s"),
             LIMITED => (row.sigbatch.peak_rss_mib / 1024.0, 1.5, " GiB peak RSS"),
-            // issue 23: a group of the current model costs at most 1.5x the fixture's group
-            CURRENT_PLUS_DAY => {
+            // issue 23: a group of the current model costs at most 1.5x the fixture's group,
+            // taken over three load days (the 61st alone is shown too, not held to the target)
+            CURRENT_PLUS_DAY | CURRENT_PLUS_DAYS => {
+                let fixture_step = if row.step == CURRENT_PLUS_DAY {
+                    PLUS_DAY
+                } else {
+                    PLUS_DAYS
+                };
                 let Some(fixture) = rows
                     .iter()
-                    .find(|r| r.events == row.events && r.step == PLUS_DAY)
+                    .find(|r| r.events == row.events && r.step == fixture_step)
                 else {
                     continue;
                 };
-                (
-                    row.sigbatch.seconds / fixture.sigbatch.seconds,
-                    1.5,
-                    "x the fixture group's +1 load day",
-                )
+                let ratio = row.sigbatch.seconds / fixture.sigbatch.seconds;
+                if row.step == CURRENT_PLUS_DAY {
+                    lines.push(format!(
+                        "- {} events, {}: {ratio:.2}x the fixture group's (one load day; the target is on the median of {LATER_DAYS})",
+                        thousands(row.events),
+                        row.step
+                    ));
+                    continue;
+                }
+                (ratio, 1.5, "x the fixture group's +1 load day")
             }
             _ => continue,
         };

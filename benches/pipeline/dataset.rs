@@ -32,11 +32,24 @@ pub fn create(connection: &Connection, n: u64, days: u64) -> duckdb::Result<()> 
 
 /// The next load day after the `days` of [`create`]: `n / days` more events.
 pub fn append_load_day(connection: &Connection, n: u64, days: u64) -> duckdb::Result<()> {
+    append_later_load_day(connection, n, days, 1)
+}
+
+/// The `later`-th load day after the `days` of [`create`] (1: the next): `n / days` more events,
+/// the stream's rows after those of the days before it.
+pub fn append_later_load_day(
+    connection: &Connection,
+    n: u64,
+    days: u64,
+    later: u64,
+) -> duckdb::Result<()> {
+    let per_day = n / days;
+    let first = n + (later - 1) * per_day;
     generate(
         connection,
         n,
         days,
-        n..n + n / days,
+        first..first + per_day,
         "INSERT INTO atomic.events",
     )
 }
