@@ -7,7 +7,7 @@ WITH day_events AS (
 {%- if pair_events %}
   FROM {{ t.pair_events_this_run }} AS events
 {%- else %}
-{% include "pair_events_from.sql" %}
+{%- include "pair_events_from.sql" %}
 {%- endif %}
 )
 {% include "daily_select.sql" %}
