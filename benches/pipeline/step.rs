@@ -41,14 +41,32 @@ pub fn floor(before: &Path, after: &Path, tables: &FloorTables<'_>) -> Measure {
         tables.filtered_events,
         tables.daily_aggregates,
         tables.attributes,
+        tables.value_counts.unwrap_or("-"),
+        &tables.moving.join(","),
     ])
 }
 
-/// The stored tables semantics.md requires (stages 3, 5 and 6), as qualified names.
+/// The stored tables semantics.md requires (stages 3, 5 and 6), as qualified names, and for a
+/// group with counted outputs its per-(key, day, value) counts, the daily partials issue 23
+/// asks such outputs to merge from.
 pub struct FloorTables<'a> {
     pub filtered_events: &'a str,
     pub daily_aggregates: &'a str,
     pub attributes: &'a str,
+    pub value_counts: Option<&'a str>,
+    /// Attribute columns that move with "now" alone (lifetime `time_since_*`): a row whose
+    /// other columns did not change has these and `updated_at` updated, as the run does, rather
+    /// than the whole row written again.
+    pub moving: &'a [&'a str],
+}
+
+impl FloorTables<'_> {
+    /// Every table the floor writes.
+    pub fn all(&self) -> Vec<&str> {
+        let mut tables = vec![self.filtered_events, self.daily_aggregates, self.attributes];
+        tables.extend(self.value_counts);
+        tables
+    }
 }
 
 /// The one-scan, from-scratch query over the project's whole events table.
@@ -127,11 +145,16 @@ pub fn child(args: &[String]) {
             filtered_events,
             daily_aggregates,
             attributes,
+            value_counts,
+            moving,
         ] if kind == "floor" => {
+            let moving: Vec<&str> = moving.split(',').filter(|c| !c.is_empty()).collect();
             let tables = FloorTables {
                 filtered_events,
                 daily_aggregates,
                 attributes,
+                value_counts: (value_counts != "-").then_some(value_counts.as_str()),
+                moving: &moving,
             };
             Ok(floor_seconds(Path::new(before), Path::new(after), &tables))
         }
@@ -170,8 +193,9 @@ fn one_scan_seconds(args: &ProjectArgs, today: NaiveDate) -> sigbatch::Result<f6
 
 /// What any run that keeps semantics.md's stored tables in DuckDB must at least write, alone:
 /// the events the run stored are appended to the filtered events, the daily rows it changed and
-/// the attribute rows it changed (the newest `updated_at`) are deleted and inserted again, in one
-/// transaction, committed, and the database closed (DuckDB checkpoints on close). The rows are
+/// the attribute rows it changed (the newest `updated_at`; those that only moved with "now" are
+/// updated in their moving columns), and the value counts of the (key, day)s whose counts changed
+/// where there are any, are deleted and inserted again, in one transaction, committed, and the database closed (DuckDB checkpoints on close). The rows are
 /// copied aside from `after` into temporary tables (never logged) first. Timed: opening `before`,
 /// then from BEGIN to the end of the close; copying the rows aside is not.
 fn floor_seconds(before: &Path, after: &Path, tables: &FloorTables<'_>) -> f64 {
@@ -182,7 +206,62 @@ fn floor_seconds(before: &Path, after: &Path, tables: &FloorTables<'_>) -> f64 {
         filtered_events,
         daily_aggregates,
         attributes,
+        value_counts,
+        moving,
     } = tables;
+    let key: String = connection
+        .query_row(
+            &format!("SELECT name FROM pragma_table_info('{attributes}') ORDER BY cid LIMIT 1"),
+            [],
+            |row| row.get(0),
+        )
+        .expect("the key column");
+    // rows that only moved with "now" get their moving columns updated, the others replaced
+    let (moved_aside, moved_written) = if moving.is_empty() {
+        (String::new(), String::new())
+    } else {
+        let columns: Vec<String> = moving.iter().map(|c| format!("\"{c}\"")).collect();
+        let (list, set) = (
+            columns.join(", "),
+            columns
+                .iter()
+                .map(|c| format!("{c} = moved.{c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        (
+            format!(
+                "CREATE TEMP TABLE moved_attributes AS SELECT \"{key}\", {list}, updated_at \
+                   FROM changed_attributes WHERE \"{key}\" IN (SELECT \"{key}\" FROM {attributes}) \
+                   AND \"{key}\" NOT IN (SELECT \"{key}\" FROM ( \
+                     SELECT * EXCLUDE ({list}, updated_at) FROM changed_attributes \
+                     EXCEPT SELECT * EXCLUDE ({list}, updated_at) FROM {attributes})); \
+                 DELETE FROM changed_attributes \
+                   WHERE \"{key}\" IN (SELECT \"{key}\" FROM moved_attributes); "
+            ),
+            format!(
+                "UPDATE {attributes} AS stored SET {set}, updated_at = moved.updated_at \
+                   FROM moved_attributes AS moved WHERE stored.\"{key}\" = moved.\"{key}\"; "
+            ),
+        )
+    };
+    // a changed (key, day)'s counts are replaced whole, as its daily row is
+    let (counts_aside, counts_written) = match value_counts {
+        Some(counts) => (
+            format!(
+                "CREATE TEMP TABLE changed_counts AS SELECT * FROM after_run.{counts} \
+                   WHERE (attribute_key, event_date) IN (SELECT attribute_key, event_date FROM \
+                   (SELECT * FROM after_run.{counts} EXCEPT SELECT * FROM {counts})); "
+            ),
+            format!(
+                "DELETE FROM {counts} AS stored WHERE EXISTS (SELECT 1 FROM changed_counts \
+                   WHERE changed_counts.attribute_key = stored.attribute_key \
+                     AND changed_counts.event_date = stored.event_date); \
+                 INSERT INTO {counts} SELECT * FROM changed_counts ORDER BY event_date; "
+            ),
+        ),
+        None => (String::new(), String::new()),
+    };
     // the run's tables, in the attached database (`schema.table` names)
     let (after_events, after_daily, after_attributes) = (
         format!("after_run.{filtered_events}"),
@@ -198,17 +277,12 @@ fn floor_seconds(before: &Path, after: &Path, tables: &FloorTables<'_>) -> f64 {
                EXCEPT SELECT * FROM {daily_aggregates}; \
              CREATE TEMP TABLE changed_attributes AS SELECT * FROM {after_attributes} \
                WHERE updated_at = (SELECT MAX(updated_at) FROM {after_attributes}); \
-             DETACH after_run",
+             {counts_aside}\
+             DETACH after_run; \
+             {moved_aside}",
             after.display()
         ))
         .expect("copying the changed rows aside");
-    let key: String = connection
-        .query_row(
-            &format!("SELECT name FROM pragma_table_info('{attributes}') ORDER BY cid LIMIT 1"),
-            [],
-            |row| row.get(0),
-        )
-        .expect("the key column");
     let started = Instant::now();
     connection
         .execute_batch(&format!(
@@ -220,6 +294,8 @@ fn floor_seconds(before: &Path, after: &Path, tables: &FloorTables<'_>) -> f64 {
              INSERT INTO {daily_aggregates} SELECT * FROM changed_daily ORDER BY event_date; \
              DELETE FROM {attributes} WHERE \"{key}\" IN (SELECT \"{key}\" FROM changed_attributes); \
              INSERT INTO {attributes} SELECT * FROM changed_attributes; \
+             {moved_written}\
+             {counts_written}\
              COMMIT"
         ))
         .expect("writing the changed rows");
