@@ -233,11 +233,9 @@ fn bench(n: u64, compat: bool, limited: bool, rows: &mut Vec<Row>, notes: &mut V
     );
     emit(
         PLUS_DAY_FLOOR,
-        step::floor(&before, &database, &FLOOR_TABLES),
+        floor_of_run(&before, &database, &FLOOR_TABLES),
         scan,
     );
-    assert_floor_wrote_the_run(&before, &database, &FLOOR_TABLES);
-    std::fs::remove_file(&before).expect("removing the copy");
     notes.push(format!(
         "{} events, {PLUS_DAY_FLOOR}: open the database as the +1 load day run found it, append \
          the {} events that run stored, replace the daily rows and the {} attribute rows it \
@@ -265,11 +263,9 @@ fn bench(n: u64, compat: bool, limited: bool, rows: &mut Vec<Row>, notes: &mut V
         emit(CURRENT_PLUS_DAY, run, current_scan);
         emit(
             CURRENT_PLUS_DAY_FLOOR,
-            step::floor(&before, &database, &CURRENT_FLOOR_TABLES),
+            floor_of_run(&before, &database, &CURRENT_FLOOR_TABLES),
             current_scan,
         );
-        assert_floor_wrote_the_run(&before, &database, &CURRENT_FLOOR_TABLES);
-        std::fs::remove_file(&before).expect("removing the copy");
         current_first = Some((run, current_scan));
     }
     emit(NO_NEW, step::run(&exact, day(3, 2), day(3, 3), false), scan);
@@ -365,6 +361,15 @@ fn assert_same_table(database: &Path, step: &str) {
         missing == 0 && extra == 0,
         "{step}: the attributes table differs from the one-scan table ({missing} rows missing, {extra} extra)"
     );
+}
+
+/// The floor step on `before` (then removed) for the run that left `after`, checked to have
+/// written exactly the run's rows.
+fn floor_of_run(before: &Path, after: &Path, tables: &step::FloorTables<'_>) -> Measure {
+    let floor = step::floor(before, after, tables);
+    assert_floor_wrote_the_run(before, after, tables);
+    std::fs::remove_file(before).expect("removing the copy");
+    floor
 }
 
 /// After the floor step, its copy's stored tables hold the same rows as the run's: it wrote
