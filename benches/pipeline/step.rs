@@ -195,9 +195,10 @@ fn one_scan_seconds(args: &ProjectArgs, today: NaiveDate) -> sigbatch::Result<f6
 /// the events the run stored are appended to the filtered events, the daily rows it changed and
 /// the attribute rows it changed (the newest `updated_at`; those that only moved with "now" are
 /// updated in their moving columns), and the value counts of the (key, day)s whose counts changed
-/// where there are any, are deleted and inserted again, in one transaction, committed, and the database closed (DuckDB checkpoints on close). The rows are
-/// copied aside from `after` into temporary tables (never logged) first. Timed: opening `before`,
-/// then from BEGIN to the end of the close; copying the rows aside is not.
+/// where there are any, are deleted and inserted again, in one transaction, committed, and the
+/// database closed (DuckDB checkpoints on close). The rows are copied aside from `after` into
+/// temporary tables (never logged) first. Timed: opening `before`, then from BEGIN to the end of
+/// the close; copying the rows aside is not.
 fn floor_seconds(before: &Path, after: &Path, tables: &FloorTables<'_>) -> f64 {
     let started = Instant::now();
     let connection = duckdb::Connection::open(before).expect("opening the database");
