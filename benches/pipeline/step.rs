@@ -42,6 +42,7 @@ pub fn floor(before: &Path, after: &Path, tables: &FloorTables<'_>) -> Measure {
         tables.daily_aggregates,
         tables.attributes,
         tables.value_counts.unwrap_or("-"),
+        tables.lifetime_value_counts.unwrap_or("-"),
         &tables.moving.join(","),
     ])
 }
@@ -54,6 +55,9 @@ pub struct FloorTables<'a> {
     pub daily_aggregates: &'a str,
     pub attributes: &'a str,
     pub value_counts: Option<&'a str>,
+    /// Its per-(key, value) lifetime counts, where a lifetime output counts values: only the
+    /// rows whose count changed are written.
+    pub lifetime_value_counts: Option<&'a str>,
     /// Attribute columns that move with "now" alone (lifetime `time_since_*`): a row whose
     /// other columns did not change has these and `updated_at` updated, as the run does, rather
     /// than the whole row written again.
@@ -65,6 +69,7 @@ impl FloorTables<'_> {
     pub fn all(&self) -> Vec<&str> {
         let mut tables = vec![self.filtered_events, self.daily_aggregates, self.attributes];
         tables.extend(self.value_counts);
+        tables.extend(self.lifetime_value_counts);
         tables
     }
 }
@@ -146,6 +151,7 @@ pub fn child(args: &[String]) {
             daily_aggregates,
             attributes,
             value_counts,
+            lifetime_value_counts,
             moving,
         ] if kind == "floor" => {
             let moving: Vec<&str> = moving.split(',').filter(|c| !c.is_empty()).collect();
@@ -154,6 +160,8 @@ pub fn child(args: &[String]) {
                 daily_aggregates,
                 attributes,
                 value_counts: (value_counts != "-").then_some(value_counts.as_str()),
+                lifetime_value_counts: (lifetime_value_counts != "-")
+                    .then_some(lifetime_value_counts.as_str()),
                 moving: &moving,
             };
             Ok(floor_seconds(Path::new(before), Path::new(after), &tables))
@@ -194,8 +202,8 @@ fn one_scan_seconds(args: &ProjectArgs, today: NaiveDate) -> sigbatch::Result<f6
 /// What any run that keeps semantics.md's stored tables in DuckDB must at least write, alone:
 /// the events the run stored are appended to the filtered events, the daily rows it changed and
 /// the attribute rows it changed (the newest `updated_at`; those that only moved with "now" are
-/// updated in their moving columns), and the value counts of the (key, day)s whose counts changed
-/// where there are any, are deleted and inserted again, in one transaction, committed, and the
+/// updated in their moving columns), the value counts of the (key, day)s whose counts changed
+/// and the lifetime counts that changed, where there are any, are deleted and inserted again, in one transaction, committed, and the
 /// database closed (DuckDB checkpoints on close). The rows are copied aside from `after` into
 /// temporary tables (never logged) first. Timed: opening `before`, then from BEGIN to the end of
 /// the close; copying the rows aside is not.
@@ -208,6 +216,7 @@ fn floor_seconds(before: &Path, after: &Path, tables: &FloorTables<'_>) -> f64 {
         daily_aggregates,
         attributes,
         value_counts,
+        lifetime_value_counts,
         moving,
     } = tables;
     let key: String = connection
@@ -263,6 +272,22 @@ fn floor_seconds(before: &Path, after: &Path, tables: &FloorTables<'_>) -> f64 {
         ),
         None => (String::new(), String::new()),
     };
+    // a lifetime count is one row per (key, value), replaced where the run changed it
+    let (lifetime_aside, lifetime_written) = match lifetime_value_counts {
+        Some(counts) => (
+            format!(
+                "CREATE TEMP TABLE changed_lifetime_counts AS \
+                   SELECT * FROM after_run.{counts} EXCEPT SELECT * FROM {counts}; "
+            ),
+            format!(
+                "DELETE FROM {counts} AS stored WHERE EXISTS (SELECT 1 FROM changed_lifetime_counts \
+                   AS changed WHERE changed.attribute_key = stored.attribute_key \
+                     AND changed.slot = stored.slot AND changed.value = stored.value); \
+                 INSERT INTO {counts} SELECT * FROM changed_lifetime_counts; "
+            ),
+        ),
+        None => (String::new(), String::new()),
+    };
     // the run's tables, in the attached database (`schema.table` names)
     let (after_events, after_daily, after_attributes) = (
         format!("after_run.{filtered_events}"),
@@ -279,6 +304,7 @@ fn floor_seconds(before: &Path, after: &Path, tables: &FloorTables<'_>) -> f64 {
              CREATE TEMP TABLE changed_attributes AS SELECT * FROM {after_attributes} \
                WHERE updated_at = (SELECT MAX(updated_at) FROM {after_attributes}); \
              {counts_aside}\
+             {lifetime_aside}\
              DETACH after_run; \
              {moved_aside}",
             after.display()
@@ -297,6 +323,7 @@ fn floor_seconds(before: &Path, after: &Path, tables: &FloorTables<'_>) -> f64 {
              INSERT INTO {attributes} SELECT * FROM changed_attributes; \
              {moved_written}\
              {counts_written}\
+             {lifetime_written}\
              COMMIT"
         ))
         .expect("writing the changed rows");
