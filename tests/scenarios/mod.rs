@@ -457,7 +457,7 @@ pub fn two_concurrent_runs_never_interleave<H: Harness>() {
     let mut h = H::start();
     let secrets = h.secrets();
     let project = h.concurrent_project(PLACE);
-    let first = std::process::Command::new(env!("CARGO_BIN_EXE_sigbatch"))
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_sigbatch"))
         .args(["run", "--project-dir", project.path().to_str().unwrap()])
         .env("SIGBATCH_NOW", NOW)
         .stdout(std::process::Stdio::piped())
@@ -468,6 +468,16 @@ pub fn two_concurrent_runs_never_interleave<H: Harness>() {
     let holder = loop {
         if let Some(row) = h.lease(&project, PLACE).filter(|row| row[0].is_some()) {
             break row;
+        }
+        // a first run that ended without the lease being seen says why
+        if first.try_wait().unwrap().is_some() {
+            let output = first.wait_with_output().unwrap();
+            panic!(
+                "the first run ended ({}) before its lease was seen:\n{}{}",
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
         assert!(
             Instant::now() < deadline,
