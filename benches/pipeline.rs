@@ -346,7 +346,7 @@ fn bench(n: u64, compat: bool, limited: bool, rows: &mut Vec<Row>, notes: &mut V
             &database,
             n,
             dir.path(),
-            [&mut fixture, &mut *current, &mut *uncounted],
+            &mut [&mut fixture, &mut *current, &mut *uncounted],
         );
         emit(PLUS_DAYS, median(&fixture.runs), plus_day_scan);
         for (days, scan, steps) in [
@@ -403,12 +403,7 @@ struct LoadDays<'a> {
 /// Each group's +1 load day (and floor) on the load days after the 61st, up to [`LATER_DAYS`] in
 /// all: each day appended, then the groups run up to it in the order given. After the other
 /// steps, so they find the tables those left.
-fn later_load_days<const N: usize>(
-    database: &Path,
-    n: u64,
-    dir: &Path,
-    mut groups: [&mut LoadDays<'_>; N],
-) {
+fn later_load_days(database: &Path, n: u64, dir: &Path, groups: &mut [&mut LoadDays<'_>]) {
     for later in 2..=LATER_DAYS {
         dataset::append_later_load_day(&open(database), n, 60, later)
             .expect("appending a later load day");
@@ -658,10 +653,10 @@ fn targets(rows: &[Row]) -> Vec<String> {
                 let allowed = 1.5 * fixture.sigbatch.seconds;
                 lines.push(format!(
                     "- {} events, issue 23's bound (medians of {LATER_DAYS} days): the current \
-                     model without its counted outputs ({:.2} s) plus what those add to the writes \
-                     ({written:.2} s, the two floors' difference) is {bound:.2} s, {:.2}x the fixture group's; of the 1.5x \
-                     ({allowed:.2} s) that leaves {:.2} s to read and compute the counted outputs, \
-                     which take {:.2} s now",
+                     model without its counted outputs ({:.2} s) plus what those add to the \
+                     writes ({written:.2} s, the two floors' difference) is {bound:.2} s, {:.2}x \
+                     the fixture group's; of the 1.5x ({allowed:.2} s) that leaves {:.2} s to \
+                     read and compute the counted outputs, which take {:.2} s now",
                     thousands(row.events),
                     row.sigbatch.seconds,
                     bound / fixture.sigbatch.seconds,
